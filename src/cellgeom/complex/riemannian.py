@@ -1,0 +1,202 @@
+"""The Riemannian nerve complex of a partition."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .chains import betti_from_boundaries, boundary_matrix
+from .gram import gram_matrices, smallest_eigenvalue, warn_if_not_positive_definite
+from .nerve import nerve
+
+__all__ = ["RiemannianComplex", "build_complex"]
+
+
+class RiemannianComplex:
+    """The nerve K of a partition with a Gram matrix M_p on each chain space.
+
+    Built by :func:`cellgeom.complex`. Vertices are the partition's cells (same
+    order), simplices are sorted vertex tuples.
+
+    Attributes
+    ----------
+    partition : Partition
+    rule : {"facet", "cech"}
+    metric : {"diagonal", "dihedral"}
+    dim : int
+        Largest p with a p-simplex.
+    cells : DataFrame
+        The partition's cell table (one row per vertex).
+    edges : DataFrame
+        One row per edge: ``a < b``, ``face_volume`` (M_1 diagonal), ``length``
+        (distance between the cells' centroids, h_ab).
+    gram_min_eigenvalue : float
+        Smallest eigenvalue of M_1 (positive for "diagonal").
+    """
+
+    def __init__(self, partition, simplices, volumes, rule, metric):
+        self.partition = partition
+        self.rule = rule
+        self.metric = metric
+        self._simplices = simplices
+        self._volumes = volumes
+        self._grams = gram_matrices(partition, simplices, volumes, metric)
+        self._boundaries: dict[int, sp.csr_matrix] = {}
+        self.gram_min_eigenvalue = (
+            smallest_eigenvalue(self._grams[1]) if len(self._grams) > 1 else float("nan")
+        )
+        if metric == "dihedral" and len(self._grams) > 1:
+            scale = float(np.max(volumes[1])) if len(volumes[1]) else 1.0
+            warn_if_not_positive_definite(self.gram_min_eigenvalue, 1e-12 * scale)
+        self.edges = self._edge_table()
+
+    def __repr__(self) -> str:
+        counts = ", ".join(str(len(s)) for s in self._simplices)
+        return (f"<RiemannianComplex rule={self.rule!r} metric={self.metric!r}: simplices per "
+                f"dimension ({counts})>")
+
+    # -- simplices and operators -------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        return len(self._simplices) - 1
+
+    @property
+    def cells(self) -> pd.DataFrame:
+        return self.partition.cells
+
+    @property
+    def n_vertices(self) -> int:
+        return len(self._simplices[0])
+
+    def simplices(self, p: int) -> np.ndarray:
+        """p-simplices as sorted vertex tuples, shape (n_p, p+1); empty above ``dim``."""
+        self._check_rank(p)
+        if p > self.dim:
+            return np.zeros((0, p + 1), dtype=np.int64)
+        return self._simplices[p]
+
+    def n_simplices(self, p: int | None = None):
+        """Number of p-simplices, or the list over all p."""
+        if p is None:
+            return [len(s) for s in self._simplices]
+        return len(self.simplices(p))
+
+    def simplex_volumes(self, p: int) -> np.ndarray:
+        """Volume of each p-simplex's common piece (the diagonal of M_p)."""
+        self._check_rank(p)
+        return self._volumes[p] if p <= self.dim else np.zeros(0)
+
+    def boundary(self, p: int) -> sp.csr_matrix:
+        """B_p: rows (p-1)-simplices, columns p-simplices, entries (-1)^i.
+
+        ``boundary(0)`` is the zero map to the empty (-1)-chains, shape (0, n_0).
+        """
+        self._check_rank(p)
+        if p not in self._boundaries:
+            if p == 0:
+                B = sp.csr_matrix((0, self.n_vertices))
+            else:
+                B = boundary_matrix(self.simplices(p - 1), self.simplices(p))
+            self._boundaries[p] = B
+        return self._boundaries[p]
+
+    def gram(self, p: int) -> sp.csr_matrix:
+        """M_p: the Gram matrix of the Riemannian structure on p-chains."""
+        self._check_rank(p)
+        if p > self.dim:
+            return sp.csr_matrix((0, 0))
+        return self._grams[p]
+
+    def euler_characteristic(self) -> int:
+        """chi(K) = sum_p (-1)^p n_p."""
+        return int(sum((-1) ** p * len(s) for p, s in enumerate(self._simplices)))
+
+    def betti_numbers(self) -> list[int]:
+        """Betti numbers b_0..b_dim over the rationals (exact ranks mod a large prime)."""
+        sizes = self.n_simplices()
+        return betti_from_boundaries(sizes, [self.boundary(p) for p in range(len(sizes))])
+
+    # -- tables and interop --
+    def _edge_table(self) -> pd.DataFrame:
+        edges = self.simplices(1) if self.dim >= 1 else np.zeros((0, 2), dtype=np.int64)
+        cen = self.partition.centroids
+        length = np.linalg.norm(cen[edges[:, 0]] - cen[edges[:, 1]], axis=1) if len(edges) else \
+            np.zeros(0)
+        return pd.DataFrame({
+            "a": edges[:, 0], "b": edges[:, 1],
+            "face_volume": self.simplex_volumes(1) if self.dim >= 1 else np.zeros(0),
+            "length": length,
+        })
+
+    def to_networkx(self):
+        """The 1-skeleton as a ``networkx.Graph``.
+
+        Nodes carry the cell table's ``key``, ``volume``, ``n_points`` and
+        ``centroid``; edges carry ``face_volume`` and ``length``.
+        """
+        import networkx as nx
+
+        G = nx.Graph()
+        cen = self.partition.centroids
+        cells = self.cells
+        for i in range(self.n_vertices):
+            G.add_node(i, key=cells["key"].iat[i], volume=float(cells["volume"].iat[i]),
+                       n_points=int(cells["n_points"].iat[i]), centroid=tuple(cen[i]))
+        for a, b, fv, ln in self.edges[["a", "b", "face_volume", "length"]].itertuples(
+                index=False):
+            G.add_edge(int(a), int(b), face_volume=float(fv), length=float(ln))
+        return G
+
+    def to_toponetx(self):
+        """The complex as a ``toponetx.SimplicialComplex`` (needs TopoNetX)."""
+        try:
+            from toponetx.classes import SimplicialComplex
+        except ImportError as exc:  # pragma: no cover - optional
+            raise ImportError("to_toponetx needs the optional package toponetx") from exc
+        maximal = [tuple(s) for p in range(self.dim + 1) for s in self.simplices(p).tolist()]
+        return SimplicialComplex(maximal)
+
+    def _check_rank(self, p):
+        if not isinstance(p, (int, np.integer)) or p < 0:
+            raise ValueError(f"rank p must be a non-negative integer, got {p!r}.")
+
+
+def build_complex(partition, rule: str = "facet", metric: str = "diagonal",
+                  max_dim: int | None = None) -> RiemannianComplex:
+    """The Riemannian nerve complex of a partition (THEORY.md section 3).
+
+    Parameters
+    ----------
+    partition : Partition
+    rule : {"facet", "cech"}
+        "facet": simplices are sets of cells sharing a piece of positive
+        (n-p)-volume (edges = shared faces). "cech": sets of cells whose closures
+        intersect at all.
+    metric : {"diagonal", "dihedral"}
+        Gram matrix on 1-chains; "dihedral" adds the hinge couplings and warns
+        when the result is not positive definite.
+    max_dim : int, optional
+        Highest simplex dimension built (default: n for "facet", all for "cech").
+
+    Examples
+    --------
+    >>> import cellgeom
+    >>> arr = cellgeom.HyperplaneArrangement([[1, 0], [0, 1]], [-0.3, -0.6])
+    >>> part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
+    >>> cx = cellgeom.complex(part)
+    >>> cx.n_simplices(), cx.betti_numbers()
+    ([4, 4], [1, 1])
+    """
+    from ..models.base import Partition
+
+    if not isinstance(partition, Partition):
+        raise TypeError(
+            f"complex() takes a cellgeom Partition, got {type(partition).__name__}; build one "
+            "with cellgeom.partition(model, ...)."
+        )
+    if partition.n_cells == 0:
+        raise ValueError("the partition has no cells: nothing to build a complex on.")
+    simplices, volumes = nerve(partition, rule=rule, max_dim=max_dim)
+    return RiemannianComplex(partition, simplices, volumes, rule, metric)
+
+

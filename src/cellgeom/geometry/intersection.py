@@ -1,0 +1,105 @@
+"""The common piece of several closed polytopes: its dimension, volume, centroid.
+
+Cells of a partition meet along lower-dimensional pieces: two cells along a
+face, three along a hinge, and so on. The piece lies in the affine flat cut out
+by the implicit equalities of the stacked inequalities; within that flat it is
+a full-dimensional polytope whose volume the vertex route gives.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linprog
+
+from .lp import chebyshev_centers, normalize_rows
+from .polytope import flat_volume_centroid, polytope_vertices
+
+__all__ = ["common_piece"]
+
+
+def common_piece(polytopes: list[tuple[np.ndarray, np.ndarray]], tol: float = 1e-9):
+    """Dimension, volume and centroid of the intersection of closed polytopes.
+
+    Parameters
+    ----------
+    polytopes : list of (A, b)
+        Bounded polytopes ``A x <= b`` in R^n.
+    tol : float
+        Length tolerance: rows tight to within ``tol`` count as tight, and a
+        pair of rows ``a x <= b``, ``-a x <= -b`` (a shared facet seen from both
+        sides) becomes one equality.
+
+    Returns
+    -------
+    dim : int
+        Dimension of the common piece (-1 if empty).
+    volume : float
+        Its ``dim``-volume (1 for a point, 0 if empty).
+    centroid : ndarray (n,)
+        Its centroid (NaN if empty).
+    """
+    A = np.vstack([np.asarray(p[0], float) for p in polytopes])
+    b = np.concatenate([np.asarray(p[1], float) for p in polytopes])
+    A, b, norms = normalize_rows(A, b)
+    keep = norms > 0
+    A, b = A[keep], b[keep]
+    n = A.shape[1]
+    is_eq = _opposite_pairs(A, b, tol)
+    x0 = None
+    while True:
+        free = ~is_eq
+        A_ub = np.hstack([A[free], np.ones((int(free.sum()), 1))])
+        A_eq = np.hstack([A[is_eq], np.zeros((int(is_eq.sum()), 1))]) if is_eq.any() else None
+        cost = np.zeros(n + 1)
+        cost[-1] = -1.0
+        res = linprog(cost, A_ub=A_ub, b_ub=b[free] + tol, A_eq=A_eq,
+                      b_eq=b[is_eq] if is_eq.any() else None,
+                      bounds=[(None, None)] * n + [(None, 1.0)], method="highs")
+        if res.status == 2:
+            return -1, 0.0, np.full(n, np.nan)
+        if res.status != 0:
+            raise RuntimeError(f"common-piece LP failed: {res.message}")
+        t, x0 = res.x[-1], res.x[:n]
+        if t < -tol:
+            return -1, 0.0, np.full(n, np.nan)
+        if t > 2 * tol:
+            break
+        duals = -res.ineqlin.marginals
+        newly = np.flatnonzero(free)[duals > 1e-12]
+        if newly.size == 0:
+            slack = b[free] - A[free] @ x0
+            newly = np.flatnonzero(free)[slack <= 2 * tol]
+        is_eq[newly] = True
+        if is_eq.all():
+            break
+    if is_eq.any():
+        _, sing, vt = np.linalg.svd(A[is_eq])
+        rank = int(np.sum(sing > 1e-9))
+    else:
+        rank, vt = 0, np.eye(n)
+    k = n - rank
+    if k == 0:
+        return 0, 1.0, x0
+    basis = vt[rank:].T  # (n, k) orthonormal basis of the flat's direction space
+    rows = ~is_eq
+    A_flat = A[rows] @ basis
+    b_flat = b[rows] - A[rows] @ x0
+    centers, radii = chebyshev_centers([(A_flat, b_flat + tol)])
+    if not radii[0] > 0:
+        return k, 0.0, x0
+    # vertices of the exact piece where it is thick enough, of the tol-relaxed one otherwise
+    exact = radii[0] > 2 * tol
+    verts = polytope_vertices(A_flat, b_flat + (0.0 if exact else tol), centers[0])
+    pts = x0[None, :] + verts @ basis.T
+    volume, centroid = flat_volume_centroid(pts, k, tol)
+    return k, volume, centroid
+
+
+def _opposite_pairs(A: np.ndarray, b: np.ndarray, tol: float) -> np.ndarray:
+    """Mask of rows that have an opposite partner (a shared facet seen from both sides)."""
+    from scipy.spatial import cKDTree
+
+    rows = np.hstack([A, b[:, None]])
+    tree = cKDTree(rows)
+    hits = tree.query_ball_point(-rows, r=max(tol, 1e-12) * 10)
+    mask = np.array([len(h) > 0 for h in hits], dtype=bool)
+    return mask

@@ -1,0 +1,212 @@
+"""Linear programs on polytopes ``{x : A x <= b}``, solved with HiGHS through SciPy.
+
+Many small LPs cost mostly Python and solver set-up, so the Chebyshev-centre
+kernel stacks a chunk of cells into one block-diagonal sparse LP: the objective
+is a sum of independent terms, so the joint optimum is every cell's optimum.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+__all__ = [
+    "normalize_rows",
+    "chebyshev_center",
+    "chebyshev_centers",
+    "affine_hull_dimension",
+    "nonredundant_rows_lp",
+]
+
+
+def normalize_rows(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scale each inequality ``a_i x <= b_i`` to a unit normal.
+
+    Returns ``(A_unit, b_unit, norms)``. Rows with ``a_i = 0`` keep zeros (their
+    norm is reported as 0) so that callers can decide what ``0 <= b_i`` means.
+    """
+    A = np.asarray(A, dtype=float)
+    b = np.asarray(b, dtype=float)
+    norms = np.linalg.norm(A, axis=1)
+    safe = np.where(norms > 0, norms, 1.0)
+    return A / safe[:, None], b / safe, norms
+
+
+def chebyshev_center(A, b) -> tuple[np.ndarray, float]:
+    """Centre and radius of the largest ball inside ``{x : A x <= b}``.
+
+    Solves ``max r  s.t.  a_i x + ||a_i|| r <= b_i`` (HiGHS). The radius is
+    negative for an empty polytope (the least violation), about zero for a
+    lower-dimensional one and positive for a full-dimensional one.
+    """
+    centers, radii = chebyshev_centers([(A, b)])
+    return centers[0], float(radii[0])
+
+
+def chebyshev_centers(
+    polytopes: list[tuple[np.ndarray, np.ndarray]], chunk_size: int = 200
+) -> tuple[np.ndarray, np.ndarray]:
+    """Chebyshev centres and radii of many polytopes, batched into block LPs.
+
+    Parameters
+    ----------
+    polytopes : list of (A, b)
+        Each ``A`` of shape (m_i, n), ``b`` of shape (m_i,); all share ``n``. They
+        must be bounded (include the domain box rows).
+    chunk_size : int
+        How many polytopes go into one block-diagonal LP.
+
+    Returns
+    -------
+    centers : ndarray of shape (k, n)
+    radii : ndarray of shape (k,)
+        ``r > 0`` full-dimensional, ``r ~ 0`` lower-dimensional, ``r < 0`` empty
+        (``-inf`` when a row ``0 x <= b_i`` with ``b_i < 0`` makes it empty).
+    """
+    k = len(polytopes)
+    if k == 0:
+        return np.zeros((0, 0)), np.zeros(0)
+    n = np.asarray(polytopes[0][0]).shape[1]
+    centers = np.full((k, n), np.nan)
+    radii = np.full(k, -np.inf)
+    for start in range(0, k, chunk_size):
+        block = polytopes[start : start + chunk_size]
+        c, r = _chebyshev_block(block, n)
+        centers[start : start + len(block)] = c
+        radii[start : start + len(block)] = r
+    return centers, radii
+
+
+def _chebyshev_block(block, n):
+    mats, rhs, keep = [], [], []
+    for A, b in block:
+        A_unit, b_unit, norms = normalize_rows(A, b)
+        zero = norms == 0
+        if np.any(zero & (np.asarray(b) < 0)):
+            keep.append(False)  # 0 <= b_i < 0: empty whatever x is
+            mats.append(None)
+            rhs.append(None)
+            continue
+        keep.append(True)
+        mats.append(np.hstack([A_unit[~zero], np.ones((int((~zero).sum()), 1))]))
+        rhs.append(b_unit[~zero])
+    live = [i for i, ok in enumerate(keep) if ok]
+    centers = np.full((len(block), n), np.nan)
+    radii = np.full(len(block), -np.inf)
+    if not live:
+        return centers, radii
+    A_ub = sp.block_diag([mats[i] for i in live], format="csr")
+    b_ub = np.concatenate([rhs[i] for i in live])
+    nvar = n + 1
+    cost = np.zeros(nvar * len(live))
+    cost[n::nvar] = -1.0
+    bounds = [(None, None)] * cost.size
+    res = linprog(cost, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs")
+    if res.status != 0:
+        if len(live) == 1:
+            raise RuntimeError(f"Chebyshev-centre LP failed: {res.message}")
+        # one unbounded polytope spoils the joint LP: solve one by one to find it
+        for i in live:
+            c, r = _chebyshev_block([block[i]], n)
+            centers[i], radii[i] = c[0], r[0]
+        return centers, radii
+    sol = res.x.reshape(len(live), nvar)
+    centers[live] = sol[:, :n]
+    radii[live] = sol[:, n]
+    return centers, radii
+
+
+def affine_hull_dimension(A, b, tol: float = 1e-9) -> int:
+    """Dimension of the affine hull of ``P = {x : A x <= b}`` (-1 if P is empty).
+
+    Finds the implicit equalities of P iteratively: maximise the common slack t
+    of the rows not yet known to be equalities; if ``t* > tol`` they are all
+    strict somewhere and ``dim P = n - rank(equalities)``; if ``t* = 0`` the rows
+    with a positive dual multiplier are tight on all of P (their multipliers
+    sum to one, and sum_i y_i (b_i - a_i x) = 0 for every feasible x) and move
+    to the equalities.
+    """
+    A_unit, b_unit, norms = normalize_rows(A, b)
+    zero = norms == 0
+    if np.any(zero & (np.asarray(b, dtype=float) < -tol)):
+        return -1
+    A_unit, b_unit = A_unit[~zero], b_unit[~zero]
+    m, n = A_unit.shape
+    is_eq = np.zeros(m, dtype=bool)
+    while True:
+        free = ~is_eq
+        if not free.any():
+            break
+        A_ub = np.hstack([A_unit[free], np.ones((int(free.sum()), 1))])
+        A_eq = np.hstack([A_unit[is_eq], np.zeros((int(is_eq.sum()), 1))]) if is_eq.any() else None
+        b_eq = b_unit[is_eq] if is_eq.any() else None
+        cost = np.zeros(n + 1)
+        cost[-1] = -1.0
+        bounds = [(None, None)] * n + [(None, 1.0)]
+        res = linprog(cost, A_ub=A_ub, b_ub=b_unit[free], A_eq=A_eq, b_eq=b_eq,
+                      bounds=bounds, method="highs")
+        if res.status == 2:
+            return -1
+        if res.status != 0:
+            raise RuntimeError(f"affine-hull LP failed: {res.message}")
+        t = res.x[-1]
+        if t > tol:
+            break
+        if t < -tol and not is_eq.any():
+            return -1
+        duals = -res.ineqlin.marginals
+        newly = np.flatnonzero(free)[duals > 1e-12]
+        if newly.size == 0:  # degenerate dual: fall back to the rows tight at x*
+            slack = b_unit[free] - A_unit[free] @ res.x[:n]
+            newly = np.flatnonzero(free)[slack <= tol]
+        is_eq[newly] = True
+    if not is_eq.any():
+        return n
+    rank = np.linalg.matrix_rank(A_unit[is_eq], tol=1e-9)
+    return n - int(rank)
+
+
+def nonredundant_rows_lp(A, b, interior_point, tol: float = 1e-9) -> np.ndarray:
+    """Indices of the facet-defining rows of a full-dimensional ``{x : A x <= b}``.
+
+    Row i defines a facet iff ``max a_i x`` over the polytope without row i (and
+    with row i relaxed by one unit) exceeds ``b_i``. A cheap certificate settles
+    many rows first: if the projection of the interior point onto row i's
+    hyperplane satisfies every other row strictly, row i is a facet. Rows that
+    duplicate an earlier row are reported only once.
+    """
+    A_unit, b_unit, norms = normalize_rows(A, b)
+    m, n = A_unit.shape
+    c = np.asarray(interior_point, dtype=float)
+    duplicate = _duplicate_rows(A_unit, b_unit, tol)
+    facet = np.zeros(m, dtype=bool)
+    slack_c = b_unit - A_unit @ c
+    proj = c[None, :] + slack_c[:, None] * A_unit  # projection onto each hyperplane
+    viol = proj @ A_unit.T - b_unit[None, :]
+    np.fill_diagonal(viol, -np.inf)
+    viol[:, duplicate] = -np.inf
+    certified = np.all(viol < -tol, axis=1) & ~duplicate & (norms > 0)
+    facet[certified] = True
+    for i in np.flatnonzero(~certified & ~duplicate & (norms > 0)):
+        others = np.ones(m, dtype=bool)
+        others[i] = False
+        others &= ~duplicate
+        rhs = b_unit.copy()
+        rhs[i] += 1.0
+        mask = others.copy()
+        mask[i] = True
+        res = linprog(-A_unit[i], A_ub=A_unit[mask], b_ub=rhs[mask],
+                      bounds=[(None, None)] * n, method="highs")
+        if res.status == 0 and -res.fun > b_unit[i] + tol:
+            facet[i] = True
+    return np.flatnonzero(facet)
+
+
+def _duplicate_rows(A_unit, b_unit, tol):
+    """Mask of rows equal (to ``tol``) to an earlier row."""
+    m = A_unit.shape[0]
+    key = np.round(np.hstack([A_unit, b_unit[:, None]]) / max(tol, 1e-12) / 1e3)
+    _, first = np.unique(key, axis=0, return_index=True)
+    dup = np.ones(m, dtype=bool)
+    dup[first] = False
+    return dup

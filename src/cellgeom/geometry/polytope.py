@@ -1,0 +1,257 @@
+"""Exact geometry of one bounded convex polytope ``{x : A x <= b}`` in low dimension.
+
+The vertex route: Qhull (``scipy.spatial.HalfspaceIntersection``) gives the
+vertices from an interior point; every other quantity follows from the
+vertex/inequality incidences:
+
+* a row is a facet iff its incident vertices span an (n-1)-flat;
+* two facets meet in a hinge iff their common vertices span an (n-2)-flat;
+* volumes and centroids come from a triangulation of the convex hull
+  (``scipy.spatial.ConvexHull``) coned from an interior point.
+
+This is exact up to floating point and fast while the number of vertices is
+moderate (n up to about 6 to 8). Above that use the LP kernels in ``lp``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import factorial
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import ConvexHull, HalfspaceIntersection, QhullError, cKDTree
+
+from .lp import normalize_rows
+
+__all__ = ["PolytopeGeometry", "polytope_geometry", "polytope_volume", "flat_volume_centroid"]
+
+
+@dataclass
+class PolytopeGeometry:
+    """Everything the partition tables need about one cell.
+
+    Attributes
+    ----------
+    volume : float
+        n-volume.
+    centroid : ndarray (n,)
+        Centre of mass.
+    vertices : ndarray (v, n)
+    facet_rows : ndarray (f,) of int
+        Indices into the input rows of the facet-defining inequalities.
+    facet_normals : ndarray (f, n)
+        Outward unit normals.
+    facet_offsets : ndarray (f,)
+        ``normal . x = offset`` on the facet.
+    facet_volumes : ndarray (f,)
+        (n-1)-volumes (1 per facet when n = 1: points are counted).
+    facet_centroids : ndarray (f, n)
+    hinge_facets : ndarray (h, 2) of int
+        Pairs of local facet indices (into ``facet_rows``) that meet in an
+        (n-2)-face.
+    hinge_volumes : ndarray (h,)
+        (n-2)-volumes (1 for points, i.e. when n = 2).
+    hinge_centroids : ndarray (h, n)
+    hinge_angles : ndarray (h,)
+        Interior dihedral angle ``pi - arccos(<nu_i, nu_j>)`` in radians.
+    """
+
+    volume: float
+    centroid: np.ndarray
+    vertices: np.ndarray
+    facet_rows: np.ndarray
+    facet_normals: np.ndarray
+    facet_offsets: np.ndarray
+    facet_volumes: np.ndarray
+    facet_centroids: np.ndarray
+    hinge_facets: np.ndarray
+    hinge_volumes: np.ndarray
+    hinge_centroids: np.ndarray
+    hinge_angles: np.ndarray
+
+
+def polytope_volume(A, b, interior_point=None) -> float:
+    """n-volume of the bounded polytope ``{x : A x <= b}`` (Qhull).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[-1., 0], [0, -1], [1, 1]]); b = np.array([0., 0, 1])
+    >>> round(polytope_volume(A, b), 12)
+    0.5
+    """
+    if interior_point is None:
+        from .lp import chebyshev_center
+
+        interior_point, radius = chebyshev_center(A, b)
+        if radius <= 0:
+            return 0.0
+    vertices = polytope_vertices(A, b, interior_point)
+    return _hull_volume_centroid(vertices, interior_point)[0]
+
+
+def polytope_vertices(A, b, interior_point, tol: float = 1e-10) -> np.ndarray:
+    """Vertices of ``{x : A x <= b}`` from a strictly interior point (Qhull)."""
+    A_unit, b_unit, norms = normalize_rows(A, b)
+    keep = norms > 0
+    A_unit, b_unit = A_unit[keep], b_unit[keep]
+    interior_point = np.asarray(interior_point, dtype=float)
+    n = A_unit.shape[1]
+    if n == 1:
+        upper = b_unit[A_unit[:, 0] > 0] / A_unit[A_unit[:, 0] > 0, 0]
+        lower = b_unit[A_unit[:, 0] < 0] / A_unit[A_unit[:, 0] < 0, 0]
+        return np.array([[lower.max()], [upper.min()]])
+    hs = HalfspaceIntersection(np.hstack([A_unit, -b_unit[:, None]]), interior_point)
+    return _merge_close_points(hs.intersections, tol)
+
+
+def polytope_geometry(A, b, interior_point, tol: float = 1e-9) -> PolytopeGeometry:
+    """Exact geometry of a bounded full-dimensional polytope (vertex route).
+
+    Parameters
+    ----------
+    A, b : arrays of shape (m, n), (m,)
+        The inequalities ``A x <= b``; redundant and repeated rows are allowed
+        (a repeated row is reported once, at its first occurrence).
+    interior_point : array (n,)
+        A point strictly inside, e.g. the Chebyshev centre.
+    tol : float
+        Absolute length tolerance for incidences and ranks (callers pass a
+        multiple of the domain's scale).
+    """
+    A = np.asarray(A, dtype=float)
+    A_unit, b_unit, norms = normalize_rows(A, b)
+    m, n = A_unit.shape
+    vertices = polytope_vertices(A, b, interior_point, tol=tol * 1e-2)
+    volume, centroid = _hull_volume_centroid(vertices, np.asarray(interior_point, float))
+
+    slack = b_unit[:, None] - A_unit @ vertices.T
+    incident = (np.abs(slack) <= tol) & (norms[:, None] > 0)
+    incident &= ~_repeated_rows(A_unit, b_unit, tol)[:, None]
+    counts = incident.sum(axis=1)
+
+    facet_rows = []
+    for i in np.flatnonzero(counts >= n):
+        if _affine_rank(vertices[incident[i]], tol) == n - 1:
+            facet_rows.append(i)
+    facet_rows = np.asarray(facet_rows, dtype=int)
+    f = facet_rows.size
+    facet_normals = A_unit[facet_rows]
+    facet_offsets = b_unit[facet_rows]
+    facet_volumes = np.empty(f)
+    facet_centroids = np.empty((f, n))
+    for k, i in enumerate(facet_rows):
+        facet_volumes[k], facet_centroids[k] = flat_volume_centroid(
+            vertices[incident[i]], n - 1, tol
+        )
+
+    hinge_facets, hinge_volumes, hinge_centroids = [], [], []
+    if n >= 2 and f >= 2:
+        inc_f = incident[facet_rows].astype(np.int32)
+        common = inc_f @ inc_f.T
+        ii, jj = np.nonzero(np.triu(common >= max(n - 1, 1), k=1))
+        for i, j in zip(ii, jj):
+            pts = vertices[incident[facet_rows[i]] & incident[facet_rows[j]]]
+            if n >= 3 and _affine_rank(pts, tol) != n - 2:
+                continue
+            vol, cen = flat_volume_centroid(pts, n - 2, tol)
+            hinge_facets.append((i, j))
+            hinge_volumes.append(vol)
+            hinge_centroids.append(cen)
+    hinge_facets = np.asarray(hinge_facets, dtype=int).reshape(-1, 2)
+    cosines = np.einsum(
+        "ij,ij->i", facet_normals[hinge_facets[:, 0]], facet_normals[hinge_facets[:, 1]]
+    )
+    hinge_angles = np.pi - np.arccos(np.clip(cosines, -1.0, 1.0))
+    return PolytopeGeometry(
+        volume=volume,
+        centroid=centroid,
+        vertices=vertices,
+        facet_rows=facet_rows,
+        facet_normals=facet_normals,
+        facet_offsets=facet_offsets,
+        facet_volumes=facet_volumes,
+        facet_centroids=facet_centroids,
+        hinge_facets=hinge_facets,
+        hinge_volumes=np.asarray(hinge_volumes, dtype=float),
+        hinge_centroids=np.asarray(hinge_centroids, dtype=float).reshape(-1, n),
+        hinge_angles=hinge_angles,
+    )
+
+
+def flat_volume_centroid(points: np.ndarray, k: int, tol: float = 1e-9) -> tuple[float, np.ndarray]:
+    """k-volume and centroid of the convex hull of points lying in a k-flat.
+
+    k = 0 counts the point (volume 1); k = 1 is a segment's length. Degenerate
+    hulls (points spanning less than k dimensions) have volume 0.
+    """
+    points = np.asarray(points, dtype=float)
+    mean = points.mean(axis=0)
+    if k == 0:
+        return 1.0, mean
+    centred = points - mean
+    _, sing, vt = np.linalg.svd(centred, full_matrices=False)
+    if sing.size < k or sing[k - 1] <= tol:
+        return 0.0, mean
+    coords = centred @ vt[:k].T
+    if k == 1:
+        lo, hi = coords[:, 0].min(), coords[:, 0].max()
+        return float(hi - lo), mean + vt[0] * (lo + hi) / 2
+    vol, cen = _hull_volume_centroid(coords, coords.mean(axis=0))
+    return vol, mean + cen @ vt[:k]
+
+
+def _hull_volume_centroid(points: np.ndarray, apex: np.ndarray) -> tuple[float, np.ndarray]:
+    """Volume and centroid of conv(points) by coning its triangulated boundary from apex."""
+    d = points.shape[1]
+    if d == 1:
+        lo, hi = points[:, 0].min(), points[:, 0].max()
+        return float(hi - lo), np.array([(lo + hi) / 2])
+    try:
+        hull = ConvexHull(points)
+    except QhullError:
+        return 0.0, points.mean(axis=0)
+    simplices = points[hull.simplices]  # (s, d, d)
+    edges = simplices - apex[None, None, :]
+    cone_volumes = np.abs(np.linalg.det(edges)) / factorial(d)
+    total = cone_volumes.sum()
+    if total <= 0:
+        return 0.0, points.mean(axis=0)
+    cone_centroids = (apex[None, :] + simplices.sum(axis=1)) / (d + 1)
+    return float(total), cone_volumes @ cone_centroids / total
+
+
+def _affine_rank(points: np.ndarray, tol: float) -> int:
+    if points.shape[0] <= 1:
+        return 0
+    sing = np.linalg.svd(points - points.mean(axis=0), compute_uv=False)
+    return int(np.sum(sing > tol))
+
+
+def _merge_close_points(points: np.ndarray, tol: float) -> np.ndarray:
+    """Merge points closer than tol (Qhull repeats a vertex where > n facets meet)."""
+    if points.shape[0] <= 1:
+        return points
+    pairs = cKDTree(points).query_pairs(tol, output_type="ndarray")
+    if pairs.size == 0:
+        return points
+    k = points.shape[0]
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(k, k))
+    n_comp, labels = connected_components(graph, directed=False)
+    sums = np.zeros((n_comp, points.shape[1]))
+    np.add.at(sums, labels, points)
+    return sums / np.bincount(labels, minlength=n_comp)[:, None]
+
+
+def _repeated_rows(A_unit: np.ndarray, b_unit: np.ndarray, tol: float) -> np.ndarray:
+    """Mask of rows that repeat an earlier row (same unit normal and offset)."""
+    m = A_unit.shape[0]
+    rep = np.zeros(m, dtype=bool)
+    if m < 2:
+        return rep
+    rows = np.hstack([A_unit, b_unit[:, None]])
+    pairs = cKDTree(rows).query_pairs(max(tol, 1e-12), output_type="ndarray")
+    for i, j in pairs:
+        rep[max(i, j)] = True
+    return rep

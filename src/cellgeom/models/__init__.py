@@ -1,0 +1,25 @@
+"""Adapters: a model in, a :class:`~cellgeom.models.base.Partition` out."""
+from .arrangement import HyperplaneArrangement
+from .base import Partition, partition, register_adapter, supported_models
+
+__all__ = ["HyperplaneArrangement", "Partition", "partition", "register_adapter",
+           "supported_models"]
+
+_OPTIONAL_LOADED: set[str] = set()
+
+
+def _load_adapters(model) -> None:
+    """Import the adapter modules a model needs, only when such a model appears.
+
+    scikit-learn adapters import scikit-learn; the network adapter imports torch.
+    Neither is imported for an arrangement.
+    """
+    module = type(model).__module__.split(".")[0]
+    for name in _OPTIONAL_ADAPTERS.get(module, ()):
+        if name not in _OPTIONAL_LOADED:
+            __import__(f"{__name__}.{name}")
+            _OPTIONAL_LOADED.add(name)
+
+
+#: top-level package of the model -> adapter modules to import for it
+_OPTIONAL_ADAPTERS: dict[str, tuple[str, ...]] = {}

@@ -1,0 +1,421 @@
+"""The partition data model and the ``partition`` entry point.
+
+A :class:`Partition` is what every adapter returns: cells as H-representations
+with their geometry in pandas tables. Adapters register themselves with
+:func:`register_adapter`; :func:`partition` dispatches on the model's type.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..geometry import Box
+
+__all__ = ["Partition", "partition", "register_adapter", "vector_columns", "check_data"]
+
+_ADAPTERS: list[tuple[Callable[[Any], bool], Callable[..., Partition], str]] = []
+
+
+def vector_columns(prefix: str, dim: int) -> list[str]:
+    """Column names of a vector quantity in a table: ``prefix_0 .. prefix_{dim-1}``."""
+    return [f"{prefix}_{j}" for j in range(dim)]
+
+
+class Partition:
+    """Cells of a model inside a domain box, with their exact geometry.
+
+    Attributes
+    ----------
+    domain : Box
+    dim : int
+        Input dimension n.
+    n_cells : int
+    keys : list of str
+        The model's discrete state of each cell (sign vector, leaf tuple, ...).
+    cells : DataFrame, one row per cell
+        ``key``, ``volume`` (n-volume), ``inradius`` (Chebyshev radius),
+        ``n_points`` (data points in the cell), ``is_data`` (the cell holds data),
+        ``n_facets``, ``center_*`` (Chebyshev centre), ``centroid_*``; adapters add
+        ``prediction`` and their own columns.
+    facets : DataFrame, one row per facet of each cell
+        ``cell``, ``label`` (the model's hyperplane / unit / site that supports the
+        facet; ``-1 - j`` for row ``j`` of the domain box), ``neighbor`` (index of the
+        cell across it; -1 on the domain boundary; -2 for a cell that is not part
+        of this partition, named by ``neighbor_key``), ``volume`` ((n-1)-volume),
+        ``offset`` and ``normal_*`` (outward unit normal: ``normal . x = offset``),
+        ``centroid_*``.
+    faces : DataFrame, one row per face
+        Interior faces once with ``cell_a < cell_b``, the normal pointing from
+        ``cell_a`` into ``cell_b``; domain-boundary faces with ``cell_b = -1`` and
+        ``boundary`` the box row; faces towards cells outside the partition with
+        ``cell_b = -2`` and ``key_b``.
+    hinges : DataFrame, one row per (hinge, cell)
+        ``hinge`` (id of the (n-2)-face), ``cell``, ``label_a``/``label_b`` and
+        ``neighbor_a``/``neighbor_b`` (the two facets of the cell meeting there),
+        ``angle`` (interior dihedral angle of the cell, radians), ``volume``
+        ((n-2)-volume; 1 for points), ``boundary`` (on the domain boundary),
+        ``centroid_*``.
+    model : object
+        The model the partition was built from (None for raw geometry).
+    info : dict
+        How it was built: ``cells`` mode, tolerance, number of dropped empty or
+        lower-dimensional cells (``n_dropped``), volume method, points outside.
+    """
+
+    def __init__(
+        self,
+        *,
+        domain: Box,
+        keys: list[str],
+        cells: pd.DataFrame,
+        facets: pd.DataFrame,
+        hinges: pd.DataFrame,
+        model: Any = None,
+        locator: Callable[[np.ndarray], np.ndarray] | None = None,
+        info: dict | None = None,
+        vertices: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ):
+        self.domain = domain
+        self.keys = list(keys)
+        self.cells = cells
+        self.facets = facets
+        self.hinges = hinges
+        self.model = model
+        self.info = dict(info or {})
+        self._locator = locator
+        # (indptr, global vertex id per cell-vertex, global coordinates) or None
+        self._vertices = vertices
+        self._faces: pd.DataFrame | None = None
+        self._csr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._key_index: dict[str, int] | None = None
+
+    # -- basic properties -------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        return self.domain.dim
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.keys)
+
+    def __len__(self) -> int:
+        return self.n_cells
+
+    def __repr__(self) -> str:
+        model = type(self.model).__name__ if self.model is not None else "None"
+        return (
+            f"<Partition of {model}: {self.n_cells} cells in {self.dim}-D, "
+            f"{len(self.faces)} faces, {self.hinges['hinge'].nunique() if len(self.hinges) else 0}"
+            f" hinges, cells={self.info.get('cells', '?')!r}>"
+        )
+
+    @property
+    def volumes(self) -> np.ndarray:
+        """Cell n-volumes, shape (n_cells,)."""
+        return self.cells["volume"].to_numpy()
+
+    @property
+    def centroids(self) -> np.ndarray:
+        """Cell centroids, shape (n_cells, n)."""
+        return self.cells[vector_columns("centroid", self.dim)].to_numpy()
+
+    @property
+    def centers(self) -> np.ndarray:
+        """Chebyshev centres (interior points), shape (n_cells, n)."""
+        return self.cells[vector_columns("center", self.dim)].to_numpy()
+
+    @property
+    def is_full(self) -> bool:
+        """True when the cells tile the whole domain (``cells="all"``)."""
+        return self.info.get("cells") == "all"
+
+    def key_index(self, key: str) -> int:
+        """Index of the cell with this key, -1 if absent."""
+        if self._key_index is None:
+            self._key_index = {k: i for i, k in enumerate(self.keys)}
+        return self._key_index.get(key, -1)
+
+    # -- H-representation -----------------------------------------------------------
+    def halfspaces(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Non-redundant H-representation ``(A, b)`` of cell ``i``: ``A x <= b``.
+
+        The rows are the cell's facets (domain-box facets included), with unit
+        outward normals.
+        """
+        if not 0 <= i < self.n_cells:
+            raise IndexError(f"cell index {i} out of range for {self.n_cells} cells")
+        indptr, normals, offsets = self._halfspace_csr()
+        rows = slice(indptr[i], indptr[i + 1])
+        return normals[rows].copy(), offsets[rows].copy()
+
+    def _halfspace_csr(self):
+        if self._csr is None:
+            order = np.argsort(self.facets["cell"].to_numpy(), kind="stable")
+            cell = self.facets["cell"].to_numpy()[order]
+            normals = self.facets[vector_columns("normal", self.dim)].to_numpy()[order]
+            offsets = self.facets["offset"].to_numpy()[order]
+            indptr = np.zeros(self.n_cells + 1, dtype=np.int64)
+            np.cumsum(np.bincount(cell, minlength=self.n_cells), out=indptr[1:])
+            self._csr = (indptr, normals, offsets)
+        return self._csr
+
+    # -- faces ---------------------------------------------------------------------------
+    @property
+    def faces(self) -> pd.DataFrame:
+        """Faces table (see the class docstring); derived from ``facets``."""
+        if self._faces is None:
+            self._faces = _faces_from_facets(self.facets, self.keys, self.dim)
+        return self._faces
+
+    # -- vertices and common pieces ----------------------------------------------------
+    @property
+    def has_vertices(self) -> bool:
+        """Whether cell vertices were computed (the exact low-dimensional route)."""
+        return self._vertices is not None
+
+    @property
+    def vertices(self) -> np.ndarray:
+        """Coordinates of all cell vertices, merged across cells, shape (V, n)."""
+        self._require_vertices()
+        return self._vertices[2]
+
+    def cell_vertex_ids(self, i: int) -> np.ndarray:
+        """Global ids (rows of :attr:`vertices`) of the vertices of cell ``i``."""
+        self._require_vertices()
+        indptr, ids, _ = self._vertices
+        return ids[indptr[i] : indptr[i + 1]]
+
+    def cell_vertices(self, i: int) -> np.ndarray:
+        """Vertices of cell ``i``; in 2-D ordered counter-clockwise (a polygon)."""
+        pts = self.vertices[self.cell_vertex_ids(i)]
+        if self.dim == 2 and len(pts) > 2:
+            c = pts.mean(axis=0)
+            pts = pts[np.argsort(np.arctan2(pts[:, 1] - c[1], pts[:, 0] - c[0]))]
+        return pts
+
+    def _require_vertices(self):
+        if self._vertices is None:
+            raise ValueError(
+                "This partition has no cell vertices (they are computed on the exact route in "
+                "low dimension only)."
+            )
+
+    def common_piece(self, cell_ids) -> tuple[int, float, np.ndarray]:
+        """Dimension, volume (in its own dimension; 1 for a point) and centroid of the
+        intersection of the closed cells ``cell_ids`` (-1, 0, NaN if empty).
+
+        Face-to-face partitions with vertices use the common vertices (the piece is
+        their convex hull); others solve LPs (:func:`cellgeom.geometry.common_piece`).
+        """
+        from ..geometry import common_piece, flat_volume_centroid
+
+        cell_ids = [int(c) for c in cell_ids]
+        tol = self.info.get("tol", 1e-9 * self.domain.scale)
+        if self._vertices is not None and self.info.get("face_to_face"):
+            common = set(self.cell_vertex_ids(cell_ids[0]).tolist())
+            for c in cell_ids[1:]:
+                common &= set(self.cell_vertex_ids(c).tolist())
+            if not common:
+                return -1, 0.0, np.full(self.dim, np.nan)
+            pts = self.vertices[sorted(common)]
+            centred = pts - pts.mean(axis=0)
+            sing = np.linalg.svd(centred, compute_uv=False) if len(pts) > 1 else np.zeros(0)
+            k = int(np.sum(sing > tol))
+            volume, centroid = flat_volume_centroid(pts, k, tol)
+            return k, volume, centroid
+        return common_piece([self.halfspaces(c) for c in cell_ids], tol=tol)
+
+    # -- point location -----------------------------------------------------------------
+    def locate(self, X) -> np.ndarray:
+        """Index of the cell holding each row of ``X``; -1 outside the domain or
+        outside every cell of the partition (e.g. a cell without data)."""
+        X = check_data(X, self.dim, name="X", allow_empty=True)
+        if X.shape[0] == 0:
+            return np.zeros(0, dtype=np.int64)
+        if self._locator is not None:
+            out = np.asarray(self._locator(X), dtype=np.int64)
+        else:
+            out = self._locate_by_halfspaces(X)
+        out[~self.domain.contains(X)] = -1
+        return out
+
+    def _locate_by_halfspaces(self, X: np.ndarray, chunk: int = 4096) -> np.ndarray:
+        """Generic point location: first cell whose inequalities hold (ties -> lowest index)."""
+        indptr, normals, offsets = self._halfspace_csr()
+        tol = self.info.get("tol", 1e-9 * self.domain.scale)
+        cell_of_row = np.repeat(np.arange(self.n_cells), np.diff(indptr))
+        out = np.full(X.shape[0], -1, dtype=np.int64)
+        for start in range(0, X.shape[0], chunk):
+            Xc = X[start : start + chunk]
+            viol = (Xc @ normals.T - offsets[None, :]) > tol  # (p, rows)
+            bad = np.zeros((Xc.shape[0], self.n_cells), dtype=bool)
+            np.logical_or.at(bad.T, cell_of_row, viol.T)
+            inside = ~bad
+            has = inside.any(axis=1)
+            out[start : start + chunk] = np.where(has, inside.argmax(axis=1), -1)
+        return out
+
+    # -- conveniences --------------------------------------------------------------------------
+    def complex(self, **kwargs):
+        """Shortcut for :func:`cellgeom.complex` on this partition."""
+        from ..complex import build_complex
+
+        return build_complex(self, **kwargs)
+
+    def minkowski_residuals(self) -> np.ndarray:
+        """Per cell, ``|| sum_F vol(F) nu_F ||`` over all facets (0 for a closed cell).
+
+        The Minkowski closure check of THEORY.md section 2, relative to the
+        cell's total facet area.
+        """
+        normals = self.facets[vector_columns("normal", self.dim)].to_numpy()
+        vol = self.facets["volume"].to_numpy()
+        cell = self.facets["cell"].to_numpy()
+        sums = np.zeros((self.n_cells, self.dim))
+        np.add.at(sums, cell, normals * vol[:, None])
+        area = np.bincount(cell, weights=vol, minlength=self.n_cells)
+        return np.linalg.norm(sums, axis=1) / np.where(area > 0, area, 1.0)
+
+
+def _faces_from_facets(facets: pd.DataFrame, keys: list[str], dim: int) -> pd.DataFrame:
+    nb = facets["neighbor"].to_numpy()
+    cell = facets["cell"].to_numpy()
+    keep = (nb < 0) | (cell < nb)
+    f = facets.loc[keep]
+    label = f["label"].to_numpy()
+    faces = pd.DataFrame(
+        {
+            "cell_a": f["cell"].to_numpy(),
+            "cell_b": f["neighbor"].to_numpy(),
+            "key_b": f["neighbor_key"].to_numpy(),
+            "volume": f["volume"].to_numpy(),
+            "boundary": np.where(f["neighbor"].to_numpy() == -1, -1 - label, -1),
+            "label": label,
+            "offset": f["offset"].to_numpy(),
+        }
+    )
+    for col in vector_columns("normal", dim) + vector_columns("centroid", dim):
+        faces[col] = f[col].to_numpy()
+    return faces.reset_index(drop=True)
+
+
+# -- validation --
+def check_data(
+    X, dim: int | None = None, name: str = "data", allow_empty: bool = False
+) -> np.ndarray:
+    """Validate a data matrix: 2-D float, finite, with ``dim`` columns."""
+    try:
+        X = np.asarray(X, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array: {exc}") from None
+    if X.ndim == 1 and dim is not None and X.size == dim:
+        X = X[None, :]
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (points x features), got shape {X.shape}.")
+    if X.shape[0] == 0 and not allow_empty:
+        raise ValueError(f"{name} is empty: at least one point is needed.")
+    if dim is not None and X.shape[1] != dim:
+        raise ValueError(
+            f"{name} has {X.shape[1]} features, but the partition is expecting {dim} features "
+            "as input."
+        )
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{name} contains NaN or infinite values.")
+    return X
+
+
+# -- registry and dispatch --
+def register_adapter(match: type | str | Callable[[Any], bool], name: str | None = None):
+    """Register an adapter ``func(model, domain, data, cells, progress, **kw) -> Partition``.
+
+    ``match`` is a class (``isinstance``), a fully qualified class name (matched
+    against the model's MRO without importing the library), or a predicate.
+    Later registrations take precedence. Use as a decorator.
+    """
+
+    if isinstance(match, type):
+        predicate = lambda model, cls=match: isinstance(model, cls)  # noqa: E731
+        label = name or match.__name__
+    elif isinstance(match, str):
+        qualname = match
+
+        def predicate(model, qualname=qualname):
+            return any(
+                f"{c.__module__}.{c.__qualname__}" == qualname for c in type(model).__mro__
+            )
+
+        label = name or match.rsplit(".", 1)[-1]
+    else:
+        predicate, label = match, name or getattr(match, "__name__", "adapter")
+
+    def decorator(func):
+        _ADAPTERS.insert(0, (predicate, func, label))
+        return func
+
+    return decorator
+
+
+def supported_models() -> list[str]:
+    """Names of the model types that :func:`partition` accepts."""
+    return sorted({label for _, _, label in _ADAPTERS})
+
+
+def partition(
+    model,
+    domain=None,
+    data=None,
+    cells: str = "data",
+    progress: bool = True,
+    **kwargs,
+) -> Partition:
+    """Build the cells of ``model`` inside ``domain``.
+
+    Parameters
+    ----------
+    model : object
+        A supported model: :class:`~cellgeom.HyperplaneArrangement`, and every
+        model whose adapter is registered (see :func:`supported_models`).
+    domain : Box or (lo, hi), optional
+        The box cells are clipped to. Default: the bounding box of ``data``
+        padded by 5% of each side.
+    data : array of shape (N, n), optional
+        Data points. Required for ``cells="data"``; counted per cell otherwise.
+    cells : {"data", "all"}
+        ``"data"`` builds only the cells holding at least one data point;
+        ``"all"`` enumerates every cell in the domain.
+    progress : bool
+        Show a progress bar on long work.
+    **kwargs
+        Passed to the adapter (e.g. ``tol``, ``include_neighbors``).
+
+    Returns
+    -------
+    Partition
+    """
+    if cells not in ("data", "all"):
+        raise ValueError(f"cells must be 'data' or 'all', got {cells!r}.")
+    from . import _load_adapters
+
+    _load_adapters(model)
+    for predicate, func, _ in _ADAPTERS:
+        if predicate(model):
+            return func(model, domain=domain, data=data, cells=cells, progress=progress, **kwargs)
+    raise TypeError(
+        f"cellgeom has no adapter for {type(model).__module__}.{type(model).__qualname__}. "
+        f"Supported models: {', '.join(supported_models())}."
+    )
+
+
+def resolve_domain(domain, data: np.ndarray | None, dim: int | None) -> Box:
+    """The domain box: given, or the data's bounding box padded by 5%."""
+    if domain is None:
+        if data is None:
+            raise ValueError(
+                "A domain box is needed: pass domain=Box(lo, hi) or data to take its padded "
+                "bounding box."
+            )
+        return Box.from_data(data)
+    return Box.coerce(domain, dim)

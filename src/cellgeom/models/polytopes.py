@@ -1,0 +1,272 @@
+"""Build a :class:`Partition` from cells given as H-representations.
+
+Shared by every adapter whose cells are general convex polytopes (hyperplane
+arrangements, ReLU networks, Voronoi models, linear classifiers). The adapter
+supplies, for a list of cell keys, each cell's inequalities with a *label* per
+row (which hyperplane / unit / site it comes from) and a function naming the
+cell across a facet with a given label. Every facet of such a partition is
+shared whole with the one cell across it (true for arrangements, networks and
+Voronoi diagrams in general position), so face volumes are facet volumes.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+from tqdm import tqdm
+
+from ..geometry import Box, chebyshev_centers, polytope_geometry
+from .base import Partition, vector_columns
+
+__all__ = ["build_polytope_partition", "CellConstraints"]
+
+#: for a list of keys, each cell's (A, b, labels) without the domain box rows
+CellConstraints = Callable[[Sequence[str]], list[tuple[np.ndarray, np.ndarray, np.ndarray]]]
+
+
+def build_polytope_partition(
+    *,
+    domain: Box,
+    keys: Sequence[str],
+    constraints: CellConstraints,
+    neighbor_key: Callable[[str, int], str],
+    cells_mode: str,
+    counts: np.ndarray | None = None,
+    model=None,
+    locator=None,
+    tol: float | None = None,
+    progress: bool = True,
+    expand: int = 0,
+    sort_keys: bool = True,
+    info: dict | None = None,
+) -> Partition:
+    """Compute the geometry of the given cells and assemble the partition tables.
+
+    Parameters
+    ----------
+    keys : sequence of str
+        Cell keys, in the order the cells should have.
+    constraints : callable
+        ``constraints(keys) -> [(A, b, labels), ...]``: inequalities ``A x <= b``
+        of each cell with an integer label >= 0 per row.
+    neighbor_key : callable
+        ``neighbor_key(key, label) -> key`` of the cell across the facet with that
+        label.
+    counts : array of int, optional
+        Data points per cell (0 when absent).
+    tol : float, optional
+        Absolute length tolerance; default ``1e-9 * domain.scale``.
+    expand : int
+        Rounds of breadth-first growth across facets: 0 builds only ``keys``; 1
+        also the cells across their facets (marked ``is_data=False`` in "data"
+        mode); -1 grows until no new cell appears, which enumerates every cell
+        of the domain (the "all" mode: the domain is connected).
+    sort_keys : bool
+        Order cells by (not is_data, key) so the result does not depend on the
+        order of discovery.
+    """
+    tol = 1e-9 * domain.scale if tol is None else float(tol)
+    keys = list(keys)
+    counts = np.zeros(len(keys), dtype=np.int64) if counts is None else np.asarray(counts)
+    geoms, kept, n_dropped = _cell_geometries(domain, keys, constraints, tol, progress)
+    keys = [keys[i] for i in kept]
+    counts = counts[kept]
+    is_data = counts > 0
+    rounds = 0
+    frontier = list(range(len(keys)))
+    known = set(keys)
+    while frontier and (expand < 0 or rounds < expand):
+        # breadth-first over facets: the cells across them not seen yet
+        extra = []
+        for c in frontier:
+            geom, labels, _, _ = geoms[c]
+            for lab in labels[geom.facet_rows]:
+                if lab >= 0:
+                    nk = neighbor_key(keys[c], int(lab))
+                    if nk not in known:
+                        known.add(nk)
+                        extra.append(nk)
+        if not extra:
+            break
+        new_geoms, new_kept, dropped = _cell_geometries(domain, extra, constraints, tol, progress)
+        n_dropped += dropped
+        frontier = list(range(len(keys), len(keys) + len(new_kept)))
+        keys += [extra[i] for i in new_kept]
+        geoms += new_geoms
+        counts = np.concatenate([counts, np.zeros(len(new_kept), dtype=np.int64)])
+        is_data = np.concatenate([is_data, np.zeros(len(new_kept), dtype=bool)])
+        rounds += 1
+    if sort_keys:
+        data_first = cells_mode == "data"
+        order = sorted(range(len(keys)), key=lambda i: (data_first and not is_data[i], keys[i]))
+        keys = [keys[i] for i in order]
+        geoms = [geoms[i] for i in order]
+        counts, is_data = counts[order], is_data[order]
+    vertices = _global_vertices([g.vertices for g, *_ in geoms], domain.dim, tol)
+    cells, facets, hinges = _tables(domain, keys, geoms, counts, is_data, neighbor_key, tol)
+    info = dict(info or {})
+    info.update(cells=cells_mode, tol=tol, n_dropped=n_dropped, volume_method="exact",
+                face_to_face=True)
+    return Partition(
+        domain=domain, keys=keys, cells=cells, facets=facets, hinges=hinges,
+        model=model, locator=locator, info=info, vertices=vertices,
+    )
+
+
+def _global_vertices(per_cell: list[np.ndarray], n: int, tol: float):
+    """Merge the cells' vertices into global vertex ids (points closer than 1e3 tol)."""
+    counts = np.array([v.shape[0] for v in per_cell], dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    coords = np.vstack(per_cell) if per_cell else np.zeros((0, n))
+    k = coords.shape[0]
+    if k == 0:
+        return indptr, np.zeros(0, dtype=np.int64), coords
+    pairs = cKDTree(coords).query_pairs(max(tol * 1e3, 1e-12), output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(k, k))
+    n_comp, labels = connected_components(graph, directed=False)
+    sums = np.zeros((n_comp, n))
+    np.add.at(sums, labels, coords)
+    merged = sums / np.bincount(labels, minlength=n_comp)[:, None]
+    return indptr, labels.astype(np.int64), merged
+
+
+def _cell_geometries(domain, keys, constraints, tol, progress, chunk=256):
+    """Chebyshev LPs in blocks, then the vertex route per cell; drops thin cells."""
+    box_A, box_b = domain.halfspaces()
+    box_labels = -1 - np.arange(box_A.shape[0])
+    geoms, kept = [], []
+    n_dropped = 0
+    bar = tqdm(total=len(keys), desc="cell geometry", disable=not progress, leave=False)
+    for start in range(0, len(keys), chunk):
+        chunk_keys = keys[start : start + chunk]
+        polys = []
+        for A, b, labels in constraints(chunk_keys):
+            # box rows first: where a model's hyperplane coincides with the box, the
+            # facet is reported as domain boundary (no cell lies beyond it)
+            polys.append((np.vstack([box_A, A]), np.concatenate([box_b, b]),
+                          np.concatenate([box_labels, np.asarray(labels, dtype=np.int64)])))
+        centers, radii = chebyshev_centers([(A, b) for A, b, _ in polys])
+        for j, ((A, b, labels), center, radius) in enumerate(zip(polys, centers, radii)):
+            if not radius > tol:
+                n_dropped += 1
+                continue
+            geoms.append((polytope_geometry(A, b, center, tol=tol), labels, center, radius))
+            kept.append(start + j)
+        bar.update(len(chunk_keys))
+    bar.close()
+    return geoms, kept, n_dropped
+
+
+def _tables(domain, keys, geoms, counts, is_data, neighbor_key, tol):
+    n = domain.dim
+    index = {k: i for i, k in enumerate(keys)}
+    m = len(keys)
+    volume = np.array([g.volume for g, *_ in geoms])
+    centroid = np.array([g.centroid for g, *_ in geoms]).reshape(m, n)
+    centers = np.array([c for _, _, c, _ in geoms]).reshape(m, n)
+    inradius = np.array([r for *_, r in geoms], dtype=float)
+    n_facets = np.array([g.facet_rows.size for g, *_ in geoms], dtype=np.int64)
+    geoms = [(g, lab) for g, lab, *_ in geoms]
+
+    cells = pd.DataFrame({"key": keys, "volume": volume, "inradius": inradius,
+                          "n_points": np.asarray(counts, dtype=np.int64), "is_data": is_data,
+                          "n_facets": n_facets})
+    for j in range(n):
+        cells[f"center_{j}"] = centers[:, j]
+    for j in range(n):
+        cells[f"centroid_{j}"] = centroid[:, j]
+
+    # facets
+    f_cell = np.repeat(np.arange(m), n_facets)
+    f_label = np.concatenate([lab[g.facet_rows] for g, lab in geoms]) if m else np.zeros(0, int)
+    f_neighbor = np.empty(f_label.size, dtype=np.int64)
+    f_neighbor_key = np.empty(f_label.size, dtype=object)
+    for r, (c, lab) in enumerate(zip(f_cell, f_label)):
+        if lab < 0:
+            f_neighbor[r], f_neighbor_key[r] = -1, ""
+        else:
+            nk = neighbor_key(keys[c], int(lab))
+            f_neighbor[r] = index.get(nk, -2)
+            f_neighbor_key[r] = nk if f_neighbor[r] == -2 else ""
+    facets = pd.DataFrame({
+        "cell": f_cell, "label": f_label.astype(np.int64), "neighbor": f_neighbor,
+        "neighbor_key": f_neighbor_key.astype(str),
+        "volume": _cat([g.facet_volumes for g, _ in geoms]),
+        "offset": _cat([g.facet_offsets for g, _ in geoms]),
+    })
+    normals = _cat([g.facet_normals for g, _ in geoms], n)
+    fcent = _cat([g.facet_centroids for g, _ in geoms], n)
+    for j in range(n):
+        facets[f"normal_{j}"] = normals[:, j]
+    for j in range(n):
+        facets[f"centroid_{j}"] = fcent[:, j]
+
+    hinges = _hinge_table(geoms, f_cell, facets, n_facets, n, tol)
+    return cells, facets, hinges
+
+
+def _hinge_table(geoms, f_cell, facets, n_facets, n, tol):
+    """Per-cell hinge rows, grouped into global hinges by their geometry."""
+    offsets = np.concatenate([[0], np.cumsum(n_facets)])
+    rows = []
+    for c, (g, _) in enumerate(geoms):
+        if g.hinge_facets.size:
+            rows.append(np.column_stack([np.full(len(g.hinge_facets), c),
+                                         g.hinge_facets + offsets[c]]))
+    cols = ["hinge", "cell", "label_a", "label_b", "neighbor_a", "neighbor_b", "angle",
+            "volume", "boundary"] + vector_columns("centroid", n)
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
+    pairs = np.vstack(rows)  # (cell, global facet row a, global facet row b)
+    angle = _cat([g.hinge_angles for g, _ in geoms])
+    volume = _cat([g.hinge_volumes for g, _ in geoms])
+    centroid = _cat([g.hinge_centroids for g, _ in geoms], n)
+    label = facets["label"].to_numpy()
+    neighbor = facets["neighbor"].to_numpy()
+    normals = facets[vector_columns("normal", n)].to_numpy()
+    hinge_id = _group_hinges(centroid, normals[pairs[:, 1]], normals[pairs[:, 2]], tol)
+    table = pd.DataFrame({
+        "hinge": hinge_id, "cell": pairs[:, 0],
+        "label_a": label[pairs[:, 1]], "label_b": label[pairs[:, 2]],
+        "neighbor_a": neighbor[pairs[:, 1]], "neighbor_b": neighbor[pairs[:, 2]],
+        "angle": angle, "volume": volume,
+        "boundary": (label[pairs[:, 1]] < 0) | (label[pairs[:, 2]] < 0),
+    })
+    for j in range(n):
+        table[f"centroid_{j}"] = centroid[:, j]
+    return table.sort_values(["hinge", "cell"], kind="stable").reset_index(drop=True)
+
+
+def _group_hinges(centroid, normal_a, normal_b, tol):
+    """Global hinge ids: rows with the same centroid lying on the same (n-2)-flat.
+
+    The flat is identified by the projector onto its orthogonal complement
+    span(nu_a, nu_b), which does not depend on which cell (or which pair of
+    normals) describes it.
+    """
+    k, n = centroid.shape
+    pairs = cKDTree(centroid).query_pairs(max(tol * 1e3, 1e-12), output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(k, k))
+    _, near = connected_components(graph, directed=False)
+    if n >= 3:
+        q, _ = np.linalg.qr(np.stack([normal_a, normal_b], axis=2))  # (k, n, 2)
+        proj = np.round(np.einsum("kia,kja->kij", q, q).reshape(k, n * n), 6)
+        signature = np.hstack([near[:, None].astype(float), proj])
+    else:
+        signature = near[:, None].astype(float)
+    _, first, inverse = np.unique(signature, axis=0, return_index=True, return_inverse=True)
+    # number the hinges in order of first appearance so ids are stable
+    rank = np.empty(first.size, dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(first.size)
+    return rank[inverse.ravel()]
+
+
+def _cat(arrays, n=None):
+    arrays = [np.asarray(a) for a in arrays]
+    if not arrays:
+        return np.zeros((0, n)) if n else np.zeros(0)
+    return np.concatenate(arrays, axis=0)
