@@ -5,13 +5,24 @@ The flow is one way: a model goes through an adapter into a :class:`Partition`
 :class:`RiemannianComplex` (the nerve with Gram matrices), on which the
 analysis functions compute.
 """
-from .complex import RiemannianComplex  # noqa: A001
-from .complex import build_complex as complex
+from importlib import import_module
+
+from .complex import RiemannianComplex
+from .complex import build_complex as complex  # noqa: A001
 from .geometry import Box
 from .models import HyperplaneArrangement, Partition, partition, register_adapter
 from .models.base import supported_models
 
 __version__ = "0.1.0"
+
+# names whose modules are imported on first use (they pull in matplotlib, torch, ...)
+_LAZY = {
+    "decision_regions": "cellgeom.models.regions",
+    "SimplicialSpline": "cellgeom.analysis.spline",
+    "report": "cellgeom.report",
+    "load": "cellgeom.complex.io",
+    "plot_partition": "cellgeom.viz",
+}
 
 __all__ = [
     "Box",
@@ -22,4 +33,14 @@ __all__ = [
     "partition",
     "register_adapter",
     "supported_models",
+    *_LAZY,
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        # cache it; for "report" this also replaces the subpackage that importing it bound
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'cellgeom' has no attribute {name!r}")

@@ -147,6 +147,12 @@ class RiemannianComplex:
             G.add_edge(int(a), int(b), face_volume=float(fv), length=float(ln))
         return G
 
+    def save(self, path) -> None:
+        """Write the complex (with its partition) to ``path``; see :func:`cellgeom.load`."""
+        from .io import save_complex
+
+        save_complex(self, path)
+
     def to_toponetx(self):
         """The complex as a ``toponetx.SimplicialComplex`` (needs TopoNetX)."""
         try:
