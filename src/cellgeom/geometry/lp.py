@@ -104,6 +104,11 @@ def _chebyshev_block(block, n):
     res = linprog(cost, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs")
     if res.status != 0:
         if len(live) == 1:
+            if res.status == 3:
+                raise ValueError(
+                    "the polytope is unbounded: add bounding inequalities (a domain box); "
+                    "volumes of unbounded cells are infinite."
+                )
             raise RuntimeError(f"Chebyshev-centre LP failed: {res.message}")
         # one unbounded polytope spoils the joint LP: solve one by one to find it
         for i in live:

@@ -219,7 +219,9 @@ def _hull_volume_centroid(points: np.ndarray, apex: np.ndarray) -> tuple[float, 
     if total <= 0:
         return 0.0, points.mean(axis=0)
     cone_centroids = (apex[None, :] + simplices.sum(axis=1)) / (d + 1)
-    return float(total), cone_volumes @ cone_centroids / total
+    # Qhull's own volume: its triangulated output ('Qt') can repeat pieces of
+    # non-simplicial facets in high dimension, which only the centroid weights see
+    return float(hull.volume), cone_volumes @ cone_centroids / total
 
 
 def _affine_rank(points: np.ndarray, tol: float) -> int:

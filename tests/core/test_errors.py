@@ -1,0 +1,79 @@
+"""Bad input gives a ValueError that names the problem, never a wrong number."""
+import numpy as np
+import pytest
+
+import cellgeom
+
+
+def test_box_validation_names_the_problem():
+    with pytest.raises(ValueError, match="lo < hi"):
+        cellgeom.Box([0, 1], [1, 1])
+    with pytest.raises(ValueError, match="different dimensions"):
+        cellgeom.Box([0, 0], [1, 1, 1])
+    with pytest.raises(ValueError, match="finite"):
+        cellgeom.Box([0, -np.inf], [1, 1])
+    with pytest.raises(ValueError, match="finite"):
+        cellgeom.Box([0, np.nan], [1, 1])
+
+
+def test_arrangement_validation_names_the_problem():
+    with pytest.raises(ValueError, match="NaN"):
+        cellgeom.HyperplaneArrangement([[1.0, np.nan]], [0.0])
+    with pytest.raises(ValueError, match="one offset per hyperplane"):
+        cellgeom.HyperplaneArrangement([[1.0, 0.0], [0.0, 1.0]], [0.0])
+    with pytest.raises(ValueError, match="2-D"):
+        cellgeom.HyperplaneArrangement([1.0, 0.0], [0.0])
+    with pytest.raises(ValueError, match="zero normal"):
+        cellgeom.HyperplaneArrangement([[1.0, 0.0], [0.0, 0.0]], [0.0, 1.0])
+
+
+ARR = cellgeom.HyperplaneArrangement([[1.0, 0.0], [0.0, 1.0]], [-0.3, -0.6])
+BOX = cellgeom.Box([0, 0], [1, 1])
+
+
+def test_partition_input_errors():
+    with pytest.raises(ValueError, match="empty"):
+        cellgeom.partition(ARR, domain=BOX, data=np.zeros((0, 2)), progress=False)
+    with pytest.raises(ValueError, match="needs data"):
+        cellgeom.partition(ARR, domain=BOX, cells="data", progress=False)
+    with pytest.raises(ValueError, match="dimension 3"):
+        cellgeom.partition(ARR, domain=cellgeom.Box([0, 0, 0], [1, 1, 1]), cells="all",
+                           progress=False)
+    with pytest.raises(ValueError, match="3 features"):
+        cellgeom.partition(ARR, domain=BOX, data=np.zeros((4, 3)), progress=False)
+    with pytest.raises(ValueError, match="NaN"):
+        cellgeom.partition(ARR, domain=BOX, data=np.array([[0.1, np.nan]]), progress=False)
+    with pytest.raises(ValueError, match="cells must be"):
+        cellgeom.partition(ARR, domain=BOX, cells="some", progress=False)
+    with pytest.raises(ValueError, match="domain"):
+        cellgeom.partition(ARR, cells="all", progress=False)
+    with pytest.raises(ValueError, match="No data point lies inside"):
+        cellgeom.partition(ARR, domain=BOX, data=np.array([[5.0, 5.0]]), progress=False)
+
+
+def test_unknown_model_lists_the_supported_ones():
+    with pytest.raises(TypeError, match="HyperplaneArrangement"):
+        cellgeom.partition(object(), domain=BOX, cells="all", progress=False)
+
+
+def test_complex_argument_errors():
+    part = cellgeom.partition(ARR, domain=BOX, cells="all", progress=False)
+    with pytest.raises(ValueError, match="rule"):
+        cellgeom.complex(part, rule="vietoris")
+    with pytest.raises(ValueError, match="metric"):
+        cellgeom.complex(part, metric="euclid")
+    with pytest.raises(TypeError, match="Partition"):
+        cellgeom.complex("not a partition")
+    cx = cellgeom.complex(part)
+    with pytest.raises(ValueError, match="non-negative"):
+        cx.boundary(-1)
+    with pytest.raises(IndexError):
+        part.halfspaces(10)
+
+
+def test_default_domain_is_the_padded_bounding_box_of_the_data():
+    X = np.array([[0.0, 0.0], [1.0, 2.0]])
+    part = cellgeom.partition(ARR, data=X, progress=False)
+    np.testing.assert_allclose(part.domain.lo, [-0.05, -0.1])
+    np.testing.assert_allclose(part.domain.hi, [1.05, 2.1])
+    assert part.locate(np.array([[10.0, 10.0]]))[0] == -1

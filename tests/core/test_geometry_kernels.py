@@ -1,0 +1,134 @@
+"""Polytope kernels against independent routes: SciPy Qhull volumes, brute-force LP facets."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+from scipy.spatial import ConvexHull, HalfspaceIntersection
+
+from cellgeom.geometry import (
+    Box,
+    affine_hull_dimension,
+    chebyshev_center,
+    chebyshev_centers,
+    nonredundant_rows_lp,
+    polytope_geometry,
+    polytope_volume,
+)
+
+
+def random_polytope(n, m, seed):
+    """m random halfspaces tangent-ish to the unit ball plus redundant copies, in R^n."""
+    rng = np.random.default_rng(seed)
+    normals = rng.normal(size=(m, n))
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    offsets = 0.5 + rng.random(m)
+    # a few redundant rows far away and one exact duplicate
+    box_A, box_b = Box(-np.ones(n) * 1.2, np.ones(n) * 1.2).halfspaces()  # keeps it bounded
+    A = np.vstack([normals, normals[:3], 3 * normals[:2], box_A])
+    b = np.concatenate([offsets, offsets[:3] + 5.0, 3 * offsets[:2], box_b])
+    return A, b
+
+
+def scipy_volume(A, b, interior):
+    hs = HalfspaceIntersection(np.hstack([A, -b[:, None]]), interior)
+    return ConvexHull(hs.intersections).volume
+
+
+def brute_force_facets(A, b, tol=1e-9):
+    """Row i is a facet iff max a_i x over the polytope without row i exceeds b_i."""
+    norms = np.linalg.norm(A, axis=1)
+    A_u, b_u = A / norms[:, None], b / norms
+    out = []
+    seen = []
+    for i in range(len(A)):
+        if any(np.allclose(np.r_[A_u[i], b_u[i]], s, atol=1e-12) for s in seen):
+            continue
+        seen.append(np.r_[A_u[i], b_u[i]])
+        # drop row i and its copies (a scaled copy is the same inequality)
+        mask = ~np.all(np.isclose(np.c_[A_u, b_u], np.r_[A_u[i], b_u[i]], atol=1e-12), axis=1)
+        rhs = b_u.copy()
+        res = linprog(-A_u[i], A_ub=np.vstack([A_u[mask], A_u[i]]),
+                      b_ub=np.r_[rhs[mask], b_u[i] + 1], bounds=[(None, None)] * A.shape[1],
+                      method="highs")
+        if -res.fun > b_u[i] + tol:
+            out.append(i)
+    return sorted(out)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 6])
+def test_volume_equals_scipy_halfspace_intersection_route(n):
+    for seed in range(3):
+        A, b = random_polytope(n, 4 * n, seed)
+        c, r = chebyshev_center(A, b)
+        assert r > 0
+        g = polytope_geometry(A, b, c)
+        assert g.volume == pytest.approx(scipy_volume(A, b, c), rel=1e-9)
+        assert polytope_volume(A, b) == pytest.approx(g.volume, rel=1e-12)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 6])
+def test_facets_equal_brute_force_lp_and_the_lp_kernel(n):
+    for seed in range(3):
+        A, b = random_polytope(n, 4 * n, seed)
+        c, _ = chebyshev_center(A, b)
+        g = polytope_geometry(A, b, c)
+        expected = brute_force_facets(A, b)
+        assert sorted(g.facet_rows.tolist()) == expected
+        assert nonredundant_rows_lp(A, b, c).tolist() == expected
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 5), seed=st.integers(0, 10**6))
+def test_minkowski_closure_and_centroid_inside(n, seed):
+    A, b = random_polytope(n, 3 * n + 2, seed)
+    c, _ = chebyshev_center(A, b)
+    g = polytope_geometry(A, b, c)
+    closure = (g.facet_volumes[:, None] * g.facet_normals).sum(axis=0)
+    assert np.linalg.norm(closure) < 1e-9 * g.facet_volumes.sum()
+    assert np.all(A @ g.centroid <= b + 1e-12)
+
+
+def test_box_volume_closed_form_and_centroid():
+    box = Box([0, -1, 2], [1, 1, 5])
+    A, b = box.halfspaces()
+    g = polytope_geometry(A, b, box.center)
+    assert g.volume == pytest.approx(box.volume, rel=1e-12) == 6.0
+    np.testing.assert_allclose(g.centroid, box.center, atol=1e-12)
+    assert len(g.facet_rows) == 6
+    assert len(g.hinge_facets) == 12  # the cube's edges
+    np.testing.assert_allclose(g.hinge_angles, np.pi / 2)
+    np.testing.assert_allclose(sorted(g.hinge_volumes), sorted([1] * 4 + [2] * 4 + [3] * 4))
+
+
+def test_simplex_dihedral_angles_and_volume():
+    # standard 3-simplex: volume 1/6; angle between x=0 and y=0 facets is pi/2, between a
+    # coordinate facet and the slanted one arccos(1/sqrt(3))
+    A = np.array([[-1.0, 0, 0], [0, -1, 0], [0, 0, -1], [1, 1, 1]])
+    b = np.array([0.0, 0, 0, 1])
+    c, r = chebyshev_center(A, b)
+    g = polytope_geometry(A, b, c)
+    assert g.volume == pytest.approx(1 / 6, rel=1e-12)
+    slanted = np.flatnonzero(g.facet_rows == 3)[0]
+    for (i, j), angle in zip(g.hinge_facets, g.hinge_angles):
+        expected = np.arccos(1 / np.sqrt(3)) if slanted in (i, j) else np.pi / 2
+        assert angle == pytest.approx(expected, abs=1e-12)
+
+
+def test_unbounded_polytope_is_a_clear_error():
+    with pytest.raises(ValueError, match="unbounded"):
+        chebyshev_center(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([1.0, 1.0]))
+
+
+def test_batched_chebyshev_detects_empty_and_flat_cells():
+    box_A, box_b = Box([0, 0], [1, 1]).halfspaces()
+    full = (box_A, box_b)
+    flat = (np.vstack([box_A, [[1, 0], [-1, 0]]]), np.r_[box_b, 0.5, -0.5])  # x = 0.5 segment
+    empty = (np.vstack([box_A, [[1, 0]]]), np.r_[box_b, -0.5])  # x <= -0.5 in the box
+    centers, radii = chebyshev_centers([full, flat, empty, full])
+    assert radii[0] == pytest.approx(0.5) and radii[3] == pytest.approx(0.5)
+    assert abs(radii[1]) < 1e-12
+    assert radii[2] < 0
+    assert affine_hull_dimension(*full) == 2
+    assert affine_hull_dimension(*flat) == 1
+    assert affine_hull_dimension(*empty) == -1
