@@ -106,7 +106,7 @@ def _interior_start_key(model: HyperplaneArrangement, domain: Box) -> str:
 
 @register_adapter(HyperplaneArrangement)
 def _partition_arrangement(model: HyperplaneArrangement, *, domain, data, cells, progress,
-                           tol=None, include_neighbors=False):
+                           tol=None, include_neighbors=False, n_jobs=None, executor=None):
     dim = model.n_features_in_
     if data is not None:
         data = check_data(data, dim)
@@ -131,7 +131,7 @@ def _partition_arrangement(model: HyperplaneArrangement, *, domain, data, cells,
     part = build_polytope_partition(
         domain=domain, keys=key_list, constraints=model.cell_constraints,
         neighbor_key=flip_bit, cells_mode=cells, counts=counts, model=model,
-        tol=tol, progress=progress, expand=expand,
+        tol=tol, progress=progress, expand=expand, n_jobs=n_jobs, executor=executor,
         info={"n_points_outside": n_outside},
     )
     index = {k: i for i, k in enumerate(part.keys)}

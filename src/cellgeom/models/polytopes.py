@@ -17,9 +17,9 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
-from tqdm import tqdm
 
 from ..geometry import Box, chebyshev_centers, polytope_geometry
+from ..parallel import Executor, map_cells, resolve_executor
 from .base import Partition, vector_columns
 
 __all__ = ["build_polytope_partition", "CellConstraints"]
@@ -42,6 +42,8 @@ def build_polytope_partition(
     progress: bool = True,
     expand: int = 0,
     sort_keys: bool = True,
+    n_jobs: int | None = None,
+    executor=None,
     info: dict | None = None,
 ) -> Partition:
     """Compute the geometry of the given cells and assemble the partition tables.
@@ -65,14 +67,30 @@ def build_polytope_partition(
         also the cells across their facets (marked ``is_data=False`` in "data"
         mode); -1 grows until no new cell appears, which enumerates every cell
         of the domain (the "all" mode: the domain is connected).
+    n_jobs, executor
+        Where the per-cell LPs and Qhull calls run (see :func:`cellgeom.parallel.map_cells`);
+        results are identical on every backend.
     sort_keys : bool
         Order cells by (not is_data, key) so the result does not depend on the
         order of discovery.
     """
     tol = 1e-9 * domain.scale if tol is None else float(tol)
-    keys = list(keys)
+    own_executor = not isinstance(executor, Executor)
+    executor = resolve_executor(n_jobs, executor)  # one pool for all breadth-first rounds
+    try:
+        return _build(domain, list(keys), constraints, neighbor_key, cells_mode, counts, model,
+                      locator, tol, progress, expand, sort_keys, executor, info)
+    finally:
+        if own_executor:
+            executor.shutdown()
+
+
+def _build(domain, keys, constraints, neighbor_key, cells_mode, counts, model, locator, tol,
+           progress, expand, sort_keys, executor, info):
+    n_jobs = None
     counts = np.zeros(len(keys), dtype=np.int64) if counts is None else np.asarray(counts)
-    geoms, kept, n_dropped = _cell_geometries(domain, keys, constraints, tol, progress)
+    geoms, kept, n_dropped = _cell_geometries(domain, keys, constraints, tol, progress,
+                                              n_jobs, executor)
     keys = [keys[i] for i in kept]
     counts = counts[kept]
     is_data = counts > 0
@@ -92,7 +110,8 @@ def build_polytope_partition(
                         extra.append(nk)
         if not extra:
             break
-        new_geoms, new_kept, dropped = _cell_geometries(domain, extra, constraints, tol, progress)
+        new_geoms, new_kept, dropped = _cell_geometries(domain, extra, constraints, tol,
+                                                        progress, n_jobs, executor)
         n_dropped += dropped
         frontier = list(range(len(keys), len(keys) + len(new_kept)))
         keys += [extra[i] for i in new_kept]
@@ -134,31 +153,37 @@ def _global_vertices(per_cell: list[np.ndarray], n: int, tol: float):
     return indptr, labels.astype(np.int64), merged
 
 
-def _cell_geometries(domain, keys, constraints, tol, progress, chunk=256):
-    """Chebyshev LPs in blocks, then the vertex route per cell; drops thin cells."""
+def _cell_geometries(domain, keys, constraints, tol, progress, n_jobs=None, executor=None):
+    """Chebyshev LP and the vertex route for each cell; drops empty and thin cells."""
     box_A, box_b = domain.halfspaces()
     box_labels = -1 - np.arange(box_A.shape[0])
+    polys = []
+    for A, b, labels in constraints(keys):
+        # box rows first: where a model's hyperplane coincides with the box, the facet is
+        # reported as domain boundary (no cell lies beyond it)
+        polys.append((np.vstack([box_A, A]), np.concatenate([box_b, b]),
+                      np.concatenate([box_labels, np.asarray(labels, dtype=np.int64)])))
+    results = map_cells(_geometry_chunk, polys, n_jobs=n_jobs, executor=executor,
+                        args=(tol,), progress=progress, desc="cell geometry")
     geoms, kept = [], []
-    n_dropped = 0
-    bar = tqdm(total=len(keys), desc="cell geometry", disable=not progress, leave=False)
-    for start in range(0, len(keys), chunk):
-        chunk_keys = keys[start : start + chunk]
-        polys = []
-        for A, b, labels in constraints(chunk_keys):
-            # box rows first: where a model's hyperplane coincides with the box, the
-            # facet is reported as domain boundary (no cell lies beyond it)
-            polys.append((np.vstack([box_A, A]), np.concatenate([box_b, b]),
-                          np.concatenate([box_labels, np.asarray(labels, dtype=np.int64)])))
-        centers, radii = chebyshev_centers([(A, b) for A, b, _ in polys])
-        for j, ((A, b, labels), center, radius) in enumerate(zip(polys, centers, radii)):
-            if not radius > tol:
-                n_dropped += 1
-                continue
-            geoms.append((polytope_geometry(A, b, center, tol=tol), labels, center, radius))
-            kept.append(start + j)
-        bar.update(len(chunk_keys))
-    bar.close()
-    return geoms, kept, n_dropped
+    for j, ((_, _, labels), result) in enumerate(zip(polys, results)):
+        if result is not None:
+            geom, center, radius = result
+            geoms.append((geom, labels, center, radius))
+            kept.append(j)
+    return geoms, kept, len(polys) - len(kept)
+
+
+def _geometry_chunk(polys, tol):
+    """Per chunk: batched Chebyshev LPs, then each full-dimensional cell's geometry."""
+    centers, radii = chebyshev_centers([(A, b) for A, b, _ in polys])
+    out = []
+    for (A, b, _), center, radius in zip(polys, centers, radii):
+        if not radius > tol:
+            out.append(None)  # empty or lower-dimensional: dropped, and counted
+        else:
+            out.append((polytope_geometry(A, b, center, tol=tol), center, radius))
+    return out
 
 
 def _tables(domain, keys, geoms, counts, is_data, neighbor_key, tol):
