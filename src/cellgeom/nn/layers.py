@@ -1,0 +1,528 @@
+"""Walk a PyTorch module into piecewise-linear steps and push affine maps through them.
+
+A network has cells only if every layer is piecewise affine. :func:`as_network`
+checks this once and returns a :class:`PiecewiseLinearNetwork`: a list of steps,
+
+* :class:`AffineStep` -- Linear, Conv1d/2d, eval-mode BatchNorm (folded into
+  ``y = s * x + t`` with ``s = gamma / sqrt(var + eps)``, ``t = beta - mean * s``),
+  AvgPool, AdaptiveAvgPool, Flatten, Unflatten, Dropout (identity in eval), Identity;
+* :class:`ActivationStep` -- an elementwise activation with breakpoints
+  ``t_1 < ... < t_{p-1}``; on piece ``j`` it is ``sigma(z) = slope_j z + offset_j``.
+  The pattern of a unit is its piece index ``#{j : z > t_j}`` (so ReLU's pattern is
+  ``z > 0``, matching torch's derivative 0 at 0);
+* :class:`MaxPoolStep` -- the pattern of an output is the position of the maximum
+  in its window (first maximum on ties, as torch);
+* :class:`ResidualStep` -- ``body(x) + shortcut(x)`` (see :class:`Residual`).
+
+:meth:`PiecewiseLinearNetwork.propagate` pushes, for a batch of points, the
+forward value together with an affine bundle ``const + sum_i s_i tan_i``: the
+linear part of every step acts on the tangents and the full affine step on the
+constant. Starting from ``const = 0`` and ``tan = identity basis`` gives the
+pullback ``z_l = A_l x + c_l``; starting from a plane ``origin + s u + t v``
+gives the pre-activations as affine functions of ``(s, t)``.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "Residual", "UnsupportedLayerError", "TrainingModeError", "NonFiniteWeightError",
+    "PiecewiseLinearNetwork", "ActivationLayer", "as_network",
+]
+
+_WHY = "only piecewise-linear networks have cells (linear regions)"
+
+
+class UnsupportedLayerError(ValueError, TypeError):
+    """A layer is not piecewise affine, so the network has no cells."""
+
+
+class TrainingModeError(ValueError):
+    """BatchNorm or Dropout is in training mode: the map is not a fixed function."""
+
+
+class NonFiniteWeightError(ValueError):
+    """A parameter or buffer of the network holds NaN or inf."""
+
+
+class Residual(nn.Module):
+    """Residual block ``y = body(x) + shortcut(x)``; ``shortcut=None`` is the identity."""
+
+    def __init__(self, body: nn.Module, shortcut: nn.Module | None = None):
+        super().__init__()
+        self.body = body
+        self.shortcut = shortcut
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x) + (x if self.shortcut is None else self.shortcut(x))
+
+
+# ----------------------------------------------------------------------------- steps
+@dataclass
+class Step:
+    name: str
+    module: nn.Module
+
+
+@dataclass
+class AffineStep(Step):
+    """An affine layer; ``linear`` is its map without the constant term."""
+
+    def full(self, y: torch.Tensor) -> torch.Tensor:
+        return self.module(y)
+
+    def linear(self, y: torch.Tensor) -> torch.Tensor:
+        m = self.module
+        if isinstance(m, nn.Linear):
+            return F.linear(y, m.weight)
+        if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+            return m._conv_forward(y, m.weight, None)
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            return y * _channel_view(_bn_scale(m), y)
+        return m(y)  # pooling by averaging, reshapes, identities: linear, no constant
+
+
+@dataclass
+class ActivationStep(Step):
+    """Elementwise piecewise-linear activation: breakpoints, per-piece slopes and offsets."""
+
+    breakpoints: tuple[float, ...]
+    slopes: list  # per piece: float or per-channel tensor (PReLU)
+    offsets: tuple[float, ...]
+    kind: str
+    layer_index: int = -1
+
+    @property
+    def n_pieces(self) -> int:
+        return len(self.breakpoints) + 1
+
+    def pieces(self, z: torch.Tensor) -> torch.Tensor:
+        """Piece index ``#{j : z > t_j}`` per unit (int64, shape of ``z``)."""
+        out = torch.zeros(z.shape, dtype=torch.int64, device=z.device)
+        for t in self.breakpoints:
+            out += z > t
+        return out
+
+    def slope_offset(self, pattern: torch.Tensor, like: torch.Tensor):
+        """Slope and offset of the active piece, broadcast to ``pattern`` (batch first)."""
+        slope = torch.zeros(pattern.shape, dtype=like.dtype, device=like.device)
+        offset = torch.zeros_like(slope)
+        for j in range(self.n_pieces):
+            on = pattern == j
+            s = self.slopes[j]
+            s = _channel_view(s, pattern) if torch.is_tensor(s) else s
+            slope = torch.where(on, s, slope)
+            offset = torch.where(on, torch.as_tensor(self.offsets[j], dtype=like.dtype), offset)
+        return slope, offset
+
+
+@dataclass
+class MaxPoolStep(Step):
+    """Max pooling; the pattern is the position of the maximum inside each window."""
+
+    layer_index: int = -1
+
+    @property
+    def n_pieces(self) -> int:
+        return math.prod(self._kernel())
+
+    def _pairs(self, attr):
+        v = getattr(self.module, attr)
+        one_d = isinstance(self.module, nn.MaxPool1d)
+        v = (v,) if isinstance(v, int) else tuple(v)
+        return ((0 if attr == "padding" else 1), v[0]) if one_d else (v * 2 if len(v) == 1 else v)
+
+    def _kernel(self):
+        return self._pairs("kernel_size")
+
+    def windows(self, y: torch.Tensor, out_shape, fill: float) -> torch.Tensor:
+        """Unfold ``y`` (N, C, *spatial) into windows (N, C, K, L_out) padded with ``fill``."""
+        one_d = y.dim() == 3
+        y4 = y.unsqueeze(2) if one_d else y
+        k, s, p = self._kernel(), self._pairs("stride"), self._pairs("padding")
+        d = self._pairs("dilation")
+        out_sp = (1, out_shape[-1]) if one_d else tuple(out_shape[-2:])
+        pads = []
+        for ax in (1, 0):  # F.pad lists the last axis first
+            need = (out_sp[ax] - 1) * s[ax] + d[ax] * (k[ax] - 1) + 1
+            pads += [p[ax], max(0, need - y4.shape[2 + ax] - p[ax])]  # ceil_mode overhang
+        y4 = F.pad(y4, pads, value=fill)
+        w = F.unfold(y4, k, dilation=d, stride=s)
+        n, c = y.shape[:2]
+        return w.reshape(n, c, math.prod(k), w.shape[-1])
+
+
+@dataclass
+class ResidualStep(Step):
+    body: list = field(default_factory=list)
+    shortcut: list | None = None
+
+
+@dataclass
+class ActivationLayer:
+    """What the cell key is made of: one entry per activation or max-pool step."""
+
+    name: str
+    kind: str
+    n_pieces: int
+
+
+def _channel_view(w: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Reshape a per-channel vector to broadcast over ``y`` (batch, C, *rest)."""
+    if w.numel() == 1:
+        return w.reshape(())
+    return w.reshape((1, -1) + (1,) * (y.dim() - 2))
+
+
+def _bn_scale(m) -> torch.Tensor:
+    s = torch.rsqrt(m.running_var + m.eps)
+    return s * m.weight if m.weight is not None else s
+
+
+def _bn_full(m, y):
+    s = _bn_scale(m)
+    t = -m.running_mean * s + (m.bias if m.bias is not None else 0.0)
+    return y * _channel_view(s, y) + _channel_view(t, y)
+
+
+# ----------------------------------------------------------------------- parsing
+_AFFINE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.AvgPool1d,
+           nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Unflatten,
+           nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Identity)
+_ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.Hardtanh, nn.Softshrink, nn.Hardshrink,
+                nn.Threshold)
+
+
+def _supported_base(m: nn.Module, bases) -> type | None:
+    """The supported class ``m`` derives from, if ``m`` does not override its forward."""
+    for base in type(m).__mro__:
+        if base in bases:
+            return base if type(m).forward is base.forward else None
+    return None
+
+
+def _describe(path: str, m: nn.Module) -> str:
+    return f"layer '{path}' ({type(m).__name__})" if path else f"the network ({type(m).__name__})"
+
+
+def _activation(path: str, m: nn.Module) -> ActivationStep:
+    if isinstance(m, nn.ReLU):
+        return ActivationStep(path, m, (0.0,), [0.0, 1.0], (0.0, 0.0), "relu")
+    if isinstance(m, nn.LeakyReLU):
+        return ActivationStep(path, m, (0.0,), [m.negative_slope, 1.0], (0.0, 0.0), "leaky_relu")
+    if isinstance(m, nn.PReLU):
+        return ActivationStep(path, m, (0.0,), [m.weight, 1.0], (0.0, 0.0), "prelu")
+    if isinstance(m, nn.Hardtanh):
+        lo, hi = float(m.min_val), float(m.max_val)
+        return ActivationStep(path, m, (lo, hi), [0.0, 1.0, 0.0], (lo, 0.0, hi), "hardtanh")
+    if isinstance(m, nn.Softshrink):
+        la = float(m.lambd)
+        return ActivationStep(path, m, (-la, la), [1.0, 0.0, 1.0], (la, 0.0, -la), "softshrink")
+    if isinstance(m, nn.Hardshrink):
+        la = float(m.lambd)
+        return ActivationStep(path, m, (-la, la), [1.0, 0.0, 1.0], (0.0, 0.0, 0.0), "hardshrink")
+    thr, val = float(m.threshold), float(m.value)  # nn.Threshold: z if z > thr else value
+    return ActivationStep(path, m, (thr,), [0.0, 1.0], (val, 0.0), "threshold")
+
+
+def _parse(m: nn.Module, path: str) -> list[Step]:
+    join = (lambda k: f"{path}.{k}") if path else (lambda k: str(k))
+    if type(m) is nn.Sequential or _supported_base(m, (nn.Sequential,)):
+        return [s for k, child in m.named_children() for s in _parse(child, join(k))]
+    if type(m) is Residual:
+        body = _parse(m.body, join("body"))
+        short = None if m.shortcut is None else _parse(m.shortcut, join("shortcut"))
+        return [ResidualStep(path, m, body, short)]
+    base = _supported_base(m, _AFFINE)
+    if base is not None:
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            if m.training:
+                raise TrainingModeError(
+                    f"{_describe(path, m)} is in training mode and normalises with batch "
+                    "statistics; call net.eval() so that it is a fixed affine map")
+            if m.running_mean is None:
+                raise UnsupportedLayerError(
+                    f"{_describe(path, m)} has track_running_stats=False, so it normalises with "
+                    f"batch statistics even in eval mode and is not a fixed affine map; {_WHY}")
+        if isinstance(m, (nn.Dropout, nn.Dropout1d, nn.Dropout2d)) and m.training and m.p > 0:
+            raise TrainingModeError(
+                f"{_describe(path, m)} is in training mode (random masks); call net.eval()")
+        if isinstance(m, nn.Flatten) and m.start_dim == 0:
+            raise UnsupportedLayerError(f"{_describe(path, m)} flattens the batch axis")
+        return [AffineStep(path, m)]
+    if _supported_base(m, _ACTIVATIONS) is not None:
+        return [_activation(path, m)]
+    if _supported_base(m, (nn.MaxPool1d, nn.MaxPool2d)) is not None:
+        if m.return_indices:
+            raise UnsupportedLayerError(f"{_describe(path, m)} returns indices; set "
+                                        "return_indices=False")
+        return [MaxPoolStep(path, m)]
+    hint = ("; write residual blocks with cellgeom.nn.Residual and plain blocks as "
+            "nn.Sequential" if not isinstance(m, _ACTIVATIONS) else "")
+    raise UnsupportedLayerError(
+        f"{_describe(path, m)} is not supported: {_WHY}. Supported: Linear, Conv1d/2d, "
+        "BatchNorm1d/2d (eval), AvgPool, MaxPool, Flatten, Dropout, Identity, ReLU, LeakyReLU, "
+        f"PReLU, Hardtanh/ReLU6, Softshrink, Hardshrink, Threshold, nn.Sequential, Residual{hint}")
+
+
+def _walk(steps, out):
+    for st in steps:
+        if isinstance(st, ResidualStep):
+            _walk(st.body, out)
+            _walk(st.shortcut or [], out)
+        elif isinstance(st, (ActivationStep, MaxPoolStep)):
+            st.layer_index = len(out)
+            out.append(st)
+    return out
+
+
+def _input_rule(steps) -> tuple[int | None, int | None, str]:
+    """(ndim incl. batch or None, size of the checked axis or None, description)."""
+    flatten = False
+    for st in steps:
+        m = st.module
+        if isinstance(st, ResidualStep):
+            return _input_rule(st.body)
+        if isinstance(m, nn.Flatten):
+            flatten = True
+        elif isinstance(m, nn.Linear):
+            if flatten:
+                return None, m.in_features, f"(batch, ...) with {m.in_features} values per point"
+            return None, m.in_features, f"(batch, ..., {m.in_features})"
+        elif isinstance(m, (nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d)):
+            ch = m.in_channels if hasattr(m, "in_channels") else m.num_features
+            nd = 4 if isinstance(m, (nn.Conv2d, nn.BatchNorm2d)) else 3
+            if isinstance(m, nn.BatchNorm1d):
+                return None, ch, f"(batch, {ch}) or (batch, {ch}, length)"
+            return nd, ch, f"(batch, {ch}" + (", height, width)" if nd == 4 else ", length)")
+        elif not isinstance(st, ActivationStep):
+            return None, None, "(batch, ...)"
+    return None, None, "(batch, ...)"
+
+
+class PiecewiseLinearNetwork:
+    """A validated piecewise-linear network, ready for patterns, pullbacks and slices.
+
+    Attributes
+    ----------
+    module : torch.nn.Module
+        The network (a ``dtype`` copy when a dtype was asked for); never modified.
+    steps : list of Step
+    layers : list of ActivationLayer
+        The activation and max-pool steps in forward (depth-first) order; their
+        patterns make up the cell key.
+    dtype : torch.dtype
+    """
+
+    def __init__(self, module: nn.Module, steps: list[Step], dtype: torch.dtype):
+        self.module, self.steps, self.dtype = module, steps, dtype
+        self._steps_by_layer = _walk(steps, [])
+        self.layers = [ActivationLayer(s.name or type(s.module).__name__,
+                                       getattr(s, "kind", "maxpool"), s.n_pieces)
+                       for s in self._steps_by_layer]
+        self._rule = _input_rule(steps)
+        p = next(iter(module.parameters()), None)
+        self.device = p.device if p is not None else torch.device("cpu")
+
+    def check_input(self, X, what: str = "X") -> torch.Tensor:
+        """``X`` as a tensor of the network's dtype, shape (batch, *input_shape)."""
+        X = torch.as_tensor(X, dtype=self.dtype, device=self.device)
+        ndim, size, desc = self._rule
+        if X.dim() < 2:
+            raise ValueError(f"{what} has shape {tuple(X.shape)}, but the network expects "
+                             f"{desc}; pass x[None] for a single point")
+        if X.shape[0] == 0:
+            raise ValueError(f"{what} is an empty batch (shape {tuple(X.shape)})")
+        bad = ndim is not None and X.dim() != ndim
+        if size is not None and not bad:
+            flat = isinstance(self._first_module(), nn.Flatten)
+            got = math.prod(X.shape[1:]) if flat else X.shape[-1 if ndim is None else 1]
+            bad = got != size and not (ndim is None and not flat and X.dim() in (2, 3)
+                                       and X.shape[1] == size)
+        if bad:
+            raise ValueError(f"{what} has shape {tuple(X.shape)}, but the network expects {desc}")
+        return X
+
+    def probe(self, X: torch.Tensor):
+        """Forward one point; a shape mismatch inside the network becomes a ValueError."""
+        try:
+            return self.propagate(X[:1])
+        except RuntimeError as err:
+            raise ValueError(f"input of shape {tuple(X.shape)} does not fit the network: "
+                             f"{err}") from err
+
+    def _first_module(self):
+        st = self.steps[0] if self.steps else None
+        while isinstance(st, ResidualStep):
+            st = st.body[0] if st.body else None
+        return st.module if st is not None else None
+
+    # ------------------------------------------------------------------ propagation
+    @torch.no_grad()
+    def propagate(self, value, const=None, tan=None, imposed: Sequence | None = None,
+                  stop_at: int | None = None, record: bool = True):
+        """Push a batch through the network.
+
+        Parameters
+        ----------
+        value : tensor (B, *input_shape) or None
+            Points; their forward values decide every pattern that is not imposed.
+        const, tan : tensors (B, *input_shape) and (B, m, *input_shape), optional
+            An affine bundle ``const + sum_i w_i tan[:, i]`` carried along: the
+            constant through each full affine step, the tangents through its
+            linear part, both multiplied by the active slopes.
+        imposed : list of pattern tensors (B, *unit_shape), optional
+            Patterns to use for the first ``len(imposed)`` activation layers.
+        stop_at : int, optional
+            Stop after recording the pre-activation of activation layer ``stop_at``.
+
+        Returns
+        -------
+        records : list of dict
+            Per activation layer: ``name``, ``pattern``, ``slope`` (the elementwise
+            ``D``), ``value``, ``const``, ``tan`` of the layer's input (pre-activation),
+            and for max-pool ``windows``/``out_shape``.
+        final : dict with ``value``, ``const``, ``tan`` of the output.
+        """
+        state = {"value": value, "const": const, "tan": tan}
+        records: list = []
+        try:
+            state = self._run(self.steps, state, records, imposed or [], stop_at)
+        except _Stop:
+            state = None
+        return records, state
+
+    def _run(self, steps, state, records, imposed, stop_at):
+        for st in steps:
+            if isinstance(st, ResidualStep):
+                b = self._run(st.body, dict(state), records, imposed, stop_at)
+                s = state if st.shortcut is None else self._run(st.shortcut, dict(state),
+                                                                  records, imposed, stop_at)
+                state = {k: None if b[k] is None else b[k] + s[k] for k in b}
+            elif isinstance(st, AffineStep):
+                state = self._affine(st, state)
+            else:
+                state = self._nonlinear(st, state, records, imposed, stop_at)
+        return state
+
+    @staticmethod
+    def _affine(st: AffineStep, state):
+        bn = isinstance(st.module, nn.modules.batchnorm._BatchNorm)
+        full = (lambda y: _bn_full(st.module, y)) if bn else st.full
+        out = {k: None if state[k] is None else full(state[k]) for k in ("value", "const")}
+        tan = state["tan"]
+        if tan is not None:
+            b, m = tan.shape[:2]
+            t = st.linear(tan.reshape((b * m,) + tuple(tan.shape[2:])))
+            tan = t.reshape((b, m) + tuple(t.shape[1:]))
+        out["tan"] = tan
+        return out
+
+    def _nonlinear(self, st, state, records, imposed, stop_at):
+        i = st.layer_index
+        v, c, t = state["value"], state["const"], state["tan"]
+        rec = {"name": self.layers[i].name, "value": v, "const": c, "tan": t}
+        if v is None and i >= len(imposed):  # nothing decides this layer's pattern
+            if stop_at != i:
+                raise ValueError(f"no pattern for layer {i}: pass points or impose it")
+            records.append(rec)
+            raise _Stop
+        if isinstance(st, MaxPoolStep):
+            ref = v if v is not None else c
+            out_shape = st.module(ref[:1]).shape[1:] if ref is not None else None
+            if i < len(imposed):
+                pattern = torch.as_tensor(imposed[i], device=self.device).long()
+            else:
+                pattern = st.windows(v, out_shape, -math.inf).argmax(2).reshape(
+                    (v.shape[0],) + tuple(out_shape))
+            rec.update(pattern=pattern, out_shape=tuple(out_shape))
+            records.append(rec)
+            if stop_at == i:
+                raise _Stop
+            n = pattern.shape[0]
+            sel = pattern.reshape(n, out_shape[0], 1, -1)
+
+            def pick(y, fill=0.0):
+                w = st.windows(y, out_shape, fill)
+                idx = _expand_sel(sel, y.shape[0] // n)
+                return w.gather(2, idx).reshape((y.shape[0],) + tuple(out_shape))
+
+            new = {"value": None if v is None else pick(v, -math.inf),
+                   "const": None if c is None else pick(c)}
+            if t is not None:
+                b, m = t.shape[:2]
+                new["tan"] = pick(t.reshape((b * m,) + tuple(t.shape[2:]))).reshape(
+                    (b, m) + tuple(out_shape))
+            else:
+                new["tan"] = None
+            return new
+        if i < len(imposed):
+            pattern = torch.as_tensor(imposed[i], device=self.device).long()
+        else:
+            pattern = st.pieces(v)
+        ref = v if v is not None else c
+        slope, offset = st.slope_offset(pattern, ref)
+        rec.update(pattern=pattern, slope=slope)
+        records.append(rec)
+        if stop_at == i:
+            raise _Stop
+        return {"value": None if v is None else slope * v + offset,
+                "const": None if c is None else slope * c + offset,
+                "tan": None if t is None else slope.unsqueeze(1) * t}
+
+
+def _expand_sel(sel: torch.Tensor, m: int) -> torch.Tensor:
+    """Selection (B, C, 1, L) repeated for the ``m`` tangents of each point (B*m, C, 1, L)."""
+    return sel.repeat_interleave(m, dim=0) if m > 1 else sel
+
+
+class _Stop(Exception):
+    pass
+
+
+def as_network(net, dtype: torch.dtype | None = torch.float64) -> PiecewiseLinearNetwork:
+    """Validate ``net`` and wrap it as a :class:`PiecewiseLinearNetwork`.
+
+    Parameters
+    ----------
+    net : torch.nn.Module or PiecewiseLinearNetwork
+        Built from the supported layers (module docstring). Returned unchanged if
+        already wrapped and of the asked dtype.
+    dtype : torch.dtype or None, default torch.float64
+        Compute in this dtype on a copy of the network (float32 weights are exact in
+        float64, so the copy is the same function computed more accurately). ``None``
+        keeps the network's own dtype.
+
+    Raises
+    ------
+    UnsupportedLayerError
+        A layer is not piecewise affine (names the layer, e.g. ``layer '3' (GELU)``).
+    TrainingModeError
+        BatchNorm or Dropout in training mode.
+    NonFiniteWeightError
+        A parameter or buffer holds NaN or inf (names it).
+    """
+    if isinstance(net, PiecewiseLinearNetwork):
+        if dtype is None or net.dtype == dtype:
+            return net
+        net = net.module
+    if not isinstance(net, nn.Module):
+        raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
+    steps = _parse(net, "")
+    for kind, items in (("parameter", net.named_parameters()), ("buffer", net.named_buffers())):
+        for pname, p in items:
+            if p.is_floating_point() and not bool(torch.isfinite(p).all()):
+                what = "NaN" if bool(torch.isnan(p).any()) else "inf"
+                raise NonFiniteWeightError(f"{kind} '{pname}' of the network contains {what}")
+    own = next((p.dtype for p in net.parameters()), dtype or torch.float32)
+    if dtype is not None and own != dtype:
+        net = copy.deepcopy(net).to(dtype)
+        steps = _parse(net, "")
+    return PiecewiseLinearNetwork(net, steps, dtype or own)

@@ -1,0 +1,440 @@
+"""Every linear region of a network on a 2-D plane through input space, as exact polygons.
+
+The plane is ``x(s, t) = origin + s u + t v`` over the rectangle
+``[s0, s1] x [t0, t1]``. Layer-wise refinement: start with the rectangle; on a
+polygon whose patterns are fixed for layers ``1..l-1`` the pre-activations of
+layer ``l`` are affine in ``(s, t)`` -- their coefficients come from pushing the
+plane's affine map ``(origin; u, v)`` through the network with those patterns
+imposed (:meth:`PiecewiseLinearNetwork.propagate`, the pullback composed with the
+plane map). Each polygon is cut by the lines ``z_k(s, t) = t_j`` of the units
+of layer ``l`` that cross it (for max-pool, into the convex pieces where each
+window entry is the maximum), the pieces are kept, and the next layer follows.
+
+Cutting is exact convex clipping of vertex lists. Which units cross which
+polygon is screened for all units of a chunk of polygons at once; the recursive
+cutting then touches only crossing lines, so the Python work grows with the
+number of regions, not with units times polygons.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .layers import MaxPoolStep, PiecewiseLinearNetwork, as_network
+from .patterns import pack_patterns
+
+__all__ = ["SliceRegions", "slice_partition"]
+
+_CHUNK_ELEMENTS = 2**24  # floats per vectorised screening block
+
+
+@dataclass
+class SliceRegions:
+    """The linear regions of a network on a rectangle of a plane.
+
+    Attributes
+    ----------
+    polygons : list of ndarray (k_i, 2)
+        Vertices of each region, counter-clockwise, in ``(s, t)`` coordinates.
+    keys : ndarray (R, n_bytes) of uint8
+        Cell key of each region, packed as by :func:`cellgeom.nn.activation_patterns`.
+    patterns : list of ndarray (R, units_l)
+        Per activation / max-pool layer, the pattern of every region.
+    areas : ndarray (R,)
+        Area in ``(s, t)`` coordinates (shoelace formula).
+    interior_points : ndarray (R, 2)
+        Centroid of each polygon (interior, as the polygons are convex).
+    extent : tuple (s0, s1, t0, t1)
+    origin, u, v : ndarray, each of the network's input shape
+    layer_names : list of str
+    n_pieces : list of int
+    """
+
+    polygons: list
+    keys: np.ndarray
+    patterns: list
+    areas: np.ndarray
+    interior_points: np.ndarray
+    extent: tuple
+    origin: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    layer_names: list = field(default_factory=list)
+    n_pieces: list = field(default_factory=list)
+    _index: tuple | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def n_regions(self) -> int:
+        return len(self.polygons)
+
+    def halfspaces(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """H-representation ``{p : A p <= b}`` of polygon ``i``: A (m, 2) unit rows, b (m,)."""
+        V = self.polygons[i]
+        edge = np.roll(V, -1, axis=0) - V
+        normal = np.stack([edge[:, 1], -edge[:, 0]], axis=1)  # outward for counter-clockwise
+        normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+        return normal, np.einsum("ij,ij->i", normal, V)
+
+    def locate(self, st, tol: float = 1e-9) -> np.ndarray:
+        """Index of the region holding each point (lowest index on shared edges), -1 outside.
+
+        Parameters
+        ----------
+        st : array (Q, 2) of (s, t)
+        tol : float
+            Slack, relative to the rectangle's diagonal.
+
+        Notes
+        -----
+        A uniform grid of about ``n_regions`` buckets over the rectangle lists the
+        polygons whose bounding box meets each bucket; a point is tested only against
+        its bucket's polygons, all (point, candidate) pairs at once.
+        """
+        st = np.atleast_2d(np.asarray(st, dtype=float))
+        if self._index is None:
+            self._index = self._build_index()
+        A, b, lo, size, g, starts, ends, cand_poly = self._index
+        slack = tol * math.hypot(*size)
+        cell_xy = np.clip(((st - lo) / size * g).astype(np.int64), 0, g - 1)
+        cell = cell_xy[:, 1] * g + cell_xy[:, 0]
+        out = np.full(len(st), self.n_regions, dtype=np.intp)
+        step = max(1, _CHUNK_ELEMENTS // (A.shape[1] * 32))
+        for q0 in range(0, len(st), step):
+            c = cell[q0:q0 + step]
+            cnt = ends[c] - starts[c]
+            q_rep = np.repeat(np.arange(len(c)), cnt)
+            local = np.arange(len(q_rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+            cand = cand_poly[starts[c][q_rep] + local]
+            viol = (np.einsum("pmd,pd->pm", A[cand], st[q0:q0 + step][q_rep]) - b[cand]).max(1)
+            inside = viol <= slack
+            np.minimum.at(out[q0:q0 + step], q_rep[inside], cand[inside])
+        out[out == self.n_regions] = -1
+        return out
+
+    def _build_index(self):
+        hs = [self.halfspaces(i) for i in range(self.n_regions)]
+        m = max(len(bi) for _, bi in hs)
+        A = np.zeros((self.n_regions, m, 2))
+        b = np.ones((self.n_regions, m))  # padding rows 0 <= 1 hold everywhere
+        for i, (Ai, bi) in enumerate(hs):
+            A[i, :len(bi)], b[i, :len(bi)] = Ai, bi
+        lo = np.array([self.extent[0], self.extent[2]])
+        size = np.array([self.extent[1] - self.extent[0], self.extent[3] - self.extent[2]])
+        g = max(1, int(math.sqrt(self.n_regions)))
+        vmin = np.array([p.min(axis=0) for p in self.polygons])
+        vmax = np.array([p.max(axis=0) for p in self.polygons])
+        c0 = np.clip(((vmin - lo) / size * g).astype(np.int64) - 1, 0, g - 1)
+        c1 = np.clip(((vmax - lo) / size * g).astype(np.int64) + 1, 0, g - 1)
+        nx, ny = c1[:, 0] - c0[:, 0] + 1, c1[:, 1] - c0[:, 1] + 1
+        count = nx * ny
+        poly = np.repeat(np.arange(self.n_regions), count)
+        k = np.arange(len(poly)) - np.repeat(np.cumsum(count) - count, count)
+        cell = (c0[poly, 1] + k // nx[poly]) * g + c0[poly, 0] + k % nx[poly]
+        order = np.lexsort((poly, cell))
+        cell, poly = cell[order], poly[order]
+        buckets = np.arange(g * g)
+        starts = np.searchsorted(cell, buckets, side="left")
+        ends = np.searchsorted(cell, buckets, side="right")
+        return A, b, lo, size, g, starts, ends, poly
+
+    def to_points(self, st) -> np.ndarray:
+        """Input-space points ``origin + s u + t v``, shape (Q, *input_shape)."""
+        st = np.atleast_2d(np.asarray(st, dtype=float))
+        return (self.origin[None] + st[:, 0].reshape((-1,) + (1,) * self.u.ndim) * self.u[None]
+                + st[:, 1].reshape((-1,) + (1,) * self.v.ndim) * self.v[None])
+
+
+# ---------------------------------------------------------------- polygon kernels
+def _pad(polys: list) -> np.ndarray:
+    """(P, Kmax, 2), each polygon padded by repeating its last vertex (area-neutral)."""
+    kmax = max(len(p) for p in polys)
+    out = np.empty((len(polys), kmax, 2))
+    for i, p in enumerate(polys):
+        out[i, :len(p)] = p
+        out[i, len(p):] = p[-1]
+    return out
+
+
+def _area_centroid(padded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shoelace area and centroid of padded counter-clockwise polygons."""
+    nxt = np.roll(padded, -1, axis=1)
+    cross = padded[..., 0] * nxt[..., 1] - nxt[..., 0] * padded[..., 1]
+    area = 0.5 * cross.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cen = ((padded + nxt) * cross[..., None]).sum(axis=1) / (6 * area[:, None])
+    bad = ~np.isfinite(cen).all(axis=1)
+    cen[bad] = padded[bad].mean(axis=1)
+    return area, cen
+
+
+def _split(V: np.ndarray, f: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cut convex polygon ``V`` (k, 2) by the line ``f = 0`` (f: signed distances at vertices).
+
+    Returns the parts ``{f <= 0}`` and ``{f >= 0}``; vertices within ``tol`` of
+    the line belong to both, so no sliver thinner than ``tol`` is ever created.
+    """
+    k = len(V)
+    j = np.r_[1:k, 0]
+    fj = f[j]
+    cross = ((f < -tol) & (fj > tol)) | ((f > tol) & (fj < -tol))
+    w = f / np.where(cross, f - fj, 1.0)
+    cand = np.empty((2 * k, 2))
+    cand[0::2] = V
+    cand[1::2] = V + w[:, None] * (V[j] - V)
+    neg = np.empty(2 * k, dtype=bool)
+    pos = np.empty(2 * k, dtype=bool)
+    neg[0::2], pos[0::2] = f <= tol, f >= -tol
+    neg[1::2] = pos[1::2] = cross
+    return cand[neg], cand[pos]
+
+
+def _cut_by_lines(V: np.ndarray, lines: np.ndarray, tol: float) -> list[np.ndarray]:
+    """Cells of the arrangement of ``lines`` (L, 3) (unit-normed rows ``(a_s, a_t, b)``) in V."""
+    out, stack = [], [(V, lines)]
+    while stack:
+        V, lines = stack.pop()
+        vals = V @ lines[:, :2].T + lines[:, 2]
+        crossing = (vals.min(axis=0) < -tol) & (vals.max(axis=0) > tol)
+        if not crossing.any():
+            out.append(V)
+            continue
+        idx = np.flatnonzero(crossing)
+        neg, pos = _split(V, vals[:, idx[0]], tol)
+        rest = lines[idx[1:]]
+        for piece in (neg, pos):
+            if len(piece) >= 3:
+                stack.append((piece, rest))
+    return out
+
+
+def _window_cuts(F: np.ndarray, valid: np.ndarray, tol_rel: float) -> np.ndarray:
+    """Whether the arg-max of each window changes over a polygon.
+
+    F : (k_vertices, n_windows, K) window values at the vertices; valid : (n_windows, K)
+    marks real (not padding) entries. A window does not cut when one entry is within
+    tolerance of the maximum at every vertex (by convexity, then on the whole polygon).
+    """
+    F = np.where(valid, F, -np.inf)
+    top = F.max(axis=-1, keepdims=True)
+    scale = np.where(valid, np.abs(F), 0.0).max(axis=(0, 2), keepdims=True)
+    near = F >= top - tol_rel * scale
+    return ~near.all(axis=0).any(axis=-1)
+
+
+def _cut_by_windows(V, windows: np.ndarray, valid: np.ndarray, tol: float,
+                    tol_rel: float) -> list[np.ndarray]:
+    """Cut V into the regions of constant arg-max of each window.
+
+    windows : (n_w, K, 3) affine functions ``(a_s, a_t, b)`` of the window entries.
+    Exactly equal entries are resolved to the first, as torch does.
+    """
+    out, stack = [], [(V, windows, valid)]
+    while stack:
+        V, windows, valid = stack.pop()
+        F = np.einsum("kd,wjd->kwj", V, windows[..., :2]) + windows[..., 2]
+        cuts = _window_cuts(F, valid, tol_rel)
+        if not cuts.any():
+            out.append(V)
+            continue
+        idx = np.flatnonzero(cuts)
+        W, ok = windows[idx[0]], np.flatnonzero(valid[idx[0]])
+        rest = (windows[idx[1:]], valid[idx[1:]])
+        for i in ok:
+            piece = V
+            for j in ok:
+                if j == i or len(piece) < 3:
+                    continue
+                g = W[i] - W[j]  # the region of entry i has g >= 0 for every j
+                norm = math.hypot(g[0], g[1])
+                if norm == 0:
+                    if g[2] < 0 or (g[2] == 0 and j < i):
+                        piece = piece[:0]
+                    continue
+                _, piece = _split(piece, (piece @ g[:2] + g[2]) / norm, tol)
+            if len(piece) >= 3:
+                stack.append((piece, *rest))
+    return out
+
+
+def _flat_vertices(V: np.ndarray, tol: float) -> np.ndarray:
+    prev, nxt = np.roll(V, 1, axis=0), np.roll(V, -1, axis=0)
+    base = nxt - prev
+    blen = np.hypot(base[:, 0], base[:, 1])
+    dist = np.abs(base[:, 0] * (V[:, 1] - prev[:, 1]) - base[:, 1] * (V[:, 0] - prev[:, 0]))
+    return (dist <= tol * blen) | (np.hypot(*(V - prev).T) <= tol)
+
+
+def _clean(V: np.ndarray, tol: float) -> np.ndarray:
+    """Drop vertices within ``tol`` of the line through their neighbours (incl. duplicates).
+
+    One at a time (rarely needed): two near-duplicates flag each other, and only one
+    of them may go.
+    """
+    while len(V) > 3:
+        flat = _flat_vertices(V, tol)
+        if not flat.any():
+            break
+        V = np.delete(V, np.flatnonzero(flat)[0], axis=0)
+    return V
+
+
+# ----------------------------------------------------------------------- driver
+def _extent(extent) -> tuple[float, float, float, float]:
+    if np.ndim(extent) == 0:
+        h = float(extent)
+        extent = (-h, h, -h, h)
+    if len(extent) != 4:
+        raise ValueError(f"extent must be a half-width or (s0, s1, t0, t1), got {extent!r}")
+    s0, s1, t0, t1 = (float(e) for e in extent)
+    if not (s0 < s1 and t0 < t1) or not np.isfinite([s0, s1, t0, t1]).all():
+        raise ValueError(f"extent must satisfy s0 < s1 and t0 < t1 (finite), got {extent!r}")
+    return s0, s1, t0, t1
+
+
+def _plane_coeffs(network, origin, u, v, imposed, layer: int, p: int) -> np.ndarray:
+    """Pre-activation of ``layer`` on ``p`` polygons as affine maps of (s, t): (p, U, 3)."""
+    const = origin.expand((p,) + tuple(origin.shape[1:]))
+    tan = torch.stack([u[0], v[0]]).unsqueeze(0).expand((p, 2) + tuple(u.shape[1:]))
+    records, _ = network.propagate(None, const, tan, imposed=imposed, stop_at=layer)
+    rec = records[layer]
+    lin = rec["tan"].reshape(p, 2, -1).transpose(1, 2)
+    return torch.cat([lin, rec["const"].reshape(p, -1, 1)], dim=2).cpu().numpy()
+
+
+def _elementwise_patterns(padded, coeffs, breakpoints) -> np.ndarray:
+    """Piece index per unit, read at the vertex farthest from each breakpoint line."""
+    vals = np.einsum("qkd,qud->qku", padded, coeffs[..., :2]) + coeffs[:, None, :, 2]
+    count = np.zeros((len(padded), coeffs.shape[1]), dtype=np.int64)
+    for t in breakpoints:
+        d = vals - t
+        far = np.abs(d).argmax(axis=1)[:, None, :]
+        count += np.take_along_axis(d, far, axis=1)[:, 0, :] > 0
+    return count
+
+
+def slice_partition(net, origin, u, v, extent, *, min_area: float = 1e-12, tol: float = 1e-11,
+                    dtype: torch.dtype | None = torch.float64) -> SliceRegions:
+    """Exact linear regions of a network on the plane ``origin + s u + t v``.
+
+    Parameters
+    ----------
+    net : torch.nn.Module or PiecewiseLinearNetwork
+        Piecewise-linear network in eval mode.
+    origin, u, v : array-like of the network's input shape (without batch axis)
+        The plane's origin and its two direction vectors.
+    extent : float or (s0, s1, t0, t1)
+        The rectangle of ``(s, t)``; a scalar ``h`` means ``(-h, h, -h, h)``.
+    min_area : float, default 1e-12
+        Pieces with area below ``min_area`` times the rectangle's area are dropped
+        (slivers born from rounding; they may also hide genuine tiny regions).
+    tol : float, default 1e-11
+        Vertices closer than ``tol`` times the rectangle's diagonal to a cutting
+        line count as on it.
+    dtype : torch.dtype or None, default torch.float64
+
+    Returns
+    -------
+    SliceRegions
+        Counter-clockwise polygons that tile the rectangle (up to dropped slivers),
+        with keys matching :func:`cellgeom.nn.activation_patterns` at their points.
+
+    Notes
+    -----
+    Work per layer: one batched pass of the plane map through the network for all
+    current polygons (patterns of earlier layers imposed), a vectorised screen of
+    which unit lines cross which polygon, and a clip per crossing line, so the cost
+    grows with the number of regions found.
+    """
+    network: PiecewiseLinearNetwork = as_network(net, dtype)
+    origin_t = network.check_input(np.asarray(origin)[None], "origin[None]")
+    shape = tuple(origin_t.shape)
+    u_t = torch.as_tensor(np.asarray(u), dtype=network.dtype, device=network.device)
+    v_t = torch.as_tensor(np.asarray(v), dtype=network.dtype, device=network.device)
+    for name, d in (("u", u_t), ("v", v_t)):
+        if d.numel() != origin_t.numel():
+            raise ValueError(f"{name} has {d.numel()} values, but origin has shape {shape[1:]}")
+    u_t, v_t = u_t.reshape(shape), v_t.reshape(shape)
+    s0, s1, t0, t1 = _extent(extent)
+    rect_area = (s1 - s0) * (t1 - t0)
+    tol_len = tol * math.hypot(s1 - s0, t1 - t0)
+    area_min = min_area * rect_area
+
+    records, _ = network.probe(origin_t)  # shapes of every layer
+    polys = [np.array([[s0, t0], [s1, t0], [s1, t1], [s0, t1]])]
+    pats: list[torch.Tensor] = []
+    for layer, st in enumerate(network._steps_by_layer):
+        units = records[layer]["value"][0].numel()
+        is_pool = isinstance(st, MaxPoolStep)
+        if is_pool:
+            out_shape = records[layer]["out_shape"]
+            index = torch.arange(units, dtype=network.dtype).reshape(
+                (1,) + tuple(records[layer]["value"].shape[1:]))
+            win = st.windows(index, out_shape, -1.0)[0]  # (C, K, L)
+            win = win.permute(0, 2, 1).reshape(-1, win.shape[1]).long().numpy()  # (C*L, K)
+            valid = win >= 0
+        per_poly = units * (1 if is_pool else len(st.breakpoints)) * 3
+        new_polys, parents, new_pats = [], [], []
+        kmax = max(len(p) for p in polys)
+        step = max(1, _CHUNK_ELEMENTS // (per_poly * kmax))
+        for c0 in range(0, len(polys), step):
+            chunk = polys[c0:c0 + step]
+            imposed = [p[c0:c0 + step] for p in pats]
+            coeffs = _plane_coeffs(network, origin_t, u_t, v_t, imposed, layer, len(chunk))
+            children, parent = [], []
+            if is_pool:
+                W = coeffs[:, np.where(valid, win, 0)]  # (P, C*L, K, 3)
+                for i, V in enumerate(chunk):
+                    pieces = _cut_by_windows(V, W[i], valid, tol_len, tol)
+                    children += pieces
+                    parent += [i] * len(pieces)
+            else:
+                lines = np.concatenate([coeffs - np.array([0.0, 0.0, t]) for t in st.breakpoints],
+                                       axis=1)
+                norm = np.hypot(lines[..., 0], lines[..., 1])
+                lines = lines / np.where(norm > 0, norm, 1.0)[..., None]
+                padded = _pad(chunk)
+                vals = np.einsum("pkd,pld->pkl", padded, lines[..., :2]) + lines[:, None, :, 2]
+                crossing = (vals.min(axis=1) < -tol_len) & (vals.max(axis=1) > tol_len)
+                crossing &= norm > 0
+                for i in range(len(chunk)):
+                    idx = np.flatnonzero(crossing[i])
+                    pieces = _cut_by_lines(chunk[i], lines[i, idx], tol_len) if len(idx) \
+                        else [chunk[i]]
+                    children += pieces
+                    parent += [i] * len(pieces)
+            if not children:
+                continue
+            children = [_clean(V, tol_len) for V in children]
+            parent = np.asarray(parent)
+            padded = _pad(children)
+            area, cen = _area_centroid(padded)
+            keep = area > area_min
+            parent, padded, cen = parent[keep], padded[keep], cen[keep]
+            children = [c for c, k in zip(children, keep) if k]
+            if is_pool:
+                F = np.einsum("qd,qud->qu", cen, coeffs[parent][..., :2]) + coeffs[parent][..., 2]
+                F = np.where(valid, F[:, np.where(valid, win, 0)], -np.inf)  # (Q, C*L, K)
+                C = out_shape[0]
+                pat = F.argmax(axis=2).reshape((len(F), C, -1)).reshape((len(F),) + out_shape)
+            else:
+                pat = _elementwise_patterns(padded, coeffs[parent], st.breakpoints)
+                pat = pat.reshape((len(pat),) + tuple(records[layer]["value"].shape[1:]))
+            new_polys += children
+            parents.append(parent + c0)
+            new_pats.append(torch.as_tensor(pat))
+        if not new_polys:
+            raise RuntimeError("every piece of the slice fell below min_area")
+        parents = np.concatenate(parents)
+        pats = [p[torch.as_tensor(parents)] for p in pats] + [torch.cat(new_pats)]
+        polys = new_polys
+    padded = _pad(polys)
+    areas, centroids = _area_centroid(padded)
+    flat = [p.reshape(len(polys), -1).numpy() for p in pats]
+    n_pieces = [layer.n_pieces for layer in network.layers]
+    keys = pack_patterns(flat, n_pieces) if flat else np.zeros((len(polys), 0), np.uint8)
+    return SliceRegions(polys, keys, flat, areas, centroids, (s0, s1, t0, t1),
+                        origin_t[0].cpu().numpy(), u_t[0].cpu().numpy(), v_t[0].cpu().numpy(),
+                        [layer.name for layer in network.layers], n_pieces)
