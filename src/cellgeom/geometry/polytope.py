@@ -123,28 +123,32 @@ def polytope_geometry(A, b, interior_point, tol: float = 1e-9) -> PolytopeGeomet
     A = np.asarray(A, dtype=float)
     A_unit, b_unit, norms = normalize_rows(A, b)
     m, n = A_unit.shape
-    vertices = polytope_vertices(A, b, interior_point, tol=tol * 1e-2)
-    volume, centroid = _hull_volume_centroid(vertices, np.asarray(interior_point, float))
+    apex = np.asarray(interior_point, dtype=float)
+    vertices = polytope_vertices(A, b, apex, tol=tol * 1e-2)
 
     slack = b_unit[:, None] - A_unit @ vertices.T
     incident = (np.abs(slack) <= tol) & (norms[:, None] > 0)
     incident &= ~_repeated_rows(A_unit, b_unit, tol)[:, None]
     counts = incident.sum(axis=1)
 
-    facet_rows = []
-    for i in np.flatnonzero(counts >= n):
-        if _affine_rank(vertices[incident[i]], tol) == n - 1:
-            facet_rows.append(i)
-    facet_rows = np.asarray(facet_rows, dtype=int)
+    candidates = np.flatnonzero(counts >= n)
+    if n <= 2:  # merged distinct vertices: two of them always span a segment
+        facet_rows = candidates
+    else:
+        facet_rows = np.array([i for i in candidates
+                               if _affine_rank(vertices[incident[i]], tol) == n - 1], dtype=int)
     f = facet_rows.size
     facet_normals = A_unit[facet_rows]
     facet_offsets = b_unit[facet_rows]
-    facet_volumes = np.empty(f)
-    facet_centroids = np.empty((f, n))
-    for k, i in enumerate(facet_rows):
-        facet_volumes[k], facet_centroids[k] = flat_volume_centroid(
-            vertices[incident[i]], n - 1, tol
-        )
+    facet_volumes, facet_centroids = _facet_measures(vertices, incident[facet_rows],
+                                                     facet_normals, tol)
+    # cone decomposition from the apex: vol = sum_F h_F vol(F) / n, and the centroid of
+    # the cone over F is apex + n/(n+1) (centroid_F - apex)
+    heights = facet_offsets - facet_normals @ apex
+    cone_volumes = heights * facet_volumes / n
+    volume = float(cone_volumes.sum())
+    cone_centroids = apex + n / (n + 1) * (facet_centroids - apex)
+    centroid = cone_volumes @ cone_centroids / volume if volume > 0 else apex.copy()
 
     hinge_facets, hinge_volumes, hinge_centroids = [], [], []
     if n >= 2 and f >= 2:
@@ -153,9 +157,14 @@ def polytope_geometry(A, b, interior_point, tol: float = 1e-9) -> PolytopeGeomet
         ii, jj = np.nonzero(np.triu(common >= max(n - 1, 1), k=1))
         for i, j in zip(ii, jj):
             pts = vertices[incident[facet_rows[i]] & incident[facet_rows[j]]]
-            if n >= 3 and _affine_rank(pts, tol) != n - 2:
-                continue
-            vol, cen = flat_volume_centroid(pts, n - 2, tol)
+            if n == 3:  # two distinct (merged) vertices on two facets: a segment
+                d = pts - pts[0]
+                far = np.argmax(np.einsum("ij,ij->i", d, d))
+                vol, cen = float(np.linalg.norm(d[far])), (pts[0] + pts[far]) / 2
+            else:
+                if n >= 4 and _affine_rank(pts, tol) != n - 2:
+                    continue
+                vol, cen = flat_volume_centroid(pts, n - 2, tol)
             hinge_facets.append((i, j))
             hinge_volumes.append(vol)
             hinge_centroids.append(cen)
@@ -178,6 +187,47 @@ def polytope_geometry(A, b, interior_point, tol: float = 1e-9) -> PolytopeGeomet
         hinge_centroids=np.asarray(hinge_centroids, dtype=float).reshape(-1, n),
         hinge_angles=hinge_angles,
     )
+
+
+def _facet_measures(vertices, incidence, normals, tol):
+    """(n-1)-volumes and centroids of facets, closed forms in 2-D and 3-D."""
+    f, n = normals.shape[0], vertices.shape[1]
+    volumes = np.empty(f)
+    centroids = np.empty((f, n))
+    for k in range(f):
+        pts = vertices[incidence[k]]
+        if n == 1:
+            volumes[k], centroids[k] = 1.0, pts[0]
+        elif n == 2:  # a segment: extent along the tangent
+            t = pts @ np.array([-normals[k, 1], normals[k, 0]])
+            lo, hi = t.argmin(), t.argmax()
+            volumes[k] = t[hi] - t[lo]
+            centroids[k] = (pts[lo] + pts[hi]) / 2
+        elif n == 3:  # a convex polygon: order by angle, shoelace area and centroid
+            volumes[k], centroids[k] = _polygon_in_plane(pts, normals[k])
+        else:
+            volumes[k], centroids[k] = flat_volume_centroid(pts, n - 1, tol)
+    return volumes, centroids
+
+
+def _polygon_in_plane(pts, normal):
+    """Area and centroid of the convex polygon with vertices pts in the plane normal . x = d."""
+    a, b, c = normal
+    u = np.array([0.0, -c, b]) if abs(a) < 0.9 else np.array([c, 0.0, -a])  # normal x e_k
+    u /= np.sqrt(u @ u)
+    v = np.array([b * u[2] - c * u[1], c * u[0] - a * u[2], a * u[1] - b * u[0]])
+    mean = pts.sum(axis=0) / len(pts)
+    xy = (pts - mean) @ np.column_stack([u, v])
+    order = np.argsort(np.arctan2(xy[:, 1], xy[:, 0]))
+    x, y = xy[order, 0], xy[order, 1]
+    x1, y1 = np.concatenate([x[1:], x[:1]]), np.concatenate([y[1:], y[:1]])
+    cross = x * y1 - x1 * y
+    area = cross.sum() / 2
+    if area <= 0:
+        return 0.0, mean
+    cx = ((x + x1) * cross).sum() / (6 * area)
+    cy = ((y + y1) * cross).sum() / (6 * area)
+    return float(area), mean + cx * u + cy * v
 
 
 def flat_volume_centroid(points: np.ndarray, k: int, tol: float = 1e-9) -> tuple[float, np.ndarray]:
