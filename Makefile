@@ -33,6 +33,13 @@ bench: $(VENV)/.dev
 bench-quick: $(VENV)/.dev
 	$(PY) bench/run.py --quick --out /tmp/cellgeom-bench-quick.md
 
+$(VENV)/.docs: $(VENV)/.dev
+	$(PIP) install -q -c constraints.txt -e ".[torch,dask,dev,docs]"
+	touch $@
+
+docs: $(VENV)/.docs
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests
 
