@@ -116,3 +116,12 @@ def test_data_cells_only_hold_data_and_name_their_outside_neighbours():
     grown = cellgeom.partition(arr, domain=box, data=X, include_neighbors=True, progress=False)
     assert set(grown.keys) == set(part.keys) | set(outside["key_b"])
     assert (grown.cells.loc[~grown.cells["is_data"], "n_points"] == 0).all()
+
+
+def test_generic_halfspace_locate_agrees_with_the_models_own_keys(full):
+    # the route a loaded partition (no model) uses: the cells' own inequalities
+    n, _, arr, box, part = full
+    rng = np.random.default_rng(4)
+    X = box.lo + rng.random((300, n)) * box.widths
+    idx = part._locate_by_halfspaces(X)
+    np.testing.assert_array_equal(np.array(part.keys)[idx], arr.keys(X))

@@ -242,18 +242,23 @@ class Partition:
         out[~self.domain.contains(X)] = -1
         return out
 
-    def _locate_by_halfspaces(self, X: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    def _locate_by_halfspaces(self, X: np.ndarray) -> np.ndarray:
         """Generic point location: first cell whose inequalities hold (ties -> lowest index)."""
+        import scipy.sparse as sp
+
         indptr, normals, offsets = self._halfspace_csr()
         tol = self.info.get("tol", 1e-9 * self.domain.scale)
+        n_rows = normals.shape[0]
         cell_of_row = np.repeat(np.arange(self.n_cells), np.diff(indptr))
+        row_to_cell = sp.csr_matrix((np.ones(n_rows), (cell_of_row, np.arange(n_rows))),
+                                    shape=(self.n_cells, n_rows))
         out = np.full(X.shape[0], -1, dtype=np.int64)
+        chunk = max(1, int(2e7 // max(n_rows + self.n_cells, 1)))  # bounds the dense blocks
         for start in range(0, X.shape[0], chunk):
             Xc = X[start : start + chunk]
-            viol = (Xc @ normals.T - offsets[None, :]) > tol  # (p, rows)
-            bad = np.zeros((Xc.shape[0], self.n_cells), dtype=bool)
-            np.logical_or.at(bad.T, cell_of_row, viol.T)
-            inside = ~bad
+            violated = ((Xc @ normals.T - offsets[None, :]) > tol).astype(np.float64)
+            bad = np.asarray((row_to_cell @ violated.T).T)  # violations per (point, cell)
+            inside = bad == 0
             has = inside.any(axis=1)
             out[start : start + chunk] = np.where(has, inside.argmax(axis=1), -1)
         return out
