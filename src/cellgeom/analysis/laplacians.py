@@ -1,0 +1,384 @@
+"""Laplacians of a Riemannian nerve complex (THEORY.md section 4).
+
+Every function takes a :class:`~cellgeom.RiemannianComplex` and returns a
+``scipy.sparse`` matrix (CSR, float64); nothing dense of size cells x cells is
+ever formed.
+
+Conventions
+-----------
+- ``B_p`` is ``cx.boundary(p)`` (rows (p-1)-simplices, columns p-simplices) and
+  ``M_p`` is ``cx.gram(p)``; ``M_0 = diag(vol_n C_i)`` (units length^n),
+  ``M_1 = diag(vol_{n-1} F_e)`` (length^(n-1)), ``M_p = diag(vol_{n-p})``.
+- The *chain* Hodge Laplacian takes adjoints in the Gram inner products,
+  ``<a, b>_p = a^T M_p b``: the adjoint of ``B_{p+1}`` is
+  ``M_{p+1}^{-1} B_{p+1}^T M_p``, so
+
+      L_p = B_{p+1} M_{p+1}^{-1} B_{p+1}^T M_p + M_p^{-1} B_p^T M_{p-1} B_p.
+
+  It is self-adjoint in ``M_p`` (``M_p L_p`` is symmetric) and positive
+  semi-definite there; its kernel is the space of harmonic p-chains, of
+  dimension the Betti number ``b_p``. In THEORY.md section 9 the chain
+  ``L_0 = B_1 M_1^{-1} B_1^T M_0`` has eigenvalues 0, 1, 1, 2.
+- ``normalized=True`` returns the symmetric form ``M_p^{1/2} L_p M_p^{-1/2}``
+  (similar to ``L_p``: the same spectrum; eigenvectors ``u = M_p^{1/2} v``).
+- ``weighted=False`` sets every Gram matrix to the identity: the combinatorial
+  Hodge Laplacian ``B_p^T B_p + B_{p+1} B_{p+1}^T`` (what TopoNetX's
+  ``hodge_laplacian_matrix`` computes).
+- The cell-signal Laplacian (finite volumes) is
+  ``Delta_0 = M_0^{-1} B_1 W B_1^T`` with ``W = diag(vol F_e / h_e)``
+  ("flux"; h_e the distance between the two cells' centroids, so W has units
+  length^(n-2) and Delta_0 units length^-2, like -div grad) or
+  ``W = diag(vol F_e)`` ("face", the chain ``L_0`` without the inverse).
+  ``(Delta_0 f)_i = (1/vol C_i) sum_j w_ij (f_i - f_j)``: its kernel is the
+  functions constant on each connected component.
+
+The ``"dihedral"`` metric makes ``M_1`` non-diagonal; its inverse is then dense
+in general, so operators needing ``M_1^{-1}`` are returned as a
+:class:`scipy.sparse.linalg.LinearOperator` (a sparse LU of ``M_1`` applied on
+demand) instead of a matrix.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator, splu
+
+__all__ = [
+    "hodge_laplacian",
+    "hodge_stiffness",
+    "cell_laplacian",
+    "cell_stiffness",
+    "extended_laplacian",
+    "extended_stiffness",
+    "vertex_measure",
+]
+
+
+def _check_complex(cx) -> None:
+    for attr in ("boundary", "gram", "simplices", "n_simplices"):
+        if not hasattr(cx, attr):
+            raise ValueError(
+                f"expected a cellgeom RiemannianComplex, got {type(cx).__name__}; build one with "
+                "cellgeom.complex(partition)."
+            )
+
+
+def _check_rank(cx, p) -> int:
+    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 0:
+        raise ValueError(f"rank p must be a non-negative integer, got {p!r}.")
+    if p > cx.dim:
+        raise ValueError(f"rank p={p} exceeds the complex's dimension {cx.dim}.")
+    return int(p)
+
+
+def _is_diagonal(M: sp.spmatrix) -> bool:
+    M = sp.coo_matrix(M)
+    return bool(np.all(M.row[M.data != 0] == M.col[M.data != 0]))
+
+
+def _gram(cx, p: int, weighted: bool) -> sp.csr_matrix:
+    n = cx.n_simplices(p)
+    if not weighted:
+        return sp.identity(n, format="csr")
+    M = sp.csr_matrix(cx.gram(p), dtype=float)
+    if M.shape != (n, n):
+        raise ValueError(f"gram({p}) has shape {M.shape}, expected ({n}, {n}).")
+    return M
+
+
+def _diag_inverse(M: sp.spmatrix, p: int) -> sp.csr_matrix:
+    d = M.diagonal()
+    if np.any(d <= 0):
+        bad = int(np.flatnonzero(d <= 0)[0])
+        raise ValueError(
+            f"Gram matrix M_{p} has a non-positive diagonal entry ({d[bad]:.3g} at simplex {bad}): "
+            "a simplex of zero volume; its inverse does not exist."
+        )
+    return sp.diags(1.0 / d, format="csr")
+
+
+def hodge_stiffness(cx, p: int, weighted: bool = True) -> tuple[sp.spmatrix, sp.spmatrix]:
+    """The symmetric pair ``(S_p, M_p)`` with ``L_p = M_p^{-1} S_p``.
+
+    ``S_p = M_p B_{p+1} M_{p+1}^{-1} B_{p+1}^T M_p + B_p^T M_{p-1} B_p`` is symmetric
+    positive semi-definite; the generalised eigenproblem ``S_p v = lambda M_p v`` has
+    the spectrum of ``L_p``. Needs a diagonal ``M_{p+1}`` (always true for p >= 1 and
+    for the "diagonal" metric).
+
+    Returns
+    -------
+    S_p : csr_matrix (n_p, n_p)
+    M_p : csr_matrix (n_p, n_p)
+    """
+    _check_complex(cx)
+    p = _check_rank(cx, p)
+    M = _gram(cx, p, weighted)
+    S = sp.csr_matrix(M.shape)
+    if p + 1 <= cx.dim:
+        B = sp.csr_matrix(cx.boundary(p + 1), dtype=float)
+        Mup = _gram(cx, p + 1, weighted)
+        if not _is_diagonal(Mup):
+            raise ValueError(
+                f"hodge_stiffness needs a diagonal M_{p + 1}; the complex's metric "
+                f"{cx.metric!r} is not. Use hodge_laplacian (a LinearOperator) instead."
+            )
+        MB = M @ B
+        S = S + MB @ _diag_inverse(Mup, p + 1) @ MB.T
+    if p >= 1:
+        B = sp.csr_matrix(cx.boundary(p), dtype=float)
+        S = S + B.T @ _gram(cx, p - 1, weighted) @ B
+    return sp.csr_matrix(S), M
+
+
+def hodge_laplacian(cx, p: int, weighted: bool = True, normalized: bool = False):
+    """Weighted Hodge Laplacian on p-chains of the complex.
+
+    .. math:: L_p = B_{p+1} M_{p+1}^{-1} B_{p+1}^T M_p + M_p^{-1} B_p^T M_{p-1} B_p
+
+    Parameters
+    ----------
+    cx : RiemannianComplex
+    p : int
+        Rank, 0 <= p <= cx.dim.
+    weighted : bool
+        False: every Gram matrix is the identity, giving the combinatorial Laplacian
+        ``B_p^T B_p + B_{p+1} B_{p+1}^T``.
+    normalized : bool
+        Return the symmetric form ``M_p^{1/2} L_p M_p^{-1/2}`` (needs a diagonal M_p).
+
+    Returns
+    -------
+    csr_matrix (n_p, n_p), or LinearOperator when a needed inverse Gram is not
+    diagonal (metric "dihedral"). Units: length (each term is a ratio of Gram
+    volumes one dimension apart, length^(n-p) / length^(n-p-1)); dimensionless
+    when ``weighted=False``.
+
+    Examples
+    --------
+    >>> import cellgeom
+    >>> from cellgeom.analysis.laplacians import hodge_laplacian
+    >>> arr = cellgeom.HyperplaneArrangement([[1, 0], [0, 1]], [-0.3, -0.6])
+    >>> part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
+    >>> L0 = hodge_laplacian(cellgeom.complex(part), 0)
+    >>> import numpy as np; np.round(np.sort(np.linalg.eigvals(L0.toarray()).real), 6)
+    array([0., 1., 1., 2.])
+    """
+    _check_complex(cx)
+    p = _check_rank(cx, p)
+    M = _gram(cx, p, weighted)
+    M_diag = _is_diagonal(M)
+    up_diag = p + 1 > cx.dim or _is_diagonal(_gram(cx, p + 1, weighted))
+    if M_diag and up_diag:
+        S, _ = hodge_stiffness(cx, p, weighted)
+        if normalized:
+            d = M.diagonal()
+            _diag_inverse(M, p)
+            half_inv = sp.diags(1.0 / np.sqrt(d))
+            return sp.csr_matrix(half_inv @ S @ half_inv)
+        return sp.csr_matrix(_diag_inverse(M, p) @ S)
+    if normalized:
+        raise ValueError(
+            f"normalized=True needs a diagonal M_{p}; metric {cx.metric!r} couples edges. "
+            "Use normalized=False, or build the complex with metric='diagonal'."
+        )
+    return _hodge_operator(cx, p, M, M_diag)
+
+
+def _hodge_operator(cx, p, M, M_diag) -> LinearOperator:
+    """L_p as a LinearOperator when M_p or M_{p+1} is not diagonal (sparse LU solves)."""
+    n = M.shape[0]
+    lu_M = splu(sp.csc_matrix(M)) if not M_diag else None
+    d_M = M.diagonal()
+
+    def Minv(v):
+        if lu_M is not None:
+            return lu_M.solve(v)
+        return v / (d_M if v.ndim == 1 else d_M[:, None])
+    up = None
+    if p + 1 <= cx.dim:
+        B = sp.csr_matrix(cx.boundary(p + 1), dtype=float)
+        Mup = sp.csc_matrix(cx.gram(p + 1), dtype=float)
+        lu_up = splu(Mup)
+        up = (B, lu_up)
+    down = None
+    if p >= 1:
+        Bd = sp.csr_matrix(cx.boundary(p), dtype=float)
+        down = (Bd, sp.csr_matrix(cx.gram(p - 1), dtype=float))
+
+    def matvec(v):
+        v = np.asarray(v, dtype=float)
+        out = np.zeros_like(v)
+        if up is not None:
+            B, lu_up = up
+            out += B @ lu_up.solve(np.asarray(B.T @ (M @ v)))
+        if down is not None:
+            Bd, Mdown = down
+            out += Minv(np.asarray(Bd.T @ (Mdown @ (Bd @ v))))
+        return out
+
+    return LinearOperator((n, n), matvec=matvec, matmat=matvec, dtype=float)
+
+
+# -- cell-signal Laplacians --------------------------------------------------------------------
+def _edge_weights(cx, weights: str) -> np.ndarray:
+    if weights not in ("flux", "face"):
+        raise ValueError(f"weights must be 'flux' or 'face', got {weights!r}.")
+    if cx.dim < 1:
+        return np.zeros(0)
+    face = np.asarray(cx.simplex_volumes(1), dtype=float)
+    if weights == "face":
+        return face
+    h = cx.edges["length"].to_numpy(dtype=float)
+    if np.any(h <= 0):
+        bad = int(np.flatnonzero(h <= 0)[0])
+        raise ValueError(
+            f"edge {cx.simplices(1)[bad].tolist()} joins two cells with the same centroid "
+            '(h = 0): the "flux" weight vol F / h is undefined; use weights="face".'
+        )
+    return face / h
+
+
+def vertex_measure(cx, data_weights=None) -> np.ndarray:
+    """The vertex measure D used to turn stiffness into an operator, shape (n_0,).
+
+    ``None``: the cell volumes (``M_0``, units length^n). ``"counts"``: the cells'
+    data counts ``n_i`` (must all be positive). An array: given per-cell weights
+    (positive, finite).
+    """
+    _check_complex(cx)
+    m = cx.n_simplices(0)
+    if data_weights is None:
+        d = np.asarray(cx.gram(0).diagonal(), dtype=float)
+    elif isinstance(data_weights, str):
+        if data_weights != "counts":
+            raise ValueError(f"data_weights must be None, 'counts' or an array, got "
+                             f"{data_weights!r}.")
+        d = cx.cells["n_points"].to_numpy(dtype=float)
+    else:
+        d = np.asarray(data_weights, dtype=float).ravel()
+        if d.shape != (m,):
+            raise ValueError(f"data_weights must have one entry per cell ({m}), got shape "
+                             f"{np.shape(data_weights)}.")
+    if not np.all(np.isfinite(d)) or np.any(d <= 0):
+        bad = int(np.flatnonzero(~(np.isfinite(d) & (d > 0)))[0])
+        raise ValueError(
+            f"the vertex measure must be positive and finite; cell {bad} has {d[bad]!r} "
+            "(an empty cell under data_weights='counts'?)."
+        )
+    return d
+
+
+def cell_stiffness(cx, weights: str = "flux") -> sp.csr_matrix:
+    """Symmetric stiffness ``K = B_1 W B_1^T`` of the cell Laplacian, (n_0, n_0).
+
+    ``f^T K f = sum_edges w_e (f_a - f_b)^2`` (the discrete Dirichlet energy).
+    """
+    _check_complex(cx)
+    m = cx.n_simplices(0)
+    if cx.dim < 1 or cx.n_simplices(1) == 0:
+        return sp.csr_matrix((m, m))
+    w = _edge_weights(cx, weights)
+    B = sp.csr_matrix(cx.boundary(1), dtype=float)
+    return sp.csr_matrix(B @ sp.diags(w) @ B.T)
+
+
+def cell_laplacian(cx, weights: str = "flux") -> sp.csr_matrix:
+    """Finite-volume cell-signal Laplacian ``Delta_0 = M_0^{-1} B_1 W B_1^T``.
+
+    .. math:: (\\Delta_0 f)_i = \\frac{1}{\\mathrm{vol}\\, C_i}
+              \\sum_{j \\sim i} w_{ij} (f_i - f_j)
+
+    Parameters
+    ----------
+    cx : RiemannianComplex
+    weights : {"flux", "face"}
+        "flux": ``w_ij = vol_{n-1}(F_ij) / h_ij`` (h the centroid distance), the
+        two-point flux approximation of ``-div grad`` (units length^-2).
+        "face": ``w_ij = vol_{n-1}(F_ij)``.
+
+    Returns
+    -------
+    csr_matrix (n_0, n_0); self-adjoint in M_0, kernel = constants per component.
+    """
+    K = cell_stiffness(cx, weights)
+    return sp.csr_matrix(sp.diags(1.0 / vertex_measure(cx)) @ K)
+
+
+# -- extended Laplacian -------------------------------------------------------------------------
+def _dim_weight_list(cx, dim_weights) -> list[float]:
+    if dim_weights is None:
+        return []
+    if isinstance(dim_weights, dict):
+        items = dim_weights
+    else:
+        arr = np.atleast_1d(np.asarray(dim_weights, dtype=float))
+        items = {p + 2: float(v) for p, v in enumerate(arr)}
+    out = [0.0] * max(0, cx.dim - 1)
+    for p, w in items.items():
+        if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 2:
+            raise ValueError(f"dim_weights keys are simplex dimensions >= 2, got {p!r}.")
+        if not np.isfinite(w) or w < 0:
+            raise ValueError(f"dim_weights[{p}] must be a finite non-negative number, got {w!r}.")
+        if p <= cx.dim:
+            out[p - 2] = float(w)
+    return out
+
+
+def extended_stiffness(cx, dim_weights=None, weights: str = "flux") -> sp.csr_matrix:
+    """Symmetric stiffness of the extended Laplacian, (n_0, n_0).
+
+    .. math:: K = B_1 W B_1^T + \\sum_{p \\ge 2} w_p \\sum_{\\sigma \\in K_p}
+              m_\\sigma \\big(I_\\sigma - \\tfrac{1}{p+1} 1_\\sigma 1_\\sigma^T\\big)
+
+    with ``m_sigma`` the Gram diagonal (volume of the common piece) of sigma and
+    the bracket acting on sigma's p+1 vertices: ``f^T K f`` adds
+    ``w_p m_sigma sum_{v in sigma} (f_v - mean_sigma f)^2`` per simplex, so
+    multi-way contacts smooth too and constants stay in the kernel.
+
+    ``dim_weights``: None (no higher terms), a sequence ``(w_2, w_3, ...)`` or a
+    dict ``{p: w_p}``.
+    """
+    K = cell_stiffness(cx, weights)
+    m = K.shape[0]
+    for idx, w in enumerate(_dim_weight_list(cx, dim_weights)):
+        p = idx + 2
+        if w == 0 or cx.n_simplices(p) == 0:
+            continue
+        simp = cx.simplices(p)
+        vol = np.asarray(cx.simplex_volumes(p), dtype=float)
+        k = p + 1
+        # I - 11^T/k on the vertices: pairs (u, v) of each simplex
+        rows = np.repeat(simp, k, axis=1).ravel()
+        cols = np.tile(simp, (1, k)).ravel()
+        block = (np.eye(k) - 1.0 / k).ravel()
+        vals = (w * vol)[:, None] * block[None, :]
+        K = K + sp.csr_matrix((vals.ravel(), (rows, cols)), shape=(m, m))
+    return sp.csr_matrix(K)
+
+
+def extended_laplacian(cx, dim_weights=None, data_weights=None,
+                       weights: str = "flux") -> sp.csr_matrix:
+    """Extended cell Laplacian ``L = D^{-1} K`` (THEORY.md section 4).
+
+    ``K`` is :func:`extended_stiffness` (``Delta_0``'s stiffness plus the
+    higher-simplex terms), ``D`` the vertex measure: the cell volumes ``M_0`` by
+    default, so with ``dim_weights=None`` this equals :func:`cell_laplacian`; the
+    data-fidelity option ``data_weights="counts"`` uses the cells' data counts
+    ``n_i`` instead (or an array of per-cell weights). ``L`` is self-adjoint in
+    ``D`` and its kernel is the constants on each connected component.
+
+    Parameters
+    ----------
+    cx : RiemannianComplex
+    dim_weights : sequence or dict, optional
+        ``w_p`` for p = 2, 3, ...; see :func:`extended_stiffness`.
+    data_weights : None, "counts" or array (n_0,), optional
+    weights : {"flux", "face"}
+        Edge weights of the cell-Laplacian part.
+
+    Returns
+    -------
+    csr_matrix (n_0, n_0)
+    """
+    K = extended_stiffness(cx, dim_weights, weights)
+    return sp.csr_matrix(sp.diags(1.0 / vertex_measure(cx, data_weights)) @ K)
