@@ -125,38 +125,84 @@ class ActivationStep(Step):
 
 @dataclass
 class MaxPoolStep(Step):
-    """Max pooling; the pattern is the position of the maximum inside each window."""
+    """Max pooling; the pattern is the position of the maximum inside each window.
+
+    Positions are row-major inside the (kernel_h, kernel_w) window; torch's own
+    ``return_indices`` (flat indices into each channel's input) decides them, so
+    ties go to the first maximum exactly as in the network.
+    """
 
     layer_index: int = -1
 
+    def _pair(self, attr: str) -> tuple[int, int]:
+        v = getattr(self.module, attr)
+        v = (v,) if isinstance(v, int) else tuple(v)
+        if isinstance(self.module, nn.MaxPool1d):  # a 1 x L image
+            return (0 if attr == "padding" else 1), v[0]
+        return v * 2 if len(v) == 1 else v
+
     @property
     def n_pieces(self) -> int:
-        return math.prod(self._kernel())
+        return math.prod(self._pair("kernel_size"))
 
-    def _pairs(self, attr):
-        v = getattr(self.module, attr)
-        one_d = isinstance(self.module, nn.MaxPool1d)
-        v = (v,) if isinstance(v, int) else tuple(v)
-        return ((0 if attr == "padding" else 1), v[0]) if one_d else (v * 2 if len(v) == 1 else v)
+    def _starts(self, out_spatial, device):
+        """Top-left input coordinate of every window, shapes (Ho, 1) and (1, Wo)."""
+        s, p = self._pair("stride"), self._pair("padding")
+        ho, wo = (1, out_spatial[0]) if len(out_spatial) == 1 else out_spatial
+        h0 = torch.arange(ho, device=device).reshape(-1, 1) * s[0] - p[0]
+        w0 = torch.arange(wo, device=device).reshape(1, -1) * s[1] - p[1]
+        return h0, w0
 
-    def _kernel(self):
-        return self._pairs("kernel_size")
+    def to_flat(self, pos: torch.Tensor, in_spatial) -> torch.Tensor:
+        """Window positions (B, C, *out_spatial) -> flat indices into each channel."""
+        k, d = self._pair("kernel_size"), self._pair("dilation")
+        h0, w0 = self._starts(pos.shape[2:], pos.device)
+        width = in_spatial[-1]
+        pos2 = pos.reshape(pos.shape[:2] + h0.shape[:1] + w0.shape[1:])
+        h = h0 + (pos2 // k[1]) * d[0]
+        w = w0 + (pos2 % k[1]) * d[1]
+        return (h * width + w).reshape(pos.shape)
 
-    def windows(self, y: torch.Tensor, out_shape, fill: float) -> torch.Tensor:
-        """Unfold ``y`` (N, C, *spatial) into windows (N, C, K, L_out) padded with ``fill``."""
-        one_d = y.dim() == 3
-        y4 = y.unsqueeze(2) if one_d else y
-        k, s, p = self._kernel(), self._pairs("stride"), self._pairs("padding")
-        d = self._pairs("dilation")
-        out_sp = (1, out_shape[-1]) if one_d else tuple(out_shape[-2:])
-        pads = []
-        for ax in (1, 0):  # F.pad lists the last axis first
-            need = (out_sp[ax] - 1) * s[ax] + d[ax] * (k[ax] - 1) + 1
-            pads += [p[ax], max(0, need - y4.shape[2 + ax] - p[ax])]  # ceil_mode overhang
-        y4 = F.pad(y4, pads, value=fill)
-        w = F.unfold(y4, k, dilation=d, stride=s)
-        n, c = y.shape[:2]
-        return w.reshape(n, c, math.prod(k), w.shape[-1])
+    def to_position(self, flat: torch.Tensor, in_spatial) -> torch.Tensor:
+        k, d = self._pair("kernel_size"), self._pair("dilation")
+        h0, w0 = self._starts(flat.shape[2:], flat.device)
+        width = in_spatial[-1]
+        flat2 = flat.reshape(flat.shape[:2] + h0.shape[:1] + w0.shape[1:])
+        r = (flat2 // width - h0) // d[0]
+        c = (flat2 % width - w0) // d[1]
+        return (r * k[1] + c).reshape(flat.shape)
+
+    def select(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pooled values and flat indices of the maxima (torch's own choice)."""
+        m = self.module
+        pool = F.max_pool1d if isinstance(m, nn.MaxPool1d) else F.max_pool2d
+        return pool(v, m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode,
+                    return_indices=True)
+
+    @staticmethod
+    def gather(y: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
+        """Entries ``flat`` (B, C, *out) of ``y`` (B*m, C, *in), for m tangents per point."""
+        rep = y.shape[0] // flat.shape[0]
+        idx = flat.reshape(flat.shape[0], flat.shape[1], -1)
+        idx = idx.repeat_interleave(rep, dim=0) if rep > 1 else idx
+        out = y.reshape(y.shape[0], y.shape[1], -1).gather(2, idx)
+        return out.reshape((y.shape[0],) + tuple(flat.shape[1:]))
+
+    def window_index(self, in_shape, out_shape) -> tuple[torch.Tensor, torch.Tensor]:
+        """Unit index (into the flattened input) of every window entry, shape (C*L_out, K),
+        and whether the entry lies inside the input (not in the padding)."""
+        c, in_sp, out_sp = in_shape[0], tuple(in_shape[1:]), tuple(out_shape[1:])
+        k, d = self._pair("kernel_size"), self._pair("dilation")
+        h0, w0 = self._starts(out_sp, "cpu")
+        pos = torch.arange(self.n_pieces)
+        h = h0.reshape(-1, 1, 1) + (pos // k[1] * d[0]).reshape(1, 1, -1)
+        w = w0.reshape(1, -1, 1) + (pos % k[1] * d[1]).reshape(1, 1, -1)
+        h, w = torch.broadcast_tensors(h, w)  # (Ho, Wo, K)
+        height, width = (in_sp[0] if len(in_sp) == 2 else 1), in_sp[-1]
+        valid = ((h >= 0) & (h < height) & (w >= 0) & (w < width)).reshape(1, -1, self.n_pieces)
+        unit = (h * width + w).reshape(1, -1, self.n_pieces) + \
+            math.prod(in_sp) * torch.arange(c).reshape(-1, 1, 1)
+        return unit.reshape(-1, self.n_pieces), valid.expand(c, -1, -1).reshape(-1, self.n_pieces)
 
 
 @dataclass
@@ -388,7 +434,7 @@ class PiecewiseLinearNetwork:
         records : list of dict
             Per activation layer: ``name``, ``pattern``, ``slope`` (the elementwise
             ``D``), ``value``, ``const``, ``tan`` of the layer's input (pre-activation),
-            and for max-pool ``windows``/``out_shape``.
+            and for max-pool ``flat`` (indices of the maxima) and ``out_shape``.
         final : dict with ``value``, ``const``, ``tan`` of the output.
         """
         state = {"value": value, "const": const, "tan": tan}
@@ -436,32 +482,23 @@ class PiecewiseLinearNetwork:
             raise _Stop
         if isinstance(st, MaxPoolStep):
             ref = v if v is not None else c
-            out_shape = st.module(ref[:1]).shape[1:] if ref is not None else None
+            in_sp = tuple(ref.shape[2:])
             if i < len(imposed):
                 pattern = torch.as_tensor(imposed[i], device=self.device).long()
+                flat, pooled = st.to_flat(pattern, in_sp), None
             else:
-                pattern = st.windows(v, out_shape, -math.inf).argmax(2).reshape(
-                    (v.shape[0],) + tuple(out_shape))
-            rec.update(pattern=pattern, out_shape=tuple(out_shape))
+                pooled, flat = st.select(v)
+                pattern = st.to_position(flat, in_sp)
+            rec.update(pattern=pattern, flat=flat, out_shape=tuple(pattern.shape[1:]))
             records.append(rec)
             if stop_at == i:
                 raise _Stop
-            n = pattern.shape[0]
-            sel = pattern.reshape(n, out_shape[0], 1, -1)
-
-            def pick(y, fill=0.0):
-                w = st.windows(y, out_shape, fill)
-                idx = _expand_sel(sel, y.shape[0] // n)
-                return w.gather(2, idx).reshape((y.shape[0],) + tuple(out_shape))
-
-            new = {"value": None if v is None else pick(v, -math.inf),
-                   "const": None if c is None else pick(c)}
+            new = {"value": pooled if pooled is not None or v is None else st.gather(v, flat),
+                   "const": None if c is None else st.gather(c, flat), "tan": None}
             if t is not None:
                 b, m = t.shape[:2]
-                new["tan"] = pick(t.reshape((b * m,) + tuple(t.shape[2:]))).reshape(
-                    (b, m) + tuple(out_shape))
-            else:
-                new["tan"] = None
+                new["tan"] = st.gather(t.reshape((b * m,) + tuple(t.shape[2:])), flat).reshape(
+                    (b, m) + tuple(pattern.shape[1:]))
             return new
         if i < len(imposed):
             pattern = torch.as_tensor(imposed[i], device=self.device).long()
@@ -476,11 +513,6 @@ class PiecewiseLinearNetwork:
         return {"value": None if v is None else slope * v + offset,
                 "const": None if c is None else slope * c + offset,
                 "tan": None if t is None else slope.unsqueeze(1) * t}
-
-
-def _expand_sel(sel: torch.Tensor, m: int) -> torch.Tensor:
-    """Selection (B, C, 1, L) repeated for the ``m`` tangents of each point (B*m, C, 1, L)."""
-    return sel.repeat_interleave(m, dim=0) if m > 1 else sel
 
 
 class _Stop(Exception):

@@ -129,10 +129,9 @@ def _pullback_chunk(network: PiecewiseLinearNetwork, X: torch.Tensor) -> list[di
         entry = _as_map(rec["tan"], rec["const"], layer.name, layer.kind, unit_shape)
         if isinstance(st, MaxPoolStep):
             units = math.prod(unit_shape)
-            index = torch.arange(units, dtype=X.dtype, device=X.device).reshape((1,) + unit_shape)
-            win = st.windows(index, rec["out_shape"], -1.0)  # (1, C, K, L)
-            pat = rec["pattern"].reshape(b, rec["out_shape"][0], 1, -1)
-            sel = win.expand(b, -1, -1, -1).gather(2, pat).reshape(b, -1).long()
+            channel = units // unit_shape[0] * torch.arange(unit_shape[0], device=X.device)
+            sel = (rec["flat"].reshape(b, unit_shape[0], -1) + channel.reshape(1, -1, 1))
+            sel = sel.reshape(b, -1)
             counts = torch.zeros(b, units, dtype=X.dtype, device=X.device)
             counts.scatter_add_(1, sel, torch.ones_like(sel, dtype=X.dtype))
             entry.update(D=counts, pattern=rec["pattern"].reshape(b, -1), selection=sel)

@@ -370,11 +370,8 @@ def slice_partition(net, origin, u, v, extent, *, min_area: float = 1e-12, tol: 
         is_pool = isinstance(st, MaxPoolStep)
         if is_pool:
             out_shape = records[layer]["out_shape"]
-            index = torch.arange(units, dtype=network.dtype).reshape(
-                (1,) + tuple(records[layer]["value"].shape[1:]))
-            win = st.windows(index, out_shape, -1.0)[0]  # (C, K, L)
-            win = win.permute(0, 2, 1).reshape(-1, win.shape[1]).long().numpy()  # (C*L, K)
-            valid = win >= 0
+            win, valid = st.window_index(tuple(records[layer]["value"].shape[1:]), out_shape)
+            win, valid = win.numpy(), valid.numpy()
         per_poly = units * (1 if is_pool else len(st.breakpoints)) * 3
         new_polys, parents, new_pats = [], [], []
         kmax = max(len(p) for p in polys)
