@@ -1,0 +1,196 @@
+"""Saving and loading complexes: the oracle is the object that was saved (exact equality)."""
+from __future__ import annotations
+
+import json
+import warnings
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import cellgeom
+from cellgeom.complex.io import CorruptFileError, check_bytes, read_metadata, save_complex
+
+
+def _complex(seed: int, dim: int = 2, k: int = 4, cells: str = "all", rule: str = "facet",
+             metric: str = "diagonal"):
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(k, dim))
+    b = rng.normal(size=k) * 0.4
+    X = rng.uniform(-1, 1, size=(40, dim))
+    arr = cellgeom.HyperplaneArrangement(W, b)
+    part = cellgeom.partition(arr, domain=([-1] * dim, [1] * dim), data=X, cells=cells,
+                              progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cellgeom.complex(part, rule=rule, metric=metric)
+
+
+def assert_same_complex(a, b):
+    """Every table, array and matrix equal bit for bit."""
+    pa, pb = a.partition, b.partition
+    assert pa.keys == pb.keys
+    np.testing.assert_array_equal(pa.domain.lo, pb.domain.lo)
+    np.testing.assert_array_equal(pa.domain.hi, pb.domain.hi)
+    assert pa.info == pb.info
+    for name in ("cells", "facets", "hinges"):
+        pd.testing.assert_frame_equal(getattr(pa, name), getattr(pb, name), check_exact=True)
+    pd.testing.assert_frame_equal(pa.faces, pb.faces, check_exact=True)
+    pd.testing.assert_frame_equal(a.edges, b.edges, check_exact=True)
+    assert pa.has_vertices == pb.has_vertices
+    if pa.has_vertices:
+        for u, v in zip(pa._vertices, pb._vertices):
+            np.testing.assert_array_equal(u, v)
+            assert u.dtype == v.dtype
+    assert (a.rule, a.metric, a.dim) == (b.rule, b.metric, b.dim)
+    assert a.n_simplices() == b.n_simplices()
+    for p in range(a.dim + 1):
+        np.testing.assert_array_equal(a.simplices(p), b.simplices(p))
+        np.testing.assert_array_equal(a.simplex_volumes(p), b.simplex_volumes(p))
+        Ga, Gb = a.gram(p), b.gram(p)
+        assert Ga.shape == Gb.shape
+        np.testing.assert_array_equal(Ga.toarray(), Gb.toarray())
+        np.testing.assert_array_equal(a.boundary(p).toarray(), b.boundary(p).toarray())
+    assert a.gram_min_eigenvalue == b.gram_min_eigenvalue or (
+        np.isnan(a.gram_min_eigenvalue) and np.isnan(b.gram_min_eigenvalue))
+    assert a.betti_numbers() == b.betti_numbers()
+    assert a.euler_characteristic() == b.euler_characteristic()
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), dim=st.sampled_from([1, 2, 3]), k=st.integers(1, 5),
+       cells=st.sampled_from(["all", "data"]), rule=st.sampled_from(["facet", "cech"]),
+       metric=st.sampled_from(["diagonal", "dihedral"]))
+def test_round_trip_of_random_complexes_is_exact(tmp_path, seed, dim, k, cells, rule, metric):
+    cx = _complex(seed, dim, k, cells, rule, metric)
+    path = tmp_path / "cx.npz"
+    cx.save(path)
+    back = cellgeom.load(path)
+    assert_same_complex(cx, back)
+    assert back.partition.model is None
+    assert back.partition.model_description.endswith("HyperplaneArrangement")
+    # locate works without the model (halfspaces), and agrees with the model's locator
+    X = np.random.default_rng(seed).uniform(-0.99, 0.99, size=(30, dim))
+    found = cx.partition.locate(X)
+    assert np.array_equal(back.partition.locate(X)[found >= 0], found[found >= 0])
+    # saving the loaded complex gives the same bytes (deterministic format)
+    path2 = tmp_path / "again.npz"
+    back.save(path2)
+    assert path2.read_bytes() == path.read_bytes()
+
+
+def test_file_is_readable_with_numpy_alone_without_pickle(tmp_path):
+    cx = _complex(1)
+    path = tmp_path / "cx.npz"
+    cx.save(path)
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["__meta__"]))
+        assert meta["format"] == "cellgeom.complex" and meta["schema_version"] == 1
+        np.testing.assert_array_equal(z["complex/simplices_1"], cx.simplices(1))
+        cols = meta["tables"]["cells"]["columns"]
+        vol = next(c for c in cols if c["name"] == "volume")
+        np.testing.assert_array_equal(z[vol["array"]], cx.cells["volume"].to_numpy())
+        for name, spec in meta["arrays"].items():
+            assert z[name].dtype.str == spec["dtype"] and list(z[name].shape) == spec["shape"]
+    assert read_metadata(path)["complex"]["rule"] == "facet"
+
+
+def test_corrupting_any_byte_is_detected(tmp_path):
+    cx = _complex(2, k=2)
+    path = tmp_path / "cx.npz"
+    cx.save(path)
+    raw = path.read_bytes()
+    for i in range(len(raw)):  # every byte of the file, checked in memory
+        altered = bytearray(raw)
+        altered[i] ^= 0x5A
+        with pytest.raises(CorruptFileError, match="SHA-256|truncated"):
+            check_bytes(bytes(altered), "bad.npz")
+    bad = tmp_path / "bad.npz"
+    for i in np.random.default_rng(0).choice(len(raw), 40, replace=False):  # and via load()
+        altered = bytearray(raw)
+        altered[i] ^= 0x01
+        bad.write_bytes(bytes(altered))
+        with pytest.raises(CorruptFileError, match="bad.npz"):
+            cellgeom.load(bad)
+
+
+@settings(max_examples=30, deadline=None)
+@given(cut=st.floats(0.0, 1.0, exclude_max=True))
+def test_truncation_is_detected(tmp_path_factory, cut):
+    tmp = tmp_path_factory.mktemp("trunc")
+    cx = _complex(3, k=3)
+    path = tmp / "cx.npz"
+    cx.save(path)
+    raw = path.read_bytes()
+    (tmp / "t.npz").write_bytes(raw[: int(cut * len(raw))])
+    with pytest.raises(CorruptFileError, match="truncated"):
+        cellgeom.load(tmp / "t.npz")
+
+
+def test_foreign_and_missing_files_give_clear_errors(tmp_path):
+    np.savez(tmp_path / "plain.npz", a=np.arange(3))
+    with pytest.raises(CorruptFileError, match="not written by cellgeom"):
+        cellgeom.load(tmp_path / "plain.npz")
+    (tmp_path / "text.npz").write_text("hello " * 50)
+    with pytest.raises(CorruptFileError, match="not a saved cellgeom complex"):
+        cellgeom.load(tmp_path / "text.npz")
+    with pytest.raises(FileNotFoundError, match="missing.npz"):
+        cellgeom.load(tmp_path / "missing.npz")
+    with pytest.raises(ValueError, match="directory"):
+        cellgeom.load(tmp_path)
+
+
+def test_newer_schema_version_is_refused_by_name(tmp_path):
+    from cellgeom.complex import io as cio
+
+    cx = _complex(4, k=2)
+    path = tmp_path / "cx.npz"
+    cx.save(path)
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["__meta__"]))
+    meta["schema_version"] = 99
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    (tmp_path / "v99.npz").write_bytes(cio._zip_bytes(arrays))
+    with pytest.raises(ValueError, match="schema version 99"):
+        cellgeom.load(tmp_path / "v99.npz")
+
+
+def test_write_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
+    from cellgeom.complex import io as cio
+
+    cx = _complex(5, k=2)
+    path = tmp_path / "cx.npz"
+    cx.save(path)
+    before = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cio.os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        _complex(6, k=3).save(path)
+    assert path.read_bytes() == before  # the old file is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cx.npz"]
+    with zipfile.ZipFile(path) as zf:
+        assert zf.comment.startswith(b"cellgeom-sha256:")
+
+
+def test_info_values_round_trip_exactly_and_unsupported_columns_are_named(tmp_path):
+    cx = _complex(7, k=2)
+    cx.partition.info.update(pair=(1, 2.5), big=np.int64(7), inf=float("inf"),
+                             arr=np.arange(3, dtype=np.int32), nested={"a": [1, (2, 3)]})
+    cx.save(tmp_path / "cx.npz")
+    info = cellgeom.load(tmp_path / "cx.npz").partition.info
+    assert info["pair"] == (1, 2.5) and info["inf"] == float("inf")
+    assert info["nested"] == {"a": [1, (2, 3)]}
+    assert info["arr"].dtype == np.int32 and info["arr"].tolist() == [0, 1, 2]
+    cx.partition.cells["bad"] = [object()] * cx.partition.n_cells
+    with pytest.raises(ValueError, match="column 'bad' of the cells table"):
+        cx.save(tmp_path / "bad.npz")
+    with pytest.raises(TypeError, match="RiemannianComplex"):
+        save_complex(cx.partition, tmp_path / "p.npz")
