@@ -329,8 +329,8 @@ def _walk(steps, out):
     return out
 
 
-def _input_rule(steps) -> tuple[int | None, int | None, str]:
-    """(ndim incl. batch or None, size of the checked axis or None, description)."""
+def _input_rule(steps):
+    """What the first shape-fixing layer accepts: (test on the input tensor, description)."""
     flatten = False
     for st in steps:
         m = st.module
@@ -339,18 +339,23 @@ def _input_rule(steps) -> tuple[int | None, int | None, str]:
         if isinstance(m, nn.Flatten):
             flatten = True
         elif isinstance(m, nn.Linear):
+            f = m.in_features
             if flatten:
-                return None, m.in_features, f"(batch, ...) with {m.in_features} values per point"
-            return None, m.in_features, f"(batch, ..., {m.in_features})"
-        elif isinstance(m, (nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d)):
-            ch = m.in_channels if hasattr(m, "in_channels") else m.num_features
-            nd = 4 if isinstance(m, (nn.Conv2d, nn.BatchNorm2d)) else 3
-            if isinstance(m, nn.BatchNorm1d):
-                return None, ch, f"(batch, {ch}) or (batch, {ch}, length)"
-            return nd, ch, f"(batch, {ch}" + (", height, width)" if nd == 4 else ", length)")
+                return (lambda X, f=f: math.prod(X.shape[1:]) == f), \
+                    f"(batch, ...) with {f} values"
+            return (lambda X, f=f: X.shape[-1] == f), f"(batch, ..., {f})"
+        elif isinstance(m, nn.BatchNorm1d):
+            c = m.num_features
+            return (lambda X, c=c: X.dim() in (2, 3) and X.shape[1] == c), \
+                f"(batch, {c}) or (batch, {c}, length)"
+        elif isinstance(m, (nn.Conv1d, nn.Conv2d, nn.BatchNorm2d)):
+            c = getattr(m, "in_channels", None) or m.num_features
+            nd, rest = (3, "length") if isinstance(m, nn.Conv1d) else (4, "height, width")
+            return (lambda X, c=c, nd=nd: X.dim() == nd and X.shape[1] == c), \
+                f"(batch, {c}, {rest})"
         elif not isinstance(st, ActivationStep):
-            return None, None, "(batch, ...)"
-    return None, None, "(batch, ...)"
+            break
+    return (lambda X: True), "(batch, ...)"
 
 
 class PiecewiseLinearNetwork:
@@ -364,35 +369,34 @@ class PiecewiseLinearNetwork:
     layers : list of ActivationLayer
         The activation and max-pool steps in forward (depth-first) order; their
         patterns make up the cell key.
+    layer_steps : list of ActivationStep or MaxPoolStep
+        The steps behind ``layers``.
     dtype : torch.dtype
     """
 
     def __init__(self, module: nn.Module, steps: list[Step], dtype: torch.dtype):
         self.module, self.steps, self.dtype = module, steps, dtype
-        self._steps_by_layer = _walk(steps, [])
+        self.layer_steps = _walk(steps, [])
         self.layers = [ActivationLayer(s.name or type(s.module).__name__,
                                        getattr(s, "kind", "maxpool"), s.n_pieces)
-                       for s in self._steps_by_layer]
-        self._rule = _input_rule(steps)
+                       for s in self.layer_steps]
+        self._input_rule = _input_rule(steps)
         p = next(iter(module.parameters()), None)
         self.device = p.device if p is not None else torch.device("cpu")
 
     def check_input(self, X, what: str = "X") -> torch.Tensor:
-        """``X`` as a tensor of the network's dtype, shape (batch, *input_shape)."""
+        """``X`` as a tensor of the network's dtype, shape (batch, *input_shape).
+
+        Raises ValueError naming the expected and the actual shape, or an empty batch.
+        """
         X = torch.as_tensor(X, dtype=self.dtype, device=self.device)
-        ndim, size, desc = self._rule
+        fits, desc = self._input_rule
         if X.dim() < 2:
             raise ValueError(f"{what} has shape {tuple(X.shape)}, but the network expects "
                              f"{desc}; pass x[None] for a single point")
         if X.shape[0] == 0:
             raise ValueError(f"{what} is an empty batch (shape {tuple(X.shape)})")
-        bad = ndim is not None and X.dim() != ndim
-        if size is not None and not bad:
-            flat = isinstance(self._first_module(), nn.Flatten)
-            got = math.prod(X.shape[1:]) if flat else X.shape[-1 if ndim is None else 1]
-            bad = got != size and not (ndim is None and not flat and X.dim() in (2, 3)
-                                       and X.shape[1] == size)
-        if bad:
+        if not fits(X):
             raise ValueError(f"{what} has shape {tuple(X.shape)}, but the network expects {desc}")
         return X
 
@@ -404,16 +408,10 @@ class PiecewiseLinearNetwork:
             raise ValueError(f"input of shape {tuple(X.shape)} does not fit the network: "
                              f"{err}") from err
 
-    def _first_module(self):
-        st = self.steps[0] if self.steps else None
-        while isinstance(st, ResidualStep):
-            st = st.body[0] if st.body else None
-        return st.module if st is not None else None
-
     # ------------------------------------------------------------------ propagation
     @torch.no_grad()
     def propagate(self, value, const=None, tan=None, imposed: Sequence | None = None,
-                  stop_at: int | None = None, record: bool = True):
+                  stop_at: int | None = None):
         """Push a batch through the network.
 
         Parameters

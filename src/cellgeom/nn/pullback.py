@@ -124,7 +124,7 @@ def _pullback_chunk(network: PiecewiseLinearNetwork, X: torch.Tensor) -> list[di
     eye = torch.eye(n_in, dtype=X.dtype, device=X.device).reshape((1, n_in) + in_shape)
     records, final = network.propagate(X, torch.zeros_like(X), eye.expand(b, -1, *in_shape))
     out = []
-    for rec, st, layer in zip(records, network._steps_by_layer, network.layers):
+    for rec, st, layer in zip(records, network.layer_steps, network.layers):
         unit_shape = tuple(rec["value"].shape[1:])
         entry = _as_map(rec["tan"], rec["const"], layer.name, layer.kind, unit_shape)
         if isinstance(st, MaxPoolStep):

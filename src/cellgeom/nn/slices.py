@@ -304,15 +304,57 @@ def _plane_coeffs(network, origin, u, v, imposed, layer: int, p: int) -> np.ndar
     return torch.cat([lin, rec["const"].reshape(p, -1, 1)], dim=2).cpu().numpy()
 
 
-def _elementwise_patterns(padded, coeffs, breakpoints) -> np.ndarray:
-    """Piece index per unit, read at the vertex farthest from each breakpoint line."""
-    vals = np.einsum("qkd,qud->qku", padded, coeffs[..., :2]) + coeffs[:, None, :, 2]
-    count = np.zeros((len(padded), coeffs.shape[1]), dtype=np.int64)
-    for t in breakpoints:
-        d = vals - t
-        far = np.abs(d).argmax(axis=1)[:, None, :]
-        count += np.take_along_axis(d, far, axis=1)[:, 0, :] > 0
-    return count
+def _cut_chunk(chunk, coeffs, st, window, tol_len, tol):
+    """Cut every polygon of a chunk by its own unit lines (or windows): (pieces, parent)."""
+    children, parent = [], []
+    if window is not None:
+        win, valid = window
+        W = coeffs[:, np.where(valid, win, 0)]  # (P, C*L, K, 3)
+        for i, V in enumerate(chunk):
+            pieces = _cut_by_windows(V, W[i], valid, tol_len, tol)
+            children += pieces
+            parent += [i] * len(pieces)
+        return children, np.asarray(parent, dtype=np.intp)
+    lines = np.concatenate([coeffs - np.array([0.0, 0.0, t]) for t in st.breakpoints], axis=1)
+    norm = np.hypot(lines[..., 0], lines[..., 1])
+    lines = lines / np.where(norm > 0, norm, 1.0)[..., None]
+    # screen all units of all polygons at once: which lines have vertices on both sides
+    vals = np.einsum("pkd,pld->pkl", _pad(chunk), lines[..., :2]) + lines[:, None, :, 2]
+    crossing = (vals.min(axis=1) < -tol_len) & (vals.max(axis=1) > tol_len) & (norm > 0)
+    for i, V in enumerate(chunk):
+        idx = np.flatnonzero(crossing[i])
+        pieces = _cut_by_lines(V, lines[i, idx], tol_len) if len(idx) else [V]
+        children += pieces
+        parent += [i] * len(pieces)
+    return children, np.asarray(parent, dtype=np.intp)
+
+
+def _piece_patterns(padded, centroids, parent, coeffs, st, window, shape) -> np.ndarray:
+    """Pattern of the cut layer on every piece, in blocks to bound memory.
+
+    Elementwise units: the piece index read at the vertex farthest from each
+    breakpoint line (robust for thin pieces). Max-pool: arg-max at the centroid.
+    """
+    q, kmax = padded.shape[:2]
+    units = coeffs.shape[1]
+    out = np.empty((q,) + tuple(shape), dtype=np.int64)
+    step = max(1, _CHUNK_ELEMENTS // (units * (kmax + 3)))
+    for a in range(0, q, step):
+        c = coeffs[parent[a:a + step]]
+        if window is not None:
+            win, valid = window
+            F = np.einsum("qd,qud->qu", centroids[a:a + step], c[..., :2]) + c[..., 2]
+            F = np.where(valid, F[:, np.where(valid, win, 0)], -np.inf)  # (q, C*L, K)
+            out[a:a + step] = F.argmax(axis=2).reshape((len(F),) + tuple(shape))
+            continue
+        vals = np.einsum("qkd,qud->qku", padded[a:a + step], c[..., :2]) + c[:, None, :, 2]
+        count = np.zeros((len(c), units), dtype=np.int64)
+        for t in st.breakpoints:
+            d = vals - t
+            far = np.abs(d).argmax(axis=1)[:, None, :]
+            count += np.take_along_axis(d, far, axis=1)[:, 0, :] > 0
+        out[a:a + step] = count.reshape((len(c),) + tuple(shape))
+    return out
 
 
 def slice_partition(net, origin, u, v, extent, *, min_area: float = 1e-12, tol: float = 1e-11,
@@ -365,67 +407,36 @@ def slice_partition(net, origin, u, v, extent, *, min_area: float = 1e-12, tol: 
     records, _ = network.probe(origin_t)  # shapes of every layer
     polys = [np.array([[s0, t0], [s1, t0], [s1, t1], [s0, t1]])]
     pats: list[torch.Tensor] = []
-    for layer, st in enumerate(network._steps_by_layer):
-        units = records[layer]["value"][0].numel()
-        is_pool = isinstance(st, MaxPoolStep)
-        if is_pool:
-            out_shape = records[layer]["out_shape"]
-            win, valid = st.window_index(tuple(records[layer]["value"].shape[1:]), out_shape)
-            win, valid = win.numpy(), valid.numpy()
-        per_poly = units * (1 if is_pool else len(st.breakpoints)) * 3
+    for layer, st in enumerate(network.layer_steps):
+        rec = records[layer]
+        units = rec["value"][0].numel()
+        window, shape = None, tuple(rec["value"].shape[1:])
+        if isinstance(st, MaxPoolStep):
+            shape = rec["out_shape"]
+            window = tuple(a.numpy() for a in st.window_index(tuple(rec["value"].shape[1:]),
+                                                              shape))
+        lines_per_unit = 1 if window is not None else len(st.breakpoints)
+        step = max(1, _CHUNK_ELEMENTS // (units * lines_per_unit * max(map(len, polys))))
         new_polys, parents, new_pats = [], [], []
-        kmax = max(len(p) for p in polys)
-        step = max(1, _CHUNK_ELEMENTS // (per_poly * kmax))
         for c0 in range(0, len(polys), step):
             chunk = polys[c0:c0 + step]
-            imposed = [p[c0:c0 + step] for p in pats]
-            coeffs = _plane_coeffs(network, origin_t, u_t, v_t, imposed, layer, len(chunk))
-            children, parent = [], []
-            if is_pool:
-                W = coeffs[:, np.where(valid, win, 0)]  # (P, C*L, K, 3)
-                for i, V in enumerate(chunk):
-                    pieces = _cut_by_windows(V, W[i], valid, tol_len, tol)
-                    children += pieces
-                    parent += [i] * len(pieces)
-            else:
-                lines = np.concatenate([coeffs - np.array([0.0, 0.0, t]) for t in st.breakpoints],
-                                       axis=1)
-                norm = np.hypot(lines[..., 0], lines[..., 1])
-                lines = lines / np.where(norm > 0, norm, 1.0)[..., None]
-                padded = _pad(chunk)
-                vals = np.einsum("pkd,pld->pkl", padded, lines[..., :2]) + lines[:, None, :, 2]
-                crossing = (vals.min(axis=1) < -tol_len) & (vals.max(axis=1) > tol_len)
-                crossing &= norm > 0
-                for i in range(len(chunk)):
-                    idx = np.flatnonzero(crossing[i])
-                    pieces = _cut_by_lines(chunk[i], lines[i, idx], tol_len) if len(idx) \
-                        else [chunk[i]]
-                    children += pieces
-                    parent += [i] * len(pieces)
+            coeffs = _plane_coeffs(network, origin_t, u_t, v_t,
+                                   [p[c0:c0 + step] for p in pats], layer, len(chunk))
+            children, parent = _cut_chunk(chunk, coeffs, st, window, tol_len, tol)
             if not children:
                 continue
             children = [_clean(V, tol_len) for V in children]
-            parent = np.asarray(parent)
             padded = _pad(children)
             area, cen = _area_centroid(padded)
             keep = area > area_min
-            parent, padded, cen = parent[keep], padded[keep], cen[keep]
-            children = [c for c, k in zip(children, keep) if k]
-            if is_pool:
-                F = np.einsum("qd,qud->qu", cen, coeffs[parent][..., :2]) + coeffs[parent][..., 2]
-                F = np.where(valid, F[:, np.where(valid, win, 0)], -np.inf)  # (Q, C*L, K)
-                C = out_shape[0]
-                pat = F.argmax(axis=2).reshape((len(F), C, -1)).reshape((len(F),) + out_shape)
-            else:
-                pat = _elementwise_patterns(padded, coeffs[parent], st.breakpoints)
-                pat = pat.reshape((len(pat),) + tuple(records[layer]["value"].shape[1:]))
-            new_polys += children
-            parents.append(parent + c0)
-            new_pats.append(torch.as_tensor(pat))
+            new_polys += [c for c, k in zip(children, keep) if k]
+            parents.append(parent[keep] + c0)
+            new_pats.append(torch.as_tensor(_piece_patterns(
+                padded[keep], cen[keep], parent[keep], coeffs, st, window, shape)))
         if not new_polys:
             raise RuntimeError("every piece of the slice fell below min_area")
-        parents = np.concatenate(parents)
-        pats = [p[torch.as_tensor(parents)] for p in pats] + [torch.cat(new_pats)]
+        parents = torch.as_tensor(np.concatenate(parents))
+        pats = [p[parents] for p in pats] + [torch.cat(new_pats)]
         polys = new_polys
     padded = _pad(polys)
     areas, centroids = _area_centroid(padded)
