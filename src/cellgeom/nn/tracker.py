@@ -1,0 +1,161 @@
+"""Watch the cell geometry of a network on a fixed probe set while it trains."""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .patterns import group_by_pattern
+from .regularizer import batch_cell_geometry
+
+__all__ = ["GeometryTracker"]
+
+
+def _q(a: np.ndarray, p: float) -> float:
+    return float(np.quantile(a, p)) if a.size else math.nan
+
+
+class GeometryTracker:
+    """Record the data-containing cells of ``X_probe`` and their geometry during training.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        ReLU / LeakyReLU MLP (see :func:`cellgeom.nn.regularizer.batch_cell_geometry`).
+    X_probe : array-like (N, n_in)
+        Fixed probe points (e.g. a subsample of the training set).
+    every : int, default 1
+        Record on every ``every``-th call of :meth:`step`; the others return at once.
+    n_nearest : int, default 3
+        Nearest boundaries per point whose pairwise angles make the sharpness.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per recorded call: ``step``, ``epoch``, ``n_cells`` (distinct activation
+        patterns of the probe points = data-containing cells), ``cells_per_point``,
+        ``margin_q10`` / ``margin_median`` (quantiles of the distances ``|z_k| / ||A[k]||``
+        of the points to every unit boundary of their cells), ``inradius_min`` /
+        ``inradius_q10`` / ``inradius_median`` (of ``r_i = min_k d_ik``, the largest ball
+        centred at ``x_i`` in its cell), ``sharpness`` (mean ``|cos|`` between the normals
+        of pairs among each point's ``n_nearest`` nearest boundaries; 1 = parallel),
+        ``splits_1 .. splits_L`` (distinct patterns of the first ``l`` activation layers:
+        how the partition is refined layer by layer) and ``seconds`` (cost of the call).
+
+    Notes
+    -----
+    One forward pass of the probe set with the Jacobian recursion, under
+    ``torch.no_grad``: cost ``O(N * sum_l U_l U_{l-1} n)``, the arithmetic of ``n``
+    forward passes, plus hashing the patterns.
+    """
+
+    def __init__(self, net: nn.Module, X_probe, every: int = 1, *, n_nearest: int = 3):
+        if int(every) < 1:
+            raise ValueError(f"every must be a positive integer, got {every!r}")
+        self.net, self.every, self.n_nearest = net, int(every), int(n_nearest)
+        p = next(net.parameters(), None)
+        dtype = p.dtype if p is not None else torch.float32
+        self.X_probe = torch.as_tensor(np.asarray(X_probe), dtype=dtype)
+        self._calls = 0
+        self._rows: list[dict] = []
+        with torch.no_grad():  # validate network and probe shape now, not mid-training
+            batch_cell_geometry(net, self.X_probe)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self._rows)
+
+    def step(self, epoch: int | None = None) -> dict | None:
+        """Record the geometry now (on every ``every``-th call); returns the row or None."""
+        self._calls += 1
+        if (self._calls - 1) % self.every:
+            return None
+        t0 = time.perf_counter()
+        row = {"step": self._calls - 1, "epoch": epoch, **self.measure()}
+        row["seconds"] = time.perf_counter() - t0
+        self._rows.append(row)
+        return row
+
+    def measure(self) -> dict:
+        """The geometry statistics of the current network on the probe set."""
+        with torch.no_grad():
+            geo = batch_cell_geometry(self.net, self.X_probe)
+        N = geo.distance.shape[0]
+        d = geo.distance.double().numpy()
+        fin = d[np.isfinite(d)]
+        r = d.min(axis=1)
+        r = r[np.isfinite(r)]
+        row = {"n_cells": 0, "cells_per_point": 0.0}
+        splits, start = {}, 0
+        for i, size in enumerate(geo.layer_sizes, 1):
+            start += size
+            first, _ = group_by_pattern(np.packbits(geo.pattern[:, :start], axis=1))
+            splits[f"splits_{i}"] = len(first)
+        row["n_cells"] = splits[f"splits_{len(geo.layer_sizes)}"]
+        row["cells_per_point"] = row["n_cells"] / N
+        row.update(margin_q10=_q(fin, 0.1), margin_median=_q(fin, 0.5),
+                   inradius_min=float(r.min()) if r.size else math.nan,
+                   inradius_q10=_q(r, 0.1), inradius_median=_q(r, 0.5),
+                   sharpness=self._sharpness(geo.distance, geo.normal))
+        row.update(splits)
+        return row
+
+    def _sharpness(self, dist: torch.Tensor, normal: torch.Tensor) -> float:
+        k = min(self.n_nearest, dist.shape[1])
+        if k < 2:
+            return math.nan
+        d, idx = torch.topk(dist, k, dim=1, largest=False)
+        u = torch.gather(normal, 1, idx.unsqueeze(-1).expand(-1, -1, normal.shape[2]))
+        ia, ib = torch.triu_indices(k, k, offset=1)
+        cos = (u[:, ia] * u[:, ib]).sum(-1).abs()
+        ok = torch.isfinite(d[:, ia]) & torch.isfinite(d[:, ib])
+        return float(cos[ok].mean()) if ok.any() else math.nan
+
+    def plot(self, ax=None, x: str | None = None):
+        """Plot the recorded statistics over training, one panel each.
+
+        Parameters
+        ----------
+        ax : array of matplotlib Axes (at least 4), optional
+            Created (2 x 2) if not given.
+        x : str, optional
+            Column for the horizontal axis; default ``epoch`` if recorded, else ``step``.
+
+        Returns
+        -------
+        ndarray of Axes
+        """
+        import matplotlib.pyplot as plt
+
+        t = self.table
+        if t.empty:
+            raise ValueError("GeometryTracker has no records yet; call step() during training")
+        if x is None:
+            x = "epoch" if t["epoch"].notna().all() else "step"
+        if ax is None:
+            _, ax = plt.subplots(2, 2, figsize=(9, 6), constrained_layout=True)
+        axes = np.asarray(ax).ravel()
+        if axes.size < 4:
+            raise ValueError(f"plot needs 4 axes, got {axes.size}")
+        split_cols = [c for c in t.columns if c.startswith("splits_")]
+        for c in split_cols:
+            axes[0].plot(t[x], t[c], label=c.replace("splits_", "after layer "))
+        axes[0].set(ylabel="cells with data", yscale="log")
+        axes[0].legend(fontsize=7)
+        for c in ("margin_q10", "margin_median"):
+            axes[1].plot(t[x], t[c], label=c)
+        axes[1].set(ylabel="distance to unit boundaries", yscale="log")
+        axes[1].legend(fontsize=7)
+        for c in ("inradius_min", "inradius_q10", "inradius_median"):
+            axes[2].plot(t[x], t[c].clip(lower=1e-12), label=c)
+        axes[2].set(ylabel="inradius proxy", yscale="log")
+        axes[2].legend(fontsize=7)
+        axes[3].plot(t[x], t["sharpness"])
+        axes[3].set(ylabel="mean |cos| nearest boundaries")
+        for a in axes[:4]:
+            a.set_xlabel(x)
+        return axes

@@ -1,0 +1,66 @@
+"""GeometryTracker: cell counts equal activation_patterns, recording cadence, plot, errors."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from cellgeom.nn import UnsupportedLayerError, activation_patterns, group_by_pattern  # noqa: E402
+from cellgeom.nn.tracker import GeometryTracker  # noqa: E402
+
+
+def _net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+
+
+def test_cell_and_split_counts_equal_activation_patterns():
+    net = _net()
+    X = np.random.default_rng(0).uniform(-2, 2, (300, 2)).astype(np.float32)
+    row = GeometryTracker(net, X).step(epoch=0)
+    pats = activation_patterns(net, X)
+    assert row["n_cells"] == len(group_by_pattern(pats.keys)[0])
+    assert row["splits_1"] == len(np.unique(pats.layers[0], axis=0))
+    assert row["splits_1"] <= row["splits_2"] == row["n_cells"]
+    assert row["cells_per_point"] == pytest.approx(row["n_cells"] / 300)
+    assert 0 <= row["inradius_min"] <= row["inradius_q10"] <= row["inradius_median"]
+    assert 0 <= row["sharpness"] <= 1
+
+
+def test_records_every_kth_call_and_follows_training():
+    net = _net()
+    X = torch.randn(100, 2)
+    y = (X[:, 0] > 0).long()
+    tr = GeometryTracker(net, X, every=2)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    for epoch in range(6):
+        opt.zero_grad()
+        nn.functional.cross_entropy(net(X), y).backward()
+        opt.step()
+        tr.step(epoch)
+    t = tr.table
+    assert list(t["epoch"]) == [0, 2, 4] and len(t) == 3
+    assert (t["seconds"] > 0).all()
+    axes = tr.plot()
+    assert len(axes) == 4 and axes[0].get_ylabel() == "cells with data"
+
+
+def test_plot_before_any_record_is_a_clear_error():
+    with pytest.raises(ValueError, match="no records"):
+        GeometryTracker(_net(), torch.randn(10, 2)).plot()
+
+
+def test_bad_network_or_probe_is_a_clear_error_at_construction():
+    with pytest.raises(UnsupportedLayerError, match="GELU"):
+        GeometryTracker(nn.Sequential(nn.Linear(2, 3), nn.GELU()), torch.randn(4, 2))
+    with pytest.raises(ValueError, match="empty batch"):
+        GeometryTracker(_net(), torch.zeros(0, 2))
+    with pytest.raises(ValueError, match=r"shape \(4, 5\)"):
+        GeometryTracker(_net(), torch.zeros(4, 5))
+    with pytest.raises(ValueError, match="every"):
+        GeometryTracker(_net(), torch.zeros(4, 2), every=0)
