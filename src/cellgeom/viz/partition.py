@@ -1,0 +1,311 @@
+"""Exact pictures of 2-D partitions: cells as polygons, data, the nerve, a colour bar."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["plot_partition", "PartitionDisplay", "cell_polygons"]
+
+
+def _split(obj):
+    """(partition, complex or None) from a Partition or a RiemannianComplex."""
+    from ..complex import RiemannianComplex
+    from ..models.base import Partition
+
+    if isinstance(obj, RiemannianComplex):
+        return obj.partition, obj
+    if isinstance(obj, Partition):
+        return obj, None
+    raise TypeError(
+        f"expected a cellgeom Partition or RiemannianComplex, got {type(obj).__name__}; build "
+        "one with cellgeom.partition(model, ...)."
+    )
+
+
+def cell_polygons(partition) -> list[np.ndarray]:
+    """Counter-clockwise vertex arrays, one per cell of a 2-D partition.
+
+    Uses the partition's exact vertices when it has them, otherwise intersects
+    each cell's halfspaces (``A x <= b``) around its Chebyshev centre.
+
+    Parameters
+    ----------
+    partition : Partition
+        A partition of a 2-D domain.
+
+    Returns
+    -------
+    list of ndarray of shape (k_i, 2)
+    """
+    if partition.dim != 2:
+        raise ValueError(
+            f"plotting needs a 2-D partition, got dimension {partition.dim}; partition a 2-D "
+            "slice of the model (cellgeom.nn slices for networks) or project the data first."
+        )
+    if partition.has_vertices:
+        return [partition.cell_vertices(i) for i in range(partition.n_cells)]
+    from scipy.spatial import HalfspaceIntersection
+
+    centers = partition.centers
+    polys = []
+    for i in range(partition.n_cells):
+        A, b = partition.halfspaces(i)
+        pts = HalfspaceIntersection(np.column_stack([A, -b]), centers[i]).intersections
+        c = pts.mean(axis=0)
+        polys.append(pts[np.argsort(np.arctan2(pts[:, 1] - c[1], pts[:, 0] - c[0]))])
+    return polys
+
+
+def _values(table: pd.DataFrame, spec, n: int, what: str):
+    """Resolve a colour spec (column name or array) into (values, label)."""
+    if spec is None:
+        return None, None
+    if isinstance(spec, str):
+        if spec not in table.columns:
+            raise ValueError(
+                f"{what}={spec!r} is not a column; available columns: "
+                f"{', '.join(map(str, table.columns))}."
+            )
+        return table[spec].to_numpy(), spec
+    values = np.asarray(spec)
+    if values.shape != (n,):
+        raise ValueError(f"{what} must be a column name or an array of length {n}, got shape "
+                         f"{values.shape}.")
+    return values, None
+
+
+_LABEL_COLUMNS = ("prediction", "label", "class", "cluster", "leaf")
+
+
+def _is_numeric(values: np.ndarray, label, categorical: bool | None) -> bool:
+    if categorical is not None:
+        return not categorical
+    if values.dtype.kind == "f":
+        return True
+    return values.dtype.kind in "iu" and label not in _LABEL_COLUMNS
+
+
+def plot_partition(
+    partition_or_complex,
+    color_by: str | np.ndarray | None = None,
+    ax=None,
+    data=None,
+    show_nerve: bool = False,
+    edge_color_by: str | np.ndarray | None = None,
+    cmap: str = "viridis",
+    colorbar: bool = True,
+    edge_cmap: str = "plasma",
+    data_color=None,
+    alpha: float = 0.85,
+    linewidth: float = 0.6,
+    categorical: bool | None = None,
+):
+    """Draw the cells of a 2-D partition exactly, as polygons.
+
+    Parameters
+    ----------
+    partition_or_complex : Partition or RiemannianComplex
+        A 2-D partition, or a complex (its partition is drawn, its nerve on top).
+    color_by : str or array of shape (n_cells,), optional
+        Column of ``cells`` (``"volume"``, ``"n_points"``, ``"prediction"``, a
+        curvature column, ...) or values per cell. Numbers use ``cmap`` and a
+        colour bar; labels, booleans and strings get one colour each and a legend
+        (see ``categorical``). None: plain cells.
+    ax : matplotlib Axes, optional
+        Where to draw; default a new figure.
+    data : array of shape (N, 2), optional
+        Data points drawn over the cells.
+    show_nerve : bool
+        Draw the nerve: a vertex at each cell centroid and an edge per pair of
+        cells sharing a face (builds ``cellgeom.complex`` for a partition).
+    edge_color_by : str or array of shape (n_edges,), optional
+        Column of the complex's ``edges`` table (``"face_volume"``, ``"length"``,
+        a curvature column) colouring the nerve edges.
+    cmap, edge_cmap : str
+        Colour maps for cells and for edges.
+    colorbar : bool
+        Add colour bars for numeric colourings.
+    data_color : color or array of shape (N,), optional
+        Colour of the data points (e.g. the labels).
+    alpha, linewidth : float
+        Cell fill opacity and outline width.
+    categorical : bool, optional
+        Force discrete (True) or continuous (False) colours for ``color_by``.
+        Default: floats and counts are continuous; strings, booleans and integer
+        columns named ``prediction``/``label``/``class``/``cluster``/``leaf`` are
+        discrete.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np, cellgeom
+    >>> arr = cellgeom.HyperplaneArrangement([[1, 0], [0, 1]], [-0.3, -0.6])
+    >>> part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
+    >>> ax = cellgeom.plot_partition(part, color_by="volume", show_nerve=True)
+    >>> len(ax.collections) >= 2
+    True
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.patches import Patch
+
+    part, cx = _split(partition_or_complex)
+    polys = cell_polygons(part)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 5))
+    values, label = _values(part.cells, color_by, part.n_cells, "color_by")
+    coll = PolyCollection(polys, edgecolors="0.15", linewidths=linewidth, alpha=alpha)
+    if values is None:
+        coll.set_facecolor("#dfe7f2")
+    elif _is_numeric(values, label, categorical):
+        coll.set_array(values.astype(float))
+        coll.set_cmap(cmap)
+        if colorbar:
+            ax.figure.colorbar(coll, ax=ax, label=label or "value")
+    else:
+        cats, inverse = np.unique(values.astype(str), return_inverse=True)
+        palette = plt.get_cmap("tab10" if len(cats) <= 10 else "tab20")
+        colors = [palette(j % palette.N) for j in range(len(cats))]
+        coll.set_facecolor([colors[j] for j in inverse])
+        ax.legend(handles=[Patch(color=colors[j], label=str(c)) for j, c in enumerate(cats)],
+                  title=label, loc="best", fontsize="small")
+    ax.add_collection(coll)
+    if data is not None:
+        from ..models.base import check_data
+
+        X = check_data(data, 2, name="data")
+        style = {"c": "k"} if data_color is None else {"c": data_color}
+        if data_color is not None and np.ndim(data_color) == 1 and len(data_color) == len(X):
+            style["cmap"] = "coolwarm"
+        ax.scatter(X[:, 0], X[:, 1], s=8, edgecolors="white", linewidths=0.3, zorder=3, **style)
+    if show_nerve or edge_color_by is not None:
+        if cx is None:
+            from ..complex import build_complex
+
+            cx = build_complex(part)
+        _draw_nerve(ax, cx, edge_color_by, edge_cmap, colorbar, LineCollection)
+    lo, hi = part.domain.lo, part.domain.hi
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel("$x_0$")
+    ax.set_ylabel("$x_1$")
+    return ax
+
+
+def _draw_nerve(ax, cx, edge_color_by, edge_cmap, colorbar, LineCollection):
+    cen = cx.partition.centroids
+    edges = cx.edges[["a", "b"]].to_numpy(dtype=np.int64)
+    segs = np.stack([cen[edges[:, 0]], cen[edges[:, 1]]], axis=1) if len(edges) else \
+        np.zeros((0, 2, 2))
+    values, label = _values(cx.edges, edge_color_by, len(edges), "edge_color_by")
+    lines = LineCollection(segs, linewidths=1.2, zorder=4)
+    if values is None:
+        lines.set_color("k")
+    else:
+        lines.set_array(np.asarray(values, dtype=float))
+        lines.set_cmap(edge_cmap)
+        lines.set_linewidth(2.0)
+        if colorbar:
+            ax.figure.colorbar(lines, ax=ax, label=label or "edge value")
+    ax.add_collection(lines)
+    ax.scatter(cen[:, 0], cen[:, 1], s=14, c="white", edgecolors="k", linewidths=0.8,
+               zorder=5)
+
+
+class PartitionDisplay:
+    """Exact picture of a model's cells, in the idiom of scikit-learn's
+    ``DecisionBoundaryDisplay``: compute once, draw with :meth:`plot`.
+
+    Where ``DecisionBoundaryDisplay`` samples the decision regions on a grid,
+    this draws every cell exactly as a polygon.
+
+    Parameters
+    ----------
+    partition : Partition
+    complex : RiemannianComplex, optional
+        Its nerve is drawn when ``show_nerve`` is set in :meth:`plot`.
+    data : array of shape (N, 2), optional
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+        Set by :meth:`plot`.
+    figure_ : matplotlib Figure
+        Set by :meth:`plot`.
+
+    Examples
+    --------
+    >>> import numpy as np, cellgeom
+    >>> from cellgeom.viz import PartitionDisplay
+    >>> X = np.random.default_rng(0).uniform(-1, 1, (50, 2))
+    >>> arr = cellgeom.HyperplaneArrangement([[1, 1], [1, -1]], [0.1, 0.0])
+    >>> disp = PartitionDisplay.from_estimator(arr, X, color_by="n_points")
+    >>> disp.figure_ is disp.ax_.figure
+    True
+    """
+
+    def __init__(self, partition, complex=None, data=None):  # noqa: A002
+        self.partition = partition
+        self.complex = complex
+        self.data = data
+
+    def plot(self, ax=None, *, color_by=None, show_nerve: bool = False, **kwargs: Any):
+        """Draw on ``ax`` (a new figure if None); keyword arguments as for
+        :func:`plot_partition`. Returns ``self``."""
+        target = self.complex if (show_nerve and self.complex is not None) else self.partition
+        self.ax_ = plot_partition(target, color_by=color_by, ax=ax, data=self.data,
+                                  show_nerve=show_nerve, **kwargs)
+        self.figure_ = self.ax_.figure
+        return self
+
+    @classmethod
+    def from_estimator(cls, estimator, X, *, domain=None, cells: str = "data",
+                       color_by: str | None = "prediction", show_nerve: bool = False,
+                       ax=None, progress: bool = False, plot_data: bool = True,
+                       **kwargs: Any) -> PartitionDisplay:
+        """Partition ``estimator`` on the data ``X`` and draw it.
+
+        Parameters
+        ----------
+        estimator : model supported by :func:`cellgeom.partition`
+        X : array of shape (N, 2)
+        domain : Box or (lo, hi), optional
+            Default: the padded bounding box of ``X``.
+        cells : {"data", "all"}
+        color_by : str, optional
+            Cell column; ``"prediction"`` falls back to ``"n_points"`` when the
+            adapter adds no prediction.
+        show_nerve : bool
+        ax : matplotlib Axes, optional
+        progress : bool
+        plot_data : bool
+            Draw ``X`` over the cells.
+        **kwargs
+            Passed to :func:`plot_partition`.
+        """
+        from ..models.base import partition as make_partition
+
+        part = make_partition(estimator, domain=domain, data=X, cells=cells, progress=progress)
+        if color_by == "prediction" and "prediction" not in part.cells.columns:
+            color_by = "n_points"
+        cx = None
+        if show_nerve:
+            from ..complex import build_complex
+
+            cx = build_complex(part)
+        disp = cls(part, cx, data=X if plot_data else None)
+        return disp.plot(ax=ax, color_by=color_by, show_nerve=show_nerve, **kwargs)
+
+    @classmethod
+    def from_partition(cls, partition_or_complex, data=None, *, ax=None, color_by=None,
+                       show_nerve: bool = False, **kwargs: Any) -> PartitionDisplay:
+        """Draw an existing Partition or RiemannianComplex."""
+        part, cx = _split(partition_or_complex)
+        disp = cls(part, cx, data=data)
+        return disp.plot(ax=ax, color_by=color_by, show_nerve=show_nerve, **kwargs)
