@@ -19,6 +19,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from ..geometry import Box, chebyshev_centers, polytope_geometry
+from ..geometry.highdim import highdim_geometry
 from ..parallel import Executor, map_cells, resolve_executor
 from .base import Partition, vector_columns
 
@@ -45,6 +46,8 @@ def build_polytope_partition(
     n_jobs: int | None = None,
     executor=None,
     info: dict | None = None,
+    exact_dim: int = 6,
+    volume: str = "auto",
 ) -> Partition:
     """Compute the geometry of the given cells and assemble the partition tables.
 
@@ -73,24 +76,38 @@ def build_polytope_partition(
     sort_keys : bool
         Order cells by (not is_data, key) so the result does not depend on the
         order of discovery.
+    exact_dim : int, default 6
+        Cells of dimension ``n <= exact_dim`` take the exact vertex route (Qhull); above it
+        the high-dimensional route of :mod:`cellgeom.geometry.highdim` (screened facet
+        detection, no vertices or hinges, volumes by an estimator).
+    volume : {"auto", "exact", "estimate", "data", "none"}
+        Volumes on the high-dimensional route: "auto"/"estimate" use the multiphase
+        Monte Carlo estimator (with standard error column ``volume_se``); "data" and
+        "none" skip it (NaN; adapters fill "data" with the empirical mass). Ignored for
+        ``n <= exact_dim`` (always exact).
     """
+    if volume not in ("auto", "exact", "estimate", "data", "none"):
+        raise ValueError(f"volume must be 'auto', 'exact', 'estimate', 'data' or 'none', "
+                         f"got {volume!r}.")
+    route = (domain.dim, int(exact_dim), volume)
     tol = 1e-9 * domain.scale if tol is None else float(tol)
     own_executor = not isinstance(executor, Executor)
     executor = resolve_executor(n_jobs, executor)  # one pool for all breadth-first rounds
     try:
         return _build(domain, list(keys), constraints, neighbor_key, cells_mode, counts, model,
-                      locator, tol, progress, expand, sort_keys, executor, info)
+                      locator, tol, progress, expand, sort_keys, executor, info, route)
     finally:
         if own_executor:
             executor.shutdown()
 
 
 def _build(domain, keys, constraints, neighbor_key, cells_mode, counts, model, locator, tol,
-           progress, expand, sort_keys, executor, info):
+           progress, expand, sort_keys, executor, info, route=None):
     n_jobs = None
+    route = route or (domain.dim, 6, "auto")
     counts = np.zeros(len(keys), dtype=np.int64) if counts is None else np.asarray(counts)
     geoms, kept, n_dropped = _cell_geometries(domain, keys, constraints, tol, progress,
-                                              n_jobs, executor)
+                                              n_jobs, executor, route)
     keys = [keys[i] for i in kept]
     counts = counts[kept]
     is_data = counts > 0
@@ -111,7 +128,7 @@ def _build(domain, keys, constraints, neighbor_key, cells_mode, counts, model, l
         if not extra:
             break
         new_geoms, new_kept, dropped = _cell_geometries(domain, extra, constraints, tol,
-                                                        progress, n_jobs, executor)
+                                                        progress, n_jobs, executor, route)
         n_dropped += dropped
         frontier = list(range(len(keys), len(keys) + len(new_kept)))
         keys += [extra[i] for i in new_kept]
@@ -128,8 +145,15 @@ def _build(domain, keys, constraints, neighbor_key, cells_mode, counts, model, l
     vertices = _global_vertices([g.vertices for g, *_ in geoms], domain.dim, tol)
     cells, facets, hinges = _tables(domain, keys, geoms, counts, is_data, neighbor_key, tol)
     info = dict(info or {})
-    info.update(cells=cells_mode, tol=tol, n_dropped=n_dropped, volume_method="exact",
-                face_to_face=True)
+    n, exact_dim, volume = route
+    high = n > exact_dim
+    info.update(cells=cells_mode, tol=tol, n_dropped=n_dropped, face_to_face=True,
+                volume_method=_volume_method(high, volume))
+    if high:  # screening statistics of the high-dimensional facet detection
+        stats = np.array([g.stats for g, *_ in geoms]).reshape(-1, 3).sum(axis=0)
+        info.update(facet_candidates=int(stats[0]), facet_lp=int(stats[1]),
+                    facet_settled_without_lp=float(1 - stats[1] / max(1, stats[0])))
+        cells["volume_se"] = np.array([g.volume_se for g, *_ in geoms])
     return Partition(
         domain=domain, keys=keys, cells=cells, facets=facets, hinges=hinges,
         model=model, locator=locator, info=info, vertices=vertices,
@@ -153,7 +177,14 @@ def _global_vertices(per_cell: list[np.ndarray], n: int, tol: float):
     return indptr, labels.astype(np.int64), merged
 
 
-def _cell_geometries(domain, keys, constraints, tol, progress, n_jobs=None, executor=None):
+def _volume_method(high: bool, volume: str) -> str:
+    if not high or volume == "exact":
+        return "exact"
+    return {"auto": "estimate", "estimate": "estimate"}.get(volume, volume)
+
+
+def _cell_geometries(domain, keys, constraints, tol, progress, n_jobs=None, executor=None,
+                     route=None):
     """Chebyshev LP and the vertex route for each cell; drops empty and thin cells."""
     box_A, box_b = domain.halfspaces()
     box_labels = -1 - np.arange(box_A.shape[0])
@@ -164,7 +195,7 @@ def _cell_geometries(domain, keys, constraints, tol, progress, n_jobs=None, exec
         polys.append((np.vstack([box_A, A]), np.concatenate([box_b, b]),
                       np.concatenate([box_labels, np.asarray(labels, dtype=np.int64)])))
     results = map_cells(_geometry_chunk, polys, n_jobs=n_jobs, executor=executor,
-                        args=(tol,), progress=progress, desc="cell geometry")
+                        args=(tol, route), progress=progress, desc="cell geometry")
     geoms, kept = [], []
     for j, ((_, _, labels), result) in enumerate(zip(polys, results)):
         if result is not None:
@@ -174,16 +205,34 @@ def _cell_geometries(domain, keys, constraints, tol, progress, n_jobs=None, exec
     return geoms, kept, len(polys) - len(kept)
 
 
-def _geometry_chunk(polys, tol):
-    """Per chunk: batched Chebyshev LPs, then each full-dimensional cell's geometry."""
+def _geometry_chunk(polys, tol, route=None):
+    """Per chunk: batched Chebyshev LPs, then each full-dimensional cell's geometry.
+
+    ``route = (n, exact_dim, volume)``. For ``n <= exact_dim`` the exact vertex route
+    (Qhull: vertices, facets, hinges, exact volumes). Above it, the vertex count explodes,
+    so :func:`cellgeom.geometry.highdim.highdim_geometry` finds facets by certificates and
+    batched LPs (no vertices, no hinges) and estimates volumes when asked.
+    """
+    n, exact_dim, volume = route or (None, 6, "auto")
+    high = n is not None and n > exact_dim
     centers, radii = chebyshev_centers([(A, b) for A, b, _ in polys])
     out = []
     for (A, b, _), center, radius in zip(polys, centers, radii):
         if not radius > tol:
             out.append(None)  # empty or lower-dimensional: dropped, and counted
+        elif high:  # high-dimensional route (seeded per cell: identical on every backend)
+            geom = highdim_geometry(A, b, center, radius, tol=tol,
+                                    volume=volume in ("auto", "estimate", "exact"),
+                                    seed=_cell_seed(A, b))
+            out.append((geom, center, radius))
         else:
             out.append((polytope_geometry(A, b, center, tol=tol), center, radius))
     return out
+
+
+def _cell_seed(A, b) -> int:
+    """A deterministic seed from the cell's inequalities (same result on any executor)."""
+    return int(abs(hash((A.shape, float(np.round(b.sum(), 9))))) % (2**31))
 
 
 def _tables(domain, keys, geoms, counts, is_data, neighbor_key, tol):

@@ -1,0 +1,246 @@
+"""ReLU / leaky-ReLU networks (torch) as partitions: cells are activation patterns.
+
+For ``z_1 = W_1 x + b_1``, ``h_l = sigma(z_l)``, ``z_{l+1} = W_{l+1} h_l + b_{l+1}`` and a
+pattern ``s`` (bit 1 where the unit is on its ``z > 0`` piece) with slopes ``D_l``, the
+pre-activations on the cell are ``z_l = A_l x + c_l`` with
+
+    A_1 = W_1,  c_1 = b_1,  A_{l+1} = W_{l+1} D_l A_l,  c_{l+1} = W_{l+1} D_l c_l + b_{l+1}
+
+(THEORY.md section 6). The cell of ``s`` is ``{x : (1 - 2 s_k) (A[k] x + c[k]) <= 0 for all
+units k}`` clipped to the domain. Here the maps are computed from the *key alone*, by
+pushing the identity basis through the network with every pattern imposed
+(:meth:`PiecewiseLinearNetwork.propagate`), so the neighbour across a facet (the key with
+that unit's bit flipped) gets its own exact H-representation without any point in it.
+
+Keys are strings of ``"0"``/``"1"``, one character per hidden unit in forward order; the
+facet label of unit ``k`` is that global index ``k``. For a one-hidden-layer network the key
+is the sign vector of ``HyperplaneArrangement(W_1, b_1)``, so both give the same cells.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..nn.layers import MaxPoolStep, PiecewiseLinearNetwork, as_network
+from .arrangement import flip_bit
+from .base import check_data, register_adapter, resolve_domain
+from .polytopes import build_polytope_partition
+
+__all__ = ["NetworkCells", "layerwise_table"]
+
+_KEY_CHUNK = 256  # keys per batched pattern-imposed propagation
+
+
+class NetworkCells:
+    """The cells of a two-piece piecewise-linear network, computed from patterns.
+
+    Parameters
+    ----------
+    net : torch.nn.Module or PiecewiseLinearNetwork
+        Eval-mode network with ReLU / LeakyReLU / PReLU activations (two pieces, breakpoint
+        0) and a flat input of ``n`` features.
+    upto_layer : int, optional
+        Use only activation layers ``1..upto_layer`` (the partition after those layers).
+    """
+
+    def __init__(self, net, upto_layer: int | None = None):
+        self.network: PiecewiseLinearNetwork = as_network(net, torch.float64)
+        layers = self.network.layers
+        if not layers:
+            raise ValueError("the network has no activation layer: it has a single cell.")
+        for st, layer in zip(_layer_steps(self.network), layers):
+            if isinstance(st, MaxPoolStep) or layer.n_pieces != 2 or st.breakpoints != (0.0,):
+                raise ValueError(
+                    f"partition() supports networks whose activations have two pieces split "
+                    f"at 0 (ReLU, LeakyReLU, PReLU); layer {layer.name!r} is {layer.kind!r} "
+                    f"with {layer.n_pieces} pieces. Use cellgeom.nn.slice_partition for it.")
+        n_layers = len(layers)
+        if upto_layer is None:
+            upto_layer = n_layers
+        if not (isinstance(upto_layer, (int, np.integer)) and 1 <= upto_layer <= n_layers):
+            raise ValueError(f"upto_layer must be an int in 1..{n_layers}, got {upto_layer!r}.")
+        self.upto_layer = int(upto_layer)
+        self.n_in = self._input_size()
+        x0 = torch.zeros((1, self.n_in), dtype=torch.float64)
+        records, _ = self.network.probe(self.network.check_input(x0, "x"))
+        self.unit_shapes = [tuple(r["value"].shape[1:]) for r in records]
+        self.sizes = [math.prod(s) for s in self.unit_shapes]
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
+        self.n_units = int(self.offsets[self.upto_layer])
+
+    def _input_size(self) -> int:
+        from torch import nn
+
+        first = next((m for m in self.network.module.modules()
+                      if not isinstance(m, (nn.Sequential, nn.Flatten, nn.Identity,
+                                            nn.Dropout))
+                      and not list(m.children())), None)
+        if not isinstance(first, nn.Linear):
+            raise ValueError("partition() needs a network whose first layer is nn.Linear "
+                             f"(flat inputs); the first layer is {type(first).__name__}.")
+        return int(first.in_features)
+
+    # -- keys ----------------------------------------------------------------------------
+    def patterns(self, X) -> np.ndarray:
+        """0/1 pattern of every used unit, shape (N, n_units)."""
+        Xt = self.network.check_input(np.asarray(X, dtype=float), "X")
+        self.network.probe(Xt)
+        out = []
+        for i in range(0, Xt.shape[0], 65536):
+            records, _ = self.network.propagate(Xt[i:i + 65536], stop_at=self.upto_layer - 1)
+            out.append(np.hstack([r["pattern"].reshape(r["pattern"].shape[0], -1).numpy()
+                                  for r in records[:self.upto_layer]]))
+        return np.vstack(out).astype(np.uint8)
+
+    def keys(self, X) -> np.ndarray:
+        """Cell key of each row of X (string of 0/1 per unit)."""
+        P = self.patterns(X)
+        chars = (P + ord("0")).view(f"S{P.shape[1]}").ravel()
+        return chars.astype(str)
+
+    # -- H-representations -------------------------------------------------------------
+    def layer_maps(self, keys) -> tuple[np.ndarray, np.ndarray]:
+        """``(A, c)`` of every used unit on the cells of ``keys``.
+
+        Returns arrays of shape (B, n_units, n) and (B, n_units): ``z = A x + c``, computed
+        from the patterns alone (the recursion ``A_{l+1} = W_{l+1} D_l A_l``).
+        """
+        B, n = len(keys), self.n_in
+        P = np.frombuffer("".join(keys).encode(), dtype=np.uint8).reshape(B, -1) - ord("0")
+        if P.shape[1] != self.n_units:
+            raise ValueError(f"keys have {P.shape[1]} units, expected {self.n_units}.")
+        imposed = [torch.from_numpy(P[:, self.offsets[j]:self.offsets[j + 1]].astype(np.int64))
+                   .reshape((B,) + self.unit_shapes[j]) for j in range(self.upto_layer)]
+        eye = torch.eye(n, dtype=torch.float64).reshape(1, n, n).expand(B, n, n)
+        records, _ = self.network.propagate(None, torch.zeros((B, n), dtype=torch.float64),
+                                            eye, imposed=imposed, stop_at=self.upto_layer - 1)
+        A = np.concatenate([r["tan"].reshape(B, n, -1).transpose(1, 2).numpy()
+                            for r in records[:self.upto_layer]], axis=1)
+        c = np.concatenate([r["const"].reshape(B, -1).numpy()
+                            for r in records[:self.upto_layer]], axis=1)
+        return A, c
+
+    def constraints(self, keys):
+        """``[(A, b, labels)]``: ``(1 - 2 s_k)(A_k x + c_k) <= 0`` per unit (label k)."""
+        out = []
+        labels_all = np.arange(self.n_units)
+        for start in range(0, len(keys), _KEY_CHUNK):
+            chunk = list(keys[start:start + _KEY_CHUNK])
+            A, c = self.layer_maps(chunk)
+            for j, key in enumerate(chunk):
+                s = 1.0 - 2.0 * (np.frombuffer(key.encode(), dtype=np.uint8) - ord("0"))
+                G, h = s[:, None] * A[j], -s * c[j]
+                norms = np.linalg.norm(G, axis=1)
+                scale = max(1.0, float(np.abs(h).max(initial=0.0)))
+                live = norms > 1e-12 * scale
+                # a unit constant on the cell: no facet; if its sign contradicts the key the
+                # cell is empty, kept as the infeasible row 0 x <= h < 0
+                bad = ~live & (h < 0)
+                keep = live | bad
+                out.append((np.where(bad[:, None], 0.0, G)[keep], h[keep], labels_all[keep]))
+        return out
+
+    def outputs(self, X) -> np.ndarray:
+        Xt = self.network.check_input(np.asarray(X, dtype=float), "X")
+        with torch.no_grad():
+            return self.network.module(Xt).reshape(Xt.shape[0], -1).numpy()
+
+
+def layerwise_table(net, X, domain=None) -> pd.DataFrame:
+    """Data-containing cells after layers 1..l, for every depth l, and how they split.
+
+    The partition after layers ``1..l`` is refined by the pulled-back hyperplanes of layer
+    ``l + 1`` (THEORY.md section 6); only sub-cells holding data are counted.
+
+    Returns
+    -------
+    DataFrame, one row per depth ``l``: ``layer``, ``units`` (used so far), ``data_cells``,
+    ``split_cells`` (cells of depth ``l - 1`` cut into several data cells by layer ``l``),
+    ``max_children``, ``singletons`` (data cells holding one point).
+    """
+    cells = NetworkCells(net)
+    X = check_data(X, cells.n_in, name="X")
+    if domain is not None:
+        X = X[resolve_domain(domain, X, cells.n_in).contains(X)]
+    P = cells.patterns(X)
+    rows, parent = [], np.zeros(len(X), dtype=np.int64)
+    for l in range(1, len(cells.sizes) + 1):
+        sub = np.ascontiguousarray(P[:, :cells.offsets[l]])
+        _, inv = np.unique(sub, axis=0, return_inverse=True)
+        inv = inv.ravel()
+        pairs = np.unique(np.column_stack([parent, inv]), axis=0)
+        children = np.bincount(pairs[:, 0])
+        rows.append({"layer": l, "units": int(cells.offsets[l]), "data_cells": int(inv.max()) + 1,
+                     "split_cells": int((children > 1).sum()),
+                     "max_children": int(children.max()),
+                     "singletons": int((np.bincount(inv) == 1).sum())})
+        parent = inv
+    return pd.DataFrame(rows)
+
+
+def _layer_steps(network):
+    """The activation steps in forward order (attribute name differs across versions)."""
+    steps = getattr(network, "layer_steps", None)
+    return steps if steps is not None else network._steps_by_layer
+
+
+def _start_key(cells: NetworkCells, domain) -> str:
+    rng = np.random.default_rng(0)
+    points = domain.lo + rng.random((256, domain.dim)) * domain.widths
+    return str(cells.keys(points[:1])[0])
+
+
+@register_adapter("torch.nn.modules.module.Module", name="torch.nn.Module")
+def _partition_network(net, *, domain, data, cells, progress, upto_layer=None, tol=None,
+                       include_neighbors=False, exact_dim=6, volume="auto", n_jobs=None,
+                       executor=None):
+    """Adapter: ``cellgeom.partition(net, domain, data, cells=...)`` for torch networks."""
+    model = NetworkCells(net, upto_layer)
+    dim = model.n_in
+    if data is not None:
+        data = check_data(data, dim)
+    domain = resolve_domain(domain, data, dim)
+    if domain.dim != dim:
+        raise ValueError(f"domain has dimension {domain.dim}, but the network expects {dim} "
+                         "input features.")
+    n_outside = 0
+    if data is not None:
+        inside = domain.contains(data)
+        n_outside = int((~inside).sum())
+        data_keys = model.keys(data[inside]) if inside.any() else np.zeros(0, dtype=str)
+    if cells == "data":
+        if data is None:
+            raise ValueError('cells="data" needs data: pass data=X, or use cells="all".')
+        keys, counts = np.unique(data_keys, return_counts=True)
+        if keys.size == 0:
+            raise ValueError("No data point lies inside the domain box.")
+        expand = 1 if include_neighbors else 0
+    else:
+        keys, counts, expand = [_start_key(model, domain)], None, -1
+    part = build_polytope_partition(
+        domain=domain, keys=[str(k) for k in keys], constraints=model.constraints,
+        neighbor_key=flip_bit, cells_mode=cells, counts=counts, model=net, tol=tol,
+        progress=progress, expand=expand, n_jobs=n_jobs, executor=executor,
+        exact_dim=exact_dim, volume=volume,
+        info={"n_points_outside": n_outside, "upto_layer": model.upto_layer,
+              "n_units": model.n_units},
+    )
+    index = {k: i for i, k in enumerate(part.keys)}
+    if data is not None:
+        found = np.array([index.get(k, -1) for k in data_keys], dtype=np.int64)
+        part.cells["n_points"] = np.bincount(found[found >= 0], minlength=part.n_cells)
+        part.cells["is_data"] = part.cells["n_points"].to_numpy() > 0
+        if volume == "data":  # empirical mass: vol(X) * share of the points in the cell
+            share = part.cells["n_points"].to_numpy() / max(1, int(inside.sum()))
+            part.cells["volume"] = share * domain.volume
+            part.info["volume_method"] = "data"
+    if part.n_cells:
+        out = model.outputs(part.centers)
+        part.cells["prediction"] = out.argmax(axis=1) if out.shape[1] > 1 else out[:, 0]
+    part._locator = lambda X: np.array([index.get(k, -1) for k in model.keys(X)],
+                                       dtype=np.int64)
+    part.cell_model = model
+    return part

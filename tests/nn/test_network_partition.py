@@ -1,0 +1,182 @@
+"""Partitions of torch ReLU / leaky-ReLU networks; each test names its oracle."""
+from __future__ import annotations
+
+from math import comb, factorial
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import cellgeom
+from cellgeom.geometry.highdim import estimate_volume, facet_rows_screened
+from cellgeom.geometry.lp import nonredundant_rows_lp
+from cellgeom.models.network import NetworkCells, layerwise_table
+
+
+def _mlp(sizes, act=nn.ReLU, seed=0):
+    torch.manual_seed(seed)
+    mods = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        mods.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            mods.append(act())
+    return nn.Sequential(*mods).double().eval()
+
+
+@pytest.mark.parametrize("n,k", [(2, 7), (3, 6)])
+def test_one_layer_equals_hyperplane_arrangement_and_region_count(n, k):
+    """Oracle: HyperplaneArrangement(W1, b1) and the count sum_{i<=n} C(k, i)."""
+    net = _mlp([n, k, 1], seed=n)
+    W, b = net[0].weight.detach().numpy(), net[0].bias.detach().numpy()
+    # a box holding every vertex of the arrangement: all n-subsets' intersections
+    from itertools import combinations
+    pts = [np.linalg.solve(W[list(c)], -b[list(c)]) for c in combinations(range(k), n)]
+    half = 2 * np.abs(np.array(pts)).max() + 1
+    box = cellgeom.Box(-half * np.ones(n), half * np.ones(n))
+    p = cellgeom.partition(net, box, cells="all", progress=False)
+    q = cellgeom.partition(cellgeom.HyperplaneArrangement(W, b), box, cells="all",
+                           progress=False)
+    assert p.n_cells == sum(comb(k, i) for i in range(n + 1))
+    assert p.keys == q.keys
+    np.testing.assert_allclose(p.volumes, q.volumes, rtol=0, atol=1e-9 * box.volume)
+    fa, fb = p.faces, q.faces
+    assert len(fa) == len(fb)
+    np.testing.assert_array_equal(fa[["cell_a", "cell_b", "label"]].to_numpy(),
+                                  fb[["cell_a", "cell_b", "label"]].to_numpy())
+    np.testing.assert_allclose(fa["volume"].to_numpy(), fb["volume"].to_numpy(), atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def deep_all():
+    net = _mlp([2, 32, 32, 1], seed=3)
+    box = cellgeom.Box([-2, -2], [2, 2])
+    return net, box, cellgeom.partition(net, box, cells="all", progress=False)
+
+
+def test_exhaustive_2_32_32_1_agrees_with_dense_grid(deep_all):
+    """Oracle: dense grid sampling (patterns from the network's own forward pass)."""
+    net, box, p = deep_all
+    assert abs(p.volumes.sum() - box.volume) < 1e-8 * box.volume
+    g = 400
+    s = (np.arange(g) + 0.5) / g
+    X = np.stack(np.meshgrid(s, s), -1).reshape(-1, 2) * 4 - 2
+    keys = p.cell_model.keys(X)
+    idx = np.array([p.key_index(k) for k in keys])
+    assert np.all(idx >= 0), "a sampled pattern is missing from the enumeration"
+    frac = np.bincount(idx, minlength=p.n_cells) / len(X)
+    share = p.volumes / box.volume
+    # binomial error of the sampled fraction, plus the grid's boundary discretisation
+    err = 5 * np.sqrt(share * (1 - share) / len(X)) + 4 * np.sqrt(share) / g + 1e-12
+    assert np.all(np.abs(frac - share) <= err)
+
+
+def test_minkowski_closure_every_cell(deep_all):
+    """Oracle: sum_F vol(F) nu_F = 0 for every bounded cell."""
+    _, _, p = deep_all
+    assert np.abs(p.minkowski_residuals()).max() < 1e-8
+
+
+def test_locate_agrees_with_network_patterns(deep_all):
+    """Oracle: the network's own activation patterns (cellgeom.nn.activation_patterns)."""
+    net, box, p = deep_all
+    X = np.random.default_rng(1).uniform(-2, 2, (500, 2))
+    flat = cellgeom.nn.activation_patterns(net, X, pack=False).flat
+    want = ["".join(map(str, r)) for r in flat]
+    assert [p.keys[i] for i in p.locate(X)] == want
+    # halfspace location (geometry) agrees with the key route
+    assert np.array_equal(p._locate_by_halfspaces(X), p.locate(X))
+
+
+def test_leaky_relu_data_cells_contain_their_points():
+    """Oracle: each data point satisfies its cell's H-representation (leaky ReLU)."""
+    net = _mlp([3, 10, 8, 2], act=lambda: nn.LeakyReLU(0.1), seed=5)
+    X = np.random.default_rng(2).uniform(-1, 1, (60, 3))
+    p = cellgeom.partition(net, cellgeom.Box(-np.ones(3), np.ones(3)), X, progress=False)
+    assert p.cells["n_points"].sum() == 60
+    for i, x in zip(p.locate(X), X):
+        A, b = p.halfspaces(i)
+        assert np.all(A @ x <= b + 1e-9)
+    assert np.abs(p.minkowski_residuals()).max() < 1e-8
+
+
+def test_layerwise_refines(deep_all):
+    """Oracle: the partition after layer 1 is the arrangement of layer 1's units."""
+    net, box, _ = deep_all
+    X = np.random.default_rng(3).uniform(-2, 2, (300, 2))
+    p1 = cellgeom.partition(net, box, X, upto_layer=1, progress=False)
+    W, b = net[0].weight.detach().numpy(), net[0].bias.detach().numpy()
+    q = cellgeom.partition(cellgeom.HyperplaneArrangement(W, b), box, X, progress=False)
+    assert p1.keys == q.keys
+    table = layerwise_table(net, X, box)
+    assert list(table["layer"]) == [1, 2]
+    assert table["data_cells"].is_monotonic_increasing
+    assert table["data_cells"].iloc[-1] == len(set(NetworkCells(net).keys(X)))
+
+
+@pytest.mark.parametrize("shape", ["cube", "simplex"])
+def test_volume_estimator_10d_within_3_sigma(shape):
+    """Oracle: known volumes, 1 for [0,1]^10 and 1/10! for the unit simplex."""
+    n = 10
+    if shape == "cube":
+        A = np.vstack([-np.eye(n), np.eye(n)])
+        b = np.concatenate([np.zeros(n), np.ones(n)])
+        c, r, true = np.full(n, 0.5), 0.5, 1.0
+    else:
+        A = np.vstack([-np.eye(n), np.ones((1, n))])
+        b = np.concatenate([np.zeros(n), [1.0]])
+        r = 1 / (n + np.sqrt(n))
+        c, true = np.full(n, r), 1 / factorial(n)
+    vol, se, _ = estimate_volume(A, b, c, r, rng=0, outer_radius=np.sqrt(n))
+    assert se > 0 and se < 0.15 * vol
+    assert abs(vol - true) <= 3 * se
+
+
+def test_screened_facets_equal_lp_facets():
+    """Oracle: nonredundant_rows_lp (one LP per row) on random 12-D polytopes."""
+    rng = np.random.default_rng(4)
+    n = 12
+    for _ in range(3):
+        A = np.vstack([-np.eye(n), np.eye(n), rng.standard_normal((60, n))])
+        b = np.concatenate([np.ones(2 * n), rng.uniform(0.5, 2, 60)])
+        c, r = cellgeom.geometry.chebyshev_center(A, b)
+        rows, stats = facet_rows_screened(A, b, c)
+        np.testing.assert_array_equal(rows, nonredundant_rows_lp(A, b, c))
+        assert stats[0] == A.shape[0]
+
+
+def test_highdim_route_matches_exact_route():
+    """Oracle: the exact vertex route (Qhull) on the same 4-D cells."""
+    net = _mlp([4, 12, 1], seed=7)
+    X = np.random.default_rng(5).uniform(-1, 1, (40, 4))
+    box = cellgeom.Box(-np.ones(4), np.ones(4))
+    exact = cellgeom.partition(net, box, X, progress=False)
+    high = cellgeom.partition(net, box, X, progress=False, exact_dim=3)
+    assert exact.keys == high.keys
+    np.testing.assert_array_equal(exact.facets[["cell", "label", "neighbor"]].to_numpy(),
+                                  high.facets[["cell", "label", "neighbor"]].to_numpy())
+    se = high.cells["volume_se"].to_numpy()
+    assert np.all(np.abs(high.volumes - exact.volumes) <= 4 * se + 1e-12)
+    assert high.info["volume_method"] == "estimate"
+
+
+def test_errors():
+    """Oracle: clear ValueErrors (nn.layers error classes) for unsupported input."""
+    box = cellgeom.Box([-1, -1], [1, 1])
+    X = np.zeros((3, 2))
+    with pytest.raises(ValueError, match="Sigmoid"):
+        cellgeom.partition(nn.Sequential(nn.Linear(2, 3), nn.Sigmoid()), box, X)
+    bn = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3), nn.ReLU()).train()
+    with pytest.raises(cellgeom.nn.TrainingModeError):
+        cellgeom.partition(bn, box, X)
+    with pytest.raises(ValueError, match="features"):
+        cellgeom.partition(_mlp([2, 3, 1]), box, np.zeros((3, 5)))
+    bad = _mlp([2, 3, 1])
+    with torch.no_grad():
+        bad[0].weight[0, 0] = float("nan")
+    with pytest.raises(cellgeom.nn.NonFiniteWeightError):
+        cellgeom.partition(bad, box, X)
+    with pytest.raises(ValueError, match="two pieces"):
+        cellgeom.partition(nn.Sequential(nn.Linear(2, 3), nn.Hardtanh()), box, X)
+    with pytest.raises(ValueError, match="upto_layer"):
+        cellgeom.partition(_mlp([2, 3, 3, 1]), box, X, upto_layer=5)
