@@ -93,3 +93,11 @@ def test_patterns_of_a_batch_in_chunks_equal_one_pass():
     X = np.random.default_rng(5).normal(size=(257, 2))
     a, b = activation_patterns(_net(), X), activation_patterns(_net(), X, batch_size=16)
     np.testing.assert_array_equal(a.keys, b.keys)
+
+
+def test_affine_network_has_one_cell_with_empty_key():
+    net = nn.Sequential(nn.Linear(3, 2), nn.Dropout(0.1), nn.Linear(2, 1)).eval()
+    pats = activation_patterns(net, np.ones((5, 3)))
+    assert pats.keys.shape == (5, 0) and pats.layers == []
+    first, inverse = group_by_pattern(pats.keys)
+    assert len(first) == 1 and (inverse == 0).all()

@@ -7,6 +7,8 @@ from math import comb
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from cellgeom.nn import Residual, activation_patterns, slice_partition
@@ -165,3 +167,26 @@ def test_trained_digits_mlp_slice_matches_dense_grid():
     g = g.reshape(-1, 2)
     keys = activation_patterns(net, regions.to_points(g)).keys
     np.testing.assert_array_equal(regions.keys[regions.locate(g)], keys)
+
+
+@settings(max_examples=15, deadline=None)
+@given(widths=st.lists(st.integers(1, 7), min_size=1, max_size=3),
+       act=st.sampled_from(["relu", "leaky", "hardtanh"]), seed=st.integers(0, 2**16))
+def test_property_random_small_nets_tile_and_match_patterns(widths, act, seed):
+    """Random MLPs on a random plane in 3-D: areas sum to the rectangle, and the pattern
+    at every polygon's centroid and at a random inside point equals its key."""
+    make = {"relu": nn.ReLU, "leaky": lambda: nn.LeakyReLU(0.2),
+            "hardtanh": lambda: nn.Hardtanh(-0.3, 0.6)}[act]
+    layers, n = [], 3
+    for w in widths:
+        layers += [nn.Linear(n, w), make()]
+        n = w
+    net = _init(nn.Sequential(*layers, nn.Linear(n, 1)), seed)
+    o, u, v = _plane((3,), seed)
+    regions = slice_partition(net, o, u, v, (-1.0, 2.0, -1.5, 0.5))
+    assert regions.areas.sum() == pytest.approx(6.0, rel=1e-9)
+    pts, owner = _points_inside(regions.polygons, 1, np.random.default_rng(seed))
+    pts = np.concatenate([pts, regions.interior_points])
+    owner = np.concatenate([owner, np.arange(regions.n_regions)])
+    keys = activation_patterns(net, regions.to_points(pts)).keys
+    np.testing.assert_array_equal(keys, regions.keys[owner])

@@ -131,8 +131,10 @@ def activation_patterns(net, X, pack: bool = True, *, dtype: torch.dtype | None 
         outputs.append(final["value"].cpu().numpy())
     n_pieces = [layer.n_pieces for layer in network.layers]
     layers = [np.concatenate(lst).astype(_small_uint(p)) for lst, p in zip(per_layer, n_pieces)]
-    keys = pack_patterns(layers, n_pieces) if pack else _concat(layers) if layers else \
-        np.zeros((Xt.shape[0], 0), np.uint8)
+    if not layers:  # an affine network: one cell, empty keys
+        keys = np.zeros((Xt.shape[0], 0), np.uint8)
+    else:
+        keys = pack_patterns(layers, n_pieces) if pack else _concat(layers)
     return ActivationPatterns(layers, [la.name for la in network.layers], n_pieces,
                               unit_shapes, keys, np.concatenate(outputs))
 

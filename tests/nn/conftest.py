@@ -1,0 +1,21 @@
+"""Run the cellgeom.nn tests (test_nn_*.py) with one torch thread.
+
+Their tensors are tiny; on a shared 2-core machine torch's thread pool only adds
+contention (measured: 42 s with the default pool under load, 13 s with one thread).
+The previous thread count is restored after each test.
+"""
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread(request):
+    if not request.node.path.name.startswith("test_nn_"):
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
