@@ -150,13 +150,15 @@ def plot_partition(
     >>> len(ax.collections) >= 2
     True
     """
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
     from matplotlib.collections import LineCollection, PolyCollection
     from matplotlib.patches import Patch
 
     part, cx = _split(partition_or_complex)
     polys = cell_polygons(part)
     if ax is None:
+        import matplotlib.pyplot as plt
+
         _, ax = plt.subplots(figsize=(6, 5))
     values, label = _values(part.cells, color_by, part.n_cells, "color_by")
     coll = PolyCollection(polys, edgecolors="0.15", linewidths=linewidth, alpha=alpha)
@@ -169,7 +171,7 @@ def plot_partition(
             ax.figure.colorbar(coll, ax=ax, label=label or "value")
     else:
         cats, inverse = np.unique(values.astype(str), return_inverse=True)
-        palette = plt.get_cmap("tab10" if len(cats) <= 10 else "tab20")
+        palette = colormaps["tab10" if len(cats) <= 10 else "tab20"]
         colors = [palette(j % palette.N) for j in range(len(cats))]
         coll.set_facecolor([colors[j] for j in inverse])
         ax.legend(handles=[Patch(color=colors[j], label=str(c)) for j, c in enumerate(cats)],

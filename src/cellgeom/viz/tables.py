@@ -57,8 +57,6 @@ def plot_spectrum(cx_or_values, p: int = 0, k: int = 30, kind: str = "hodge", ax
     -------
     matplotlib.axes.Axes
     """
-    import matplotlib.pyplot as plt
-
     from ..complex import RiemannianComplex
 
     if isinstance(cx_or_values, RiemannianComplex):
@@ -70,6 +68,8 @@ def plot_spectrum(cx_or_values, p: int = 0, k: int = 30, kind: str = "hodge", ax
         if not np.all(np.isfinite(values)):
             raise ValueError("eigenvalues contain NaN or infinite values.")
     if ax is None:
+        import matplotlib.pyplot as plt
+
         _, ax = plt.subplots(figsize=(5, 3.5))
     idx = np.arange(len(values))
     scale = float(np.max(np.abs(values))) if len(values) else 1.0
@@ -129,11 +129,11 @@ def plot_layer_counts(table, columns=None, ax=None, logy: bool | None = None):
     -------
     matplotlib.axes.Axes
     """
-    import matplotlib.pyplot as plt
-
     table, xcol, x, columns = _xy(table, ("layer", "name", "layer_name"), columns,
                                   "plot_layer_counts")
     if ax is None:
+        import matplotlib.pyplot as plt
+
         _, ax = plt.subplots(figsize=(5, 3.5))
     pos = np.arange(len(table))
     for c in columns:
@@ -169,11 +169,11 @@ def plot_training(table, columns=None, ax=None, logy: bool = False):
     -------
     matplotlib.axes.Axes
     """
-    import matplotlib.pyplot as plt
-
     table, xcol, x, columns = _xy(table, ("epoch", "step", "iteration"), columns,
                                   "plot_training")
     if ax is None:
+        import matplotlib.pyplot as plt
+
         _, ax = plt.subplots(figsize=(5, 3.5))
     for c in columns:
         ax.plot(x, table[c].to_numpy(dtype=float), "-", marker="." if len(x) < 60 else None,
