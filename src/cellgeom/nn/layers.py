@@ -76,7 +76,7 @@ class AffineStep(Step):
     """An affine layer; ``linear`` is its map without the constant term."""
 
     def full(self, y: torch.Tensor) -> torch.Tensor:
-        return self.module(y)
+        return self.module(y)  # eval-mode BatchNorm uses its running statistics here
 
     def linear(self, y: torch.Tensor) -> torch.Tensor:
         m = self.module
@@ -230,12 +230,6 @@ def _channel_view(w: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def _bn_scale(m) -> torch.Tensor:
     s = torch.rsqrt(m.running_var + m.eps)
     return s * m.weight if m.weight is not None else s
-
-
-def _bn_full(m, y):
-    s = _bn_scale(m)
-    t = -m.running_mean * s + (m.bias if m.bias is not None else 0.0)
-    return y * _channel_view(s, y) + _channel_view(t, y)
 
 
 # ----------------------------------------------------------------------- parsing
@@ -458,9 +452,7 @@ class PiecewiseLinearNetwork:
 
     @staticmethod
     def _affine(st: AffineStep, state):
-        bn = isinstance(st.module, nn.modules.batchnorm._BatchNorm)
-        full = (lambda y: _bn_full(st.module, y)) if bn else st.full
-        out = {k: None if state[k] is None else full(state[k]) for k in ("value", "const")}
+        out = {k: None if state[k] is None else st.full(state[k]) for k in ("value", "const")}
         tan = state["tan"]
         if tan is not None:
             b, m = tan.shape[:2]
