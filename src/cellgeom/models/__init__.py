@@ -22,4 +22,7 @@ def _load_adapters(model) -> None:
 
 
 #: top-level package of the model -> adapter modules to import for it
-_OPTIONAL_ADAPTERS: dict[str, tuple[str, ...]] = {"torch": ("network",)}
+_OPTIONAL_ADAPTERS: dict[str, tuple[str, ...]] = {
+    "torch": ("network",),
+    "sklearn": ("trees", "ensembles", "voronoi", "linear", "pipeline"),
+}

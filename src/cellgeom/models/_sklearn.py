@@ -1,0 +1,106 @@
+"""Shared helpers of the scikit-learn adapters: fitted checks, input checks, predictions.
+
+Every scikit-learn partition records the model and, per cell, the model's
+prediction at the cell's Chebyshev centre (``prediction``; ``proba_<k>`` for
+classifiers with ``predict_proba``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .base import check_data, resolve_domain, vector_columns
+
+__all__ = ["check_fitted_model", "check_model_input", "add_predictions", "model_name",
+           "prepare_inputs"]
+
+
+def model_name(model) -> str:
+    """Class name of a model, as scikit-learn prints it in messages."""
+    return type(model).__name__
+
+
+def check_fitted_model(model) -> None:
+    """Raise scikit-learn's ``NotFittedError`` (a ``ValueError``) for an unfitted model."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(model)
+
+
+def check_model_input(model, X, name: str = "data") -> np.ndarray:
+    """Validate ``X`` against the model's ``n_features_in_`` with scikit-learn's message.
+
+    Raises
+    ------
+    ValueError
+        "X has 3 features, but DecisionTreeClassifier is expecting 5 features as input."
+    """
+    n = int(model.n_features_in_)
+    arr = np.asarray(X, dtype=float) if not isinstance(X, pd.DataFrame) else X.to_numpy(float)
+    if arr.ndim == 2 and arr.shape[1] != n:
+        raise ValueError(
+            f"{name} has {arr.shape[1]} features, but {model_name(model)} is expecting {n} "
+            "features as input."
+        )
+    return check_data(arr, n, name=name, allow_empty=True)
+
+
+def prepare_inputs(model, domain, data, cells: str):
+    """Fitted check, data check and the domain box; returns ``(data, domain, n_outside)``."""
+    check_fitted_model(model)
+    n = int(model.n_features_in_)
+    if data is not None:
+        data = check_model_input(model, data, name="data")
+        if data.shape[0] == 0:
+            data = None
+    if cells == "data" and data is None:
+        raise ValueError('cells="data" needs data: pass data=X, or use cells="all".')
+    domain = resolve_domain(domain, data, n)
+    n_outside = 0 if data is None else int((~domain.contains(data)).sum())
+    return data, domain, n_outside
+
+
+def add_predictions(cells: pd.DataFrame, model, dim: int) -> pd.DataFrame:
+    """Add ``prediction`` (``model.predict`` at each Chebyshev centre) and, for
+    classifiers, ``proba_<k>`` (``predict_proba``, k indexing ``model.classes_``).
+
+    IsolationForest-like models with ``score_samples`` also get ``score``.
+    """
+    centers = cells[vector_columns("center", dim)].to_numpy()
+    if len(centers) == 0:
+        cells["prediction"] = pd.Series(dtype=float)
+        return cells
+    pred = np.asarray(model.predict(centers))
+    cells["prediction"] = pred if pred.dtype.kind in "biuf" else pred.astype(object)
+    if hasattr(model, "predict_proba") and hasattr(model, "classes_"):
+        try:
+            proba = np.asarray(model.predict_proba(centers))
+        except (AttributeError, NotImplementedError, ValueError):
+            proba = None  # e.g. SGDClassifier with hinge loss
+        if proba is not None:
+            for k in range(proba.shape[1]):
+                cells[f"proba_{k}"] = proba[:, k]
+    if _final_step_name(model) == "IsolationForest":
+        cells["score"] = model.score_samples(centers)
+    return cells
+
+
+def _final_step_name(model) -> str:
+    steps = getattr(model, "steps", None)
+    return model_name(steps[-1][1]) if steps else model_name(model)
+
+
+def unpack_pipeline(model):
+    """``(affine_T, affine_c, final_estimator)`` of a model: identity for a bare model.
+
+    The leading steps of a :class:`~sklearn.pipeline.Pipeline` must be affine
+    (StandardScaler, MinMaxScaler, PCA, or "passthrough"); they compose into
+    ``z = T x + c``, the input the final estimator sees.
+    """
+    from .pipeline import affine_of_steps
+
+    steps = getattr(model, "steps", None)
+    if steps is None:
+        return None, None, model
+    T, c = affine_of_steps(model)
+    return T, c, steps[-1][1]
