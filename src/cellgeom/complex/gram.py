@@ -84,6 +84,9 @@ def smallest_eigenvalue(M: sp.spmatrix) -> float:
     k = M.shape[0]
     if k == 0:
         return float("nan")
+    coo = M.tocoo()
+    if np.all(coo.row == coo.col):  # diagonal (metric "diagonal"): no eigensolver needed
+        return float(M.diagonal().min())
     if k <= 2000:
         return float(np.linalg.eigvalsh(M.toarray())[0])
     from scipy.sparse.linalg import eigsh
