@@ -107,6 +107,15 @@ def test_bad_extent_is_rejected():
         slice_partition(net, np.zeros(2), [1, 0], [0, 1], (1, 0, 0, 1))
 
 
-def test_import_cellgeom_does_not_import_torch():
-    code = "import sys, cellgeom; assert 'torch' not in sys.modules, 'torch was imported'"
+def test_import_cellgeom_and_nn_forms_do_not_import_torch():
+    code = ("import sys, cellgeom; from cellgeom.nn import volume_form; "
+            "import cellgeom.nn.forms; assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unknown_name_in_cellgeom_nn_is_an_attribute_error():
+    import cellgeom.nn
+
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        cellgeom.nn.nope  # noqa: B018
+    assert "slice_partition" in dir(cellgeom.nn)

@@ -86,6 +86,10 @@ NETWORKS = {
     "avgpool1d_adaptive": lambda: (nn.Sequential(nn.Conv1d(1, 2, 3), nn.ReLU(), nn.AvgPool1d(2),
                                                  nn.AdaptiveAvgPool1d(2), nn.Flatten(),
                                                  nn.Linear(4, 2)), (1, 9)),
+    "unflatten_adaptive_dropout2d": lambda: (nn.Sequential(
+        nn.Linear(3, 18), nn.ReLU(), nn.Unflatten(1, (2, 3, 3)), nn.Dropout2d(0.3),
+        nn.Conv2d(2, 3, 2), nn.PReLU(3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Dropout1d(0.1), nn.Linear(3, 2)), (3,)),
     "maxpool2d": lambda: (nn.Sequential(nn.Conv2d(1, 2, 2), nn.MaxPool2d(2), nn.ReLU(),
                                         nn.Flatten(), nn.Linear(8, 2)), (1, 5, 5)),
     "maxpool2d_overlapping_padded": lambda: (nn.Sequential(

@@ -1,30 +1,41 @@
 """Piecewise-linear PyTorch networks: activation patterns, pullbacks, forms and slices.
 
-Importing this subpackage imports torch; ``import cellgeom`` does not import it.
+Names are loaded on first use (PEP 562), so ``import cellgeom`` never imports
+torch, and the numpy-only :mod:`cellgeom.nn.forms` can be used without it. Every
+other name imports torch when first touched.
 """
-from .forms import (
-    pullback_form,
-    pullback_metric,
-    transport_face_volume,
-    unit_boundary_distance,
-    volume_form,
-)
-from .layers import (
-    NonFiniteWeightError,
-    PiecewiseLinearNetwork,
-    Residual,
-    TrainingModeError,
-    UnsupportedLayerError,
-    as_network,
-)
-from .patterns import ActivationPatterns, activation_patterns, group_by_pattern, pack_patterns
-from .pullback import LayerMap, pullback
-from .slices import SliceRegions, slice_partition
+from __future__ import annotations
 
-__all__ = [
-    "ActivationPatterns", "LayerMap", "NonFiniteWeightError", "PiecewiseLinearNetwork",
-    "Residual", "SliceRegions", "TrainingModeError", "UnsupportedLayerError",
-    "activation_patterns", "as_network", "group_by_pattern", "pack_patterns", "pullback",
-    "pullback_form", "pullback_metric", "slice_partition", "transport_face_volume",
-    "unit_boundary_distance", "volume_form",
-]
+import importlib
+
+_WHERE = {
+    "pullback_form": "forms", "pullback_metric": "forms", "transport_face_volume": "forms",
+    "unit_boundary_distance": "forms", "volume_form": "forms",
+    "NonFiniteWeightError": "layers", "PiecewiseLinearNetwork": "layers", "Residual": "layers",
+    "TrainingModeError": "layers", "UnsupportedLayerError": "layers", "as_network": "layers",
+    "ActivationPatterns": "patterns", "activation_patterns": "patterns",
+    "group_by_pattern": "patterns", "pack_patterns": "patterns",
+    "LayerMap": "pullback", "pullback": "pullback",
+    "SliceRegions": "slices", "slice_partition": "slices",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'cellgeom.nn' has no attribute {name!r}")
+    try:
+        module = importlib.import_module(f".{_WHERE[name]}", __name__)
+    except ModuleNotFoundError as err:
+        if err.name == "torch":
+            raise ImportError(f"cellgeom.nn.{name} needs PyTorch; install it with "
+                              "pip install 'cellgeom[torch]'") from err
+        raise
+    value = getattr(module, name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
