@@ -141,7 +141,7 @@ def test_box_adjacency_sweep_equals_all_pairs(seed, n, depth):
 
 def test_forest_all_volumes_locate_and_predictions():
     X, y = _data(2)
-    m = RandomForestClassifier(n_estimators=6, max_depth=4, random_state=0).fit(X, y)
+    m = RandomForestClassifier(n_estimators=4, max_depth=3, random_state=0).fit(X, y)
     part = cellgeom.partition(m, data=X, cells="all", progress=False)
     assert abs(part.volumes.sum() / part.domain.volume - 1) < 1e-12
     Xt = np.random.default_rng(2).random((2000, 2))
@@ -158,7 +158,7 @@ def test_forest_all_volumes_locate_and_predictions():
 
 @pytest.mark.parametrize("make", [
     lambda X, y: GradientBoostingClassifier(n_estimators=8, max_depth=2).fit(X, y),
-    lambda X, y: HistGradientBoostingRegressor(max_iter=6).fit(X, X[:, 0] - X[:, 1]),
+    lambda X, y: HistGradientBoostingRegressor(max_iter=3, max_leaf_nodes=6).fit(X, X[:, 0] - X[:, 1]),
     lambda X, y: IsolationForest(n_estimators=5, max_features=1, random_state=0).fit(X),
     lambda X, y: ExtraTreesRegressor(n_estimators=4, max_depth=3, random_state=0).fit(X, y),
 ])

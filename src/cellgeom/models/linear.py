@@ -1,0 +1,88 @@
+"""Linear classifiers: the arg-max cells of the class scores.
+
+Scores ``s_k(z) = w_k . z + b_k``. Multi-class (K > 2): cell k is
+``{z : s_k >= s_j for all j}``, rows ``(w_j - w_k) . z <= b_k - b_j`` with label j.
+Binary (one score s): cell "1" is ``{s >= 0}`` (row ``-w . z <= b``, label 0) and
+cell "0" is ``{s <= 0}`` (row ``w . z <= -b``, label 1). Keys are class indices
+into ``classes_``; through a pipeline ``z = T x + c`` the rows are pulled back.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._sklearn import add_predictions, check_fitted_model, prepare_inputs
+from .base import register_adapter
+from .polytopes import build_polytope_partition
+
+__all__ = ["linear_scores"]
+
+
+def linear_scores(model) -> tuple[np.ndarray, np.ndarray]:
+    """``(W, b)`` of the decision function, shapes (K or 1, n) and (K or 1,)."""
+    W = np.atleast_2d(np.asarray(model.coef_, dtype=float))
+    b = np.broadcast_to(np.asarray(model.intercept_, dtype=float), (W.shape[0],)).copy()
+    return W, b
+
+
+_LINEAR = ["sklearn.linear_model._logistic.LogisticRegression",
+           "sklearn.svm._classes.LinearSVC",
+           "sklearn.linear_model._stochastic_gradient.SGDClassifier",
+           "sklearn.linear_model._perceptron.Perceptron",
+           "sklearn.linear_model._ridge.RidgeClassifier"]
+
+
+def _partition_linear(model, *, domain, data, cells, progress, tol=None, n_jobs=None,
+                      executor=None, _affine=None, _model=None, _transform=None):
+    record = model if _model is None else _model
+    check_fitted_model(model)
+    data, domain, n_outside = prepare_inputs(record, domain, data, cells)
+    Wz, bz = linear_scores(model)
+    nz = Wz.shape[1]
+    T, c = _affine if _affine is not None else (np.eye(nz), np.zeros(nz))
+    W, b = Wz @ T, Wz @ c + bz  # scores as functions of the raw input x
+    binary = W.shape[0] == 1
+    n_classes = 2 if binary else W.shape[0]
+
+    def class_of(X):
+        s = np.asarray(X, dtype=float) @ W.T + b
+        return (s[:, 0] > 0).astype(np.int64) if binary else np.argmax(s, axis=1)
+
+    def constraints(keys):
+        out = []
+        for key in keys:
+            k = int(key)
+            if binary:
+                sign = -1.0 if k == 1 else 1.0
+                out.append((sign * W, np.array([-sign * b[0]]), np.array([1 - k])))
+            else:
+                j = np.delete(np.arange(n_classes), k)
+                out.append((W[j] - W[k], b[k] - b[j], j))
+        return out
+
+    if cells == "data":
+        inside = data[domain.contains(data)]
+        keys_idx, counts = np.unique(class_of(inside), return_counts=True)
+        if keys_idx.size == 0:
+            raise ValueError("No data point lies inside the domain box.")
+    else:
+        keys_idx, counts = np.arange(n_classes), None
+    part = build_polytope_partition(
+        domain=domain, keys=[str(k) for k in keys_idx], constraints=constraints,
+        neighbor_key=lambda key, label: str(label), cells_mode=cells, counts=counts,
+        model=record, tol=tol, progress=progress, n_jobs=n_jobs, executor=executor,
+        info={"n_points_outside": n_outside})
+    index = np.full(n_classes, -1, dtype=np.int64)
+    cls = np.array([int(k) for k in part.keys], dtype=np.int64)
+    index[cls] = np.arange(part.n_cells)
+    part._locator = lambda X: index[class_of(X)]
+    if data is not None:
+        found = part.locate(data)
+        part.cells["n_points"] = np.bincount(found[found >= 0], minlength=part.n_cells)
+        part.cells["is_data"] = part.cells["n_points"].to_numpy() > 0
+    part.cells["class_index"] = cls
+    add_predictions(part.cells, record, domain.dim)
+    return part
+
+
+for _name in _LINEAR:
+    register_adapter(_name)(_partition_linear)

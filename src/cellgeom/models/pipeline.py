@@ -1,0 +1,87 @@
+"""Pipelines: affine leading steps pulled back to the raw input space.
+
+Leading steps compose into ``z = T x + c``:
+
+- StandardScaler: ``z = (x - mean) / scale`` (T = diag(1/scale));
+- MinMaxScaler: ``z = x * scale_ + min_``;
+- PCA: ``z = (x - mean_) V^T`` (divided by sqrt(explained_variance_) when whitening);
+- "passthrough" / None: identity.
+
+The final estimator's cells are built in x: polytope models (Voronoi, linear)
+get their rows multiplied by T; tree models need a diagonal T with positive
+entries (scalers), under which boxes stay boxes with thresholds
+``x = (t - c) / T_ff``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._sklearn import check_fitted_model, model_name
+from .base import _ADAPTERS, register_adapter
+
+__all__ = ["affine_of_steps", "AFFINE_STEPS"]
+
+AFFINE_STEPS = ("StandardScaler", "MinMaxScaler", "PCA", "passthrough")
+
+
+def _step_affine(step, n: int):
+    if step is None or step == "passthrough":
+        return np.eye(n), np.zeros(n)
+    name = model_name(step)
+    check_fitted_model(step)
+    if name == "StandardScaler":
+        scale = step.scale_ if step.with_std else np.ones(n)
+        mean = step.mean_ if step.with_mean else np.zeros(n)
+        return np.diag(1 / scale), -mean / scale
+    if name == "MinMaxScaler":
+        if getattr(step, "clip", False):
+            raise ValueError("MinMaxScaler(clip=True) is not affine (it clips); use clip=False.")
+        return np.diag(step.scale_), np.asarray(step.min_, dtype=float)
+    if name == "PCA":
+        T = np.asarray(step.components_, dtype=float)
+        if step.whiten:
+            T = T / np.sqrt(step.explained_variance_)[:, None]
+        return T, -T @ step.mean_
+    raise ValueError(
+        f"Pipeline step {name} is not affine: cellgeom can pull cells back only through "
+        f"{', '.join(AFFINE_STEPS)} in front of the final estimator.")
+
+
+def affine_of_steps(pipeline) -> tuple[np.ndarray, np.ndarray]:
+    """``(T, c)`` with ``z = T x + c`` the composition of all steps but the last."""
+    n = int(pipeline.n_features_in_)
+    T, c = np.eye(n), np.zeros(n)
+    for _, step in pipeline.steps[:-1]:
+        Ts, cs = _step_affine(step, T.shape[0])
+        T, c = Ts @ T, Ts @ c + cs
+    return T, c
+
+
+@register_adapter("sklearn.pipeline.Pipeline")
+def _partition_pipeline(model, *, domain, data, cells, progress, **kwargs):
+    check_fitted_model(model)
+    final = model.steps[-1][1]
+    T, c = affine_of_steps(model)
+    for predicate, func, label in _ADAPTERS:
+        if predicate(final) and func is not _partition_pipeline:
+            break
+    else:
+        from .base import supported_models
+
+        raise TypeError(f"Pipeline's final estimator {model_name(final)} has no cellgeom "
+                        f"adapter. Supported models: {', '.join(supported_models())}.")
+    prefix = model[:-1]
+
+    def transform(X):
+        return prefix.transform(np.asarray(X, dtype=float))
+
+    affine = (T, c)
+    if func.__module__.endswith((".trees", ".ensembles")):
+        off = T - np.diag(np.diag(T))
+        if T.shape[0] != T.shape[1] or np.any(off != 0) or np.any(np.diag(T) <= 0):
+            raise ValueError(
+                f"Pipeline in front of {model_name(final)}: tree cells stay boxes only under "
+                "per-feature scalings (StandardScaler, MinMaxScaler); a PCA step rotates them.")
+        affine = (np.diag(T).copy(), c)
+    return func(final, domain=domain, data=data, cells=cells, progress=progress,
+                _affine=affine, _model=model, _transform=transform, **kwargs)
