@@ -117,6 +117,15 @@ def activation_patterns(net, X, pack: bool = True, *, dtype: torch.dtype | None 
     ------
     ValueError
         ``X`` has the wrong shape (message gives expected and actual) or is empty.
+
+    Examples
+    --------
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(),
+    ...                           torch.nn.Linear(3, 1)).eval()
+    >>> pats = activation_patterns(net, np.random.default_rng(0).normal(size=(100, 2)))
+    >>> pats.layers[0].shape, pats.keys.shape
+    ((100, 3), (100, 1))
+    >>> first, inverse = group_by_pattern(pats.keys)  # one group per cell met
     """
     network = as_network(net, dtype)
     Xt = network.check_input(X, "X")

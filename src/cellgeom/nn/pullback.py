@@ -103,6 +103,14 @@ def pullback(net, x, *, dtype: torch.dtype | None = torch.float64,
         One per activation / max-pool layer in forward order, then the output.
         ``A_{l+1} = W_{l+1} D_l A_l`` holds exactly, and ``A_l`` equals the Jacobian
         ``dz_l/dx`` at every interior point of the cell.
+
+    Examples
+    --------
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(),
+    ...                           torch.nn.Linear(4, 2)).eval()
+    >>> maps = pullback(net, torch.randn(5, 3))
+    >>> [(m.name, m.A.shape) for m in maps]
+    [('1', (5, 4, 3)), ('output', (5, 2, 3))]
     """
     network = as_network(net, dtype)
     X = network.check_input(x, "x")

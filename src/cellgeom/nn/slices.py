@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .layers import MaxPoolStep, PiecewiseLinearNetwork, as_network
-from .patterns import pack_patterns
+from .patterns import _small_uint, pack_patterns
 
 __all__ = ["SliceRegions", "slice_partition"]
 
@@ -42,7 +42,8 @@ class SliceRegions:
     keys : ndarray (R, n_bytes) of uint8
         Cell key of each region, packed as by :func:`cellgeom.nn.activation_patterns`.
     patterns : list of ndarray (R, units_l)
-        Per activation / max-pool layer, the pattern of every region.
+        Per activation / max-pool layer, the pattern of every region (bool for
+        two-piece layers, else small unsigned ints, as ``ActivationPatterns.layers``).
     areas : ndarray (R,)
         Area in ``(s, t)`` coordinates (shoelace formula).
     interior_points : ndarray (R, 2)
@@ -385,10 +386,24 @@ def slice_partition(net, origin, u, v, extent, *, min_area: float = 1e-12, tol: 
 
     Notes
     -----
-    Work per layer: one batched pass of the plane map through the network for all
+    The polygons are exact up to floating-point rounding: every vertex is an
+    intersection of unit lines or rectangle sides, computed by clipping, with no
+    grid anywhere. Work per layer: one batched pass of the plane map through the network for all
     current polygons (patterns of earlier layers imposed), a vectorised screen of
     which unit lines cross which polygon, and a clip per crossing line, so the cost
-    grows with the number of regions found.
+    grows with the number of regions found. A 64-128-128-10 MLP trained on
+    ``load_digits``, sliced through three digits over ``[-0.2, 1.2]^2``, gives about
+    2,700 regions in about half a second.
+
+    Examples
+    --------
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(),
+    ...                           torch.nn.Linear(8, 1)).eval()
+    >>> regions = slice_partition(net, [0.0, 0.0], [1.0, 0.0], [0.0, 1.0], extent=2.0)
+    >>> bool(abs(regions.areas.sum() - 16.0) < 1e-9)
+    True
+    >>> regions.locate([[0.1, 0.2]]).shape
+    (1,)
     """
     network: PiecewiseLinearNetwork = as_network(net, dtype)
     origin_t = network.check_input(np.asarray(origin)[None], "origin[None]")
@@ -440,8 +455,9 @@ def slice_partition(net, origin, u, v, extent, *, min_area: float = 1e-12, tol: 
         polys = new_polys
     padded = _pad(polys)
     areas, centroids = _area_centroid(padded)
-    flat = [p.reshape(len(polys), -1).numpy() for p in pats]
     n_pieces = [layer.n_pieces for layer in network.layers]
+    flat = [p.reshape(len(polys), -1).numpy().astype(_small_uint(n))
+            for p, n in zip(pats, n_pieces)]
     keys = pack_patterns(flat, n_pieces) if flat else np.zeros((len(polys), 0), np.uint8)
     return SliceRegions(polys, keys, flat, areas, centroids, (s0, s1, t0, t1),
                         origin_t[0].cpu().numpy(), u_t[0].cpu().numpy(), v_t[0].cpu().numpy(),
