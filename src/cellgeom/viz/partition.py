@@ -168,7 +168,7 @@ def plot_partition(
         coll.set_array(values.astype(float))
         coll.set_cmap(cmap)
         if colorbar:
-            ax.figure.colorbar(coll, ax=ax, label=label or "value")
+            _colorbar(ax, coll, label or "value")
     else:
         cats, inverse = np.unique(values.astype(str), return_inverse=True)
         palette = colormaps["tab10" if len(cats) <= 10 else "tab20"]
@@ -200,6 +200,18 @@ def plot_partition(
     return ax
 
 
+def _colorbar(ax, mappable, label: str):
+    """A colour bar as tall as the (equal-aspect) axes, appended on the right."""
+    from mpl_toolkits.axes_grid1 import make_axes_locatable
+
+    divider = getattr(ax, "_cellgeom_divider", None)
+    if divider is None:
+        divider = make_axes_locatable(ax)
+        ax._cellgeom_divider = divider
+    cax = divider.append_axes("right", size="4%", pad=0.1 if len(ax.figure.axes) == 1 else 0.6)
+    ax.figure.colorbar(mappable, cax=cax, label=label)
+
+
 def _draw_nerve(ax, cx, edge_color_by, edge_cmap, colorbar, LineCollection):
     cen = cx.partition.centroids
     edges = cx.edges[["a", "b"]].to_numpy(dtype=np.int64)
@@ -214,7 +226,7 @@ def _draw_nerve(ax, cx, edge_color_by, edge_cmap, colorbar, LineCollection):
         lines.set_cmap(edge_cmap)
         lines.set_linewidth(2.0)
         if colorbar:
-            ax.figure.colorbar(lines, ax=ax, label=label or "edge value")
+            _colorbar(ax, lines, label or "edge value")
     ax.add_collection(lines)
     ax.scatter(cen[:, 0], cen[:, 1], s=14, c="white", edgecolors="k", linewidths=0.8,
                zorder=5)
