@@ -62,7 +62,7 @@ def _partition_pipeline(model, *, domain, data, cells, progress, **kwargs):
     check_fitted_model(model)
     final = model.steps[-1][1]
     T, c = affine_of_steps(model)
-    for predicate, func, label in _ADAPTERS:
+    for predicate, func, _label in _ADAPTERS:
         if predicate(final) and func is not _partition_pipeline:
             break
     else:

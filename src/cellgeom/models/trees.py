@@ -74,9 +74,12 @@ def box_adjacency(lo: np.ndarray, hi: np.ndarray):
     lo, hi = np.asarray(lo, float), np.asarray(hi, float)
     m, n = lo.shape
     out_a, out_b, out_f = [], [], []
+    lo_t, hi_t = np.ascontiguousarray(lo.T), np.ascontiguousarray(hi.T)  # column access
     for f in range(n):
         if n > 1:
-            g = (f + 1) % n
+            # the most selective second axis: the one with the most distinct cut values
+            distinct = [np.unique(lo[:, h]).size if h != f else -1 for h in range(n)]
+            g = int(np.argmax(distinct))
             coords, rank = np.unique(np.concatenate([lo[:, g], hi[:, g]]), return_inverse=True)
             r_lo, r_hi, width = rank[:m], rank[m:], coords.size + 1
         else:
@@ -85,6 +88,11 @@ def box_adjacency(lo: np.ndarray, hi: np.ndarray):
         ga, gb = gid[:m], gid[m:]
         i, j = _interval_join(ga * width + r_lo, ga * width + r_hi,
                               gb * width + r_lo, gb * width + r_hi)
+        for h in range(n):  # filter the candidates axis by axis (cheap, small temporaries)
+            if h != f and i.size:
+                lh, hh = lo_t[h], hi_t[h]
+                ok = np.minimum(hh[i], hh[j]) > np.maximum(lh[i], lh[j])
+                i, j = i[ok], j[ok]
         out_a.append(i)
         out_b.append(j)
         out_f.append(np.full(i.size, f, dtype=np.int64))
