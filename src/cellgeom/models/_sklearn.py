@@ -89,18 +89,3 @@ def _final_step_name(model) -> str:
     steps = getattr(model, "steps", None)
     return model_name(steps[-1][1]) if steps else model_name(model)
 
-
-def unpack_pipeline(model):
-    """``(affine_T, affine_c, final_estimator)`` of a model: identity for a bare model.
-
-    The leading steps of a :class:`~sklearn.pipeline.Pipeline` must be affine
-    (StandardScaler, MinMaxScaler, PCA, or "passthrough"); they compose into
-    ``z = T x + c``, the input the final estimator sees.
-    """
-    from .pipeline import affine_of_steps
-
-    steps = getattr(model, "steps", None)
-    if steps is None:
-        return None, None, model
-    T, c = affine_of_steps(model)
-    return T, c, steps[-1][1]
