@@ -42,7 +42,22 @@ def _plane(shape, seed):
     return rng.normal(size=shape), rng.normal(size=shape), rng.normal(size=shape)
 
 
+def _conv_padded_pool(seed=3):
+    return _init(nn.Sequential(nn.Conv2d(1, 2, 2), nn.PReLU(2),
+                               nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), nn.Flatten(),
+                               nn.Linear(18, 3), nn.Softshrink(0.3), nn.Linear(3, 1)), seed)
+
+
+def _conv1d_residual(seed=3):
+    return _init(nn.Sequential(nn.Conv1d(2, 3, 3), nn.ReLU(), nn.MaxPool1d(2, stride=1, dilation=2),
+                               Residual(nn.Sequential(nn.Conv1d(3, 3, 3, padding=1),
+                                                      nn.Hardtanh(-0.2, 0.2)), nn.Conv1d(3, 3, 1)),
+                               nn.Flatten(), nn.Linear(12, 1)), seed)
+
+
 CASES = {
+    "conv_padded_overlapping_pool": lambda: (_conv_padded_pool(), _plane((1, 5, 5), 1), 1.5),
+    "conv1d_pool_residual": lambda: (_conv1d_residual(), _plane((2, 8), 1), 1.5),
     "mlp_relu_leaky_hardtanh": lambda: (_mlp(), (np.zeros(2), np.array([1.0, 0]),
                                                  np.array([0, 1.0])), 3.0),
     "conv_maxpool": lambda: (_convnet(), _plane((1, 5, 5), 3), (-1.5, 2.0, -1.0, 1.0)),
