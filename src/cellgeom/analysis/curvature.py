@@ -51,8 +51,8 @@ def _check_complex(cx):
 # -- vertex curvature -------------------------------------------------------------------------
 def vertex_curvature(cx, kind: str = "euler", data=None, *, alpha: float = 0.5,
                      metric_alpha: float = 1.0, weighting: str = "statistical",
-                     share: str = "equal", weights=None, progress: bool = True,
-                     n_jobs: int | None = None) -> np.ndarray:
+                     share: str = "equal", edge_mean: str = "geometric", weights=None,
+                     progress: bool = True, n_jobs: int | None = None) -> np.ndarray:
     r"""Curvature at each vertex (cell) of the complex.
 
     Parameters
@@ -62,7 +62,7 @@ def vertex_curvature(cx, kind: str = "euler", data=None, *, alpha: float = 0.5,
     data : array of shape (N, n), optional
         For "statistical" and for "forman" with ``weighting="statistical"``; default the
         partition's ``n_points``.
-    alpha, metric_alpha, weighting, weights, progress, n_jobs
+    alpha, metric_alpha, weighting, edge_mean, weights, progress, n_jobs
         Passed to :func:`edge_curvature` ("forman", "statistical").
     share : {"equal", "angle"}
         "angle" kind: how a hinge's deficit is shared among the cells around it.
@@ -118,7 +118,8 @@ def vertex_curvature(cx, kind: str = "euler", data=None, *, alpha: float = 0.5,
         return _angle_curvature(cx.partition, share)
     edge_kind = "forman" if kind == "forman" else "ollivier"
     ek = edge_curvature(cx, edge_kind, data, alpha=alpha, metric_alpha=metric_alpha,
-                        weighting=weighting, weights=weights, progress=progress, n_jobs=n_jobs)
+                        weighting=weighting, edge_mean=edge_mean, weights=weights,
+                        progress=progress, n_jobs=n_jobs)
     ends = edges.ravel()
     ok = np.repeat(np.isfinite(ek), 2)
     total = np.bincount(ends[ok], weights=np.repeat(ek, 2)[ok], minlength=n)
