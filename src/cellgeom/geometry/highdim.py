@@ -191,7 +191,7 @@ def estimate_volume(A, b, center, radius, rng=None, *, n_chains: int = 32,
 
 
 def facet_rows_screened(A, b, center, tol: float = 1e-9, points=None, record=None,
-                        lp_batch: int = 16):
+                        lp_batch: int = 1):
     """Facet-defining rows of a full-dimensional ``{A x <= b}``: certificates, then LPs.
 
     Parameters
