@@ -105,22 +105,37 @@ class ActivationStep(Step):
 
     def pieces(self, z: torch.Tensor) -> torch.Tensor:
         """Piece index ``#{j : z > t_j}`` per unit (int64, shape of ``z``)."""
-        out = torch.zeros(z.shape, dtype=torch.int64, device=z.device)
-        for t in self.breakpoints:
+        out = (z > self.breakpoints[0]).long()
+        for t in self.breakpoints[1:]:
             out += z > t
         return out
 
     def slope_offset(self, pattern: torch.Tensor, like: torch.Tensor):
         """Slope and offset of the active piece, broadcast to ``pattern`` (batch first)."""
+        offsets = torch.tensor(self.offsets, dtype=like.dtype, device=like.device)
+        if not any(torch.is_tensor(s) for s in self.slopes):  # one table look-up
+            slopes = torch.tensor(self.slopes, dtype=like.dtype, device=like.device)
+            return slopes[pattern], offsets[pattern]
         slope = torch.zeros(pattern.shape, dtype=like.dtype, device=like.device)
-        offset = torch.zeros_like(slope)
-        for j in range(self.n_pieces):
-            on = pattern == j
-            s = self.slopes[j]
+        for j, s in enumerate(self.slopes):  # PReLU: per-channel slopes
             s = _channel_view(s, pattern) if torch.is_tensor(s) else s
-            slope = torch.where(on, s, slope)
-            offset = torch.where(on, torch.as_tensor(self.offsets[j], dtype=like.dtype), offset)
-        return slope, offset
+            slope = torch.where(pattern == j, s, slope)
+        return slope, offsets[pattern]
+
+    def apply(self, z: torch.Tensor) -> torch.Tensor:
+        """The activation itself, never in place (the input is kept in the records)."""
+        m = self.module
+        if self.kind == "prelu":
+            return F.prelu(z, m.weight)
+        if self.kind == "relu":
+            return F.relu(z)
+        if self.kind == "leaky_relu":
+            return F.leaky_relu(z, float(self.slopes[0]))
+        lo, hi = self.breakpoints[0], self.breakpoints[-1]
+        return {"hardtanh": lambda: F.hardtanh(z, lo, hi),
+                "softshrink": lambda: F.softshrink(z, hi),
+                "hardshrink": lambda: F.hardshrink(z, hi),
+                "threshold": lambda: F.threshold(z, lo, self.offsets[0])}[self.kind]()
 
 
 @dataclass
@@ -425,7 +440,8 @@ class PiecewiseLinearNetwork:
         -------
         records : list of dict
             Per activation layer: ``name``, ``pattern``, ``slope`` (the elementwise
-            ``D``), ``value``, ``const``, ``tan`` of the layer's input (pre-activation),
+            ``D``; None when only values are pushed), ``value``, ``const``, ``tan`` of
+            the layer's input (pre-activation),
             and for max-pool ``flat`` (indices of the maxima) and ``out_shape``.
         final : dict with ``value``, ``const``, ``tan`` of the output.
         """
@@ -490,17 +506,19 @@ class PiecewiseLinearNetwork:
                 new["tan"] = st.gather(t.reshape((b * m,) + tuple(t.shape[2:])), flat).reshape(
                     (b, m) + tuple(pattern.shape[1:]))
             return new
-        if i < len(imposed):
-            pattern = torch.as_tensor(imposed[i], device=self.device).long()
-        else:
-            pattern = st.pieces(v)
-        ref = v if v is not None else c
-        slope, offset = st.slope_offset(pattern, ref)
-        rec.update(pattern=pattern, slope=slope)
+        given = i < len(imposed)
+        pattern = torch.as_tensor(imposed[i], device=self.device).long() if given \
+            else st.pieces(v)
+        rec["pattern"] = pattern
+        slope = offset = None
+        if c is not None or t is not None or given:  # the affine pieces are needed
+            slope, offset = st.slope_offset(pattern, v if v is not None else c)
+        rec["slope"] = slope
         records.append(rec)
         if stop_at == i:
             raise _Stop
-        return {"value": None if v is None else slope * v + offset,
+        value = None if v is None else (slope * v + offset if given else st.apply(v))
+        return {"value": value,
                 "const": None if c is None else slope * c + offset,
                 "tan": None if t is None else slope.unsqueeze(1) * t}
 

@@ -136,10 +136,12 @@ def activation_patterns(net, X, pack: bool = True, *, dtype: torch.dtype | None 
         records, final = network.propagate(Xt[i:i + batch_size])
         unit_shapes = [tuple(r["pattern"].shape[1:]) for r in records]
         for lst, r in zip(per_layer, records):
-            lst.append(r["pattern"].reshape(r["pattern"].shape[0], -1).cpu().numpy())
+            small = torch.int16 if r["pattern"].max() > 255 else torch.uint8  # before the copy
+            lst.append(r["pattern"].reshape(r["pattern"].shape[0], -1).to(small).cpu().numpy())
         outputs.append(final["value"].cpu().numpy())
     n_pieces = [layer.n_pieces for layer in network.layers]
-    layers = [np.concatenate(lst).astype(_small_uint(p)) for lst, p in zip(per_layer, n_pieces)]
+    layers = [np.concatenate(lst).astype(_small_uint(p), copy=False)
+              for lst, p in zip(per_layer, n_pieces)]
     if not layers:  # an affine network: one cell, empty keys
         keys = np.zeros((Xt.shape[0], 0), np.uint8)
     else:
