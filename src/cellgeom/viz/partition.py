@@ -160,6 +160,10 @@ def plot_partition(
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(6, 5))
+    lo, hi = part.domain.lo, part.domain.hi
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal", adjustable="box")
     values, label = _values(part.cells, color_by, part.n_cells, "color_by")
     coll = PolyCollection(polys, edgecolors="0.15", linewidths=linewidth, alpha=alpha)
     if values is None:
@@ -191,10 +195,6 @@ def plot_partition(
 
             cx = build_complex(part)
         _draw_nerve(ax, cx, edge_color_by, edge_cmap, colorbar, LineCollection)
-    lo, hi = part.domain.lo, part.domain.hi
-    ax.set_xlim(lo[0], hi[0])
-    ax.set_ylim(lo[1], hi[1])
-    ax.set_aspect("equal", adjustable="box")
     ax.set_xlabel("$x_0$")
     ax.set_ylabel("$x_1$")
     return ax
@@ -205,10 +205,12 @@ def _colorbar(ax, mappable, label: str):
     from mpl_toolkits.axes_grid1 import make_axes_locatable
 
     divider = getattr(ax, "_cellgeom_divider", None)
-    if divider is None:
+    first = divider is None
+    if first:
         divider = make_axes_locatable(ax)
         ax._cellgeom_divider = divider
-    cax = divider.append_axes("right", size="4%", pad=0.1 if len(ax.figure.axes) == 1 else 0.6)
+    # the second bar leaves room for the first one's tick labels and label
+    cax = divider.append_axes("right", size="4%", pad=0.1 if first else 0.75)
     ax.figure.colorbar(mappable, cax=cax, label=label)
 
 
