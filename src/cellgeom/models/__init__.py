@@ -14,11 +14,13 @@ def _load_adapters(model) -> None:
     scikit-learn adapters import scikit-learn; the network adapter imports torch.
     Neither is imported for an arrangement.
     """
-    module = type(model).__module__.split(".")[0]
-    for name in _OPTIONAL_ADAPTERS.get(module, ()):
-        if name not in _OPTIONAL_LOADED:
-            __import__(f"{__name__}.{name}")
-            _OPTIONAL_LOADED.add(name)
+    # the whole MRO: a user's own nn.Module or estimator subclass lives in the user's module
+    packages = {cls.__module__.split(".")[0] for cls in type(model).__mro__}
+    for package in sorted(packages):
+        for name in _OPTIONAL_ADAPTERS.get(package, ()):
+            if name not in _OPTIONAL_LOADED:
+                __import__(f"{__name__}.{name}")
+                _OPTIONAL_LOADED.add(name)
 
 
 #: top-level package of the model -> adapter modules to import for it
