@@ -34,7 +34,10 @@ def files(tmp_path_factory):
     sio.dump(forest, d / "forest.skops")
     joblib.dump(forest, d / "forest.joblib")
     np.save(d / "iris.npy", X)
-    pd.DataFrame(X, columns=["petal_length", "petal_width"]).to_csv(d / "iris.csv", index=False)
+    frame = pd.DataFrame(X, columns=["petal_length", "petal_width"])
+    frame.to_csv(d / "iris.csv", index=False)
+    frame.to_parquet(d / "iris.parquet")
+    frame.assign(species=iris.target_names[iris.target]).to_csv(d / "labels.csv", index=False)
     Xm, _ = make_moons(120, noise=0.1, random_state=0)
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(2, 6), torch.nn.ReLU(), torch.nn.Linear(6, 5),
@@ -87,6 +90,20 @@ def test_analyze_saved_network_torch_export_and_torchscript(files, capsys):
         np.testing.assert_allclose(cx.partition.cells["volume"], ref.cells["volume"],
                                    rtol=1e-9)
         np.testing.assert_array_equal(cx.partition.domain.lo, [-2, -2])
+
+
+def test_data_formats_npy_csv_parquet_agree_and_text_columns_are_named(files, capsys):
+    d = files["dir"]
+    keys = []
+    for name in ("iris.npy", "iris.csv", "iris.parquet"):
+        assert run("analyze", d / "forest.skops", d / name, "--save", d / f"{name}.npz",
+                   "--out", d / f"{name}.html", "--quiet") == 0
+        keys.append(cellgeom.load(d / f"{name}.npz").partition.keys)
+    assert keys[0] == keys[1] == keys[2]
+    capsys.readouterr()
+    assert run("analyze", d / "forest.skops", d / "labels.csv", "--quiet") == 1
+    err = capsys.readouterr().err
+    assert "non-numeric column(s) ['species']" in err and "labels.csv" in err
 
 
 def test_pickle_is_refused_without_allow_pickle(files, capsys):
