@@ -380,10 +380,10 @@ def ollivier_curvature(n, edges, lengths, w_ab, w_ba, fallback, laziness, *,
     ka = ptr[a][e_of] + t // sb[e_of]
     lb = ptr[b][e_of] + t % sb[e_of]
     upper = to_member[ka] + lengths[e_of] + to_member[lb]
-    cost = pair_distances(graph, idx[ka], idx[lb], upper=upper)
-    # zero-mass members may sit at infinite distance: their cost never matters
-    zero = (mass[ka] == 0) | (mass[lb] == 0)
-    cost[zero & ~np.isfinite(cost)] = 0.0
+    # only pairs that carry mass need a distance (a zero-mass member's cost never matters)
+    need = (mass[ka] > 0) & (mass[lb] > 0)
+    cost = np.where(need, np.inf, 0.0)
+    cost[need] = pair_distances(graph, idx[ka][need], idx[lb][need], upper=upper[need])
     d_edge = pair_distances(graph, a, b, upper=lengths)
     from ..parallel import map_cells
 

@@ -182,6 +182,16 @@ def pair_distances(graph: sp.csr_matrix, u, v, upper=None, chunk: int = 256) -> 
     u = np.asarray(u, dtype=np.int64)
     v = np.asarray(v, dtype=np.int64)
     n = graph.shape[0]
+    if upper is not None:
+        upper = np.asarray(upper, dtype=float)
+        unbounded = ~np.isfinite(upper)
+        if unbounded.any() and not unbounded.all():
+            # pairs without a finite bound take full rows; the others stay local
+            out = np.empty(u.size)
+            out[unbounded] = pair_distances(graph, u[unbounded], v[unbounded], None, chunk)
+            out[~unbounded] = pair_distances(graph, u[~unbounded], v[~unbounded],
+                                             upper[~unbounded], chunk)
+            return out
     out = np.full(u.size, np.inf)
     if u.size == 0:
         return out
