@@ -11,6 +11,8 @@ import itertools
 
 import numpy as np
 
+from .chains import _row_keys
+
 __all__ = ["nerve"]
 
 
@@ -85,31 +87,43 @@ def _facet_edges(partition):
     return pairs.reshape(-1, 2), vol
 
 
-def _adjacency_sets(edges, m):
-    nbrs = [set() for _ in range(m)]
-    for a, b in edges:
-        nbrs[a].add(int(b))
-        nbrs[b].add(int(a))
-    return nbrs
-
-
 def _extend_cliques(prev, edges, m):
-    """(p)-cliques from (p-1)-simplices: add a common neighbour above the last vertex,
-    keeping only candidates whose every facet is a (p-1)-simplex."""
-    nbrs = _adjacency_sets(edges, m)
-    have = {tuple(s) for s in prev.tolist()}
-    out = []
-    for s in prev.tolist():
-        common = set.intersection(*(nbrs[v] for v in s))
-        for w in sorted(c for c in common if c > s[-1]):
-            cand = s + [w]
-            if all(tuple(cand[:i] + cand[i + 1 :]) in have for i in range(len(cand) - 1)):
-                out.append(cand)
+    """(p)-cliques from (p-1)-simplices, vectorised: extend each simplex by a neighbour w of
+    its last vertex with w above it, then keep the candidates whose every facet is a
+    (p-1)-simplex (found by hashing rows, as for boundary matrices)."""
     width = prev.shape[1] + 1
-    return np.asarray(sorted(out), dtype=np.int64).reshape(-1, width)
+    if len(prev) == 0 or len(edges) == 0:
+        return np.zeros((0, width), dtype=np.int64)
+    # upper adjacency in CSR form: for vertex v, its neighbours w > v
+    order = np.lexsort((edges[:, 1], edges[:, 0]))
+    up = edges[order]
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.bincount(up[:, 0], minlength=m), out=indptr[1:])
+    last = prev[:, -1]
+    counts = indptr[last + 1] - indptr[last]
+    rows = np.repeat(np.arange(len(prev)), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    w = up[indptr[last][rows] + offsets, 1]
+    cand = np.column_stack([prev[rows], w])
+    if len(cand) == 0:
+        return cand.reshape(0, width)
+    prev_keys = np.sort(_row_keys(np.ascontiguousarray(prev, dtype=np.int64)))
+    ok = np.ones(len(cand), dtype=bool)
+    for i in range(width - 1):  # the facet without vertex i (the one without w is prev)
+        face = np.ascontiguousarray(np.delete(cand, i, axis=1), dtype=np.int64)
+        keys = _row_keys(face)
+        pos = np.minimum(np.searchsorted(prev_keys, keys), len(prev_keys) - 1)
+        ok &= prev_keys[pos] == keys
+    cand = cand[ok]
+    return cand[np.lexsort(cand.T[::-1])]
 
 
 def _facet_filter(partition, cand, piece_dim):
+    batched = getattr(partition, "common_pieces", None)
+    if callable(batched):  # closed forms (boxes) take all candidates at once
+        dims, volumes = batched(cand)
+        keep = dims >= piece_dim
+        return keep, np.where(keep, volumes, 0.0)
     keep = np.zeros(len(cand), dtype=bool)
     vol = np.zeros(len(cand))
     for i, s in enumerate(cand):

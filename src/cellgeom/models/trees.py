@@ -193,6 +193,18 @@ class BoxPartition(Partition):
         pos = width > 0
         return int(pos.sum()), float(np.prod(width[pos])), (lo + hi) / 2
 
+    def common_pieces(self, simplices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Vectorised :meth:`common_piece` over rows of cell ids: (dims, volumes)."""
+        simplices = np.asarray(simplices, dtype=np.int64)
+        lo = self.lo[simplices].max(axis=1)
+        hi = self.hi[simplices].min(axis=1)
+        width = hi - lo
+        empty = np.any(width < 0, axis=1)
+        pos = width > 0
+        dims = np.where(empty, -1, pos.sum(axis=1))
+        volumes = np.where(empty, 0.0, np.prod(np.where(pos, width, 1.0), axis=1))
+        return dims, volumes
+
     def touching_groups(self) -> list[tuple[int, ...]]:
         """Maximal sets of cells whose closed boxes share a point (rule "cech").
 
