@@ -75,13 +75,17 @@ def box_adjacency(lo: np.ndarray, hi: np.ndarray):
     m, n = lo.shape
     out_a, out_b, out_f = [], [], []
     lo_t, hi_t = np.ascontiguousarray(lo.T), np.ascontiguousarray(hi.T)  # column access
+    distinct = np.array([np.unique(lo_t[h]).size for h in range(n)])
+    ranks: dict[int, tuple] = {}  # per second axis g: cut-value ranks, computed once
     for f in range(n):
         if n > 1:
             # the most selective second axis: the one with the most distinct cut values
-            distinct = [np.unique(lo[:, h]).size if h != f else -1 for h in range(n)]
-            g = int(np.argmax(distinct))
-            coords, rank = np.unique(np.concatenate([lo[:, g], hi[:, g]]), return_inverse=True)
-            r_lo, r_hi, width = rank[:m], rank[m:], coords.size + 1
+            g = int(np.argmax(np.where(np.arange(n) == f, -1, distinct)))
+            if g not in ranks:
+                coords, rank = np.unique(np.concatenate([lo_t[g], hi_t[g]]),
+                                         return_inverse=True)
+                ranks[g] = (rank[:m], rank[m:], coords.size + 1)
+            r_lo, r_hi, width = ranks[g]
         else:
             r_lo, r_hi, width = np.zeros(m, np.int64), np.ones(m, np.int64), 2
         _, gid = np.unique(np.concatenate([hi[:, f], lo[:, f]]), return_inverse=True)
