@@ -266,3 +266,32 @@ def test_passes_sklearn_check_estimator_on_arrangements_with_documented_exemptio
     ests = (SimplicialSpline(ArrangementRegressor(3), lam=0.1),
             SimplicialSpline(ArrangementClassifier(3), lam=0.1))
     assert not _failed_checks(ests, EXEMPTIONS_ARRANGEMENT)
+
+
+def test_tree_refinement_is_continuous_across_box_faces_including_t_junctions():
+    """Oracle: u(x - eps e_axis) vs u(x + eps e_axis) at sampled points of every shared box
+    face (trees have T-junctions); and tau -> tiny gives back the tree's own cell means."""
+    from sklearn.tree import DecisionTreeRegressor
+
+    X, y = _data(400, 8)
+    sp_ = SimplicialSpline(DecisionTreeRegressor(max_depth=5, random_state=0), lam=0.05,
+                           tau=0.1).fit(X, y)
+    part = sp_.partition_
+    faces = part.faces[part.faces["cell_b"] >= 0]
+    rng = np.random.default_rng(1)
+    eps = 1e-8
+    for a, b in faces[["cell_a", "cell_b"]].to_numpy():
+        lo, hi = np.maximum(part.lo[a], part.lo[b]), np.minimum(part.hi[a], part.hi[b])
+        axis = int(np.argmin(hi - lo))  # the face is flat along this axis
+        t = rng.uniform(size=(20, 2))
+        pts = lo + t * (hi - lo)
+        pts[:, axis] = lo[axis]
+        e = np.zeros(2)
+        e[axis] = eps
+        diff = np.abs(sp_.predict(pts - e) - sp_.predict(pts + e))
+        assert diff.max() < 1e-5, (a, b, diff.max())
+    # the tree's own prediction equals the cell means at lam -> 0 (deep inside cells)
+    sharp = SimplicialSpline(DecisionTreeRegressor(max_depth=5, random_state=0), lam=1e-10,
+                             tau=1e-6).fit(X, y)
+    Xt = rng.uniform(-1, 1, size=(300, 2))
+    np.testing.assert_allclose(sharp.predict(Xt), sharp.base_model_.predict(Xt), atol=1e-6)
