@@ -14,3 +14,24 @@ __all__ = [
     "hinge_deficits",
     "vertex_curvature",
 ]
+from .laplacians import (  # noqa: E402
+    cell_laplacian,
+    extended_laplacian,
+    extended_stiffness,
+    hodge_laplacian,
+    hodge_stiffness,
+)
+from .spectral import (  # noqa: E402
+    betti_numbers_from_kernels,
+    harmonic_representatives,
+    heat_filter,
+    hodge_spectrum,
+    smallest_eigenpairs,
+    tikhonov_filter,
+)
+
+__all__ += [  # noqa: PLE0605
+    "betti_numbers_from_kernels", "cell_laplacian", "extended_laplacian", "extended_stiffness",
+    "harmonic_representatives", "heat_filter", "hodge_laplacian", "hodge_spectrum",
+    "hodge_stiffness", "smallest_eigenpairs", "tikhonov_filter",
+]
