@@ -259,3 +259,16 @@ def test_bad_input_raises_clear_valueerror(example):
     with pytest.raises(ValueError, match="rows"):
         tikhonov_filter(hodge_laplacian(example, 0), np.ones(3), 1.0)
     assert isinstance(hodge_stiffness(example, 0)[0], sp.csr_matrix)
+
+
+def test_sparse_kernel_path_betti_equal_exact_ranks_on_a_tree_complex():
+    """Oracle: RiemannianComplex.betti_numbers (exact ranks mod p) on a 300-leaf tree."""
+    from sklearn.tree import DecisionTreeRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(1500, 2))
+    y = np.sin(5 * X[:, 0]) + rng.normal(size=1500)
+    tree = DecisionTreeRegressor(max_leaf_nodes=300, random_state=0).fit(X, y)
+    cx = cellgeom.complex(cellgeom.partition(tree, data=X, progress=False), max_dim=1)
+    assert betti_numbers_from_kernels(cx, dense_limit=50) == cx.betti_numbers()
+    assert betti_numbers_from_kernels(cx, weighted=False, dense_limit=50) == cx.betti_numbers()

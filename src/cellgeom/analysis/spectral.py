@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
-from scipy.sparse.linalg import eigsh, expm_multiply, splu
+from scipy.sparse.linalg import ArpackNoConvergence, eigsh, expm_multiply, splu
 
 from .laplacians import hodge_stiffness
 
@@ -30,6 +30,8 @@ __all__ = [
 
 #: below this many rows a dense eigensolver is faster than ARPACK
 DENSE_LIMIT = 1500
+#: largest size for the dense fallback when ARPACK cannot resolve a large kernel
+DENSE_FALLBACK = 8000
 
 
 def _as_symmetric_pair(S, M):
@@ -64,7 +66,9 @@ def smallest_eigenpairs(S, k: int = 6, M=None, dense_limit: int = DENSE_LIMIT,
     dense_limit : int
         Solve densely up to this size.
     sigma : float, optional
-        Shift for shift-invert; default ``-1e-6`` times the spectrum's scale.
+        Shift for shift-invert; default ``-1e-3`` times the spectrum's Gershgorin
+        bound (close enough to 0 to separate the bottom of the spectrum, far enough to
+        keep ``S - sigma M`` well conditioned when the kernel is large).
 
     Returns
     -------
@@ -82,7 +86,7 @@ def smallest_eigenpairs(S, k: int = 6, M=None, dense_limit: int = DENSE_LIMIT,
         vals, vecs = sla.eigh(S.toarray(), M.toarray(), subset_by_index=[0, k - 1])
         return vals, vecs
     scale = max(_scale(S, M), np.finfo(float).tiny)
-    shift = -1e-6 * scale if sigma is None else float(sigma)
+    shift = -1e-3 * scale if sigma is None else float(sigma)
     vals, vecs = eigsh(S.tocsc(), k=k, M=M.tocsc(), sigma=shift, which="LM")
     order = np.argsort(vals)
     vals, vecs = vals[order], vecs[:, order]
@@ -114,8 +118,26 @@ def _kernel(S, M, tol, dense_limit):
         return vals[keep], vecs[:, keep]
     k = 8
     while True:
-        vals, vecs = smallest_eigenpairs(S, min(k, n), M, dense_limit)
-        if vals[-1] > thresh or k >= n:
+        if 3 * k >= n:  # the kernel is a large part of the space: ARPACK gains nothing
+            vals, vecs = sla.eigh(S.toarray(), M.toarray())
+            keep = vals <= thresh
+            return vals[keep], vecs[:, keep]
+        try:
+            vals, vecs = smallest_eigenpairs(S, k, M, dense_limit)
+        except ArpackNoConvergence:
+            # a kernel of high multiplicity defeats ARPACK (the eigenspace is larger than
+            # its Krylov basis); dense is the reliable route while memory allows
+            if n > DENSE_FALLBACK:
+                raise ValueError(
+                    f"ARPACK did not converge on a {n}-dimensional Laplacian whose kernel has "
+                    f"more than {k // 2} dimensions; the dense fallback is limited to "
+                    f"{DENSE_FALLBACK} rows. Use RiemannianComplex.betti_numbers() (exact "
+                    "ranks) for the kernel dimension."
+                ) from None
+            vals, vecs = sla.eigh(S.toarray(), M.toarray())
+            keep = vals <= thresh
+            return vals[keep], vecs[:, keep]
+        if vals[-1] > thresh:
             keep = vals <= thresh
             return vals[keep], vecs[:, keep]
         k *= 2

@@ -249,6 +249,9 @@ class SimplicialSpline(BaseEstimator):
         else:
             self.gcv_path_ = None
             lam = float(self.lam)
+            if lam == 0 and np.any(counts == 0):
+                raise ValueError("lam=0 leaves the cells without data undetermined; pass a "
+                                 "positive lam (e.g. 1e-9) or 'gcv'.")
         f, _ = solver.solve(lam, sums)
         self.lambda_, self.lambda_raw_ = lam, lam * scale
         self.cell_values_ = f
