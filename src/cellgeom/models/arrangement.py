@@ -5,7 +5,7 @@ import numpy as np
 
 from ..geometry import Box
 from .base import check_data, register_adapter, resolve_domain
-from .polytopes import build_polytope_partition
+from .polytopes import attach_data, build_polytope_partition, seed_keys
 
 __all__ = ["HyperplaneArrangement"]
 
@@ -111,33 +111,14 @@ def _partition_arrangement(model: HyperplaneArrangement, *, domain, data, cells,
     if data is not None:
         data = check_data(data, dim)
     domain = resolve_domain(domain, data, dim)
-    n_outside = 0
-    if data is not None:
-        inside = domain.contains(data)
-        n_outside = int((~inside).sum())
-        data_keys = model.keys(data[inside])
-    if cells == "data":
-        if data is None:
-            raise ValueError('cells="data" needs data: pass data=X, or use cells="all".')
-        keys, counts = np.unique(data_keys, return_counts=True)
-        if keys.size == 0:
-            raise ValueError("No data point lies inside the domain box.")
-        expand = 1 if include_neighbors else 0
-    else:
-        keys, counts = [_interior_start_key(model, domain)], None
-        expand = -1
-
-    key_list = [str(k) for k in keys]
+    keys, counts, expand, data_keys, n_outside = seed_keys(
+        model.keys, domain, data, cells, include_neighbors,
+        start_key=lambda: _interior_start_key(model, domain))
     part = build_polytope_partition(
-        domain=domain, keys=key_list, constraints=model.cell_constraints,
+        domain=domain, keys=keys, constraints=model.cell_constraints,
         neighbor_key=flip_bit, cells_mode=cells, counts=counts, model=model,
         tol=tol, progress=progress, expand=expand, n_jobs=n_jobs, executor=executor,
         info={"n_points_outside": n_outside},
     )
-    index = {k: i for i, k in enumerate(part.keys)}
-    if data is not None:
-        found = np.array([index.get(k, -1) for k in data_keys], dtype=np.int64)
-        part.cells["n_points"] = np.bincount(found[found >= 0], minlength=part.n_cells)
-        part.cells["is_data"] = part.cells["n_points"].to_numpy() > 0
-    part._locator = lambda X: np.array([index.get(k, -1) for k in model.keys(X)], dtype=np.int64)
+    attach_data(part, model.keys, data_keys, data is not None)
     return part

@@ -27,7 +27,7 @@ import torch
 from ..nn.layers import MaxPoolStep, PiecewiseLinearNetwork, as_network
 from .arrangement import flip_bit
 from .base import check_data, register_adapter, resolve_domain
-from .polytopes import build_polytope_partition
+from .polytopes import attach_data, build_polytope_partition, seed_keys
 
 __all__ = ["NetworkCells", "layerwise_table"]
 
@@ -206,41 +206,25 @@ def _partition_network(net, *, domain, data, cells, progress, upto_layer=None, t
     if domain.dim != dim:
         raise ValueError(f"domain has dimension {domain.dim}, but the network expects {dim} "
                          "input features.")
-    n_outside = 0
-    if data is not None:
-        inside = domain.contains(data)
-        n_outside = int((~inside).sum())
-        data_keys = model.keys(data[inside]) if inside.any() else np.zeros(0, dtype=str)
-    if cells == "data":
-        if data is None:
-            raise ValueError('cells="data" needs data: pass data=X, or use cells="all".')
-        keys, counts = np.unique(data_keys, return_counts=True)
-        if keys.size == 0:
-            raise ValueError("No data point lies inside the domain box.")
-        expand = 1 if include_neighbors else 0
-    else:
-        keys, counts, expand = [_start_key(model, domain)], None, -1
+    keys, counts, expand, data_keys, n_outside = seed_keys(
+        model.keys, domain, data, cells, include_neighbors,
+        start_key=lambda: _start_key(model, domain))
     part = build_polytope_partition(
-        domain=domain, keys=[str(k) for k in keys], constraints=model.constraints,
+        domain=domain, keys=keys, constraints=model.constraints,
         neighbor_key=flip_bit, cells_mode=cells, counts=counts, model=net, tol=tol,
         progress=progress, expand=expand, n_jobs=n_jobs, executor=executor,
         exact_dim=exact_dim, volume=volume,
         info={"n_points_outside": n_outside, "upto_layer": model.upto_layer,
               "n_units": model.n_units},
     )
-    index = {k: i for i, k in enumerate(part.keys)}
+    attach_data(part, model.keys, data_keys, data is not None)
     if data is not None:
-        found = np.array([index.get(k, -1) for k in data_keys], dtype=np.int64)
-        part.cells["n_points"] = np.bincount(found[found >= 0], minlength=part.n_cells)
-        part.cells["is_data"] = part.cells["n_points"].to_numpy() > 0
         if volume == "data":  # empirical mass: vol(X) * share of the points in the cell
-            share = part.cells["n_points"].to_numpy() / max(1, int(inside.sum()))
+            share = part.cells["n_points"].to_numpy() / max(1, len(data_keys))
             part.cells["volume"] = share * domain.volume
             part.info["volume_method"] = "data"
     if part.n_cells:
         out = model.outputs(part.centers)
         part.cells["prediction"] = out.argmax(axis=1) if out.shape[1] > 1 else out[:, 0]
-    part._locator = lambda X: np.array([index.get(k, -1) for k in model.keys(X)],
-                                       dtype=np.int64)
     part.cell_model = model
     return part

@@ -23,7 +23,7 @@ from ..geometry.highdim import highdim_geometry
 from ..parallel import Executor, map_cells, resolve_executor
 from .base import Partition, vector_columns
 
-__all__ = ["build_polytope_partition", "CellConstraints"]
+__all__ = ["build_polytope_partition", "CellConstraints", "seed_keys", "attach_data"]
 
 #: for a list of keys, each cell's (A, b, labels) without the domain box rows
 CellConstraints = Callable[[Sequence[str]], list[tuple[np.ndarray, np.ndarray, np.ndarray]]]
@@ -344,3 +344,47 @@ def _cat(arrays, n=None):
     if not arrays:
         return np.zeros((0, n)) if n else np.zeros(0)
     return np.concatenate(arrays, axis=0)
+
+
+def seed_keys(keys_of, domain: Box, data, cells: str, include_neighbors: bool, start_key):
+    """Where a key-based adapter starts: the cells holding data, or one cell to grow from.
+
+    Parameters
+    ----------
+    keys_of : callable
+        ``keys_of(X) -> array of str``, the model's cell key of each point.
+    start_key : callable
+        ``start_key() -> str``, a full-dimensional cell to enumerate from (cells="all").
+
+    Returns
+    -------
+    keys, counts, expand, data_keys, n_outside
+        Keys to build (sorted), their point counts (None for "all"), the ``expand`` rounds
+        for :func:`build_polytope_partition`, the keys of the data points inside the
+        domain, and how many points lie outside it.
+    """
+    data_keys, n_outside = np.zeros(0, dtype=str), 0
+    if data is not None:
+        inside = domain.contains(data)
+        n_outside = int((~inside).sum())
+        if inside.any():
+            data_keys = np.asarray(keys_of(data[inside]))
+    if cells == "data":
+        if data is None:
+            raise ValueError('cells="data" needs data: pass data=X, or use cells="all".')
+        keys, counts = np.unique(data_keys, return_counts=True)
+        if keys.size == 0:
+            raise ValueError("No data point lies inside the domain box.")
+        return [str(k) for k in keys], counts, (1 if include_neighbors else 0), data_keys, \
+            n_outside
+    return [start_key()], None, -1, data_keys, n_outside
+
+
+def attach_data(part: Partition, keys_of, data_keys, has_data: bool) -> None:
+    """Count the data per cell and locate points by their keys (a hash lookup)."""
+    index = {k: i for i, k in enumerate(part.keys)}
+    if has_data:
+        found = np.array([index.get(k, -1) for k in data_keys], dtype=np.int64)
+        part.cells["n_points"] = np.bincount(found[found >= 0], minlength=part.n_cells)
+        part.cells["is_data"] = part.cells["n_points"].to_numpy() > 0
+    part._locator = lambda X: np.array([index.get(k, -1) for k in keys_of(X)], dtype=np.int64)

@@ -10,9 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import io
-import os
 import sys
-import tempfile
 import types
 from pathlib import Path
 
@@ -243,18 +241,10 @@ def _build_page(cx, title: str, figs) -> str:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write UTF-8 text through the same temp-file-and-rename writer as saved complexes."""
+    from ..complex.io import _atomic_write
+
+    _atomic_write(path, text.encode("utf-8"))
 
 
 class _CallableModule(types.ModuleType):
