@@ -272,3 +272,8 @@ def test_sparse_kernel_path_betti_equal_exact_ranks_on_a_tree_complex():
     cx = cellgeom.complex(cellgeom.partition(tree, data=X, progress=False), max_dim=1)
     assert betti_numbers_from_kernels(cx, dense_limit=50) == cx.betti_numbers()
     assert betti_numbers_from_kernels(cx, weighted=False, dense_limit=50) == cx.betti_numbers()
+    H = harmonic_representatives(cx, 1, dense_limit=50)
+    assert H.shape[1] == cx.betti_numbers()[1]
+    assert np.abs(cx.boundary(1) @ H).max() < 1e-8
+    H0 = harmonic_representatives(cx, 0, dense_limit=50)  # the ARPACK route: constants
+    assert H0.shape[1] == 1 and np.ptp(H0[:, 0]) < 1e-8

@@ -24,6 +24,7 @@ __all__ = [
     "hodge_spectrum",
     "harmonic_representatives",
     "betti_numbers_from_kernels",
+    "count_eigenvalues_below",
     "heat_filter",
     "tikhonov_filter",
 ]
@@ -106,41 +107,62 @@ def hodge_spectrum(cx, p: int, k: int = 6, weighted: bool = True,
     return smallest_eigenpairs(S, k, M, dense_limit)
 
 
+def count_eigenvalues_below(S, M, t: float) -> int:
+    """Number of eigenvalues of ``S v = lambda M v`` below ``t`` (Sylvester's inertia).
+
+    ``S - t M`` is factorised by a symmetric sparse LU without pivoting
+    (``U = D L^T``); the count is the number of negative pivots. Independent of how
+    degenerate the spectrum is, unlike Krylov methods.
+    """
+    S, M = _as_symmetric_pair(S, M)
+    A = sp.csc_matrix(S - t * M)
+    lu = splu(A, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+              options=dict(SymmetricMode=True))
+    if not np.array_equal(lu.perm_r, lu.perm_c):
+        raise ValueError("the inertia count needs a symmetric factorisation; SuperLU pivoted "
+                         "off the diagonal (the matrix has a zero pivot).")
+    return int(np.sum(lu.U.diagonal() < 0))
+
+
+def _dense_kernel(S, M, thresh):
+    vals, vecs = sla.eigh(S.toarray(), M.toarray())
+    keep = vals <= thresh
+    return vals[keep], vecs[:, keep]
+
+
 def _kernel(S, M, tol, dense_limit):
+    """Kernel of (S, M): dense below ``dense_limit``; above, ARPACK shift-invert whose
+    count is checked against the inertia of ``S - t M`` (Krylov methods can return fewer
+    copies of a highly degenerate eigenvalue than its multiplicity)."""
     n = S.shape[0]
     if n == 0:
         return np.zeros(0), np.zeros((0, 0))
     scale = _scale(S, M)
     thresh = tol * max(scale, 1.0) if scale > 0 else np.inf
-    if n <= dense_limit:
-        vals, vecs = sla.eigh(S.toarray(), M.toarray())
-        keep = vals <= thresh
-        return vals[keep], vecs[:, keep]
+    if n <= dense_limit or not np.isfinite(thresh):
+        return _dense_kernel(S, M, thresh)
     k = 8
-    while True:
-        if 3 * k >= n:  # the kernel is a large part of the space: ARPACK gains nothing
-            vals, vecs = sla.eigh(S.toarray(), M.toarray())
-            keep = vals <= thresh
-            return vals[keep], vecs[:, keep]
+    while 3 * k < n:
         try:
             vals, vecs = smallest_eigenpairs(S, k, M, dense_limit)
         except ArpackNoConvergence:
-            # a kernel of high multiplicity defeats ARPACK (the eigenspace is larger than
-            # its Krylov basis); dense is the reliable route while memory allows
-            if n > DENSE_FALLBACK:
-                raise ValueError(
-                    f"ARPACK did not converge on a {n}-dimensional Laplacian whose kernel has "
-                    f"more than {k // 2} dimensions; the dense fallback is limited to "
-                    f"{DENSE_FALLBACK} rows. Use RiemannianComplex.betti_numbers() (exact "
-                    "ranks) for the kernel dimension."
-                ) from None
-            vals, vecs = sla.eigh(S.toarray(), M.toarray())
-            keep = vals <= thresh
-            return vals[keep], vecs[:, keep]
+            break
         if vals[-1] > thresh:
+            above = vals[vals > thresh]
+            t = 0.5 * float(above[0])  # below the smallest non-zero eigenvalue found
             keep = vals <= thresh
-            return vals[keep], vecs[:, keep]
+            if count_eigenvalues_below(S, M, t) == int(keep.sum()):
+                return vals[keep], vecs[:, keep]
+            break  # ARPACK missed copies of the zero eigenvalue
         k *= 2
+    if n > DENSE_FALLBACK:
+        raise ValueError(
+            f"ARPACK cannot resolve the kernel of this {n}-dimensional Laplacian (a "
+            f"degenerate zero eigenvalue) and the dense fallback is limited to {DENSE_FALLBACK}"
+            " rows. Use betti_numbers_from_kernels (inertia count) or "
+            "RiemannianComplex.betti_numbers() for its dimension."
+        )
+    return _dense_kernel(S, M, thresh)
 
 
 def harmonic_representatives(cx, p: int, weighted: bool = True, tol: float = 1e-9,
@@ -163,8 +185,17 @@ def betti_numbers_from_kernels(cx, weighted: bool = True, tol: float = 1e-9,
     Independent of the Gram matrices (any positive definite M gives the same
     kernel dimension); compare :meth:`RiemannianComplex.betti_numbers` (exact ranks).
     """
-    return [harmonic_representatives(cx, p, weighted, tol, dense_limit).shape[1]
-            for p in range(cx.dim + 1)]
+    out = []
+    for p in range(cx.dim + 1):
+        S, M = hodge_stiffness(cx, p, weighted)
+        if S.shape[0] <= dense_limit:
+            out.append(_kernel(S, M, tol, dense_limit)[1].shape[1])
+            continue
+        # inertia below a threshold in the spectral gap: tol x Gershgorin bound
+        scale = _scale(S, M)
+        out.append(count_eigenvalues_below(S, M, tol * max(scale, 1.0)) if scale > 0
+                   else S.shape[0])
+    return out
 
 
 def _check_signal(L, f):
