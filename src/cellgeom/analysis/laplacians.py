@@ -17,8 +17,14 @@ Conventions
 
   It is self-adjoint in ``M_p`` (``M_p L_p`` is symmetric) and positive
   semi-definite there; its kernel is the space of harmonic p-chains, of
-  dimension the Betti number ``b_p``. In THEORY.md section 9 the chain
-  ``L_0 = B_1 M_1^{-1} B_1^T M_0`` has eigenvalues 0, 1, 1, 2.
+  dimension the Betti number ``b_p``: the cycles c (``B_p c = 0``) whose
+  lowered form ``M_p c`` is a cocycle (``B_{p+1}^T M_p c = 0``). Chains are
+  measures, not functions: for p = 0 the kernel is ``M_0^{-1}`` times the
+  locally constant functions, ``c_i = const / vol C_i`` on each component
+  (``M_0 c`` is constant), not the constants themselves. In THEORY.md
+  section 9 the chain ``L_0 = B_1 M_1^{-1} B_1^T M_0`` has eigenvalues
+  0, 1, 1, 2. The function-side operator whose kernel is the constants is
+  :func:`cell_laplacian`.
 - ``normalized=True`` returns the symmetric form ``M_p^{1/2} L_p M_p^{-1/2}``
   (similar to ``L_p``: the same spectrum; eigenvectors ``u = M_p^{1/2} v``).
 - ``weighted=False`` sets every Gram matrix to the identity: the combinatorial
