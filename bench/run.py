@@ -54,11 +54,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke test)")
     parser.add_argument("--out", default="BENCHMARKS.md")
-    parser.add_argument("--only", default=None, help="run only bench_<ONLY>.py")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated names: run only bench_<NAME>.py")
     args = parser.parse_args(argv)
     modules = sorted(p.stem for p in HERE.glob("bench_*.py"))
     if args.only:
-        modules = [m for m in modules if m == f"bench_{args.only}"]
+        wanted = {f"bench_{name.strip()}" for name in args.only.split(",")}
+        modules = [m for m in modules if m in wanted]
     rows, failures = [], []
     for name in modules:
         print(f"running {name} ...", flush=True)
