@@ -25,15 +25,18 @@ class _ArrangementModel(BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X, y):
-        X, y = validate_data(self, X, y)
+        X, y = validate_data(self, X, y, multi_output=True)
         rng = np.random.default_rng(self.random_state)
         W = rng.normal(size=(self.n_planes, X.shape[1]))
         idx = rng.integers(0, len(X), self.n_planes)
         b = -np.einsum("ij,ij->i", W, X[idx]) + 1e-3
         self.arrangement_ = cellgeom.HyperplaneArrangement(W, b)
         keys = self.arrangement_.keys(X)
-        self._table = pd.Series(self._encode(y)).groupby(keys).mean().to_dict()
-        self._default = float(np.mean(self._encode(y)))
+        Y = self._encode(y)
+        self._ndim = Y.ndim
+        means = pd.DataFrame(Y.reshape(len(Y), -1)).groupby(keys).mean()
+        self._table = dict(zip(means.index, means.to_numpy()))
+        self._default = Y.reshape(len(Y), -1).mean(axis=0)
         return self
 
     def _encode(self, y):
@@ -42,7 +45,8 @@ class _ArrangementModel(BaseEstimator):
     def predict(self, X):
         check_is_fitted(self, "arrangement_")
         X = validate_data(self, X, reset=False)
-        return np.array([self._table.get(k, self._default) for k in self.arrangement_.keys(X)])
+        out = np.array([self._table.get(k, self._default) for k in self.arrangement_.keys(X)])
+        return out.reshape(len(X), -1)[:, 0] if self._ndim == 1 else out.reshape(len(X), -1)
 
 
 class ArrangementRegressor(RegressorMixin, _ArrangementModel):
