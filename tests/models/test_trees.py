@@ -194,3 +194,17 @@ def test_breast_cancer_forest_data_partition_and_complex():
     assert np.array_equal(part.cells["prediction"].to_numpy()[cell], m.predict(X))
     cx = part.complex()
     assert cx.n_simplices(0) == part.n_cells
+
+
+def test_multi_output_tree_gets_one_prediction_column_per_output():
+    # oracle: model.predict at the Chebyshev centres, column by column
+    import cellgeom as cg
+
+    rng = np.random.default_rng(0)
+    X = rng.random((200, 2))
+    Y = np.column_stack([X[:, 0] > 0.5, X[:, 1] + X[:, 0]]).astype(float)
+    tree = DecisionTreeRegressor(max_depth=3, random_state=0).fit(X, Y)
+    part = cg.partition(tree, domain=cg.Box([0, 0], [1, 1]), cells="all", progress=False)
+    expected = tree.predict(part.centers)
+    np.testing.assert_array_equal(part.cells[["prediction_0", "prediction_1"]].to_numpy(),
+                                  expected)

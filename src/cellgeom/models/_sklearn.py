@@ -61,7 +61,8 @@ def prepare_inputs(model, domain, data, cells: str):
 
 
 def add_predictions(cells: pd.DataFrame, model, dim: int) -> pd.DataFrame:
-    """Add ``prediction`` (``model.predict`` at each Chebyshev centre) and, for
+    """Add ``prediction`` (``model.predict`` at each Chebyshev centre; ``prediction_<j>``
+    per output for multi-output models) and, for
     classifiers, ``proba_<k>`` (``predict_proba``, k indexing ``model.classes_``).
 
     IsolationForest-like models with ``score_samples`` also get ``score``.
@@ -71,6 +72,10 @@ def add_predictions(cells: pd.DataFrame, model, dim: int) -> pd.DataFrame:
         cells["prediction"] = pd.Series(dtype=float)
         return cells
     pred = np.asarray(model.predict(centers))
+    if pred.ndim == 2:  # multi-output: one column per output, prediction_<j>
+        for j in range(pred.shape[1]):
+            cells[f"prediction_{j}"] = pred[:, j]
+        return cells
     cells["prediction"] = pred if pred.dtype.kind in "biuf" else pred.astype(object)
     if hasattr(model, "predict_proba") and hasattr(model, "classes_"):
         try:
