@@ -74,7 +74,8 @@ def _million_cell_child(leaves, queue):
     tree = DecisionTreeRegressor(max_leaf_nodes=leaves, random_state=0).fit(X, y)
     box = cellgeom.Box([0.0, 0.0], [1.0, 1.0])
     part, t_part = _timed(cellgeom.partition, tree, domain=box, cells="all", progress=False)
-    cx, t_cx = _timed(cellgeom.complex, part)
+    # the cell Laplacian needs the 1-skeleton only (the 2-D tree's triangles are millions)
+    cx, t_cx = _timed(cellgeom.complex, part, max_dim=1)
     L, t_lap = _timed(cell_laplacian, cx)
     queue.put(dict(cells=part.n_cells, edges=len(cx.edges), t_part=t_part, t_cx=t_cx,
                    t_lap=t_lap, nnz=int(L.nnz)))
@@ -85,7 +86,16 @@ def _million_cell_tree(leaves):
     queue = ctx.Queue()
     proc = ctx.Process(target=_million_cell_child, args=(leaves, queue))
     proc.start()
-    out = queue.get()
+    import queue as queue_module
+
+    while True:  # a child that dies (e.g. out of memory) must fail the row, not hang
+        try:
+            out = queue.get(timeout=5)
+            break
+        except queue_module.Empty:
+            if not proc.is_alive():
+                raise RuntimeError(
+                    f"million-cell child process died (exit code {proc.exitcode})") from None
     proc.join()
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return out
