@@ -102,16 +102,15 @@ def box_adjacency(lo: np.ndarray, hi: np.ndarray):
         out_f.append(np.full(i.size, f, dtype=np.int64))
     a, b, axis = (np.concatenate(x) if x else np.zeros(0, np.int64)
                   for x in (out_a, out_b, out_f))
+    # the axis-by-axis filter above already kept only positive overlaps off the shared axis
     ov_lo = np.maximum(lo[a], lo[b])
     ov_hi = np.minimum(hi[a], hi[b])
-    overlap = ov_hi - ov_lo
     rows = np.arange(a.size)
-    overlap[rows, axis] = 1.0
-    keep = np.all(overlap > 0, axis=1)
-    a, b, axis, overlap = a[keep], b[keep], axis[keep], overlap[keep]
-    centroid = (ov_lo[keep] + ov_hi[keep]) / 2
-    centroid[np.arange(a.size), axis] = hi[a, axis]
-    return a, b, axis, np.prod(overlap, axis=1), centroid
+    centroid = (ov_lo + ov_hi) / 2
+    ov_hi -= ov_lo  # the overlap widths, in place
+    ov_hi[rows, axis] = 1.0
+    centroid[rows, axis] = hi[a, axis]
+    return a, b, axis, np.prod(ov_hi, axis=1), centroid
 
 
 def box_touching_pairs(lo: np.ndarray, hi: np.ndarray):
