@@ -99,6 +99,8 @@ def test_linear_classifiers_locate_equals_argmax(make, binary):
     cell = part.locate(Xt)
     assert np.array_equal(own, np.array(part.keys, dtype=int)[cell])
     assert np.array_equal(part.cells["prediction"].to_numpy()[cell], m.predict(Xt))
+    # and at each cell's Chebyshev centre
+    assert np.array_equal(part.cells["prediction"].to_numpy(), m.predict(part.centers))
 
 
 def test_pipelines_pull_back_to_raw_input():
@@ -112,6 +114,7 @@ def test_pipelines_pull_back_to_raw_input():
         cell = part.locate(Xt)
         assert np.all(cell >= 0)
         assert np.array_equal(part.cells["prediction"].to_numpy()[cell], m.predict(Xt))
+        assert np.array_equal(part.cells["prediction"].to_numpy(), m.predict(part.centers))
         assert abs(part.volumes.sum() / part.domain.volume - 1) < 1e-9
 
 
