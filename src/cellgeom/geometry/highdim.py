@@ -40,31 +40,20 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from .lp import _duplicate_rows, normalize_rows
+from .polytope import PolytopeGeometry
 
 __all__ = ["HighDimGeometry", "facet_rows_screened", "hit_and_run", "estimate_volume",
            "highdim_geometry"]
 
 
 @dataclass
-class HighDimGeometry:
-    """Same fields as :class:`~cellgeom.geometry.PolytopeGeometry` (no vertices, no hinges).
+class HighDimGeometry(PolytopeGeometry):
+    """:class:`~cellgeom.geometry.PolytopeGeometry` of the LP route (no vertices, no hinges).
 
     ``volume_se`` is the estimator's standard error (0 for exact, NaN if not estimated);
     ``stats = (candidates, lps, settled_without_lp)`` of the facet screening.
     """
 
-    volume: float
-    centroid: np.ndarray
-    vertices: np.ndarray
-    facet_rows: np.ndarray
-    facet_normals: np.ndarray
-    facet_offsets: np.ndarray
-    facet_volumes: np.ndarray
-    facet_centroids: np.ndarray
-    hinge_facets: np.ndarray
-    hinge_volumes: np.ndarray
-    hinge_centroids: np.ndarray
-    hinge_angles: np.ndarray
     volume_se: float = float("nan")
     stats: tuple = field(default=(0, 0, 0))
 
