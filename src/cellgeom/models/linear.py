@@ -12,7 +12,7 @@ import numpy as np
 
 from ._sklearn import add_predictions, check_fitted_model, prepare_inputs
 from .base import register_adapter
-from .polytopes import build_polytope_partition
+from .polytopes import integer_keyed_partition
 
 __all__ = ["linear_scores"]
 
@@ -59,26 +59,10 @@ def _partition_linear(model, *, domain, data, cells, progress, tol=None, n_jobs=
                 out.append((W[j] - W[k], b[k] - b[j], j))
         return out
 
-    if cells == "data":
-        inside = data[domain.contains(data)]
-        keys_idx, counts = np.unique(class_of(inside), return_counts=True)
-        if keys_idx.size == 0:
-            raise ValueError("No data point lies inside the domain box.")
-    else:
-        keys_idx, counts = np.arange(n_classes), None
-    part = build_polytope_partition(
-        domain=domain, keys=[str(k) for k in keys_idx], constraints=constraints,
-        neighbor_key=lambda key, label: str(label), cells_mode=cells, counts=counts,
-        model=record, tol=tol, progress=progress, n_jobs=n_jobs, executor=executor,
+    part, cls = integer_keyed_partition(
+        class_of, n_classes, domain, data, cells, constraints=constraints, model=record, tol=tol,
+        progress=progress, n_jobs=n_jobs, executor=executor,
         info={"n_points_outside": n_outside})
-    index = np.full(n_classes, -1, dtype=np.int64)
-    cls = np.array([int(k) for k in part.keys], dtype=np.int64)
-    index[cls] = np.arange(part.n_cells)
-    part._locator = lambda X: index[class_of(X)]
-    if data is not None:
-        found = part.locate(data)
-        part.cells["n_points"] = np.bincount(found[found >= 0], minlength=part.n_cells)
-        part.cells["is_data"] = part.cells["n_points"].to_numpy() > 0
     part.cells["class_index"] = cls
     add_predictions(part.cells, record, domain.dim)
     return part

@@ -23,7 +23,8 @@ from ..geometry.highdim import highdim_geometry
 from ..parallel import Executor, map_cells, resolve_executor
 from .base import Partition, vector_columns
 
-__all__ = ["build_polytope_partition", "CellConstraints", "seed_keys", "attach_data"]
+__all__ = ["build_polytope_partition", "CellConstraints", "seed_keys", "attach_data",
+           "integer_keyed_partition"]
 
 #: for a list of keys, each cell's (A, b, labels) without the domain box rows
 CellConstraints = Callable[[Sequence[str]], list[tuple[np.ndarray, np.ndarray, np.ndarray]]]
@@ -388,3 +389,33 @@ def attach_data(part: Partition, keys_of, data_keys, has_data: bool) -> None:
         part.cells["n_points"] = np.bincount(found[found >= 0], minlength=part.n_cells)
         part.cells["is_data"] = part.cells["n_points"].to_numpy() > 0
     part._locator = lambda X: np.array([index.get(k, -1) for k in keys_of(X)], dtype=np.int64)
+
+
+def integer_keyed_partition(index_of, n_keys: int, domain: Box, data, cells: str,
+                            **build_kwargs) -> tuple[Partition, np.ndarray]:
+    """Partition whose cells are numbered 0..n_keys-1 (classes, Voronoi sites).
+
+    ``index_of(X)`` gives the integer cell of each point; the cell across the facet
+    labelled j is cell j. Points are located through an index array (no hashing).
+
+    Returns the partition and the integer id of each of its cells.
+    """
+    if cells == "data":
+        inside = data[domain.contains(data)]
+        ids, counts = np.unique(index_of(inside), return_counts=True)
+        if ids.size == 0:
+            raise ValueError("No data point lies inside the domain box.")
+    else:
+        ids, counts = np.arange(n_keys), None
+    part = build_polytope_partition(
+        domain=domain, keys=[str(k) for k in ids], neighbor_key=lambda key, label: str(label),
+        cells_mode=cells, counts=counts, **build_kwargs)
+    index = np.full(n_keys, -1, dtype=np.int64)
+    cell_ids = np.array([int(k) for k in part.keys], dtype=np.int64)
+    index[cell_ids] = np.arange(part.n_cells)
+    part._locator = lambda X: index[index_of(X)]
+    if data is not None:
+        found = part.locate(data)
+        part.cells["n_points"] = np.bincount(found[found >= 0], minlength=part.n_cells)
+        part.cells["is_data"] = part.cells["n_points"].to_numpy() > 0
+    return part, cell_ids

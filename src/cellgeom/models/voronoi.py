@@ -14,7 +14,7 @@ import numpy as np
 
 from ._sklearn import add_predictions, check_fitted_model, model_name, prepare_inputs
 from .base import register_adapter
-from .polytopes import build_polytope_partition
+from .polytopes import integer_keyed_partition
 
 __all__ = ["voronoi_sites", "delaunay_neighbors"]
 
@@ -98,26 +98,10 @@ def _partition_voronoi(model, *, domain, data, cells, progress, tol=None,
             out.append((Az @ T, (sq[j] - sq[i]) / 2 - Az @ c, j))
         return out
 
-    if cells == "data":
-        inside = data[domain.contains(data)]
-        keys_idx, counts = np.unique(site_of(inside), return_counts=True)
-        if keys_idx.size == 0:
-            raise ValueError("No data point lies inside the domain box.")
-    else:
-        keys_idx, counts = np.arange(K), None
-    part = build_polytope_partition(
-        domain=domain, keys=[str(k) for k in keys_idx], constraints=constraints,
-        neighbor_key=lambda key, label: str(label), cells_mode=cells, counts=counts,
-        model=record, tol=tol, progress=progress, n_jobs=n_jobs, executor=executor,
+    part, site = integer_keyed_partition(
+        site_of, K, domain, data, cells, constraints=constraints, model=record, tol=tol,
+        progress=progress, n_jobs=n_jobs, executor=executor,
         info={"n_points_outside": n_outside})
-    index = np.full(K, -1, dtype=np.int64)
-    site = np.array([int(k) for k in part.keys], dtype=np.int64)
-    index[site] = np.arange(part.n_cells)
-    part._locator = lambda X: index[site_of(X)]
-    if data is not None:
-        found = part.locate(data)
-        part.cells["n_points"] = np.bincount(found[found >= 0], minlength=part.n_cells)
-        part.cells["is_data"] = part.cells["n_points"].to_numpy() > 0
     part.cells["site"] = site_ids[site]
     for j in range(nz):
         part.cells[f"site_{j}"] = S[site, j]
