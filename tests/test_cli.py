@@ -157,7 +157,7 @@ def test_failures_exit_1_with_one_line_and_traceback_only_with_debug(files, caps
     assert len(err.splitlines()) == 1 and "3 features" in err and "Traceback" not in err
     # its own saved file: under pytest-xdist another test's output may not exist here
     assert run("analyze", d / "forest.skops", d / "iris.npy", "--save", d / "own.npz",
-               "--quiet") == 0
+               "--out", d / "own.html", "--quiet") == 0
     capsys.readouterr()
     raw = bytearray((d / "own.npz").read_bytes())
     raw[len(raw) // 2] ^= 0xFF
