@@ -15,7 +15,7 @@ $(VENV)/.base: pyproject.toml constraints.txt
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.base
-	$(PIP) install -q -c constraints.txt -e ".[torch,dask,dev]"
+	$(PIP) install -q -c constraints.txt -e ".[torch,dask,boosting,dev]"
 	touch $@
 
 demo: $(VENV)/.base
@@ -34,7 +34,7 @@ bench-quick: $(VENV)/.dev
 	$(PY) bench/run.py --quick --out /tmp/cellgeom-bench-quick.md
 
 $(VENV)/.docs: $(VENV)/.dev
-	$(PIP) install -q -c constraints.txt -e ".[torch,dask,dev,docs]"
+	$(PIP) install -q -c constraints.txt -e ".[torch,dask,boosting,dev,docs]"
 	touch $@
 
 docs: $(VENV)/.docs

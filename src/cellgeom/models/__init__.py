@@ -27,4 +27,7 @@ def _load_adapters(model) -> None:
 _OPTIONAL_ADAPTERS: dict[str, tuple[str, ...]] = {
     "torch": ("network",),
     "sklearn": ("trees", "ensembles", "voronoi", "linear", "pipeline"),
+    "xgboost": ("boosting.xgboost_trees",),
+    "lightgbm": ("boosting.lightgbm_trees",),
+    "catboost": ("boosting.catboost_trees",),
 }

@@ -20,7 +20,7 @@ from ._sklearn import add_predictions, check_fitted_model, model_name, prepare_i
 from .base import register_adapter
 from .trees import TreeArrays, build_box_partition, leaf_boxes
 
-__all__ = ["ensemble_trees", "refine_boxes"]
+__all__ = ["ensemble_trees", "partition_trees", "refine_boxes"]
 
 
 def ensemble_trees(model) -> list[TreeArrays]:
@@ -97,7 +97,6 @@ def refine_boxes(trees, domain, max_cells: int, scale=None, shift=None, progress
             node = np.concatenate([tree.left[node[go_l]], tree.right[node[go_r]]])
             blo, bhi = np.vstack([llo, rlo]), np.vstack([lhi, rhi])
         src = np.concatenate(done_box)
-        prev = lo.shape[0]
         lo, hi = np.vstack(done_lo).reshape(-1, n), np.vstack(done_hi).reshape(-1, n)
         leaves = np.column_stack([leaves[src], np.concatenate(done_node)])
         if lo.shape[0] > max_cells:
@@ -109,7 +108,6 @@ def refine_boxes(trees, domain, max_cells: int, scale=None, shift=None, progress
                 f"{lo.shape[0]} after {t + 1} of {len(trees)} trees; the threshold grid bounds it "
                 f"by {grid:.3g}), more than max_cells={max_cells}. Use cells=\"data\", a smaller "
                 "domain, or raise max_cells.")
-        del prev
     return lo, hi, leaves
 
 
@@ -157,29 +155,38 @@ _ENSEMBLES = [
 ]
 
 
-def _partition_ensemble(model, *, domain, data, cells, progress, tol=None,
-                        max_cells: int = 200_000, _affine=None, _model=None, _transform=None):
-    """Cells of a tree ensemble as a :class:`~cellgeom.models.trees.BoxPartition`.
+def partition_trees(trees, leaves_of, *, domain, data, cells, record, n_outside: int = 0,
+                    progress: bool = True, tol=None, max_cells: int = 200_000,
+                    scale=None, shift=None, name: str = "ensemble"):
+    """Cells of any tree ensemble as a :class:`~cellgeom.models.trees.BoxPartition`.
+
+    The one route shared by the scikit-learn ensembles and the boosting libraries.
 
     Parameters
     ----------
+    trees : list of TreeArrays
+        Every tree, thresholds in the model's input units.
+    leaves_of : callable
+        ``leaves_of(X) -> (N, T)`` int array, the node id (in ``trees[t]``'s numbering)
+        of each point's leaf in each tree. It decides which cell a point is in (data
+        grouping and ``locate``), so adapters pass the library's own leaf prediction.
+    domain : Box
+        Already resolved; ``data`` already checked (or None).
+    cells : {"data", "all"}
+    record : object
+        The model stored on the partition.
     max_cells : int
         ``cells="all"`` refuses (ValueError with the estimated count) above this.
+    scale, shift : arrays, optional
+        A diagonal affine input map ``z = scale * x + shift`` in front of the trees.
+
+    Returns
+    -------
+    BoxPartition
+        Without prediction columns; the caller adds its model's outputs.
     """
-    record = model if _model is None else _model
-    check_fitted_model(model)
-    data, domain, n_outside = prepare_inputs(record, domain, data, cells)
-    scale, shift = _affine if _affine is not None else (None, None)
-    trees = ensemble_trees(model)
-    transform = _transform or (lambda X: X)
-
-    def leaves_of(X):
-        Z = np.asarray(transform(X), dtype=float)
-        return np.column_stack([t.apply(Z) for t in trees])
-
     if cells == "all":
-        lo, hi, leaves = refine_boxes(trees, domain, max_cells, scale, shift, progress,
-                                      model_name(model))
+        lo, hi, leaves = refine_boxes(trees, domain, max_cells, scale, shift, progress, name)
         keep = np.all(hi > lo, axis=1)
         n_dropped = int((~keep).sum())
         lo, hi, leaves = lo[keep], hi[keep], leaves[keep]
@@ -210,8 +217,28 @@ def _partition_ensemble(model, *, domain, data, cells, progress, tol=None,
             "n_trees": len(trees)}
     if tol is not None:
         info["tol"] = float(tol)
-    part = build_box_partition(domain=domain, keys=keys, lo=lo, hi=hi, counts=counts,
+    return build_box_partition(domain=domain, keys=keys, lo=lo, hi=hi, counts=counts,
                                model=record, locator=lambda X: lookup(leaves_of(X)), info=info)
+
+
+def _partition_ensemble(model, *, domain, data, cells, progress, tol=None,
+                        max_cells: int = 200_000, _affine=None, _model=None, _transform=None):
+    """Cells of a scikit-learn tree ensemble (see :func:`partition_trees`)."""
+    record = model if _model is None else _model
+    check_fitted_model(model)
+    data, domain, n_outside = prepare_inputs(record, domain, data, cells)
+    scale, shift = _affine if _affine is not None else (None, None)
+    trees = ensemble_trees(model)
+    transform = _transform or (lambda X: X)
+
+    def leaves_of(X):
+        Z = np.asarray(transform(X), dtype=float)
+        return np.column_stack([t.apply(Z) for t in trees])
+
+    part = partition_trees(trees, leaves_of, domain=domain, data=data, cells=cells,
+                           record=record, n_outside=n_outside, progress=progress, tol=tol,
+                           max_cells=max_cells, scale=scale, shift=shift,
+                           name=model_name(model))
     add_predictions(part.cells, record, domain.dim)
     return part
 

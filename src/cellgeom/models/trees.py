@@ -388,13 +388,19 @@ def _box_hinges(part: BoxPartition) -> pd.DataFrame:
 @dataclass
 class TreeArrays:
     """One tree as flat arrays: ``left[i] == -1`` marks a leaf; a point goes left iff
-    ``x[feature] <= threshold`` (compared in float32 when ``float32``)."""
+    ``x[feature] <= threshold`` (``<`` when ``strict``, as XGBoost compares), in float32
+    when ``float32``.
+
+    The box of a node is the same closed box either way; ``strict`` only decides
+    which side a point exactly on a threshold takes.
+    """
 
     left: np.ndarray
     right: np.ndarray
     feature: np.ndarray
     threshold: np.ndarray
     float32: bool = True
+    strict: bool = False
 
     @classmethod
     def from_sklearn(cls, tree, feature_map=None) -> TreeArrays:
@@ -412,7 +418,8 @@ class TreeArrays:
         active = np.flatnonzero(self.left[node] >= 0)
         while active.size:
             nd = node[active]
-            go_left = Z[active, self.feature[nd]] <= self.threshold[nd]
+            z, thr = Z[active, self.feature[nd]], self.threshold[nd]
+            go_left = z < thr if self.strict else z <= thr
             node[active] = np.where(go_left, self.left[nd], self.right[nd])
             active = active[self.left[node[active]] >= 0]
         return node

@@ -1,0 +1,102 @@
+"""Gradient-boosting libraries (XGBoost, LightGBM, CatBoost) as exact box partitions.
+
+Each library's module reads a fitted model into a :class:`BoostedModel`: its trees
+as :class:`~cellgeom.models.trees.TreeArrays` (thresholds in feature units, with the
+library's own comparison), a function giving every point's leaf in every tree from
+the library's own leaf prediction, and a function giving the outputs stored per
+cell. :func:`partition_boosted` then builds the cells through the same route as the
+scikit-learn ensembles (:func:`~cellgeom.models.ensembles.partition_trees`).
+
+The libraries are optional (``pip install cellgeom[boosting]``); a module is imported
+only when a model of its library is passed to :func:`cellgeom.partition`.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..base import check_data, resolve_domain, vector_columns
+from ..ensembles import partition_trees
+from ..trees import BoxPartition, TreeArrays
+
+__all__ = ["BoostedModel", "partition_boosted"]
+
+
+@dataclass
+class BoostedModel:
+    """A fitted booster read into cellgeom's tree representation.
+
+    Attributes
+    ----------
+    name : str
+        The model's class name, for messages.
+    n_features : int
+        Number of input features the model expects.
+    trees : list of TreeArrays
+        Every tree (all boosting rounds, all classes), node ids matching ``leaves``.
+    leaves : callable
+        ``leaves(X) -> (N, len(trees))`` int array: the node id of each point's leaf in
+        each tree, computed by the library itself (``pred_leaf`` and the like).
+    outputs : callable
+        ``outputs(X) -> dict`` of 1-D arrays, the columns stored per cell at its
+        Chebyshev centre: ``margin`` (``margin_<k>`` per class) for the raw score and
+        ``prediction`` (``proba_<k>`` for classifiers) for the library's transformed
+        output.
+    """
+
+    name: str
+    n_features: int
+    trees: list[TreeArrays]
+    leaves: Callable[[np.ndarray], np.ndarray]
+    outputs: Callable[[np.ndarray], dict[str, np.ndarray]]
+
+
+def check_booster_input(booster: BoostedModel, X, name: str = "data") -> np.ndarray:
+    """Check ``X`` against the booster's feature count with scikit-learn's message."""
+    arr = X.to_numpy(float) if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=float)
+    if arr.ndim == 2 and arr.shape[1] != booster.n_features:
+        raise ValueError(f"{name} has {arr.shape[1]} features, but {booster.name} is expecting "
+                         f"{booster.n_features} features as input.")
+    return check_data(arr, booster.n_features, name=name, allow_empty=True)
+
+
+def partition_boosted(model, booster: BoostedModel, *, domain, data, cells: str,
+                      progress: bool = True, tol=None,
+                      max_cells: int = 200_000) -> BoxPartition:
+    """Cells of a booster: the common refinement of all its trees' leaves.
+
+    Parameters
+    ----------
+    model : object
+        The library's model, stored on the partition.
+    booster : BoostedModel
+        The model read by its library's module.
+    domain, data, cells, progress, tol
+        As in :func:`cellgeom.partition`.
+    max_cells : int
+        ``cells="all"`` refuses, with the estimated count, above this.
+    """
+    if data is not None:
+        data = check_booster_input(booster, data)
+        if data.shape[0] == 0:
+            data = None
+    if cells == "data" and data is None:
+        raise ValueError('cells="data" needs data: pass data=X, or use cells="all".')
+    domain = resolve_domain(domain, data, booster.n_features)
+    n_outside = 0 if data is None else int((~domain.contains(data)).sum())
+
+    def leaves_of(X):
+        return np.asarray(booster.leaves(check_booster_input(booster, X, name="X")),
+                          dtype=np.int64).reshape(len(X), -1)
+
+    part = partition_trees(booster.trees, leaves_of, domain=domain, data=data, cells=cells,
+                           record=model, n_outside=n_outside, progress=progress, tol=tol,
+                           max_cells=max_cells, name=booster.name)
+    centers = part.cells[vector_columns("center", booster.n_features)].to_numpy()
+    if len(centers):
+        for column, values in booster.outputs(centers).items():
+            part.cells[column] = np.asarray(values)
+    return part
