@@ -1,0 +1,288 @@
+"""LightGBM models (``LGBMClassifier``, ``LGBMRegressor``, ``Booster``) as exact box partitions.
+
+Route
+-----
+The trees are read from LightGBM's own dump, ``Booster.dump_model()``: a JSON dict
+whose ``tree_info`` holds one nested ``tree_structure`` per tree, internal nodes
+numbered by ``split_index`` and leaves by ``leaf_index``, the same leaf numbering as
+``predict(X, pred_leaf=True)``. LightGBM writes thresholds with 17 significant
+digits, so the parsed doubles are the model's own thresholds bit for bit (the
+tests place points on them and on the adjacent doubles). In a tree with ``L``
+leaves, internal node ``split_index = s`` is node ``s`` (the root is 0) and leaf
+``leaf_index = j`` is node ``L - 1 + j``, so a point's node ids are its
+``pred_leaf`` row plus a per-tree offset.
+
+Split semantics
+---------------
+A numerical split (``decision_type`` ``"<="``) sends ``x`` left iff
+``x <= threshold``, compared in double precision: the trees are
+``TreeArrays(float32=False, strict=False)``. The trees used are those the model
+predicts with: ``best_iteration`` rounds after early stopping, otherwise all of
+them; a multi-class model has ``num_class`` trees per round (tree ``i * K + k``
+adds to class ``k``'s margin), exactly the columns of ``pred_leaf``.
+
+Missing values
+--------------
+The domain box holds no NaN, so NaN routing never applies to a cell; for the
+record, each split stores ``missing_type`` and ``default_left``:
+
+- ``"None"``: NaN is replaced by 0.0 and then compared with the threshold;
+- ``"NaN"``: NaN goes to the default side (``default_left``), finite values are
+  compared as usual;
+- ``"Zero"`` (``zero_as_missing=True``): NaN *and every finite x with
+  |x| <= 1e-35* (LightGBM's ``kZeroThreshold``, the float ``1e-35f``) go to the
+  default side. Where that agrees with the threshold (default left and
+  ``threshold >= 1e-35``, or default right and ``threshold < -1e-35``) the split
+  is an ordinary threshold. Otherwise the zero interval takes the other side
+  than its neighbours, the split's sides are not intervals, and the cells are not
+  boxes: such a split is refused when the domain meets ``[-1e-35, 1e-35]`` on its
+  feature (a domain excluding zero on that feature is exact).
+
+Refused
+-------
+Categorical splits (``decision_type`` ``"=="``: the left side is a union of the
+unit intervals that truncate to the chosen categories, not a threshold) and
+linear trees (``linear_tree=True``: leaves with coefficients are not constant on
+a box), each with a ``ValueError`` naming the feature or tree.
+
+Outputs per cell (at its Chebyshev centre, by the library's own predict)
+------------------------------------------------------------------------
+``margin`` (``margin_<k>`` per class): ``raw_score=True``; classifiers:
+``prediction`` (the label) and ``proba_<k>`` (``predict_proba``); regressors:
+``prediction``; a raw ``Booster``: ``prediction`` (``prediction_<k>`` for
+multi-class), its objective's transformed output.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import NotFittedError
+
+from ...geometry import Box
+from ..base import register_adapter, resolve_domain
+from ..trees import BoxPartition, TreeArrays
+from . import BoostedModel, check_booster_input, partition_boosted
+
+__all__ = ["ZERO_THRESHOLD", "LightGBMTrees", "read_lightgbm"]
+
+#: LightGBM's ``kZeroThreshold`` (``const double kZeroThreshold = 1e-35f``): a float
+#: literal, so the double 1.0000000180025095e-35, also the threshold LightGBM places
+#: between negative values and zero.
+ZERO_THRESHOLD = float(np.float32(1e-35))
+
+
+@dataclass
+class LightGBMTrees(BoostedModel):
+    """A :class:`BoostedModel` read from LightGBM, with what the dump says besides boxes.
+
+    Attributes
+    ----------
+    leaf_values : list of arrays
+        Per tree, the additive value of each leaf at its node id (0 at internal nodes):
+        a cell's margin for class k is the sum over the trees ``t % n_class == k``.
+    n_class : int
+        Trees per boosting round (``num_tree_per_iteration``).
+    """
+
+    leaf_values: list[np.ndarray] = field(default_factory=list)
+    n_class: int = 1
+
+
+def _booster_and_name(model):
+    """The ``lightgbm.Booster`` behind ``model`` and the model's class name."""
+    import lightgbm
+
+    name = type(model).__name__
+    if isinstance(model, lightgbm.Booster):
+        booster = model
+    else:
+        if not getattr(model, "fitted_", False):
+            raise NotFittedError(f"This {name} instance is not fitted yet. Call 'fit' with "
+                                 "appropriate arguments before partitioning it.")
+        booster = model.booster_
+    if booster.num_trees() == 0:
+        raise NotFittedError(f"This {name} has no trees: train it before partitioning it.")
+    return booster, name
+
+
+def _n_iterations(booster) -> int:
+    """Rounds the model predicts with by default: ``best_iteration`` if set, else all."""
+    best = int(booster.best_iteration or 0)
+    return best if best > 0 else int(booster.current_iteration())
+
+
+def _read_tree(info: dict, t: int, names: list[str], model_name: str):
+    """One ``tree_info`` entry as :class:`TreeArrays`; also its leaf values and the
+    ``"Zero"``-missing splits that are not thresholds, as ``(feature, threshold, default_left)``.
+    """
+    n_leaves = int(info["num_leaves"])
+    size = 2 * n_leaves - 1
+    left = np.full(size, -1, dtype=np.int64)
+    right = np.full(size, -1, dtype=np.int64)
+    feature = np.full(size, -2, dtype=np.int64)
+    threshold = np.full(size, -2.0)
+    value = np.zeros(size)
+    gaps = []
+
+    def node_id(node: dict) -> int:
+        if "split_index" in node:
+            return int(node["split_index"])
+        return n_leaves - 1 + int(node.get("leaf_index", 0))  # a lone root leaf has no index
+
+    stack = [info["tree_structure"]]  # explicit stack: trees can be deeper than recursion allows
+    while stack:
+        node = stack.pop()
+        i = node_id(node)
+        if "split_index" not in node:
+            if len(node.get("leaf_coeff", ())):
+                raise ValueError(
+                    f"{model_name} is a linear tree model (linear_tree=True): tree {t} has a "
+                    "leaf with coefficients, a non-constant leaf, so its cells are not "
+                    "constant boxes. Train without linear_tree.")
+            value[i] = float(node["leaf_value"])
+            continue
+        f = int(node["split_feature"])
+        if node["decision_type"] != "<=":
+            raise ValueError(
+                f"{model_name} has a categorical split (decision_type "
+                f"{node['decision_type']!r}) on feature {names[f]!r} (index {f}) in tree {t}: "
+                "it does not map to a threshold, so its cells are not boxes. Train with that "
+                "feature as numerical.")
+        thr = float(node["threshold"])
+        if node["missing_type"] == "Zero":
+            # zeros go to the default side; a threshold only if that is the side x <= thr gives
+            agrees = thr >= ZERO_THRESHOLD if node["default_left"] else thr < -ZERO_THRESHOLD
+            if not agrees:
+                gaps.append((f, thr, bool(node["default_left"])))
+        left[i], right[i] = node_id(node["left_child"]), node_id(node["right_child"])
+        feature[i], threshold[i] = f, thr
+        stack += [node["left_child"], node["right_child"]]
+    return (TreeArrays(left, right, feature, threshold, float32=False, strict=False),
+            value, gaps)
+
+
+def _check_zero_gaps(gaps, domain: Box | None, names: list[str], model_name: str) -> None:
+    """Refuse a ``"Zero"``-missing split that is not a threshold where the domain meets zero."""
+    for t, f, thr, default_left in gaps:
+        if domain is None or (domain.lo[f] <= ZERO_THRESHOLD and domain.hi[f] >= -ZERO_THRESHOLD):
+            side = "left" if default_left else "right"
+            raise ValueError(
+                f"{model_name} treats zero as missing (missing_type 'Zero', zero_as_missing=True):"
+                f" tree {t} splits feature {names[f]!r} (index {f}) at {thr!r} but sends "
+                f"|x| <= 1e-35 to the default side ({side}), against the threshold, so its cells "
+                f"are not boxes where the domain contains 0 on that feature. Use a domain that "
+                f"excludes [-1e-35, 1e-35] on feature {f}, or train with zero_as_missing=False.")
+
+
+def _read(model) -> tuple[LightGBMTrees, list, list[str]]:
+    import lightgbm
+
+    booster, name = _booster_and_name(model)
+    n_iter = _n_iterations(booster)
+    dump = booster.dump_model(num_iteration=n_iter)
+    names = list(dump["feature_names"])
+    n_features = int(booster.num_feature())
+    n_class = int(dump["num_tree_per_iteration"])
+    trees, values, gaps = [], [], []
+    for t, info in enumerate(dump["tree_info"]):
+        tree, value, tree_gaps = _read_tree(info, t, names, name)
+        trees.append(tree)
+        values.append(value)
+        gaps += [(t,) + g for g in tree_gaps]
+    # leaf_index j of tree t is node L_t - 1 + j
+    offset = np.array([(tree.left.size - 1) // 2 for tree in trees], dtype=np.int64)
+    is_raw = isinstance(model, lightgbm.Booster)
+    feature_names = getattr(model, "feature_names_in_", None)
+
+    def frame(X):
+        # a model fitted on a DataFrame warns when given an array; give it its columns
+        if feature_names is None:
+            return X
+        return pd.DataFrame(X, columns=feature_names)
+
+    def leaves(X: np.ndarray) -> np.ndarray:
+        X = np.ascontiguousarray(X, dtype=np.float64)  # LightGBM compares in double precision
+        if len(X) == 0:
+            return np.zeros((0, len(trees)), dtype=np.int64)
+        leaf = np.asarray(model.predict(frame(X), pred_leaf=True, num_iteration=n_iter))
+        return leaf.reshape(len(X), -1).astype(np.int64) + offset[None, :]
+
+    def outputs(X: np.ndarray) -> dict[str, np.ndarray]:
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        cols: dict[str, np.ndarray] = {}
+        margin = np.asarray(model.predict(frame(X), raw_score=True, num_iteration=n_iter))
+        _add(cols, "margin", margin)
+        if is_raw:
+            _add(cols, "prediction", np.asarray(model.predict(X, num_iteration=n_iter)))
+        else:
+            cols["prediction"] = np.asarray(model.predict(frame(X), num_iteration=n_iter))
+            if hasattr(model, "predict_proba"):
+                proba = np.asarray(model.predict_proba(frame(X), num_iteration=n_iter))
+                for k in range(proba.shape[1]):
+                    cols[f"proba_{k}"] = proba[:, k]
+        return cols
+
+    booster_model = LightGBMTrees(name=name, n_features=n_features, trees=trees, leaves=leaves,
+                                  outputs=outputs, leaf_values=values, n_class=n_class)
+    return booster_model, gaps, names
+
+
+def _add(cols: dict, name: str, values: np.ndarray) -> None:
+    """One column (1-D output) or ``name_<k>`` columns (one per class)."""
+    if values.ndim == 2 and values.shape[1] > 1:
+        for k in range(values.shape[1]):
+            cols[f"{name}_{k}"] = values[:, k]
+    else:
+        cols[name] = values.reshape(-1)
+
+
+def read_lightgbm(model, domain: Box | None = None) -> LightGBMTrees:
+    """Read a fitted LightGBM model into a :class:`BoostedModel`.
+
+    Parameters
+    ----------
+    model : lightgbm.LGBMClassifier, lightgbm.LGBMRegressor or lightgbm.Booster
+        Fitted; the trees read are those it predicts with by default.
+    domain : Box, optional
+        Where the cells will live; a ``"Zero"``-missing split that is not a threshold
+        is accepted only when the domain excludes ``[-1e-35, 1e-35]`` on its feature
+        (without a domain, such a split is refused).
+
+    Returns
+    -------
+    LightGBMTrees
+        The :class:`BoostedModel`, with each leaf's value and the trees per round.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        For an unfitted model or a booster without trees.
+    ValueError
+        For a categorical split, a linear tree, or a zero-as-missing split that is
+        not a threshold on the domain.
+    """
+    booster_model, gaps, names = _read(model)
+    _check_zero_gaps(gaps, domain, names, booster_model.name)
+    return booster_model
+
+
+def _partition_lightgbm(model, *, domain, data, cells, progress=True, tol=None,
+                        max_cells: int = 200_000) -> BoxPartition:
+    """Cells of a LightGBM model (see the module docstring)."""
+    booster_model, gaps, names = _read(model)
+    if data is not None:
+        data = check_booster_input(booster_model, data)
+        if data.shape[0] == 0:
+            data = None
+    if domain is not None or data is not None:  # else partition_boosted gives the error
+        domain = resolve_domain(domain, data, booster_model.n_features)
+        _check_zero_gaps(gaps, domain, names, booster_model.name)
+    return partition_boosted(model, booster_model, domain=domain, data=data, cells=cells,
+                             progress=progress, tol=tol, max_cells=max_cells)
+
+
+for _name in ("lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor",
+              "lightgbm.basic.Booster"):
+    register_adapter(_name)(_partition_lightgbm)
