@@ -78,22 +78,29 @@ def _check_fitted(model) -> None:
                              "'fit' with appropriate arguments before using this estimator.")
 
 
-def _feature_label(info: dict) -> str:
-    name = info.get("feature_id") or ""
-    index = info.get("flat_feature_index", info.get("feature_index"))
-    return f"{name!r} (column {index})" if name else f"column {index}"
+def _check_numerical(model) -> None:
+    """Refuse categorical, text and embedding features, naming them (before the export,
+    which cannot even write text or embedding features as JSON)."""
+    names = list(model.feature_names_)
+    for kind, getter in (("categorical", "get_cat_feature_indices"),
+                         ("text", "get_text_feature_indices"),
+                         ("embedding", "get_embedding_feature_indices")):
+        found = list(getattr(model, getter)()) if hasattr(model, getter) else []
+        if found:
+            labels = ", ".join(f"{names[i]!r} (column {i})" for i in found)
+            raise ValueError(f"{type(model).__name__} has {kind} feature(s) {labels}: cellgeom "
+                             "supports only numerical features, whose splits are thresholds "
+                             "on the input.")
 
 
 def _float_columns(model, dump: dict) -> list[int]:
-    """Input column of each float feature; refuses categorical, text and embedding ones."""
-    name = type(model).__name__
+    """Input column of each float feature (``flat_feature_index``: the column in ``X``,
+    whereas ``feature_index`` counts float features only)."""
     features = dump.get("features_info", {})
     for kind in ("categorical", "text", "embedding"):
-        found = features.get(f"{kind}_features") or []
-        if found:
-            labels = ", ".join(_feature_label(f) for f in found)
-            raise ValueError(f"{name} has {kind} feature(s) {labels}: cellgeom supports only "
-                             "numerical features, whose splits are thresholds on the input.")
+        if features.get(f"{kind}_features"):
+            raise ValueError(f"{type(model).__name__} has {kind} features: cellgeom supports "
+                             "only numerical features, whose splits are thresholds on the input.")
     return [int(f["flat_feature_index"]) for f in features.get("float_features", [])]
 
 
@@ -238,6 +245,7 @@ def read_catboost(model) -> BoostedModel:
     """
     _check_fitted(model)
     name = type(model).__name__
+    _check_numerical(model)
     dump = _export_json(model)
     columns = _float_columns(model, dump)
     dim = len(dump["scale_and_bias"][1])
