@@ -119,6 +119,11 @@ def test_locate_groups_points_as_calc_leaf_indexes(name, request):
     border = _border_points(model, Xtr, rng)
     for P in (Xtr, Xte, uniform, border):
         _check_grouping(part, model, P)
+    # in many dimensions new points rarely share a training cell: a partition of all the
+    # points together locates every one of them, so the grouping is checked for each
+    P = np.vstack([Xtr, Xte, uniform, border])
+    everything = cellgeom.partition(model, domain=box, data=P, progress=False)
+    assert _check_grouping(everything, model, P) == box.contains(P).sum() > len(uniform)
     # the adapter's own reading of the trees (TreeArrays.apply, float32, ties left)
     # agrees with CatBoost's leaf indices on every point, borders included
     booster = read_catboost(model)
