@@ -18,8 +18,9 @@ direction ``d`` ranks ``p_i`` strictly first. Certificates, in order of cost:
 2. *Gilbert iterations*: for the rows left, the nearest point of ``conv{q_j, j != i}`` to
    ``q_i`` is approached by Gilbert's algorithm, all rows in one batched update; as soon as
    ``d = q_i - (current point)`` ranks ``q_i`` strictly first, row ``i`` is certified.
-3. *Simplex*: ``max a_i x`` over the polytope (the domain box rows enter HiGHS as column
-   bounds). ``max < b_i - tol``: redundant. At the optimal vertex ``v``, if exactly ``n``
+3. *Simplex*: ``max a_i x`` over the polytope, solved as its dual by the dual simplex
+   (the domain box rows enter as bound multipliers; see :class:`_WarmSimplex`).
+   ``max < b_i - tol``: redundant. At the optimal vertex ``v``, if exactly ``n``
    constraints are active (a simple vertex) and they are independent, every active row is
    a facet, and every undecided row ``k`` whose normal lies in the vertex's normal cone
    (``a_k = sum_J lambda_j a_j``, ``lambda >= 0``) has ``max_P a_k x = a_k v``, which settles
@@ -32,6 +33,8 @@ facet set equals that of one relaxed LP per row (checked in the tests).
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import lu_factor, lu_solve
+from scipy.linalg.lapack import dgecon as _gecon
 
 __all__ = ["facet_rows_simplex"]
 
@@ -60,84 +63,117 @@ def _ray_certificates(Q, s, tol):
 
 
 def _gilbert_certificates(Q, s, rows, iterations, tol):
-    """Gilbert's algorithm towards each ``q_i`` over ``conv{q_j, j != i}``, batched."""
+    """Gilbert's algorithm towards each ``q_i`` over ``conv{q_j, j != i}``, batched.
+
+    Only the rows still uncertified are iterated: a certified row, or one whose
+    iterate stopped moving (its nearest point is reached), leaves the batch.
+    """
     certified = np.zeros(rows.size, dtype=bool)
     if rows.size == 0 or iterations <= 0:
         return certified
-    u = rows.size
-    at = np.arange(u)
+    live = np.arange(rows.size)  # positions in ``rows`` still iterated
     target = Q[rows]
-    point = np.repeat(Q.mean(axis=0)[None, :], u, axis=0)
-    live = np.ones(u, dtype=bool)
+    point = np.repeat(Q.mean(axis=0)[None, :], rows.size, axis=0)
     for _ in range(iterations):
+        at = np.arange(live.size)
+        own_row = rows[live]
         D = target - point
         S = D @ Q.T
-        own = S[at, rows].copy()
-        S[at, rows] = -np.inf
+        own = S[at, own_row].copy()
+        S[at, own_row] = -np.inf
         best = S.argmax(axis=1)
         # the ray along d (pulled back to x-space) exits through row i with every other
         # row's slack at the exit point s_j (1 - S_jd / S_id) above tol
         with np.errstate(invalid="ignore", divide="ignore"):
             margin = s[None, :] * (1.0 - S / own[:, None])
-        ok = live & (own > 0) & np.all(margin > tol, axis=1)
-        certified |= ok
-        live &= ~ok
-        if not live.any():
-            break
+        ok = (own > 0) & np.all(margin > tol, axis=1)
+        certified[live[ok]] = True
         G = Q[best] - point
         gg = np.einsum("ij,ij->i", G, G)
         step = np.clip(np.einsum("ij,ij->i", D, G) / np.where(gg > 0, gg, 1.0), 0.0, 1.0)
         point += step[:, None] * G
+        keep = ~ok & (step > 0)
+        if not keep.any():
+            break
+        live, target, point = live[keep], target[keep], point[keep]
     return certified
 
 
 class _WarmSimplex:
-    """One HiGHS model ``{x : A x <= b, lo <= x <= hi}`` re-solved for many objectives."""
+    """``max c.x`` over ``{x : A x <= b, lo <= x <= hi}`` for many ``c``, warm-started.
+
+    HiGHS holds the dual LP ``min b.y + hi.u - lo.l  s.t.  A^T y + u - l = c,  y, u, l >= 0``
+    (one ``u``/``l`` column per finite bound) and re-solves it with the dual simplex:
+    a new objective ``c`` is a new right-hand side, so the old optimal basis stays dual
+    feasible (its primal vertex stays a vertex of the polytope) and the next optimum is
+    a few pivots away. The basis is ``n x n`` instead of the primal's ``m x m``, which
+    makes pivots and HiGHS's per-run set-up cheaper; the vertex ``x`` is the equality
+    rows' dual values.
+    """
 
     def __init__(self, A, b, lo, hi):
         import highspy
 
         self.highspy = highspy
-        self.inf = highspy.kHighsInf
+        inf = highspy.kHighsInf
         m, n = A.shape
+        upper, lower = np.flatnonzero(np.isfinite(hi)), np.flatnonzero(np.isfinite(lo))
+        # column of each bound's multiplier, to change its cost when a bound moves
+        self.upper_col = np.full(n, -1)
+        self.upper_col[upper] = m + np.arange(upper.size)
+        self.lower_col = np.full(n, -1)
+        self.lower_col[lower] = m + upper.size + np.arange(lower.size)
+        cols = m + upper.size + lower.size
         # the core class: the Python wrapper prints a banner per process and sets up
         # interrupt callbacks that a many-small-LPs loop does not need
         h = getattr(getattr(highspy, "_core", None), "_Highs", highspy.Highs)()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("presolve", "off")  # presolve would discard the warm basis
-        h.setOptionValue("simplex_strategy", 4)  # primal simplex: the old vertex stays feasible
+        h.setOptionValue("simplex_strategy", 1)  # dual simplex: the old basis stays dual feasible
         h.setOptionValue("simplex_scale_strategy", 0)  # rows are unit normals already
         lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = n, m
-        lp.col_cost_ = np.zeros(n)
-        lp.col_lower_ = np.where(np.isfinite(lo), lo, -self.inf)
-        lp.col_upper_ = np.where(np.isfinite(hi), hi, self.inf)
-        lp.row_lower_ = np.full(m, -self.inf)
-        lp.row_upper_ = np.asarray(b, dtype=float).copy()
+        lp.num_col_, lp.num_row_ = cols, n
+        lp.col_cost_ = np.concatenate([np.asarray(b, dtype=float), hi[upper], -lo[lower]])
+        lp.col_lower_ = np.zeros(cols)
+        lp.col_upper_ = np.full(cols, inf)
+        lp.row_lower_ = np.zeros(n)
+        lp.row_upper_ = np.zeros(n)
+        # column-wise: y_j has column a_j, u_k column e_k, l_k column -e_k
+        values = np.concatenate([np.ascontiguousarray(A).ravel(), np.ones(upper.size),
+                                 -np.ones(lower.size)])
+        index = np.concatenate([np.tile(np.arange(n), m), upper, lower]).astype(np.int32)
+        start = np.concatenate([np.arange(0, m * n + 1, n),
+                                m * n + 1 + np.arange(upper.size + lower.size)])
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = np.arange(0, m * n + 1, m, dtype=np.int32)
-        lp.a_matrix_.index_ = np.tile(np.arange(m, dtype=np.int32), n)
-        lp.a_matrix_.value_ = np.ascontiguousarray(A.T).ravel()
-        lp.sense_ = highspy.ObjSense.kMaximize
+        lp.a_matrix_.start_ = start.astype(np.int32)
+        lp.a_matrix_.index_ = index
+        lp.a_matrix_.value_ = values
+        lp.sense_ = highspy.ObjSense.kMinimize
         h.passModel(lp)
         self.h, self.n, self.lp_count = h, n, 0
-        self.columns = np.arange(n, dtype=np.int32)
+        self.rows = np.arange(n, dtype=np.int32)
 
     def maximize(self, cost) -> np.ndarray:
-        self.h.changeColsCost(self.n, self.columns, np.asarray(cost, dtype=float))
+        """The optimal vertex ``x`` of ``max cost.x`` (from the dual LP's row duals)."""
+        cost = np.asarray(cost, dtype=float)
+        self.h.changeRowsBounds(self.n, self.rows, cost, cost)
         self.h.run()
         self.lp_count += 1
         status = self.h.getModelStatus()
         if status != self.highspy.HighsModelStatus.kOptimal:
             raise RuntimeError(f"facet LP failed: {self.h.modelStatusToString(status)}")
-        return np.asarray(self.h.getSolution().col_value, dtype=float)
+        return np.asarray(self.h.getSolution().row_dual, dtype=float)
 
     def set_row_upper(self, row: int, value: float) -> None:
-        self.h.changeRowBounds(int(row), -self.inf, float(value))
+        """Move row ``row``'s right-hand side ``b_row`` to ``value``."""
+        self.h.changeColCost(int(row), float(value))
 
     def set_col_bounds(self, col: int, lo: float, hi: float) -> None:
-        self.h.changeColBounds(int(col), float(lo) if np.isfinite(lo) else -self.inf,
-                               float(hi) if np.isfinite(hi) else self.inf)
+        """Move the finite bounds of coordinate ``col`` (the columns exist for finite ones)."""
+        if self.upper_col[col] >= 0:
+            self.h.changeColCost(int(self.upper_col[col]), float(hi))
+        if self.lower_col[col] >= 0:
+            self.h.changeColCost(int(self.lower_col[col]), -float(lo))
 
 
 def _split_bounds(A, b, candidate):
@@ -247,9 +283,9 @@ def _simplex_decide(A, b, lo, hi, bound_axis, bound_side, Q, facet, decided, dis
         value = A[i] @ x
         active = np.flatnonzero(slack <= active_tol)
         near = np.flatnonzero((slack > active_tol) & (slack <= tol))
-        # a simple vertex: exactly n independent active rows (SVD reused for the cone test)
-        svd = (np.linalg.svd(A[active].T) if near.size == 0 and active.size == n else None)
-        simple = svd is not None and svd[1][-1] > svd[1][0] * n * np.finfo(float).eps
+        # a simple vertex: exactly n independent active rows (the LU serves the cone test)
+        basis = (_vertex_basis(A[active]) if near.size == 0 and active.size == n else None)
+        simple = basis is not None
         if value < b[i] - tol:
             decided[i] = True  # max over P below b_i: row i never binds
         elif simple and slack[i] <= active_tol:
@@ -263,12 +299,26 @@ def _simplex_decide(A, b, lo, hi, bound_axis, bound_side, Q, facet, decided, dis
             decided[active] = True
             rest = np.flatnonzero(~decided)
             if rest.size:
-                U, S, Vt = svd  # A[active].T = U S Vt, so lambda = Vt^T S^-1 U^T a
-                lam = Vt.T @ ((U.T @ A[rest].T) / S[:, None])
+                lam = lu_solve(basis, A[rest].T, check_finite=False)  # a = A_J^T lambda
                 inside = np.all(lam >= -1e-12, axis=0)  # normal in the vertex's normal cone
                 below = A[rest] @ x < b[rest] - tol
                 decided[rest[inside & below]] = True
     return simplex.lp_count
+
+
+def _vertex_basis(active_rows):
+    """LU factors of ``A_J^T`` for ``n`` active rows, or None when they are dependent.
+
+    Dependence is judged by LAPACK's reciprocal condition estimate (``gecon``):
+    below ``n * eps`` the rows do not define a vertex on their own.
+    """
+    n = active_rows.shape[0]
+    M = np.ascontiguousarray(active_rows.T)
+    lu, piv = lu_factor(M, check_finite=False)
+    rcond, info = _gecon(lu, np.abs(M).sum(axis=0).max(), norm="1")
+    if info != 0 or not rcond > n * np.finfo(float).eps:
+        return None
+    return lu, piv
 
 
 def _relaxed_is_facet(simplex, A, b, lo, hi, i, position, bound_axis, bound_side, tol):

@@ -1,8 +1,11 @@
 """Linear programs on polytopes ``{x : A x <= b}``, solved with HiGHS through SciPy.
 
 Many small LPs cost mostly Python and solver set-up, so the Chebyshev-centre
-kernel stacks a chunk of cells into one block-diagonal sparse LP: the objective
-is a sum of independent terms, so the joint optimum is every cell's optimum.
+kernel stacks a chunk of low-dimensional cells into one block-diagonal sparse LP:
+the objective is a sum of independent terms, so the joint optimum is every cell's
+optimum. In high dimension (``n > DUAL_CHEBYSHEV_DIM``) a cell's LP is large enough
+that its own dual, solved by the dual simplex with an ``(n+1) x (n+1)`` basis, is
+about three times faster than its share of a block LP.
 """
 from __future__ import annotations
 
@@ -10,6 +13,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 from scipy.spatial import cKDTree
+
+#: above this input dimension each Chebyshev LP is solved on its own, in dual form
+DUAL_CHEBYSHEV_DIM = 16
 
 __all__ = [
     "normalize_rows",
@@ -70,12 +76,57 @@ def chebyshev_centers(
     n = np.asarray(polytopes[0][0]).shape[1]
     centers = np.full((k, n), np.nan)
     radii = np.full(k, -np.inf)
+    if n > DUAL_CHEBYSHEV_DIM:
+        for i, (A, b) in enumerate(polytopes):
+            centers[i], radii[i] = _chebyshev_dual(A, b, n)
+        return centers, radii
     for start in range(0, k, chunk_size):
         block = polytopes[start : start + chunk_size]
         c, r = _chebyshev_block(block, n)
         centers[start : start + len(block)] = c
         radii[start : start + len(block)] = r
     return centers, radii
+
+
+def _chebyshev_dual(A, b, n):
+    """One Chebyshev LP through its dual: ``min b.y  s.t.  A^T y = 0, 1.y = 1, y >= 0``.
+
+    The primal ``max r  s.t.  a_j x + r <= b_j`` (unit rows) has the same optimal
+    value; its centre ``x`` is the dual value of the ``n`` equality rows.
+    """
+    import highspy
+
+    A_unit, b_unit, norms = normalize_rows(A, b)
+    zero = norms == 0
+    if np.any(zero & (np.asarray(b) < 0)):
+        return np.full(n, np.nan), -np.inf  # 0 <= b_i < 0: empty whatever x is
+    A_unit, b_unit = A_unit[~zero], b_unit[~zero]
+    m = A_unit.shape[0]
+    h = getattr(getattr(highspy, "_core", None), "_Highs", highspy.Highs)()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("simplex_strategy", 1)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = m, n + 1
+    lp.col_cost_ = b_unit
+    lp.col_lower_ = np.zeros(m)
+    lp.col_upper_ = np.full(m, highspy.kHighsInf)
+    rhs = np.zeros(n + 1)
+    rhs[n] = 1.0
+    lp.row_lower_, lp.row_upper_ = rhs, rhs.copy()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.arange(0, (n + 1) * m + 1, n + 1, dtype=np.int32)
+    lp.a_matrix_.index_ = np.tile(np.arange(n + 1, dtype=np.int32), m)
+    lp.a_matrix_.value_ = np.column_stack([A_unit, np.ones(m)]).ravel()
+    h.passModel(lp)
+    h.run()
+    status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kInfeasible:  # the dual of an unbounded primal
+        raise ValueError("the polytope is unbounded: add bounding inequalities (a domain box); "
+                         "volumes of unbounded cells are infinite.")
+    if status != highspy.HighsModelStatus.kOptimal:
+        raise RuntimeError(f"Chebyshev-centre LP failed: {h.modelStatusToString(status)}")
+    center = np.asarray(h.getSolution().row_dual, dtype=float)[:n]
+    return center, float(h.getInfo().objective_function_value)
 
 
 def _chebyshev_block(block, n):
