@@ -14,8 +14,16 @@ leaves, internal node ``split_index = s`` is node ``s`` (the root is 0) and leaf
 
 Split semantics
 ---------------
-A numerical split (``decision_type`` ``"<="``) sends ``x`` left iff
-``x <= threshold``, compared in double precision: the trees are
+LightGBM reads a dense input row through a filter that drops every entry with
+``|x| <= 1e-35`` (``kZeroThreshold``, the float ``1e-35f``), so such a value is
+predicted as exactly 0.0. A numerical split (``decision_type`` ``"<="``) then sends
+that value left iff ``x <= threshold`` in double precision. LightGBM places
+thresholds at ``+-1e-35`` around zero bins, where the filter matters: a split at
+``-1e-35`` sends ``x = -1e-35`` right. Every split is therefore stored with the
+threshold ``t'`` for which ``x <= t'`` gives LightGBM's side for every finite
+``x``: ``t' = t`` when ``|t| >= 1e-35`` (except ``t = -1e-35``), ``1e-35`` when
+zero goes left and ``t`` is in ``[-1e-35, 1e-35)``, and the double below
+``-1e-35`` when zero goes right and ``t`` is in ``[-1e-35, 1e-35]``. The trees are
 ``TreeArrays(float32=False, strict=False)``. The trees used are those the model
 predicts with: ``best_iteration`` rounds after early stopping, otherwise all of
 them; a multi-class model has ``num_class`` trees per round (tree ``i * K + k``
@@ -30,13 +38,13 @@ record, each split stores ``missing_type`` and ``default_left``:
 - ``"NaN"``: NaN goes to the default side (``default_left``), finite values are
   compared as usual;
 - ``"Zero"`` (``zero_as_missing=True``): NaN *and every finite x with
-  |x| <= 1e-35* (LightGBM's ``kZeroThreshold``, the float ``1e-35f``) go to the
-  default side. Where that agrees with the threshold (default left and
-  ``threshold >= 1e-35``, or default right and ``threshold < -1e-35``) the split
-  is an ordinary threshold. Otherwise the zero interval takes the other side
-  than its neighbours, the split's sides are not intervals, and the cells are not
-  boxes: such a split is refused when the domain meets ``[-1e-35, 1e-35]`` on its
-  feature (a domain excluding zero on that feature is exact).
+  |x| <= 1e-35* go to the default side. Where the neighbours of zero on that side
+  are all on the same side of the threshold the split is still a threshold (as
+  above). Otherwise (e.g. threshold 5 with zero sent right) the zero band takes
+  the other side than its neighbours, the split's sides are not intervals and
+  the cells are not boxes: such a split is refused when the domain meets
+  ``[-1e-35, 1e-35]`` on its feature (on a domain excluding that band it is the
+  plain threshold, exactly).
 
 Refused
 -------
@@ -65,12 +73,32 @@ from ..base import register_adapter, resolve_domain
 from ..trees import BoxPartition, TreeArrays
 from . import BoostedModel, check_booster_input, partition_boosted
 
-__all__ = ["ZERO_THRESHOLD", "LightGBMTrees", "read_lightgbm"]
+__all__ = ["ZERO_THRESHOLD", "LightGBMTrees", "effective_threshold", "read_lightgbm"]
 
 #: LightGBM's ``kZeroThreshold`` (``const double kZeroThreshold = 1e-35f``): a float
 #: literal, so the double 1.0000000180025095e-35, also the threshold LightGBM places
 #: between negative values and zero.
 ZERO_THRESHOLD = float(np.float32(1e-35))
+_BELOW_ZERO_BAND = float(np.nextafter(-ZERO_THRESHOLD, -np.inf))
+
+
+def effective_threshold(threshold: float, zero_left: bool) -> float | None:
+    """The ``t'`` with ``x <= t'`` iff LightGBM sends ``x`` left, for every finite ``x``.
+
+    LightGBM sends ``x`` left iff ``x <= threshold``, except that the band
+    ``|x| <= ZERO_THRESHOLD`` goes left iff ``zero_left`` (as zero: ``0 <= threshold``;
+    or as missing, to the default side). ``None`` when the left side is not an
+    interval (the band's side disagrees with a value of the threshold test beside it).
+    """
+    if zero_left:
+        # left = {x <= t} joined with the band: an interval unless a gap (t, -kZ) remains
+        if np.nextafter(threshold, np.inf) < -ZERO_THRESHOLD:
+            return None
+        return max(threshold, ZERO_THRESHOLD)
+    # left = {x <= t} without the band: an interval unless (kZ, t] remains
+    if threshold > ZERO_THRESHOLD:
+        return None
+    return threshold if threshold < -ZERO_THRESHOLD else _BELOW_ZERO_BAND
 
 
 @dataclass
@@ -115,7 +143,7 @@ def _n_iterations(booster) -> int:
 
 def _read_tree(info: dict, t: int, names: list[str], model_name: str):
     """One ``tree_info`` entry as :class:`TreeArrays`; also its leaf values and the
-    ``"Zero"``-missing splits that are not thresholds, as ``(feature, threshold, default_left)``.
+    ``"Zero"``-missing splits that are not thresholds, as ``(feature, threshold, zero_left)``.
     """
     n_leaves = int(info["num_leaves"])
     size = 2 * n_leaves - 1
@@ -151,11 +179,12 @@ def _read_tree(info: dict, t: int, names: list[str], model_name: str):
                 "it does not map to a threshold, so its cells are not boxes. Train with that "
                 "feature as numerical.")
         thr = float(node["threshold"])
-        if node["missing_type"] == "Zero":
-            # zeros go to the default side; a threshold only if that is the side x <= thr gives
-            agrees = thr >= ZERO_THRESHOLD if node["default_left"] else thr < -ZERO_THRESHOLD
-            if not agrees:
-                gaps.append((f, thr, bool(node["default_left"])))
+        zero_left = node["default_left"] if node["missing_type"] == "Zero" else thr >= 0
+        exact = effective_threshold(thr, bool(zero_left))
+        if exact is None:  # only a "Zero" split: exact on domains without the zero band
+            gaps.append((f, thr, bool(zero_left)))
+        else:
+            thr = exact
         left[i], right[i] = node_id(node["left_child"]), node_id(node["right_child"])
         feature[i], threshold[i] = f, thr
         stack += [node["left_child"], node["right_child"]]
@@ -165,9 +194,9 @@ def _read_tree(info: dict, t: int, names: list[str], model_name: str):
 
 def _check_zero_gaps(gaps, domain: Box | None, names: list[str], model_name: str) -> None:
     """Refuse a ``"Zero"``-missing split that is not a threshold where the domain meets zero."""
-    for t, f, thr, default_left in gaps:
+    for t, f, thr, zero_left in gaps:
         if domain is None or (domain.lo[f] <= ZERO_THRESHOLD and domain.hi[f] >= -ZERO_THRESHOLD):
-            side = "left" if default_left else "right"
+            side = "left" if zero_left else "right"
             raise ValueError(
                 f"{model_name} treats zero as missing (missing_type 'Zero', zero_as_missing=True):"
                 f" tree {t} splits feature {names[f]!r} (index {f}) at {thr!r} but sends "
