@@ -11,7 +11,8 @@ per-tree arrays (``left_children``, ``right_children``, ``split_indices``,
 without re-numbering; ``iteration_indptr`` gives the trees of each boosting round.
 ``trees_to_dataframe`` parses the text dump line by line and cannot dump vector-leaf
 (multi-target) trees. Thresholds are written as the shortest decimal that reads back
-as the stored float32, and are read back to float32.
+as the stored float32, and are read back to that float32 with correct rounding
+(:func:`_float32_of`).
 
 Split semantics
 ---------------
@@ -47,12 +48,14 @@ contains that value (points there would not follow the thresholds).
 Refused (``ValueError`` naming the problem): unfitted models or boosters without trees
 (scikit-learn's ``NotFittedError``), wrong feature counts, categorical features
 (named: a categorical split sends a set of category codes left, not a half-line),
-linear boosters (``booster="gblinear"``, whose output is linear in ``x``) and any tree
-whose leaves are not constants.
+and linear boosters (``booster="gblinear"``, whose output is linear in ``x``): XGBoost's
+only model whose pieces are not constant, since its tree leaves are constants (a
+constant vector for vector-leaf trees), which the JSON model holds as values.
 """
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
@@ -106,19 +109,32 @@ def _feature_label(booster, f: int) -> str:
     return f"{names[f]!r} (index {f})" if names else f"f{f} (index {f})"
 
 
-def _read_tree(tree: dict, name: str) -> TreeArrays:
+def _float32_of(decimals: list) -> np.ndarray:
+    """The float32 nearest to each decimal (strings from the JSON), correctly rounded.
+
+    XGBoost writes each float32 as its shortest round-trip decimal and reads it straight
+    into float32. Parsing to float64 first and then to float32 rounds twice, which can
+    only differ when the float64 lands exactly on a midpoint between two float32s; those
+    few are decided from the decimal itself.
+    """
+    d = np.asarray(decimals, dtype=np.float64)  # correctly rounded to float64
+    t = d.astype(np.float32)
+    other = np.nextafter(t, np.where(d > t, np.float32(np.inf), np.float32(-np.inf)))
+    midpoint = (d != t) & (d == (t.astype(np.float64) + other.astype(np.float64)) / 2)
+    for i in np.flatnonzero(midpoint):
+        exact, mid = Decimal(str(decimals[i])), Decimal(float(d[i]))
+        if exact != mid and (exact > mid) == (other[i] > t[i]):
+            t[i] = other[i]  # the decimal lies on the other float32's side of the midpoint
+    return t
+
+
+def _read_tree(tree: dict) -> TreeArrays:
     """One JSON tree as :class:`TreeArrays` (node ids as XGBoost numbers them)."""
     left = np.asarray(tree["left_children"], dtype=np.int64)
     right = np.asarray(tree["right_children"], dtype=np.int64)
     leaf = left < 0  # pruned (deleted) nodes are also marked -1; they are unreachable
     feature = np.where(leaf, -2, np.asarray(tree["split_indices"], dtype=np.int64))
-    # the decimals in the JSON are float32 values written as shortest round-trip
-    # strings: float64 parse then rounding to float32 restores the stored threshold
-    thr = np.asarray(tree["split_conditions"], dtype=np.float64).astype(np.float32)
-    thr = np.where(leaf, np.nan, thr.astype(np.float64))
-    if not np.all(np.isfinite(thr[~leaf])):
-        raise ValueError(f"{name} has a split with a non-finite threshold; its leaves "
-                         "cannot be read as boxes.")
+    thr = np.where(leaf, np.nan, _float32_of(tree["split_conditions"]).astype(np.float64))
     return TreeArrays(np.where(leaf, -1, left), np.where(leaf, -1, right), feature, thr,
                       float32=True, strict=True)
 
@@ -162,13 +178,14 @@ def read_xgboost(model) -> BoostedModel:
     sklearn.exceptions.NotFittedError
         The model is not fitted, or has no trees.
     ValueError
-        A linear booster, a categorical split or feature, or a non-constant leaf.
+        A linear booster (non-constant output), a categorical split or feature.
     """
     import xgboost
 
     name = type(model).__name__
     booster, wrapper = _booster_of(model)
-    learner = json.loads(bytes(booster.save_raw("json")))["learner"]
+    # floats kept as their decimal strings, for exact float32 thresholds (_float32_of)
+    learner = json.loads(bytes(booster.save_raw("json")), parse_float=str)["learner"]
     gbm = learner["gradient_booster"]
     if gbm["name"] == "gblinear":
         raise ValueError(f"{name} uses a linear booster (booster='gblinear'): its output is "
@@ -181,14 +198,8 @@ def read_xgboost(model) -> BoostedModel:
     forest = gbm["model"] if gbm["name"] == "gbtree" else gbm["gbtree"]["model"]
     rounds = _rounds_used(booster, wrapper)
     raw_trees = forest["trees"][: forest["iteration_indptr"][rounds]]
-    for tree in raw_trees:
-        # XGBoost leaves are a constant, or a constant vector (vector-leaf trees); say
-        # so loudly if a future format adds leaf models
-        if any(key in tree for key in ("leaf_coefficients", "linear_leaves")):
-            raise ValueError(f"{name} has trees with non-constant (linear) leaves; only "
-                             "constant leaves make a box partition.")
     _check_categorical(booster, raw_trees, name)
-    trees = [_read_tree(tree, name) for tree in raw_trees]
+    trees = [_read_tree(tree) for tree in raw_trees]
     n_features = int(wrapper.n_features_in_ if wrapper is not None else booster.num_features())
     objective = learner["objective"]["name"]
     missing = np.nan if wrapper is None or wrapper.missing is None else wrapper.missing
