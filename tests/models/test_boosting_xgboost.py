@@ -437,7 +437,7 @@ def test_registered_for_the_three_classes():
     booster = xgb.train({"max_depth": 2}, xgb.DMatrix(X, label=y), 2)
     cellgeom.partition(booster, data=X, progress=False)
     names = set(cellgeom.supported_models())
-    assert {"XGBClassifier", "XGBRegressor", "Booster"} <= names
+    assert {"XGBClassifier", "XGBRegressor", "xgboost.Booster"} <= names
 
 
 # -- errors ---------------------------------------------------------------------------------------

@@ -26,8 +26,9 @@ wrappers stop at ``best_iteration`` when they have one, as their ``predict`` and
 ``apply`` do. ``pred_leaf`` has one column per tree in model order: round by round,
 within a round output group by group (class, or target), ``num_parallel_tree`` trees
 per group (``XGBRF*``); with ``multi_strategy="multi_output_tree"`` one vector-leaf
-tree per round. ``leaves(X)`` is XGBoost's own leaf prediction (``apply`` /
-``pred_leaf=True``).
+tree per round. ``leaves(X)`` is XGBoost's own ``predict(..., pred_leaf=True)`` over
+those trees, with the wrapper's ``missing`` and the booster's feature names: what the
+wrapper's ``apply`` computes.
 
 Outputs per cell, at its Chebyshev centre, by XGBoost: ``margin`` (``margin_<k>`` per
 class or target) is ``output_margin=True``, which includes ``base_score``; scikit-learn
@@ -267,7 +268,7 @@ def _check_missing(model, booster: BoostedModel, domain, data):
     return box
 
 
-@register_adapter("xgboost.core.Booster")
+@register_adapter("xgboost.core.Booster", name="xgboost.Booster")  # LightGBM has a Booster too
 @register_adapter("xgboost.sklearn.XGBRegressor")
 @register_adapter("xgboost.sklearn.XGBClassifier")
 def _partition_xgboost(model, *, domain, data, cells, progress, tol=None,
