@@ -403,3 +403,14 @@ def test_linear_trees_are_refused():
                               verbose=-1, n_jobs=1).fit(X, y)
     with pytest.raises(ValueError, match=r"linear tree .*non-constant leaf"):
         cellgeom.partition(model, data=X, progress=False)
+
+
+def test_leaf_keys_table_route_equals_plain_join():
+    """ensembles._leaf_keys (node ids rendered once through a table) = the plain join."""
+    from cellgeom.models.ensembles import _leaf_keys
+
+    rng = np.random.default_rng(0)
+    for leaves in (rng.integers(0, 3000, (50, 7)), rng.integers(-2, 5, (20, 3)),
+                   np.zeros((0, 4), np.int64), np.zeros((3, 0), np.int64),
+                   np.array([[0], [10], [7]])):
+        assert _leaf_keys(leaves) == ["-".join(map(str, r)) for r in leaves.tolist()]

@@ -212,13 +212,28 @@ def partition_trees(trees, leaves_of, *, domain, data, cells, record, n_outside:
         n_dropped = int((~keep).sum())
         lo, hi, leaves, counts = lo[keep], hi[keep], leaves[keep], counts[keep]
         lookup = _tuple_lookup(leaves)
-    keys = ["-".join(map(str, row)) for row in leaves.tolist()]
+    keys = _leaf_keys(leaves)
     info = {"cells": cells, "n_dropped": n_dropped, "n_points_outside": n_outside,
             "n_trees": len(trees)}
     if tol is not None:
         info["tol"] = float(tol)
     return build_box_partition(domain=domain, keys=keys, lo=lo, hi=hi, counts=counts,
                                model=record, locator=lambda X: lookup(leaves_of(X)), info=info)
+
+
+def _leaf_keys(leaves: np.ndarray) -> list[str]:
+    """Each row's node ids joined by "-", the cell keys.
+
+    Node ids are rendered once each through a table: for 20,000 cells of 500 trees,
+    ten million ``str(int)`` calls were a third of the partition's time. Rows go in
+    blocks so the temporary lists of strings stay small.
+    """
+    if leaves.size == 0 or leaves.min() < 0:
+        return ["-".join(map(str, row)) for row in leaves.tolist()]
+    table = np.array([str(i) for i in range(int(leaves.max()) + 1)], dtype=object)
+    block = max(1, 2_000_000 // leaves.shape[1])
+    return ["-".join(row) for start in range(0, len(leaves), block)
+            for row in table[leaves[start:start + block]].tolist()]
 
 
 def _partition_ensemble(model, *, domain, data, cells, progress, tol=None,

@@ -245,12 +245,14 @@ def _read(model) -> tuple[LightGBMTrees, list, list[str]]:
         _add(cols, "margin", margin)
         if is_raw:
             _add(cols, "prediction", np.asarray(model.predict(X, num_iteration=n_iter)))
-        else:
+        elif hasattr(model, "predict_proba") and not callable(model.objective):
+            proba = np.asarray(model.predict_proba(frame(X), num_iteration=n_iter))
+            # LGBMClassifier.predict is classes_[argmax(predict_proba)]: one pass, not two
+            cols["prediction"] = np.asarray(model.classes_)[np.argmax(proba, axis=1)]
+            for k in range(proba.shape[1]):
+                cols[f"proba_{k}"] = proba[:, k]
+        else:  # regressors, and custom objectives (whose predict gives raw scores)
             cols["prediction"] = np.asarray(model.predict(frame(X), num_iteration=n_iter))
-            if hasattr(model, "predict_proba"):
-                proba = np.asarray(model.predict_proba(frame(X), num_iteration=n_iter))
-                for k in range(proba.shape[1]):
-                    cols[f"proba_{k}"] = proba[:, k]
         return cols
 
     booster_model = LightGBMTrees(name=name, n_features=n_features, trees=trees, leaves=leaves,
