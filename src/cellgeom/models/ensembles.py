@@ -204,12 +204,11 @@ def partition_trees(trees, leaves_of, *, domain, data, cells, record, n_outside:
         leaves, counts = np.unique(leaves_of(inside), axis=0, return_counts=True)
         lo = np.tile(domain.lo, (len(leaves), 1))
         hi = np.tile(domain.hi, (len(leaves), 1))
-        columns = np.ascontiguousarray(leaves.T)  # tree t's leaves, contiguous
         for t, tree in enumerate(trees):
             node_lo, node_hi = leaf_boxes(tree, domain, scale, shift)
             # np.take on rows is about twice as fast as fancy indexing (500-tree boosters)
-            np.maximum(lo, np.take(node_lo, columns[t], axis=0), out=lo)
-            np.minimum(hi, np.take(node_hi, columns[t], axis=0), out=hi)
+            np.maximum(lo, np.take(node_lo, leaves[:, t], axis=0), out=lo)
+            np.minimum(hi, np.take(node_hi, leaves[:, t], axis=0), out=hi)
         keep = np.all(hi > lo, axis=1)  # float32 rounding can leave a data point's box empty
         n_dropped = int((~keep).sum())
         lo, hi, leaves, counts = lo[keep], hi[keep], leaves[keep], counts[keep]
