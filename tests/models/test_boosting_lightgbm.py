@@ -140,6 +140,8 @@ def test_trees_and_locate_match_pred_leaf_including_points_on_thresholds(fitted,
     trees = read_lightgbm(model).trees
     n_class = 3 if kind in ("multiclass", "booster") else 1
     assert len(trees) == 200 * n_class
+    if kind == "multiclass":  # single-leaf trees among splitting ones
+        assert 0 < sum(t.left.size == 1 for t in trees) < len(trees)
     points = _test_points(part, trees, Xte)
     assert _ties(trees, points["thresholds"]) > 300  # ties really happen, many times
     assert part.cells["n_points"].sum() == len(Xtr)
