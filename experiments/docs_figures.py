@@ -69,3 +69,18 @@ cellgeom.plot_partition(cellgeom.partition(first, data=Xm, cells="all", progress
 axes[0].set_title(f"network cells ({part.n_cells}); accuracy {acc:.2f}")
 axes[1].set_title("first layer only")
 save(fig, "tutorial_network.png")
+
+# boosting libraries
+import lightgbm as lgb  # noqa: E402
+import numpy as np  # noqa: E402
+
+Xm, ym = make_moons(400, noise=0.25, random_state=0)
+booster = lgb.LGBMClassifier(n_estimators=30, num_leaves=6, learning_rate=0.2,
+                             verbose=-1).fit(Xm, ym)
+part = cellgeom.partition(booster, data=Xm, cells="all", progress=False)
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+cellgeom.plot_partition(part, color_by="proba_1", data=Xm, data_color=ym, ax=axes[0])
+cellgeom.plot_partition(part, color_by=np.log10(part.cells["volume"]), ax=axes[1])
+axes[0].set_title(f"LightGBM, 30 trees: {part.n_cells} boxes, P(class 1)")
+axes[1].set_title("log10 box area")
+save(fig, "tutorial_boosting.png")
