@@ -18,11 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ...geometry import Box
 from ..base import check_data, resolve_domain, vector_columns
 from ..ensembles import partition_trees
 from ..trees import BoxPartition, TreeArrays
 
-__all__ = ["BoostedModel", "partition_boosted"]
+__all__ = ["BoostedModel", "add_columns", "partition_boosted"]
 
 
 @dataclass
@@ -45,6 +46,10 @@ class BoostedModel:
         Chebyshev centre: ``margin`` (``margin_<k>`` per class) for the raw score and
         ``prediction`` (``proba_<k>`` for classifiers) for the library's transformed
         output.
+    check_domain : callable, optional
+        ``check_domain(box)`` raises ``ValueError`` when some split is not a threshold
+        inside ``box`` (a missing-value rule that catches finite values: LightGBM's
+        zero-as-missing, XGBoost's non-NaN ``missing``), so the cells would not be boxes.
     """
 
     name: str
@@ -52,6 +57,21 @@ class BoostedModel:
     trees: list[TreeArrays]
     leaves: Callable[[np.ndarray], np.ndarray]
     outputs: Callable[[np.ndarray], dict[str, np.ndarray]]
+    check_domain: Callable[[Box], None] | None = None
+
+
+def add_columns(out: dict, name: str, values, always_split: bool = False) -> None:
+    """Store ``values`` as column ``name`` (1-D, or one column) or ``name_<k>`` per column.
+
+    ``always_split`` keeps ``name_0`` for a single column (``proba_0`` of a one-class
+    probability array).
+    """
+    values = np.asarray(values)
+    if values.ndim == 2 and (values.shape[1] > 1 or always_split):
+        for k in range(values.shape[1]):
+            out[f"{name}_{k}"] = values[:, k]
+    else:
+        out[name] = values.reshape(len(values))
 
 
 def check_booster_input(booster: BoostedModel, X, name: str = "data") -> np.ndarray:
@@ -86,6 +106,8 @@ def partition_boosted(model, booster: BoostedModel, *, domain, data, cells: str,
     if cells == "data" and data is None:
         raise ValueError('cells="data" needs data: pass data=X, or use cells="all".')
     domain = resolve_domain(domain, data, booster.n_features)
+    if booster.check_domain is not None:
+        booster.check_domain(domain)
     n_outside = 0 if data is None else int((~domain.contains(data)).sum())
 
     def leaves_of(X):

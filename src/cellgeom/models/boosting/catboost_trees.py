@@ -52,7 +52,7 @@ import numpy as np
 
 from ..base import register_adapter
 from ..trees import TreeArrays
-from . import BoostedModel, partition_boosted
+from . import BoostedModel, add_columns, partition_boosted
 
 __all__ = ["read_catboost"]
 
@@ -209,17 +209,6 @@ def _is_classifier(model) -> bool:
     return loss in _CLASSIFICATION_LOSSES
 
 
-def _columns(out: dict, name: str, values) -> None:
-    values = np.asarray(values)
-    if values.ndim == 2 and values.shape[1] == 1:
-        values = values[:, 0]
-    if values.ndim == 1:
-        out[name] = values
-    else:
-        for k in range(values.shape[1]):
-            out[f"{name}_{k}"] = values[:, k]
-
-
 def read_catboost(model) -> BoostedModel:
     """Read a fitted CatBoost model into a :class:`~cellgeom.models.boosting.BoostedModel`.
 
@@ -276,15 +265,14 @@ def read_catboost(model) -> BoostedModel:
 
     def outputs(X: np.ndarray) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
-        _columns(out, "margin", model.predict(X, prediction_type="RawFormulaVal"))
+        add_columns(out, "margin", model.predict(X, prediction_type="RawFormulaVal"))
         if not classifier or hasattr(model, "predict_proba"):
             # regression output, or the class label (CatBoost's base class predicts raw)
-            _columns(out, "prediction", model.predict(X))
+            add_columns(out, "prediction", model.predict(X))
         if classifier:
             proba = np.asarray(model.predict_proba(X) if hasattr(model, "predict_proba")
                                else model.predict(X, prediction_type="Probability"), float)
-            for k in range(proba.shape[1]):
-                out[f"proba_{k}"] = proba[:, k]
+            add_columns(out, "proba", proba, always_split=True)
         return out
 
     return BoostedModel(name=name, n_features=len(model.feature_names_), trees=trees,

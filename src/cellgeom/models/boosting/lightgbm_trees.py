@@ -69,9 +69,9 @@ import pandas as pd
 from sklearn.exceptions import NotFittedError
 
 from ...geometry import Box
-from ..base import register_adapter, resolve_domain
+from ..base import register_adapter
 from ..trees import BoxPartition, TreeArrays
-from . import BoostedModel, check_booster_input, partition_boosted
+from . import BoostedModel, add_columns, partition_boosted
 
 __all__ = ["ZERO_THRESHOLD", "LightGBMTrees", "effective_threshold", "read_lightgbm"]
 
@@ -205,7 +205,7 @@ def _check_zero_gaps(gaps, domain: Box | None, names: list[str], model_name: str
                 f"excludes [-1e-35, 1e-35] on feature {f}, or train with zero_as_missing=False.")
 
 
-def _read(model) -> tuple[LightGBMTrees, list, list[str]]:
+def _read(model) -> LightGBMTrees:
     import lightgbm
 
     booster, name = _booster_and_name(model)
@@ -242,31 +242,24 @@ def _read(model) -> tuple[LightGBMTrees, list, list[str]]:
         X = np.ascontiguousarray(X, dtype=np.float64)
         cols: dict[str, np.ndarray] = {}
         margin = np.asarray(model.predict(frame(X), raw_score=True, num_iteration=n_iter))
-        _add(cols, "margin", margin)
+        add_columns(cols, "margin", margin)
         if is_raw:
-            _add(cols, "prediction", np.asarray(model.predict(X, num_iteration=n_iter)))
+            add_columns(cols, "prediction", np.asarray(model.predict(X, num_iteration=n_iter)))
         elif hasattr(model, "predict_proba") and not callable(model.objective):
             proba = np.asarray(model.predict_proba(frame(X), num_iteration=n_iter))
             # LGBMClassifier.predict is classes_[argmax(predict_proba)]: one pass, not two
             cols["prediction"] = np.asarray(model.classes_)[np.argmax(proba, axis=1)]
-            for k in range(proba.shape[1]):
-                cols[f"proba_{k}"] = proba[:, k]
+            add_columns(cols, "proba", proba, always_split=True)
         else:  # regressors, and custom objectives (whose predict gives raw scores)
             cols["prediction"] = np.asarray(model.predict(frame(X), num_iteration=n_iter))
         return cols
 
-    booster_model = LightGBMTrees(name=name, n_features=n_features, trees=trees, leaves=leaves,
-                                  outputs=outputs, leaf_values=values, n_class=n_class)
-    return booster_model, gaps, names
+    def check_domain(box: Box | None) -> None:
+        _check_zero_gaps(gaps, box, names, name)
 
-
-def _add(cols: dict, name: str, values: np.ndarray) -> None:
-    """One column (1-D output) or ``name_<k>`` columns (one per class)."""
-    if values.ndim == 2 and values.shape[1] > 1:
-        for k in range(values.shape[1]):
-            cols[f"{name}_{k}"] = values[:, k]
-    else:
-        cols[name] = values.reshape(-1)
+    return LightGBMTrees(name=name, n_features=n_features, trees=trees, leaves=leaves,
+                         outputs=outputs, check_domain=check_domain if gaps else None,
+                         leaf_values=values, n_class=n_class)
 
 
 def read_lightgbm(model, domain: Box | None = None) -> LightGBMTrees:
@@ -294,23 +287,16 @@ def read_lightgbm(model, domain: Box | None = None) -> LightGBMTrees:
         For a categorical split, a linear tree, or a zero-as-missing split that is
         not a threshold on the domain.
     """
-    booster_model, gaps, names = _read(model)
-    _check_zero_gaps(gaps, domain, names, booster_model.name)
+    booster_model = _read(model)
+    if booster_model.check_domain is not None:
+        booster_model.check_domain(domain)  # without a domain, such a split is refused
     return booster_model
 
 
 def _partition_lightgbm(model, *, domain, data, cells, progress=True, tol=None,
                         max_cells: int = 200_000) -> BoxPartition:
-    """Cells of a LightGBM model (see the module docstring)."""
-    booster_model, gaps, names = _read(model)
-    if data is not None:
-        data = check_booster_input(booster_model, data)
-        if data.shape[0] == 0:
-            data = None
-    if domain is not None or data is not None:  # else partition_boosted gives the error
-        domain = resolve_domain(domain, data, booster_model.n_features)
-        _check_zero_gaps(gaps, domain, names, booster_model.name)
-    return partition_boosted(model, booster_model, domain=domain, data=data, cells=cells,
+    """Cells of a LightGBM model (see the module docstring and :func:`partition_boosted`)."""
+    return partition_boosted(model, _read(model), domain=domain, data=data, cells=cells,
                              progress=progress, tol=tol, max_cells=max_cells)
 
 

@@ -61,9 +61,9 @@ from decimal import Decimal
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
-from ..base import register_adapter, resolve_domain
+from ..base import register_adapter
 from ..trees import TreeArrays
-from . import BoostedModel, check_booster_input, partition_boosted
+from . import BoostedModel, add_columns, partition_boosted
 
 __all__ = ["read_xgboost"]
 
@@ -217,55 +217,43 @@ def read_xgboost(model) -> BoostedModel:
     if wrapper is not None:
         def outputs(X: np.ndarray) -> dict[str, np.ndarray]:
             out: dict[str, np.ndarray] = {}
-            _put(out, "margin", wrapper.predict(X, output_margin=True))
-            _put(out, "prediction", wrapper.predict(X))
+            add_columns(out, "margin", wrapper.predict(X, output_margin=True))
+            add_columns(out, "prediction", wrapper.predict(X))
             if hasattr(wrapper, "predict_proba"):
-                _put(out, "proba", wrapper.predict_proba(X), always_split=True)
+                add_columns(out, "proba", wrapper.predict_proba(X), always_split=True)
             return out
     else:
         def outputs(X: np.ndarray) -> dict[str, np.ndarray]:
             out: dict[str, np.ndarray] = {}
             dm = matrix(X)
-            _put(out, "margin", booster.predict(dm, output_margin=True))
+            add_columns(out, "margin", booster.predict(dm, output_margin=True))
             value = np.asarray(booster.predict(dm))
             if objective == "multi:softprob":
-                _put(out, "proba", value, always_split=True)
+                add_columns(out, "proba", value, always_split=True)
             else:
-                _put(out, "prediction", value)
+                add_columns(out, "prediction", value)
             if objective == "binary:logistic":
                 out["proba_0"], out["proba_1"] = 1.0 - value, value
             return out
 
     return BoostedModel(name=name, n_features=n_features, trees=trees, leaves=leaves,
-                        outputs=outputs)
+                        outputs=outputs, check_domain=_missing_check(missing, name))
 
 
-def _put(out: dict, column: str, values, always_split: bool = False) -> None:
-    """Store ``values`` as ``column`` (1-D) or ``column_<k>`` per column (2-D)."""
-    values = np.asarray(values)
-    if values.ndim == 2 and (values.shape[1] > 1 or always_split):
-        for k in range(values.shape[1]):
-            out[f"{column}_{k}"] = values[:, k]
-    else:
-        out[column] = values.reshape(len(values))
-
-
-def _check_missing(model, booster: BoostedModel, domain, data):
-    """The resolved domain; refuses a domain containing the wrapper's non-NaN ``missing``."""
-    missing = getattr(model, "missing", None)
+def _missing_check(missing, name: str):
+    """``check_domain`` refusing a box that holds the wrapper's non-NaN ``missing``."""
     if missing is None or np.isnan(missing):
-        return domain
-    if data is not None:
-        data = check_booster_input(booster, data)
-    box = resolve_domain(domain, data if data is not None and len(data) else None,
-                         booster.n_features)
-    inside = np.flatnonzero((box.lo <= missing) & (missing <= box.hi))
-    if inside.size:
-        raise ValueError(f"{booster.name} has missing={missing!r}, which lies inside the "
-                         f"domain box on feature {int(inside[0])}: XGBoost sends every value "
-                         "equal to it along the default direction, not by the thresholds. "
-                         "Use a domain box that excludes it, or missing=np.nan.")
-    return box
+        return None
+
+    def check(box) -> None:
+        inside = np.flatnonzero((box.lo <= missing) & (missing <= box.hi))
+        if inside.size:
+            raise ValueError(f"{name} has missing={missing!r}, which lies inside the domain "
+                             f"box on feature {int(inside[0])}: XGBoost sends every value "
+                             "equal to it along the default direction, not by the thresholds."
+                             " Use a domain box that excludes it, or missing=np.nan.")
+
+    return check
 
 
 @register_adapter("xgboost.core.Booster", name="xgboost.Booster")  # LightGBM has a Booster too
@@ -274,7 +262,5 @@ def _check_missing(model, booster: BoostedModel, domain, data):
 def _partition_xgboost(model, *, domain, data, cells, progress, tol=None,
                        max_cells: int = 200_000):
     """Cells of an XGBoost model (see the module docstring and :func:`partition_boosted`)."""
-    booster = read_xgboost(model)
-    domain = _check_missing(model, booster, domain, data)
-    return partition_boosted(model, booster, domain=domain, data=data, cells=cells,
+    return partition_boosted(model, read_xgboost(model), domain=domain, data=data, cells=cells,
                              progress=progress, tol=tol, max_cells=max_cells)
