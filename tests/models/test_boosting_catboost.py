@@ -19,6 +19,8 @@ from cellgeom.models.boosting import catboost_trees
 from cellgeom.models.boosting.catboost_trees import read_catboost
 from cellgeom.models.trees import BoxPartition
 
+from .box_oracles import all_pairs_faces, faces_by_pair
+
 catboost = pytest.importorskip("catboost")
 QUIET = dict(verbose=0, allow_writing_files=False, thread_count=2, random_seed=0)
 
@@ -179,19 +181,6 @@ def test_ties_go_to_the_zero_side_in_float32():
     assert part.hi[cell[0], 0] == b == part.lo[cell[2], 0]
 
 
-def _all_pairs_faces(lo, hi):
-    """Oracle: every pair of boxes tested directly; face volume = product of overlaps."""
-    out = {}
-    m, n = lo.shape
-    for a in range(m):
-        for b in range(a + 1, m):
-            ov = np.minimum(hi[a], hi[b]) - np.maximum(lo[a], lo[b])
-            for f in range(n):
-                if (hi[a, f] == lo[b, f] or hi[b, f] == lo[a, f]) and np.all(np.delete(ov, f) > 0):
-                    out[(a, b)] = float(np.prod(np.delete(ov, f)))
-    return out
-
-
 def _small(kind, n, seed):
     rng = np.random.default_rng(seed)
     X = rng.random((300, n))
@@ -223,10 +212,7 @@ def test_all_cells_small_boosters(kind, n):
     uniform = part.domain.lo + rng.random((4000, n)) * (part.domain.hi - part.domain.lo)
     assert _check_grouping(part, model, uniform) == len(uniform)
     assert _check_grouping(part, model, _border_points(model, X, rng)) > 0
-    got = part.faces[part.faces["cell_b"] >= 0]
-    got = {(int(a), int(b)): float(v) for a, b, v in zip(got["cell_a"], got["cell_b"],
-                                                         got["volume"])}
-    oracle = _all_pairs_faces(part.lo, part.hi)
+    got, oracle = faces_by_pair(part), all_pairs_faces(part.lo, part.hi)
     assert got.keys() == oracle.keys() and len(oracle) > 0
     assert all(got[k] == pytest.approx(v, rel=1e-12) for k, v in oracle.items())
     cx = part.complex()

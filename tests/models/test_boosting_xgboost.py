@@ -23,6 +23,8 @@ import cellgeom
 from cellgeom.geometry import Box
 from cellgeom.models.boosting.xgboost_trees import _float32_of, read_xgboost
 
+from .box_oracles import all_pairs_faces, faces_by_pair
+
 xgb = pytest.importorskip("xgboost")
 
 N_TREES = 200
@@ -288,18 +290,6 @@ def _small(kind, n, seed=0):
                      xgb.DMatrix(X, label=X[:, 0] * X[:, -1]), 5), X
 
 
-def _all_pairs_faces(lo, hi):
-    """Oracle: every pair of boxes tested directly; face volume = product of overlaps."""
-    out = {}
-    for a in range(len(lo)):
-        for b in range(a + 1, len(lo)):
-            ov = np.minimum(hi[a], hi[b]) - np.maximum(lo[a], lo[b])
-            for f in range(lo.shape[1]):
-                if (hi[a, f] == lo[b, f] or hi[b, f] == lo[a, f]) and np.all(np.delete(ov, f) > 0):
-                    out[(a, b)] = float(np.prod(np.delete(ov, f)))
-    return out
-
-
 @pytest.mark.parametrize("kind", ["binary", "multiclass", "regression", "raw_booster"])
 @pytest.mark.parametrize("n", [2, 3, 4])
 def test_all_cells_small_booster_volumes_faces_complex_angles(kind, n):
@@ -313,9 +303,7 @@ def test_all_cells_small_booster_volumes_faces_complex_angles(kind, n):
     _check_cells_match_library(part, model, P)
     _check_outputs(part, model, P)
     # faces: exactly the all-pairs box adjacencies, with their volumes
-    f = part.faces[part.faces["cell_b"] >= 0]
-    got = {(int(a), int(b)): v for a, b, v in zip(f["cell_a"], f["cell_b"], f["volume"])}
-    oracle = _all_pairs_faces(part.lo, part.hi)
+    got, oracle = faces_by_pair(part), all_pairs_faces(part.lo, part.hi)
     assert got.keys() == oracle.keys() and len(oracle) > 0
     assert np.allclose([got[k] for k in oracle], list(oracle.values()), rtol=1e-12)
     assert part.minkowski_residuals().max() < 1e-12

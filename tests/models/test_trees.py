@@ -19,33 +19,14 @@ import cellgeom
 from cellgeom.geometry import common_piece as lp_common_piece
 from cellgeom.models.trees import box_adjacency
 
+from .box_oracles import all_pairs_faces, faces_by_pair
+
 
 def _data(n=2, N=300, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.random((N, n))
     y = (X[:, 0] + X[:, 1 % n] > 1).astype(int) + (X[:, 0] > 0.7)
     return X, y
-
-
-def _all_pairs_faces(lo, hi):
-    """Oracle: every pair of boxes tested directly; face volume = product of overlaps."""
-    out = {}
-    m, n = lo.shape
-    for a in range(m):
-        for b in range(a + 1, m):
-            ov = np.minimum(hi[a], hi[b]) - np.maximum(lo[a], lo[b])
-            touch = [f for f in range(n) if hi[a, f] == lo[b, f] or hi[b, f] == lo[a, f]]
-            for f in touch:
-                rest = np.delete(ov, f)
-                if np.all(rest > 0):
-                    out[(a, b)] = float(np.prod(rest))
-    return out
-
-
-def _faces_dict(part):
-    f = part.faces
-    f = f[f["cell_b"] >= 0]
-    return {(int(a), int(b)): float(v) for a, b, v in zip(f["cell_a"], f["cell_b"], f["volume"])}
 
 
 def test_tree_locate_equals_apply_including_points_on_thresholds():
@@ -67,8 +48,8 @@ def test_tree_volumes_sum_to_domain_and_faces_equal_all_pairs_products():
     m = DecisionTreeRegressor(max_depth=7, random_state=0).fit(X, X[:, 0] * X[:, 1])
     part = cellgeom.partition(m, data=X, cells="all", progress=False)
     assert abs(part.volumes.sum() / part.domain.volume - 1) < 1e-12
-    oracle = _all_pairs_faces(part.lo, part.hi)
-    got = _faces_dict(part)
+    oracle = all_pairs_faces(part.lo, part.hi)
+    got = faces_by_pair(part)
     assert got.keys() == oracle.keys()
     for k, v in oracle.items():
         assert got[k] == pytest.approx(v, rel=1e-12)
@@ -134,7 +115,7 @@ def test_box_adjacency_sweep_equals_all_pairs(seed, n, depth):
     part = cellgeom.partition(m, data=X, cells="all", progress=False)
     a, b, axis, vol, _ = box_adjacency(part.lo, part.hi)
     got = {(min(i, j), max(i, j)): v for i, j, v in zip(a.tolist(), b.tolist(), vol)}
-    oracle = _all_pairs_faces(part.lo, part.hi)
+    oracle = all_pairs_faces(part.lo, part.hi)
     assert got.keys() == oracle.keys()
     assert np.allclose([got[k] for k in oracle], list(oracle.values()), rtol=1e-12)
 
@@ -151,7 +132,7 @@ def test_forest_all_volumes_locate_and_predictions():
     assert all(k == "-".join(map(str, r)) for k, r in zip(keys, leaves.tolist()))
     assert np.array_equal(part.cells["prediction"].to_numpy()[cell], m.predict(Xt))
     assert np.array_equal(part.cells["prediction"].to_numpy(), m.predict(part.centers))
-    got, oracle = _faces_dict(part), _all_pairs_faces(part.lo, part.hi)
+    got, oracle = faces_by_pair(part), all_pairs_faces(part.lo, part.hi)
     assert got.keys() == oracle.keys()
     assert abs(part.complex(metric="dihedral").gram(1) - part.complex().gram(1)).max() == 0
 
