@@ -36,6 +36,8 @@ import numpy as np
 from scipy.linalg import lu_factor, lu_solve
 from scipy.linalg.lapack import dgecon as _gecon
 
+from .lp import quiet_highs
+
 __all__ = ["facet_rows_simplex"]
 
 
@@ -124,10 +126,7 @@ class _WarmSimplex:
         self.lower_col = np.full(n, -1)
         self.lower_col[lower] = m + upper.size + np.arange(lower.size)
         cols = m + upper.size + lower.size
-        # the core class: the Python wrapper prints a banner per process and sets up
-        # interrupt callbacks that a many-small-LPs loop does not need
-        h = getattr(getattr(highspy, "_core", None), "_Highs", highspy.Highs)()
-        h.setOptionValue("output_flag", False)
+        h = quiet_highs()
         h.setOptionValue("presolve", "off")  # presolve would discard the warm basis
         h.setOptionValue("simplex_strategy", 1)  # dual simplex: the old basis stays dual feasible
         h.setOptionValue("simplex_scale_strategy", 0)  # rows are unit normals already

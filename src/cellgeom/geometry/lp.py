@@ -88,6 +88,19 @@ def chebyshev_centers(
     return centers, radii
 
 
+def quiet_highs():
+    """A silent ``highspy`` solver object for many small LPs in one process.
+
+    The core class, not ``highspy.Highs``: the Python wrapper prints a banner per
+    process and sets up interrupt callbacks that a many-small-LPs loop does not need.
+    """
+    import highspy
+
+    h = getattr(getattr(highspy, "_core", None), "_Highs", highspy.Highs)()
+    h.setOptionValue("output_flag", False)
+    return h
+
+
 def _chebyshev_dual(A, b, n):
     """One Chebyshev LP through its dual: ``min b.y  s.t.  A^T y = 0, 1.y = 1, y >= 0``.
 
@@ -102,8 +115,7 @@ def _chebyshev_dual(A, b, n):
         return np.full(n, np.nan), -np.inf  # 0 <= b_i < 0: empty whatever x is
     A_unit, b_unit = A_unit[~zero], b_unit[~zero]
     m = A_unit.shape[0]
-    h = getattr(getattr(highspy, "_core", None), "_Highs", highspy.Highs)()
-    h.setOptionValue("output_flag", False)
+    h = quiet_highs()
     h.setOptionValue("simplex_strategy", 1)
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = m, n + 1
