@@ -241,6 +241,19 @@ def test_dask_string_uses_the_running_default_client(dask_client):
     assert dask_client.status == "running"
 
 
+def _worker_environment():
+    return {name: os.environ.get(name) for name in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")}
+
+
+def test_own_local_cluster_drops_malloc_trim_but_keeps_one_thread():
+    """Oracle: the workers' own environment, read in the worker processes."""
+    from cellgeom.parallel import _local_cluster
+
+    with _local_cluster(1) as cluster, distributed.Client(cluster) as client:
+        seen = list(client.run(_worker_environment).values())
+    assert seen == [{"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}]
+
+
 def test_address_executor_closes_only_its_own_client(dask_client):
     """Oracle: the Client it connected is closed; the cluster's own client keeps running."""
     executor = resolve_executor(executor=dask_client.scheduler.address)
