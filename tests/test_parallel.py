@@ -245,13 +245,19 @@ def _worker_environment():
     return {name: os.environ.get(name) for name in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")}
 
 
-def test_own_local_cluster_drops_malloc_trim_but_keeps_one_thread():
-    """Oracle: the workers' own environment, read in the worker processes."""
+def test_own_local_cluster_drops_malloc_trim_but_keeps_one_thread(monkeypatch):
+    """Oracle: the workers' own environment, read in the worker processes.
+
+    An earlier Dask cluster in this process leaves Dask's value in ``os.environ`` (its
+    nanny writes it there); that is the state set up here.
+    """
     from cellgeom.parallel import _local_cluster
 
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     with _local_cluster(1) as cluster, distributed.Client(cluster) as client:
         seen = list(client.run(_worker_environment).values())
     assert seen == [{"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}]
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # this process: put back
 
 
 def test_address_executor_closes_only_its_own_client(dask_client):

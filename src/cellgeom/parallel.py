@@ -463,15 +463,27 @@ def _local_cluster(n_workers: int):
     process pool (measured on the digits network cells). The other variables of
     ``distributed.nanny.pre-spawn-environ`` (one BLAS/OpenMP thread) are kept. For a
     cluster started elsewhere, drop the variable from that setting the same way.
+
+    A nanny also writes its variables into this process's ``os.environ`` (where every
+    later child inherits them), so a value equal to Dask's own is kept out of the
+    environment while the workers start, and put back after.
     """
     import dask
     from dask import distributed
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
-    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
-        return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1,
-                                        processes=True, dashboard_address=":0")
+    dasks_value = environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    inherited = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    left_by_dask = inherited is not None and inherited == str(dasks_value)
+    try:
+        if left_by_dask:
+            del os.environ["MALLOC_TRIM_THRESHOLD_"]
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1,
+                                            processes=True, dashboard_address=":0")
+    finally:
+        if left_by_dask:
+            os.environ["MALLOC_TRIM_THRESHOLD_"] = inherited
 
 
 def _effective_n_jobs(n_jobs: Any) -> int:
