@@ -30,7 +30,7 @@ def _model(n_trees: int, n_points: int, seed: int = 0):
 def _partition_faces_complex(model, X):
     part = cellgeom.partition(model, data=X, cells="data", progress=False)
     faces = part.faces
-    cx = part.complex()
+    cx = cellgeom.build_complex(part)
     return part, faces, cx
 
 
@@ -41,7 +41,7 @@ def _timed_steps(model, X) -> str:
     t1 = time.perf_counter()
     _ = part.faces
     t2 = time.perf_counter()
-    part.complex()
+    cellgeom.build_complex(part)
     t3 = time.perf_counter()
     return f"partition {t1 - t0:.2f}s, faces {t2 - t1:.2f}s, complex {t3 - t2:.2f}s"
 

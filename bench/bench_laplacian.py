@@ -30,7 +30,7 @@ def _tree_complex(n_leaves: int, seed: int = 0):
     y = np.sin(6 * X[:, 0]) + np.cos(4 * X[:, 1]) * X[:, 2] + 0.3 * rng.normal(size=N)
     tree = DecisionTreeRegressor(max_leaf_nodes=n_leaves, random_state=seed).fit(X, y)
     part = cellgeom.partition(tree, data=X, cells="data", progress=False)
-    cx = cellgeom.complex(part, max_dim=1)
+    cx = cellgeom.build_complex(part, max_dim=1)
     return tree, X, y, cx
 
 

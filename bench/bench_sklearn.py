@@ -12,7 +12,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.tree import DecisionTreeRegressor
 
 import cellgeom
-from cellgeom.models.trees import box_adjacency
+from cellgeom.geometry.boxes import box_adjacency
 
 
 def _tree_boxes(n_leaves: int, n: int, seed: int = 0):
@@ -45,7 +45,7 @@ def _sweep(lo, hi):
 def _forest_partition_and_complex(model, X):
     part = cellgeom.partition(model, data=X, progress=False)
     _ = part.faces
-    cx = part.complex()
+    cx = cellgeom.build_complex(part)
     return part, cx
 
 

@@ -86,7 +86,7 @@ def main() -> None:
     box = cellgeom.Box(C.min(axis=0) - pad, C.max(axis=0) + pad)
 
     part = cellgeom.partition(net2, box, data=C, cells="all", progress=False)
-    cx = cellgeom.complex(part)
+    cx = cellgeom.build_complex(part)
 
     # checks: the 2-input network is the slice of the 64-d model
     centres = part.cells[["center_0", "center_1"]].to_numpy()

@@ -55,7 +55,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     net, X, y, acc = train_moons()
     part = cellgeom.partition(net, data=X, cells="all", progress=False)
-    cx = cellgeom.complex(part)
+    cx = cellgeom.build_complex(part)
     stats, kv_stat, ke, kv_euler, kv_angle = curvature_fields(cx, X, y)
     print(f"moons MLP 2-10-10-2: train accuracy {acc:.3f}; {part.n_cells} cells, "
           f"{cx.n_simplices(1)} edges, chi = {cx.euler_characteristic()}, "

@@ -37,7 +37,7 @@ save(disp.figure_, "tutorial_tree.png")
 # forests
 forest = RandomForestClassifier(n_estimators=25, max_depth=4, random_state=0).fit(X, y)
 part = cellgeom.partition(forest, data=X, cells="all", progress=False)
-cx = cellgeom.complex(part)
+cx = cellgeom.build_complex(part)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
 cellgeom.plot_partition(cx, color_by="prediction", data=X, ax=axes[0])
 cellgeom.plot_partition(cx, color_by="volume", show_nerve=True, edge_color_by="face_volume",
@@ -48,14 +48,14 @@ save(fig, "tutorial_forest.png")
 Xb, _ = make_blobs(400, centers=6, random_state=1)
 km = KMeans(n_clusters=6, n_init=4, random_state=0).fit(Xb)
 part = cellgeom.partition(km, data=Xb, cells="all", progress=False)
-cx = cellgeom.complex(part)
+cx = cellgeom.build_complex(part)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
 cellgeom.plot_partition(cx, color_by="n_points", data=Xb, show_nerve=True, ax=axes[0])
 plot_spectrum(cx, p=0, ax=axes[1])
 save(fig, "tutorial_kmeans.png")
 
 # networks
-from cellgeom.report.demo import train_moons_network  # noqa: E402
+from cellgeom.nn.examples import train_moons_network  # noqa: E402
 
 Xm, ym = make_moons(400, noise=0.15, random_state=0)
 net, acc = train_moons_network(Xm, ym)

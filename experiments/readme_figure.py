@@ -21,7 +21,7 @@ X, y = make_moons(300, noise=0.1, random_state=0)
 rng = np.random.default_rng(0)
 model = cellgeom.HyperplaneArrangement(rng.normal(size=(8, 2)), rng.normal(size=8) * 0.5)
 part = cellgeom.partition(model, data=X, cells="all")     # every cell in the padded data box
-cx = cellgeom.complex(part)                                # nerve + Gram matrices
+cx = cellgeom.build_complex(part)                                # nerve + Gram matrices
 print(part.cells[["key", "volume", "n_points"]].head(), cx.betti_numbers())
 ax = cellgeom.plot_partition(part, color_by="n_points", data=X, show_nerve=True)
 # --- end of the example ---

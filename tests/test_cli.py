@@ -59,7 +59,7 @@ def _same_partition(saved: Path, model, X, cells="data"):
     ref = cellgeom.partition(model, data=X, cells=cells, progress=False)
     assert cx.partition.keys == ref.keys
     np.testing.assert_allclose(cx.partition.cells["volume"], ref.cells["volume"], rtol=1e-9)
-    assert cx.betti_numbers() == cellgeom.complex(ref).betti_numbers()
+    assert cx.betti_numbers() == cellgeom.build_complex(ref).betti_numbers()
     return cx
 
 

@@ -4,49 +4,56 @@ The flow is one way: a model goes through an adapter into a :class:`Partition`
 (cells as H-representations with their geometry), which becomes a
 :class:`RiemannianComplex` (the nerve with Gram matrices), on which the
 analysis functions compute.
+
+Functions are named by what they do and never shadow a subpackage:
+``cellgeom.build_complex`` builds a complex, ``cellgeom.complex`` is the
+subpackage; ``cellgeom.write_report`` writes a report, ``cellgeom.report`` is
+the subpackage.
 """
 from importlib import import_module
 
-from .complex import RiemannianComplex
-from .complex import build_complex as complex  # noqa: A001
+from ._version import __version__  # noqa: F401
+from .complex import RiemannianComplex, build_complex, load
+from .core import BoxPartition, Partition
 from .geometry import Box
-from .models import HyperplaneArrangement, Partition, partition, register_adapter
-from .models.base import supported_models
-
-__version__ = "0.1.0"
+from .models import HyperplaneArrangement, partition, register_adapter, supported_models
 
 # names whose modules are imported on first use (they pull in matplotlib, torch, ...)
 _LAZY = {
     "decision_regions": "cellgeom.models.regions",
     "SimplicialSpline": "cellgeom.analysis.spline",
-    "report": "cellgeom.report",
-    "load": "cellgeom.complex.io",
+    "write_report": "cellgeom.report",
     "plot_partition": "cellgeom.viz",
 }
 
 __all__ = [
     "Box",
+    "BoxPartition",
     "HyperplaneArrangement",
     "Partition",
     "RiemannianComplex",
-    "complex",
+    "build_complex",
+    "load",
     "partition",
     "register_adapter",
     "supported_models",
     *_LAZY,
 ]
 
-
 # subpackages reachable as attributes after a plain ``import cellgeom`` (like scipy.sparse)
-_SUBPACKAGES = {"analysis", "geometry", "models", "nn", "parallel", "viz"}
+_SUBPACKAGES = ("analysis", "complex", "core", "geometry", "models", "nn", "parallel", "report",
+                "viz")
 
 
-def __getattr__(name):
+def __getattr__(name: str):
     if name in _SUBPACKAGES:
         return import_module(f"cellgeom.{name}")
     if name in _LAZY:
         value = getattr(import_module(_LAZY[name]), name)
-        # cache it; for "report" this also replaces the subpackage that importing it bound
-        globals()[name] = value
+        globals()[name] = value  # later look-ups skip __getattr__
         return value
     raise AttributeError(f"module 'cellgeom' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | set(_SUBPACKAGES))

@@ -94,112 +94,16 @@ def load_model(path: Path, allow_pickle: bool = False):
         import joblib
 
         return joblib.load(path)
-    if suffix == ".pt2":
-        import torch
-
-        return _exported_to_sequential(torch.export.load(str(path)), path)
-    if suffix in (".pt", ".pth", ".ts"):
-        import torch
+    if suffix in TORCH_SUFFIXES:
+        from .nn.io import PickledNetworkError, load_network
 
         try:
-            return _script_to_sequential(torch.jit.load(str(path), map_location="cpu"), path)
-        except RuntimeError as exc:
-            if "constants.pkl" not in str(exc) and "archive" not in str(exc).lower():
-                raise
-        if not allow_pickle:
-            raise UsageError(
-                f"MODEL {str(path)!r} is not TorchScript: it is a torch.save pickle, and loading "
-                "it runs arbitrary code. Save the network with torch.export.save (.pt2) or "
-                "torch.jit.save, or pass --allow-pickle if you trust the file.")
-        return torch.load(str(path), map_location="cpu", weights_only=False)
+            return load_network(path, allow_pickle=allow_pickle)
+        except PickledNetworkError as exc:
+            raise UsageError(f"MODEL {exc}") from None
     raise UsageError(f"MODEL {str(path)!r} has an unsupported extension {suffix!r}; accepted: "
                      f".skops, {', '.join(PICKLE_SUFFIXES)} (with --allow-pickle), "
                      f"{', '.join(TORCH_SUFFIXES)}.")
-
-
-def _exported_to_sequential(program, path):
-    """An ``nn.Sequential`` equal to a torch.export program made of linear/ReLU steps."""
-    import torch
-    from torch import nn
-
-    gm = program.module()
-    params = dict(gm.named_parameters())
-    params.update(dict(gm.named_buffers()))
-    layers, prev = [], None
-
-    def tensor(node):
-        if node is None:
-            return None
-        if node.op == "get_attr":
-            return params[node.target].detach().clone()
-        raise RuntimeError(f"MODEL {str(path)!r}: weight input {node.name} is not a stored "
-                           "parameter.")
-
-    ops = torch.ops.aten
-    for node in gm.graph.nodes:
-        if node.op in ("placeholder", "output", "get_attr"):
-            if node.op == "placeholder" and prev is None:
-                prev = node
-            continue
-        if node.op != "call_function":
-            continue
-        name = getattr(node.target, "__name__", str(node.target))
-        if node.target in (ops.linear.default,):
-            if node.args[0] is not prev and layers:
-                raise RuntimeError(f"MODEL {str(path)!r}: only sequential networks are "
-                                   "supported (a branch was found at " + node.name + ").")
-            w, b = tensor(node.args[1]), tensor(node.args[2] if len(node.args) > 2 else None)
-            lin = nn.Linear(w.shape[1], w.shape[0], bias=b is not None, dtype=w.dtype)
-            with torch.no_grad():
-                lin.weight.copy_(w)
-                if b is not None:
-                    lin.bias.copy_(b)
-            layers.append(lin)
-        elif node.target in (ops.relu.default, ops.relu_.default):
-            layers.append(nn.ReLU())
-        elif node.target in (ops.leaky_relu.default, ops.leaky_relu_.default):
-            layers.append(nn.LeakyReLU(node.args[1] if len(node.args) > 1 else 0.01))
-        elif node.target in (ops.hardtanh.default,):
-            layers.append(nn.Hardtanh(*node.args[1:3]))
-        elif node.target in (ops.flatten.using_ints, ops.dropout.default, ops.clone.default):
-            layers.append(nn.Identity() if "flatten" not in name else nn.Flatten())
-        elif "getitem" in name or "tree_" in name or "guards" in str(node.target):
-            continue
-        else:
-            raise RuntimeError(f"MODEL {str(path)!r}: operation {name} of the exported program "
-                               "is not supported (use Linear and ReLU/LeakyReLU/Hardtanh).")
-        prev = node
-    if not layers:
-        raise RuntimeError(f"MODEL {str(path)!r}: the exported program has no Linear layer.")
-    return nn.Sequential(*layers).eval()
-
-
-def _script_to_sequential(module, path):
-    """An ``nn.Sequential`` equal to a scripted Sequential of supported layers."""
-    import torch
-    from torch import nn
-
-    kind = getattr(module, "original_name", type(module).__name__)
-    children = list(module.named_children())
-    if kind == "Sequential":
-        return nn.Sequential(*[_script_to_sequential(c, path) for _, c in children]).eval()
-    if kind == "Linear":
-        w = module.weight.detach().clone()
-        b = module.bias.detach().clone() if module.bias is not None else None
-        lin = nn.Linear(w.shape[1], w.shape[0], bias=b is not None, dtype=w.dtype)
-        with torch.no_grad():
-            lin.weight.copy_(w)
-            if b is not None:
-                lin.bias.copy_(b)
-        return lin
-    simple = {"ReLU": nn.ReLU, "Identity": nn.Identity, "Flatten": nn.Flatten,
-              "Dropout": nn.Identity}
-    if kind in simple:
-        return simple[kind]()
-    if kind == "LeakyReLU":
-        return nn.LeakyReLU(float(module.negative_slope))
-    raise RuntimeError(f"MODEL {str(path)!r}: TorchScript module {kind!r} is not supported; "
-                       "script an nn.Sequential of Linear and ReLU/LeakyReLU layers.")
 
 
 # -- loading data ------------------------------------------------------------------------------
@@ -253,20 +157,23 @@ def cmd_analyze(args) -> int:
     save = _output("--save", args.save)
     model = load_model(model_path, allow_pickle=args.allow_pickle)
     X = load_data(data_path)
-    import cellgeom
+    from .complex import build_complex
+    from .geometry import Box
+    from .models import partition
+    from .report import write_report
 
     domain = None
     if args.domain != "auto":
         lo, hi = args.domain
-        domain = cellgeom.Box(np.full(X.shape[1], lo), np.full(X.shape[1], hi))
+        domain = Box(np.full(X.shape[1], lo), np.full(X.shape[1], hi))
     progress = not args.quiet
-    part = cellgeom.partition(model, domain=domain, data=X, cells=args.cells, progress=progress)
-    cx = cellgeom.complex(part)
+    part = partition(model, domain=domain, data=X, cells=args.cells, progress=progress)
+    cx = build_complex(part)
     print(f"{model_path.name} on {data_path.name}: {X.shape[0]} points")
     print_summary(cx)
     if out is not None:
-        cellgeom.report(cx, out, title=f"cellgeom: {model_path.name}",
-                        data=X if part.dim == 2 else None, progress=progress)
+        write_report(cx, out, title=f"cellgeom: {model_path.name}",
+                     data=X if part.dim == 2 else None, progress=progress)
         print(f"report written to {out}")
     if save is not None:
         cx.save(save)
@@ -276,7 +183,8 @@ def cmd_analyze(args) -> int:
 
 def cmd_info(args) -> int:
     path = _existing_file("FILE", args.file, None)
-    from .complex.io import load, read_metadata
+    from .complex import load
+    from .complex.io import read_metadata
 
     meta = read_metadata(path)
     cx = load(path)
@@ -287,7 +195,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .report.demo import run_demo
+    from .demo import run_demo
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -341,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from . import __version__
+    from ._version import __version__
 
     return f"cellgeom {__version__}"
 

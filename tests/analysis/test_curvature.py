@@ -38,16 +38,16 @@ def _complexes():
     """Every complex the Gauss-Bonnet and flatness tests run on."""
     out = []
     worked = _arrangement([[1, 0], [0, 1]], [-0.3, -0.6])
-    out += [("worked facet", cellgeom.complex(worked)),
-            ("worked cech", cellgeom.complex(worked, rule="cech"))]
+    out += [("worked facet", cellgeom.build_complex(worked)),
+            ("worked cech", cellgeom.build_complex(worked, rule="cech"))]
     W, b = _random_lines(6, 1)
     part = _arrangement(W, b)
-    out += [("6 lines facet", cellgeom.complex(part)),
-            ("6 lines cech", cellgeom.complex(part, rule="cech"))]
+    out += [("6 lines facet", cellgeom.build_complex(part)),
+            ("6 lines cech", cellgeom.build_complex(part, rule="cech"))]
     X = np.random.default_rng(2).random((150, 2))
-    out.append(("6 lines data", cellgeom.complex(_arrangement(W, b, cells="data", data=X))))
+    out.append(("6 lines data", cellgeom.build_complex(_arrangement(W, b, cells="data", data=X))))
     W3, b3 = _random_lines(4, 3, n=3)
-    out.append(("4 planes 3-D", cellgeom.complex(_arrangement(W3, b3, (0, 0, 0), (1, 1, 1)))))
+    out.append(("4 planes 3-D", cellgeom.build_complex(_arrangement(W3, b3, (0, 0, 0), (1, 1, 1)))))
     return out
 
 
@@ -102,7 +102,7 @@ def test_angle_curvature_shares_a_deficit_by_hinge_volume():
     inner = h["hinge"] == h.loc[~h["boundary"], "hinge"].iat[0]
     h.loc[inner, "angle"] = h.loc[inner, "angle"] - 0.1  # deficit 0.4 at the crossing
     part.hinges = h
-    kappa = vertex_curvature(cellgeom.complex(part), "angle")
+    kappa = vertex_curvature(cellgeom.build_complex(part), "angle")
     np.testing.assert_allclose(kappa, 0.1, atol=1e-12)  # four cells share 0.4 equally
 
 
@@ -110,7 +110,7 @@ def test_angle_curvature_shares_a_deficit_by_hinge_volume():
 @given(k=st.integers(2, 5), seed=st.integers(0, 10_000))
 def test_property_random_arrangements_are_flat_and_satisfy_gauss_bonnet(k, seed):
     W, b = _random_lines(k, seed)
-    cx = cellgeom.complex(_arrangement(W, b))
+    cx = cellgeom.build_complex(_arrangement(W, b))
     assert vertex_curvature(cx, "euler").sum() == pytest.approx(cx.euler_characteristic())
     assert np.max(np.abs(vertex_curvature(cx, "angle"))) < 1e-9
     if cx.n_simplices(1):
@@ -138,14 +138,14 @@ def _reference_ollivier(G, laziness, weight=None):
 @pytest.mark.parametrize("laziness", [0.0, 0.25, 0.5, 0.75, 0.95])
 def test_uniform_ollivier_equals_standard_graph_ollivier(laziness):
     W, b = _random_lines(9, 7)
-    cx = cellgeom.complex(_arrangement(W, b), max_dim=1)
+    cx = cellgeom.build_complex(_arrangement(W, b), max_dim=1)
     ours = edge_curvature(cx, "ollivier", alpha=laziness, weighting="uniform", progress=False)
     np.testing.assert_allclose(ours, _reference_ollivier(cx.to_networkx(), laziness), atol=1e-8)
 
 
 def test_uniform_forman_equals_4_minus_degrees_and_weighted_formula():
     W, b = _random_lines(8, 11)
-    cx = cellgeom.complex(_arrangement(W, b))
+    cx = cellgeom.build_complex(_arrangement(W, b))
     G = cx.to_networkx()
     e = cx.edges
     ours = edge_curvature(cx, "forman", weighting="uniform")
@@ -165,7 +165,7 @@ def test_uniform_forman_equals_4_minus_degrees_and_weighted_formula():
 def test_statistical_ollivier_equals_reference_with_networkx_dijkstra_and_emd2():
     X = np.random.default_rng(8).random((600, 2))
     W, b = _random_lines(8, 5)
-    cx = cellgeom.complex(_arrangement(W, b, cells="data", data=X))
+    cx = cellgeom.build_complex(_arrangement(W, b, cells="data", data=X))
     ours = edge_curvature(cx, "ollivier", X, alpha=0.3, metric_alpha=0.6, progress=False)
     part = cx.partition
     n_i = np.bincount(part.locate(X), minlength=part.n_cells)
@@ -209,7 +209,7 @@ def test_statistical_curvature_reproduces_hand_computed_4_cell_path():
     X = np.array([[0.1, 0.5], [0.3, 0.5], [0.4, 0.5], [0.55, 0.5], [0.6, 0.5], [0.7, 0.5],
                   [0.8, 0.5], [0.85, 0.5], [0.9, 0.5], [0.95, 0.5]])
     part = _arrangement([[1, 0], [1, 0], [1, 0]], [-0.25, -0.5, -0.75], cells="data", data=X)
-    cx = cellgeom.complex(part)
+    cx = cellgeom.build_complex(part)
     assert part.cells["n_points"].tolist() == [1, 2, 3, 4]  # strips in order, left to right
     d01, d12, d23 = 0.25 / np.sqrt(0.32), 0.25 / np.sqrt(0.96), 0.25 / np.sqrt(1.92)
     expected = [1 - 3 / 8 * (d01 + d12) / d01,
@@ -230,10 +230,10 @@ def test_statistical_curvature_reproduces_hand_computed_4_cell_path():
 def test_relabelling_cells_permutes_curvature():
     W, b = _random_lines(6, 21)
     X = np.random.default_rng(3).random((400, 2))
-    cx1 = cellgeom.complex(_arrangement(W, b, cells="data", data=X))
+    cx1 = cellgeom.build_complex(_arrangement(W, b, cells="data", data=X))
     # permuted and sign-flipped hyperplanes: the same cells under other keys and indices
     perm, flip = np.array([3, 0, 5, 1, 4, 2]), np.array([1, -1, -1, 1, -1, 1])[:, None]
-    cx2 = cellgeom.complex(_arrangement(W[perm] * flip, b[perm] * flip[:, 0], cells="data",
+    cx2 = cellgeom.build_complex(_arrangement(W[perm] * flip, b[perm] * flip[:, 0], cells="data",
                                         data=X))
     c1, c2 = cx1.partition.centroids, cx2.partition.centroids
     sigma = np.argmin(np.linalg.norm(c1[:, None] - c2[None], axis=2), axis=1)  # 1 -> 2
@@ -257,8 +257,8 @@ def test_scaling_the_domain_leaves_ollivier_unchanged(weighting):
     W, b = _random_lines(7, 4)
     X = np.random.default_rng(1).random((500, 2))
     s = 3.7
-    cx1 = cellgeom.complex(_arrangement(W, b, cells="data", data=X))
-    cx2 = cellgeom.complex(_arrangement(W, s * b, (0, 0), (s, s), cells="data", data=s * X))
+    cx1 = cellgeom.build_complex(_arrangement(W, b, cells="data", data=X))
+    cx2 = cellgeom.build_complex(_arrangement(W, s * b, (0, 0), (s, s), cells="data", data=s * X))
     k1 = edge_curvature(cx1, "ollivier", X, alpha=0.4, metric_alpha=0.8, weighting=weighting,
                         progress=False)
     k2 = edge_curvature(cx2, "ollivier", s * X, alpha=0.4, metric_alpha=0.8,
@@ -268,7 +268,7 @@ def test_scaling_the_domain_leaves_ollivier_unchanged(weighting):
 
 def test_parallel_ollivier_equals_serial():
     W, b = _random_lines(7, 2)
-    cx = cellgeom.complex(_arrangement(W, b))
+    cx = cellgeom.build_complex(_arrangement(W, b))
     serial = edge_curvature(cx, "ollivier", weighting="uniform", progress=False)
     par = edge_curvature(cx, "ollivier", weighting="uniform", progress=False, n_jobs=2)
     np.testing.assert_array_equal(serial, par)
@@ -294,7 +294,7 @@ def test_bad_input_raises_clear_errors():
         edge_curvature(cx, "ollivier", X, weighting="lazy")
     with pytest.raises(ValueError, match="no data"):
         edge_curvature(cx, "ollivier", progress=False)  # cells="all", built without data
-    single = cellgeom.complex(_arrangement([[1, 0]], [-5.0]))  # the line misses the box
+    single = cellgeom.build_complex(_arrangement([[1, 0]], [-5.0]))  # the line misses the box
     with pytest.raises(ValueError, match="no edges"):
         edge_curvature(single, "ollivier", weighting="uniform", progress=False)
     with pytest.raises(TypeError, match="RiemannianComplex"):
@@ -313,7 +313,7 @@ def test_uniform_curvature_equals_graphriccicurvature_in_its_own_venv():
     if grc_python(create=True) is None:
         pytest.skip("could not create the GraphRicciCurvature virtual environment")
     W, b = _random_lines(12, 13)
-    cx = cellgeom.complex(_arrangement(W, b), max_dim=1)
+    cx = cellgeom.build_complex(_arrangement(W, b), max_dim=1)
     edges = cx.edges[["a", "b"]].to_numpy()
     for laziness in (0.0, 0.5, 0.8):
         ref, _ = grc_curvature(edges, cx.n_vertices, "ollivier", laziness)

@@ -52,7 +52,7 @@ def example():
     arr = cellgeom.HyperplaneArrangement([[1.0, 0.0], [0.0, 1.0]], [-0.3, -0.6])
     part = cellgeom.partition(arr, domain=cellgeom.Box([0, 0], [1, 1]), cells="all",
                               progress=False)
-    return cellgeom.complex(part)
+    return cellgeom.build_complex(part)
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +63,8 @@ def arrangement_complexes():
         arr = cellgeom.HyperplaneArrangement(rng.normal(size=(k, n)), rng.normal(size=k) * 0.3)
         part = cellgeom.partition(arr, domain=cellgeom.Box(-np.ones(n), np.ones(n)),
                                   cells="all", progress=False)
-        out.append(cellgeom.complex(part, rule="cech"))
-        out.append(cellgeom.complex(part))
+        out.append(cellgeom.build_complex(part, rule="cech"))
+        out.append(cellgeom.build_complex(part))
     return out
 
 
@@ -154,7 +154,7 @@ def test_cell_laplacian_kills_constants_per_component():
     X = rng.uniform(-1, 1, size=(40, 2))
     part = cellgeom.partition(arr, domain=cellgeom.Box([-1, -1], [1, 1]), data=X, cells="data",
                               progress=False)
-    cx = cellgeom.complex(part)
+    cx = cellgeom.build_complex(part)
     from scipy.sparse.csgraph import connected_components
 
     A = abs(cell_laplacian(cx, "face"))
@@ -169,7 +169,7 @@ def test_cell_laplacian_kills_constants_per_component():
 
 def test_extended_term_is_the_vertex_variance_per_simplex(example):
     """Oracle: f^T K f = edge energy + w_2 * m_sigma * sum_v (f_v - mean f)^2 (cech triangles)."""
-    cech = cellgeom.complex(example.partition, rule="cech")
+    cech = cellgeom.build_complex(example.partition, rule="cech")
     f = np.array([0.3, -1.0, 2.0, 0.7])
     K0 = extended_stiffness(cech).toarray()
     K = extended_stiffness(cech, dim_weights={2: 2.5}).toarray()
@@ -232,7 +232,7 @@ def test_heat_and_tikhonov_filters_match_dense(example):
 
 def test_dihedral_metric_gives_an_operator_matching_dense(example):
     """Oracle: dense formula with the non-diagonal M_1 inverted by numpy."""
-    dih = cellgeom.complex(example.partition, metric="dihedral")
+    dih = cellgeom.build_complex(example.partition, metric="dihedral")
     L = hodge_laplacian(dih, 0)
     M0, M1, B = dih.gram(0).toarray(), dih.gram(1).toarray(), dih.boundary(1).toarray()
     want = B @ np.linalg.solve(M1, B.T) @ M0
@@ -269,7 +269,7 @@ def test_sparse_kernel_path_betti_equal_exact_ranks_on_a_tree_complex():
     X = rng.uniform(size=(1500, 2))
     y = np.sin(5 * X[:, 0]) + rng.normal(size=1500)
     tree = DecisionTreeRegressor(max_leaf_nodes=300, random_state=0).fit(X, y)
-    cx = cellgeom.complex(cellgeom.partition(tree, data=X, progress=False), max_dim=1)
+    cx = cellgeom.build_complex(cellgeom.partition(tree, data=X, progress=False), max_dim=1)
     assert betti_numbers_from_kernels(cx, dense_limit=50) == cx.betti_numbers()
     assert betti_numbers_from_kernels(cx, weighted=False, dense_limit=50) == cx.betti_numbers()
     H = harmonic_representatives(cx, 1, dense_limit=50)

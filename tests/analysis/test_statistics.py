@@ -24,7 +24,7 @@ def _arrangement_complex(k=6, seed=1, cells="all", data=None):
     part = cellgeom.partition(cellgeom.HyperplaneArrangement(W, b),
                               domain=cellgeom.Box([0, 0], [1, 1]), cells=cells, data=data,
                               progress=False)
-    return cellgeom.complex(part)
+    return cellgeom.build_complex(part)
 
 
 def _brute_force_cell(part, X):

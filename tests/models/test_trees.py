@@ -3,21 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from sklearn.datasets import load_breast_cancer
-from sklearn.ensemble import (
-    ExtraTreesRegressor,
-    GradientBoostingClassifier,
-    HistGradientBoostingRegressor,
-    IsolationForest,
-    RandomForestClassifier,
-)
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, ExtraTreeRegressor
 
 import cellgeom
 from cellgeom.geometry import common_piece as lp_common_piece
-from cellgeom.models.trees import box_adjacency
 
 from .box_oracles import all_pairs_faces, faces_by_pair
 
@@ -73,8 +62,8 @@ def test_dihedral_metric_equals_diagonal_for_trees():
     X, y = _data(3)
     m = ExtraTreeRegressor(max_depth=6, random_state=0).fit(X, X.sum(axis=1))
     part = cellgeom.partition(m, data=X, cells="all", progress=False)
-    g_diag = part.complex(metric="diagonal").gram(1)
-    g_dih = part.complex(metric="dihedral").gram(1)
+    g_diag = cellgeom.build_complex(part, metric="diagonal").gram(1)
+    g_dih = cellgeom.build_complex(part, metric="dihedral").gram(1)
     assert abs(g_dih - g_diag).max() == 0
     assert np.allclose(part.hinges["angle"], np.pi / 2)
 
@@ -84,7 +73,7 @@ def test_common_piece_closed_form_equals_lp_route():
     X, y = _data(2)
     m = DecisionTreeClassifier(max_depth=4, random_state=0).fit(X, y)
     part = cellgeom.partition(m, data=X, cells="all", progress=False)
-    cx = part.complex(rule="cech", max_dim=2)
+    cx = cellgeom.build_complex(part, rule="cech", max_dim=2)
     for p in (1, 2):
         for s in cx.simplices(p)[:30]:
             d1, v1, c1 = part.common_piece(s)
@@ -103,78 +92,6 @@ def test_tree_data_cells_report_leaf_neighbours_outside():
     full = cellgeom.partition(m, data=X[:40], cells="all", progress=False)
     assert set(out["neighbor_key"]) <= set(full.keys) - set(part.keys)
     assert part.minkowski_residuals().max() < 1e-12
-
-
-@settings(max_examples=25, deadline=None)
-@given(st.integers(0, 10_000), st.integers(1, 4), st.integers(2, 7))
-def test_box_adjacency_sweep_equals_all_pairs(seed, n, depth):
-    """Property: the sweep finds exactly the all-pairs faces, with the same volumes."""
-    rng = np.random.default_rng(seed)
-    X = rng.random((200, n))
-    m = DecisionTreeRegressor(max_depth=depth, random_state=seed).fit(X, rng.random(200))
-    part = cellgeom.partition(m, data=X, cells="all", progress=False)
-    a, b, axis, vol, _ = box_adjacency(part.lo, part.hi)
-    got = {(min(i, j), max(i, j)): v for i, j, v in zip(a.tolist(), b.tolist(), vol)}
-    oracle = all_pairs_faces(part.lo, part.hi)
-    assert got.keys() == oracle.keys()
-    assert np.allclose([got[k] for k in oracle], list(oracle.values()), rtol=1e-12)
-
-
-def test_forest_all_volumes_locate_and_predictions():
-    X, y = _data(2)
-    m = RandomForestClassifier(n_estimators=4, max_depth=3, random_state=0).fit(X, y)
-    part = cellgeom.partition(m, data=X, cells="all", progress=False)
-    assert abs(part.volumes.sum() / part.domain.volume - 1) < 1e-12
-    Xt = np.random.default_rng(2).random((2000, 2))
-    cell = part.locate(Xt)
-    leaves = m.apply(Xt)
-    keys = np.array(part.keys)[cell]
-    assert all(k == "-".join(map(str, r)) for k, r in zip(keys, leaves.tolist()))
-    assert np.array_equal(part.cells["prediction"].to_numpy()[cell], m.predict(Xt))
-    assert np.array_equal(part.cells["prediction"].to_numpy(), m.predict(part.centers))
-    got, oracle = faces_by_pair(part), all_pairs_faces(part.lo, part.hi)
-    assert got.keys() == oracle.keys()
-    assert abs(part.complex(metric="dihedral").gram(1) - part.complex().gram(1)).max() == 0
-
-
-@pytest.mark.parametrize("make", [
-    lambda X, y: GradientBoostingClassifier(n_estimators=8, max_depth=2).fit(X, y),
-    lambda X, y: HistGradientBoostingRegressor(max_iter=3, max_leaf_nodes=6).fit(X, X[:, 0]),
-    lambda X, y: IsolationForest(n_estimators=5, max_features=1, random_state=0).fit(X),
-    lambda X, y: ExtraTreesRegressor(n_estimators=4, max_depth=3, random_state=0).fit(X, y),
-])
-def test_ensembles_cell_prediction_equals_model_predict_on_held_out_points(make):
-    X, y = _data(2)
-    m = make(X, y)
-    Xt = np.random.default_rng(3).random((1500, 2))
-    for cells in ("all", "data"):
-        part = cellgeom.partition(m, data=X, cells=cells, progress=False)
-        cell = part.locate(Xt)
-        ok = cell >= 0
-        assert ok.all() or cells == "data"
-        assert np.allclose(part.cells["prediction"].to_numpy()[cell[ok]], m.predict(Xt[ok]))
-        if cells == "all":
-            assert abs(part.volumes.sum() / part.domain.volume - 1) < 1e-12
-
-
-def test_forest_all_refuses_with_estimated_count():
-    X, y = _data(4, N=500)
-    m = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, y)
-    with pytest.raises(ValueError, match=r"would have about .* cells .*max_cells=1000"):
-        cellgeom.partition(m, data=X, cells="all", progress=False, max_cells=1000)
-
-
-def test_breast_cancer_forest_data_partition_and_complex():
-    """100-tree forest, 30-D: every point located in its own leaf-tuple cell."""
-    X, y = load_breast_cancer(return_X_y=True)
-    m = RandomForestClassifier(n_estimators=100, random_state=0).fit(X, y)
-    part = cellgeom.partition(m, data=X, progress=False)
-    assert part.cells["n_points"].sum() == len(X)
-    cell = part.locate(X)
-    assert np.all(cell >= 0)
-    assert np.array_equal(part.cells["prediction"].to_numpy()[cell], m.predict(X))
-    cx = part.complex()
-    assert cx.n_simplices(0) == part.n_cells
 
 
 def test_multi_output_tree_gets_one_prediction_column_per_output():

@@ -1,4 +1,4 @@
-"""Run the cellgeom.nn tests (test_nn_*.py) with one torch thread.
+"""Run the cellgeom.nn tests with one torch thread.
 
 Their tensors are tiny; on a shared 2-core machine torch's thread pool only adds
 contention (measured: 42 s with the default pool under load, 13 s with one thread).
@@ -9,10 +9,7 @@ import torch
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread(request):
-    if not request.node.path.name.startswith("test_nn_"):
-        yield
-        return
+def _one_torch_thread():
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ..models.base import vector_columns
+from ..core import vector_columns
 from .density import check_metric_alpha, edge_graph, pair_distances
 from .statistics import _edges_of, _partition_of, cell_density, edge_density
 
@@ -94,7 +94,7 @@ def vertex_curvature(cx, kind: str = "euler", data=None, *, alpha: float = 0.5,
     >>> import cellgeom
     >>> arr = cellgeom.HyperplaneArrangement([[1, 0], [0, 1]], [-0.3, -0.6])
     >>> part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
-    >>> cx = cellgeom.complex(part)
+    >>> cx = cellgeom.build_complex(part)
     >>> vertex_curvature(cx, "euler").tolist()
     [0.0, 0.0, 0.0, 0.0]
     >>> bool(abs(vertex_curvature(cx, "angle")).max() < 1e-12)
@@ -253,7 +253,7 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, alpha: float = 0.5,
     >>> import cellgeom
     >>> arr = cellgeom.HyperplaneArrangement([[1, 0], [0, 1]], [-0.3, -0.6])
     >>> part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
-    >>> cx = cellgeom.complex(part)
+    >>> cx = cellgeom.build_complex(part)
     >>> edge_curvature(cx, "forman", weighting="uniform").tolist()
     [0.0, 0.0, 0.0, 0.0]
     >>> edge_curvature(cx, "ollivier", alpha=0.0, weighting="uniform", progress=False).tolist()

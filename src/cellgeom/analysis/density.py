@@ -121,7 +121,7 @@ def density_metric(cx, data=None, alpha: float = 1.0, rows=None, *, edge_mean: s
     >>> arr = cellgeom.HyperplaneArrangement([[1, 0], [1, 0]], [-0.25, -0.5])
     >>> part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
     >>> X = [[0.1, 0.5], [0.3, 0.5], [0.4, 0.5], [0.6, 0.5]]
-    >>> dm = density_metric(cellgeom.complex(part), X, alpha=1.0)
+    >>> dm = density_metric(cellgeom.build_complex(part), X, alpha=1.0)
     >>> dm.lengths.round(4).tolist(), dm.distances[0].round(4).tolist()
     ([0.1768, 0.375], [0.0, 0.1768, 0.5518])
 

@@ -65,7 +65,7 @@ def _check_complex(cx) -> None:
         if not hasattr(cx, attr):
             raise ValueError(
                 f"expected a cellgeom RiemannianComplex, got {type(cx).__name__}; build one with "
-                "cellgeom.complex(partition)."
+                "cellgeom.build_complex(partition)."
             )
 
 
@@ -165,7 +165,7 @@ def hodge_laplacian(cx, p: int, weighted: bool = True, normalized: bool = False)
     >>> from cellgeom.analysis.laplacians import hodge_laplacian
     >>> arr = cellgeom.HyperplaneArrangement([[1, 0], [0, 1]], [-0.3, -0.6])
     >>> part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
-    >>> L0 = hodge_laplacian(cellgeom.complex(part), 0)
+    >>> L0 = hodge_laplacian(cellgeom.build_complex(part), 0)
     >>> import numpy as np; np.round(np.sort(np.linalg.eigvals(L0.toarray()).real), 6)
     array([0., 1., 1., 2.])
     """

@@ -53,7 +53,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..models.base import vector_columns
+from ..complex import build_complex
+from ..core import vector_columns
+from ..models import partition
 from .laplacians import extended_stiffness, vertex_measure
 
 __all__ = ["SimplicialSpline"]
@@ -187,8 +189,6 @@ class SimplicialSpline(BaseEstimator):
         -------
         self
         """
-        import cellgeom
-
         self._validate_params()
         clf = self._is_classifier()
         X, y = validate_data(self, X, y, multi_output=not clf, y_numeric=not clf)
@@ -204,14 +204,14 @@ class SimplicialSpline(BaseEstimator):
             self.base_model_ = self.base_model
         else:
             self.base_model_ = clone(self.base_model).fit(X, y)
-        part = cellgeom.partition(self.base_model_, domain=self.domain, data=X, cells=self.cells,
+        part = partition(self.base_model_, domain=self.domain, data=X, cells=self.cells,
                                   progress=self.progress)
         max_dim = 1
         if self.dim_weights is not None:
             keys = self.dim_weights.keys() if isinstance(self.dim_weights, dict) else \
                 range(2, 2 + len(np.atleast_1d(self.dim_weights)))
             max_dim = max([1, *keys])
-        cx = cellgeom.complex(part, max_dim=max_dim)
+        cx = build_complex(part, max_dim=max_dim)
         cell = part.locate(X)
         inside = cell >= 0
         if not np.any(inside):

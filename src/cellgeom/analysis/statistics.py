@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..models.base import check_data
+from ..core import check_data
 
 __all__ = ["cell_counts", "cell_density", "cell_statistics", "edge_density", "edge_statistics"]
 
@@ -19,7 +19,7 @@ EDGE_MEANS = ("geometric", "arithmetic", "harmonic")
 def _partition_of(obj):
     """The Partition behind a RiemannianComplex, or the Partition itself."""
     from ..complex import RiemannianComplex
-    from ..models.base import Partition
+    from ..core import Partition
 
     if isinstance(obj, RiemannianComplex):
         return obj.partition
@@ -35,7 +35,7 @@ def _edges_of(cx) -> np.ndarray:
 
     if not isinstance(cx, RiemannianComplex):
         raise TypeError(
-            f"expected a cellgeom RiemannianComplex (cellgeom.complex(partition)), got "
+            f"expected a cellgeom RiemannianComplex (cellgeom.build_complex(partition)), got "
             f"{type(cx).__name__}."
         )
     return cx.simplices(1) if cx.dim >= 1 else np.zeros((0, 2), dtype=np.int64)
@@ -254,7 +254,7 @@ def edge_statistics(cx, data=None, weights=None) -> pd.DataFrame:
     >>> import cellgeom
     >>> arr = cellgeom.HyperplaneArrangement([[1, 0]], [-0.5])
     >>> part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
-    >>> t = edge_statistics(cellgeom.complex(part), data=[[0.2, 0.5], [0.7, 0.5], [0.9, 0.1]])
+    >>> t = edge_statistics(cellgeom.build_complex(part), data=[[0.2, 0.5], [0.7, 0.5], [0.9, 0.1]])
     >>> t[["density_geometric", "density_arithmetic"]].round(4).values.tolist()
     [[0.9428, 1.0]]
     """

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from ..models.base import vector_columns
+from ..core import vector_columns
 
 __all__ = ["gram_matrices", "smallest_eigenvalue", "NotPositiveDefiniteWarning"]
 

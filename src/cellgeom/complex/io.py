@@ -1,4 +1,7 @@
-"""Saving and loading a :class:`RiemannianComplex` with its partition.
+"""The file format of a saved :class:`RiemannianComplex` with its partition.
+
+This module knows the format, not the class: :meth:`RiemannianComplex.save` and
+:func:`cellgeom.load` (in :mod:`cellgeom.complex.riemannian`) call it.
 
 File format (schema version 1)
 ------------------------------
@@ -50,8 +53,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["save_complex", "load", "read_metadata", "check_bytes", "CorruptFileError",
-           "SCHEMA_VERSION"]
+from .._version import __version__
+from ..core import BoxPartition, Partition
+from ..geometry import Box
+
+__all__ = ["SCHEMA_VERSION", "CorruptFileError", "atomic_write", "check_bytes",
+           "read_complex_parts", "read_metadata", "save_complex"]
 
 SCHEMA_VERSION = 1
 FORMAT = "cellgeom.complex"
@@ -180,10 +187,7 @@ def save_complex(cx, path) -> Path:
     Path
         The path written.
     """
-    from .. import __version__
-    from .riemannian import RiemannianComplex
-
-    if not isinstance(cx, RiemannianComplex):
+    if not all(hasattr(cx, a) for a in ("partition", "_simplices", "_volumes", "_grams")):
         raise TypeError(f"save_complex takes a RiemannianComplex, got {type(cx).__name__}.")
     path = Path(path)
     if path.is_dir():
@@ -195,6 +199,9 @@ def save_complex(cx, path) -> Path:
         "partition/keys": (np.asarray(part.keys, dtype=str) if part.keys
                            else np.zeros(0, dtype="<U1")),
     }
+    if isinstance(part, BoxPartition):
+        arrays["partition/box_lo"] = np.asarray(part.lo, dtype=float)
+        arrays["partition/box_hi"] = np.asarray(part.hi, dtype=float)
     if part._vertices is not None:
         indptr, ids, coords = part._vertices
         arrays["partition/vertices/indptr"] = np.asarray(indptr)
@@ -229,7 +236,7 @@ def save_complex(cx, path) -> Path:
     }
     arrays["__meta__"] = np.array(json.dumps(meta, allow_nan=False))
     payload = _zip_bytes(arrays)
-    _atomic_write(path, payload)
+    atomic_write(path, payload)
     return path
 
 
@@ -247,7 +254,9 @@ def _zip_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return body + hashlib.sha256(body).hexdigest().encode("ascii")
 
 
-def _atomic_write(path: Path, payload: bytes) -> None:
+def atomic_write(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` atomically: a temporary file in the same directory,
+    fsync, then :func:`os.replace`, so a reader never sees a half-written file."""
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise ValueError(f"directory {str(directory)!r} of path does not exist.")
@@ -319,20 +328,16 @@ def _check_meta(meta: dict, path) -> dict:
     return meta
 
 
-def load(path):
-    """Load a complex written by :meth:`RiemannianComplex.save`.
-
-    The loaded complex and partition are exact copies of every table and matrix.
-    The model is not stored: ``partition.model`` is None (``partition.model_description``
-    names it), and ``partition.locate`` works from the cells' halfspaces.
-
-    Parameters
-    ----------
-    path : str or Path
+def read_complex_parts(path) -> dict:
+    """Read and verify a saved complex; return its parts (see :func:`cellgeom.load`).
 
     Returns
     -------
-    RiemannianComplex
+    dict
+        ``partition`` (a :class:`~cellgeom.core.Partition` or
+        :class:`~cellgeom.core.BoxPartition`, as saved), ``rule``, ``metric``,
+        ``simplices``, ``volumes``, ``grams`` (lists per dimension),
+        ``gram_min_eigenvalue`` and the ``edges`` table.
 
     Raises
     ------
@@ -350,35 +355,31 @@ def load(path):
                                f"complex: {exc}") from None
 
 
-def _rebuild(meta: dict, z):
-    from ..geometry import Box
-    from ..models.base import Partition
-    from .riemannian import RiemannianComplex
-
+def _rebuild(meta: dict, z) -> dict:
     pm = meta["partition"]
     vertices = None
     if pm["has_vertices"]:
         vertices = tuple(z[f"partition/vertices/{k}"] for k in ("indptr", "ids", "coords"))
     tables = {name: _table_from_arrays(meta["tables"][name], z) for name in _TABLES}
-    part = Partition(
-        domain=Box(z["partition/domain_lo"], z["partition/domain_hi"]),
-        keys=[str(k) for k in z["partition/keys"]],
-        model=None, locator=None, info=_decode(pm["info"]), vertices=vertices, **tables,
-    )
+    common = dict(domain=Box(z["partition/domain_lo"], z["partition/domain_hi"]),
+                  keys=[str(k) for k in z["partition/keys"]], model=None, locator=None,
+                  info=_decode(pm["info"]), vertices=vertices, cells=tables["cells"],
+                  facets=tables["facets"])
+    if pm["class"] == "BoxPartition" and "partition/box_lo" in z:
+        part = BoxPartition(lo=z["partition/box_lo"], hi=z["partition/box_hi"], **common)
+        part.hinges = tables["hinges"]  # exactly as saved, not recomputed
+    else:
+        part = Partition(hinges=tables["hinges"], **common)
     part.model_description = pm["model"]
     cm = meta["complex"]
-    cx = RiemannianComplex.__new__(RiemannianComplex)
-    cx.partition = part
-    cx.rule, cx.metric = cm["rule"], cm["metric"]
     n = cm["dim"] + 1
-    cx._simplices = [z[f"complex/simplices_{p}"] for p in range(n)]
-    cx._volumes = [z[f"complex/volumes_{p}"] for p in range(n)]
-    cx._grams = [
-        sp.csr_matrix((z[f"complex/gram_{p}/data"], z[f"complex/gram_{p}/indices"],
-                       z[f"complex/gram_{p}/indptr"]), shape=tuple(cm["gram_shapes"][p]))
-        for p in range(n)
-    ]
-    cx._boundaries = {}
-    cx.gram_min_eigenvalue = _decode(cm["gram_min_eigenvalue"])
-    cx.edges = _table_from_arrays(meta["tables"]["edges"], z)
-    return cx
+    return {
+        "partition": part, "rule": cm["rule"], "metric": cm["metric"],
+        "simplices": [z[f"complex/simplices_{p}"] for p in range(n)],
+        "volumes": [z[f"complex/volumes_{p}"] for p in range(n)],
+        "grams": [sp.csr_matrix((z[f"complex/gram_{p}/data"], z[f"complex/gram_{p}/indices"],
+                                 z[f"complex/gram_{p}/indptr"]),
+                                shape=tuple(cm["gram_shapes"][p])) for p in range(n)],
+        "gram_min_eigenvalue": _decode(cm["gram_min_eigenvalue"]),
+        "edges": _table_from_arrays(meta["tables"]["edges"], z),
+    }

@@ -5,11 +5,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..core import Partition
 from .chains import betti_from_boundaries, boundary_matrix
 from .gram import gram_matrices, smallest_eigenvalue, warn_if_not_positive_definite
+from .io import read_complex_parts, save_complex
 from .nerve import nerve
 
-__all__ = ["RiemannianComplex", "build_complex"]
+__all__ = ["RiemannianComplex", "build_complex", "load"]
 
 
 class RiemannianComplex:
@@ -149,8 +151,6 @@ class RiemannianComplex:
 
     def save(self, path) -> None:
         """Write the complex (with its partition) to ``path``; see :func:`cellgeom.load`."""
-        from .io import save_complex
-
         save_complex(self, path)
 
     def to_toponetx(self):
@@ -189,16 +189,14 @@ def build_complex(partition, rule: str = "facet", metric: str = "diagonal",
     >>> import cellgeom
     >>> arr = cellgeom.HyperplaneArrangement([[1, 0], [0, 1]], [-0.3, -0.6])
     >>> part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
-    >>> cx = cellgeom.complex(part)
+    >>> cx = cellgeom.build_complex(part)
     >>> cx.n_simplices(), cx.betti_numbers()
     ([4, 4], [1, 1])
     """
-    from ..models.base import Partition
-
     if not isinstance(partition, Partition):
         raise TypeError(
-            f"complex() takes a cellgeom Partition, got {type(partition).__name__}; build one "
-            "with cellgeom.partition(model, ...)."
+            f"build_complex() takes a cellgeom Partition, got {type(partition).__name__}; build "
+            "one with cellgeom.partition(model, ...)."
         )
     if partition.n_cells == 0:
         raise ValueError("the partition has no cells: nothing to build a complex on.")
@@ -206,3 +204,33 @@ def build_complex(partition, rule: str = "facet", metric: str = "diagonal",
     return RiemannianComplex(partition, simplices, volumes, rule, metric)
 
 
+def load(path) -> RiemannianComplex:
+    """Load a complex written by :meth:`RiemannianComplex.save`.
+
+    The loaded complex and partition are exact copies of every table and matrix;
+    a :class:`~cellgeom.core.BoxPartition` loads as one. The model is not stored:
+    ``partition.model`` is None (``partition.model_description`` names it), and
+    ``partition.locate`` works from the cells' halfspaces.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    RiemannianComplex
+
+    Raises
+    ------
+    CorruptFileError
+        When the file was altered or truncated (SHA-256 mismatch) or is not ours.
+    """
+    parts = read_complex_parts(path)
+    cx = RiemannianComplex.__new__(RiemannianComplex)
+    cx.partition = parts["partition"]
+    cx.rule, cx.metric = parts["rule"], parts["metric"]
+    cx._simplices, cx._volumes, cx._grams = parts["simplices"], parts["volumes"], parts["grams"]
+    cx._boundaries = {}
+    cx.gram_min_eigenvalue = parts["gram_min_eigenvalue"]
+    cx.edges = parts["edges"]
+    return cx

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .base import check_data, resolve_domain, vector_columns
+from ..core import check_data, resolve_domain, vector_columns
 
 __all__ = ["check_fitted_model", "check_model_input", "add_predictions", "model_name",
            "prepare_inputs"]

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core import check_data, resolve_domain
 from ..geometry import Box
-from .base import check_data, register_adapter, resolve_domain
 from .polytopes import attach_data, build_polytope_partition, seed_keys
+from .registry import register_adapter
 
 __all__ = ["HyperplaneArrangement"]
 
@@ -105,7 +106,7 @@ def _interior_start_key(model: HyperplaneArrangement, domain: Box) -> str:
 
 
 @register_adapter(HyperplaneArrangement)
-def _partition_arrangement(model: HyperplaneArrangement, *, domain, data, cells, progress,
+def _partition_arrangement(model: HyperplaneArrangement, *, domain, data, cells, progress=True,
                            tol=None, include_neighbors=False, n_jobs=None, executor=None):
     dim = model.n_features_in_
     if data is not None:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..core import build_box_partition
 from ._sklearn import add_predictions, check_fitted_model, model_name, prepare_inputs
-from .base import register_adapter
-from .trees import TreeArrays, build_box_partition, leaf_boxes
+from .registry import register_adapter
+from .trees import TreeArrays, leaf_boxes
 
 __all__ = ["ensemble_trees", "partition_trees", "refine_boxes"]
 
@@ -237,8 +238,9 @@ def _leaf_keys(leaves: np.ndarray) -> list[str]:
             for row in table[leaves[start:start + block]].tolist()]
 
 
-def _partition_ensemble(model, *, domain, data, cells, progress, tol=None,
-                        max_cells: int = 200_000, _affine=None, _model=None, _transform=None):
+def _partition_ensemble(model, *, domain, data, cells, tol=None, n_jobs=None, executor=None,
+                        progress=True, max_cells: int = 200_000, _affine=None, _model=None,
+                        _transform=None):
     """Cells of a scikit-learn tree ensemble (see :func:`partition_trees`)."""
     record = model if _model is None else _model
     check_fitted_model(model)

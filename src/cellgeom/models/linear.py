@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._sklearn import add_predictions, check_fitted_model, prepare_inputs
-from .base import register_adapter
 from .polytopes import integer_keyed_partition
+from .registry import register_adapter
 
 __all__ = ["linear_scores"]
 
@@ -31,7 +31,7 @@ _LINEAR = ["sklearn.linear_model._logistic.LogisticRegression",
            "sklearn.linear_model._ridge.RidgeClassifier"]
 
 
-def _partition_linear(model, *, domain, data, cells, progress, tol=None, n_jobs=None,
+def _partition_linear(model, *, domain, data, cells, progress=True, tol=None, n_jobs=None,
                       executor=None, _affine=None, _model=None, _transform=None):
     record = model if _model is None else _model
     check_fitted_model(model)

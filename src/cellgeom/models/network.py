@@ -24,10 +24,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..core import check_data, resolve_domain
 from ..nn.layers import MaxPoolStep, PiecewiseLinearNetwork, as_network
 from .arrangement import flip_bit
-from .base import check_data, register_adapter, resolve_domain
 from .polytopes import attach_data, build_polytope_partition, seed_keys
+from .registry import register_adapter
 
 __all__ = ["NetworkCells", "layerwise_table"]
 
@@ -194,7 +195,7 @@ def _start_key(cells: NetworkCells, domain) -> str:
 
 
 @register_adapter("torch.nn.modules.module.Module", name="torch.nn.Module")
-def _partition_network(net, *, domain, data, cells, progress, upto_layer=None, tol=None,
+def _partition_network(net, *, domain, data, cells, progress=True, upto_layer=None, tol=None,
                        include_neighbors=False, exact_dim=6, volume="auto", n_jobs=None,
                        executor=None):
     """Adapter: ``cellgeom.partition(net, domain, data, cells=...)`` for torch networks."""

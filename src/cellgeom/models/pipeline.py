@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._sklearn import check_fitted_model, model_name
-from .base import _ADAPTERS, register_adapter
+from .registry import adapter_for, check_options, register_adapter, supported_models
 
 __all__ = ["affine_of_steps", "AFFINE_STEPS"]
 
@@ -58,18 +58,24 @@ def affine_of_steps(pipeline) -> tuple[np.ndarray, np.ndarray]:
 
 
 @register_adapter("sklearn.pipeline.Pipeline")
-def _partition_pipeline(model, *, domain, data, cells, progress, **kwargs):
+def _partition_pipeline(model, *, domain, data, cells, tol=None, n_jobs=None, executor=None,
+                        progress=True, **options):
+    """Cells of the final estimator, pulled back through the pipeline's affine steps.
+
+    ``options`` are those of the final estimator's adapter.
+    """
     check_fitted_model(model)
     final = model.steps[-1][1]
     T, c = affine_of_steps(model)
-    for predicate, func, _label in _ADAPTERS:
-        if predicate(final) and func is not _partition_pipeline:
-            break
-    else:
-        from .base import supported_models
-
+    try:
+        adapter = adapter_for(final)
+    except TypeError:
+        adapter = None
+    if adapter is None or adapter.func is _partition_pipeline:
         raise TypeError(f"Pipeline's final estimator {model_name(final)} has no cellgeom "
                         f"adapter. Supported models: {', '.join(supported_models())}.")
+    check_options(adapter, options)
+    func = adapter.func
     prefix = model[:-1]
 
     def transform(X):
@@ -83,5 +89,6 @@ def _partition_pipeline(model, *, domain, data, cells, progress, **kwargs):
                 f"Pipeline in front of {model_name(final)}: tree cells stay boxes only under "
                 "per-feature scalings (StandardScaler, MinMaxScaler); a PCA step rotates them.")
         affine = (np.diag(T).copy(), c)
-    return func(final, domain=domain, data=data, cells=cells, progress=progress,
-                _affine=affine, _model=model, _transform=transform, **kwargs)
+    return func(final, domain=domain, data=data, cells=cells, tol=tol, n_jobs=n_jobs,
+                executor=executor, progress=progress, _affine=affine, _model=model,
+                _transform=transform, **options)

@@ -18,10 +18,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from ..core import Partition, vector_columns
 from ..geometry import Box, batch_polytope_geometry, chebyshev_centers
 from ..geometry.highdim import highdim_geometry
 from ..parallel import Executor, map_cells, resolve_executor
-from .base import Partition, vector_columns
 
 __all__ = ["build_polytope_partition", "CellConstraints", "seed_keys", "attach_data",
            "integer_keyed_partition"]

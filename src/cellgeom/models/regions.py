@@ -6,7 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .base import Partition, partition
+from ..core import Partition
+from .registry import partition
 
 __all__ = ["DecisionRegions", "decision_regions"]
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._sklearn import add_predictions, check_fitted_model, model_name, prepare_inputs
-from .base import register_adapter
 from .polytopes import integer_keyed_partition
+from .registry import register_adapter
 
 __all__ = ["voronoi_sites", "delaunay_neighbors"]
 
@@ -64,7 +64,7 @@ _VORONOI = ["sklearn.cluster._kmeans.KMeans", "sklearn.cluster._kmeans.MiniBatch
             "sklearn.neighbors._regression.KNeighborsRegressor"]
 
 
-def _partition_voronoi(model, *, domain, data, cells, progress, tol=None,
+def _partition_voronoi(model, *, domain, data, cells, progress=True, tol=None,
                        delaunay_max_dim: int = 6, n_jobs=None, executor=None,
                        _affine=None, _model=None, _transform=None):
     """Voronoi cells of the model's sites, pulled back through ``z = T x + c``."""

@@ -17,6 +17,7 @@ _WHERE = {
     "group_by_pattern": "patterns", "pack_patterns": "patterns",
     "LayerMap": "pullback", "pullback": "pullback",
     "SliceRegions": "slices", "slice_partition": "slices",
+    "train_moons_network": "examples", "load_network": "io",
 }
 
 __all__ = sorted(_WHERE)

@@ -1,6 +1,6 @@
 """One self-contained HTML report of a partition or complex.
 
-``cellgeom.report(cx, "report.html")`` writes a single file that works offline:
+``cellgeom.write_report(cx, "report.html")`` writes a single file that works offline:
 summary numbers, pictures (inline PNG), the largest / smallest / most curved
 cells, sortable tables and, for 2-D partitions, an interactive map. matplotlib
 is imported only when a report is written.
@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import io
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +17,7 @@ import pandas as pd
 
 from . import _html
 
-__all__ = ["report", "summary_rows"]
+__all__ = ["summary_rows", "write_report"]
 
 _MAX_TABLE_ROWS = 2000
 _MAX_MAP_CELLS = 20000
@@ -27,14 +25,15 @@ _MAX_MAP_CELLS = 20000
 
 def _split(obj, progress: bool):
     from ..complex import RiemannianComplex, build_complex
-    from ..models.base import Partition
+    from ..core import Partition
 
     if isinstance(obj, RiemannianComplex):
         return obj.partition, obj
     if isinstance(obj, Partition):
         return obj, build_complex(obj)
     raise TypeError(
-        f"report() takes a cellgeom Partition or RiemannianComplex, got {type(obj).__name__}.")
+        "write_report() takes a cellgeom Partition or RiemannianComplex, got "
+        f"{type(obj).__name__}.")
 
 
 def _model_name(part) -> str:
@@ -150,14 +149,14 @@ def _cell_colors(values: np.ndarray) -> list[str]:
     return [to_hex(cmap(x)) for x in t]
 
 
-def report(complex_or_partition, path, title: str = "cellgeom report", data=None,
-           progress: bool = True) -> Path:
+def write_report(complex_or_partition, path, title: str = "cellgeom report", data=None,
+                 progress: bool = True) -> Path:
     """Write one self-contained HTML report (works offline) to ``path``.
 
     Parameters
     ----------
     complex_or_partition : RiemannianComplex or Partition
-        A partition gets its default complex (``cellgeom.complex(partition)``).
+        A partition gets its default complex (``cellgeom.build_complex(partition)``).
     path : str or Path
         The HTML file; written atomically (temporary file + rename).
     title : str
@@ -192,7 +191,7 @@ def report(complex_or_partition, path, title: str = "cellgeom report", data=None
     with tqdm(total=5, desc="report", disable=not progress, leave=False) as bar:
         part, cx = _split(complex_or_partition, progress)
         if data is not None:
-            from ..models.base import check_data
+            from ..core import check_data
 
             data = check_data(data, part.dim, name="data")
         bar.update()
@@ -233,7 +232,7 @@ def _build_page(cx, title: str, figs) -> str:
         sections.append(("edges", "Edges of the nerve (shared faces)",
                          _html.table_html(cx.edges, max_rows=_MAX_TABLE_ROWS)))
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    from .. import __version__
+    from .._version import __version__
 
     subtitle = f"{_model_name(part)} - {part.n_cells} cells in {part.dim}-D - cellgeom " \
                f"{__version__} - {stamp}"
@@ -242,17 +241,6 @@ def _build_page(cx, title: str, figs) -> str:
 
 def _atomic_write_text(path: Path, text: str) -> None:
     """Write UTF-8 text through the same temp-file-and-rename writer as saved complexes."""
-    from ..complex.io import _atomic_write
+    from ..complex.io import atomic_write
 
-    _atomic_write(path, text.encode("utf-8"))
-
-
-class _CallableModule(types.ModuleType):
-    """``cellgeom.report`` is both this subpackage and the function: importing the
-    subpackage binds it as ``cellgeom.report``, so calling it calls :func:`report`."""
-
-    def __call__(self, *args, **kwargs):
-        return report(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+    atomic_write(path, text.encode("utf-8"))

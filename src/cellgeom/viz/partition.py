@@ -12,7 +12,7 @@ __all__ = ["plot_partition", "PartitionDisplay", "cell_polygons"]
 def _split(obj):
     """(partition, complex or None) from a Partition or a RiemannianComplex."""
     from ..complex import RiemannianComplex
-    from ..models.base import Partition
+    from ..core import Partition
 
     if isinstance(obj, RiemannianComplex):
         return obj.partition, obj
@@ -182,7 +182,7 @@ def plot_partition(
                   title=label, loc="best", fontsize="small")
     ax.add_collection(coll)
     if data is not None:
-        from ..models.base import check_data
+        from ..core import check_data
 
         X = check_data(data, 2, name="data")
         style = {"c": "k"} if data_color is None else {"c": data_color}
@@ -305,7 +305,7 @@ class PartitionDisplay:
         **kwargs
             Passed to :func:`plot_partition`.
         """
-        from ..models.base import partition as make_partition
+        from ..models import partition as make_partition
 
         part = make_partition(estimator, domain=domain, data=X, cells=cells, progress=progress)
         if color_by == "prediction" and "prediction" not in part.cells.columns:

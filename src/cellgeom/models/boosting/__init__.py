@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ...core import BoxPartition, check_data, resolve_domain, vector_columns
 from ...geometry import Box
-from ..base import check_data, resolve_domain, vector_columns
 from ..ensembles import partition_trees
-from ..trees import BoxPartition, TreeArrays
+from ..trees import TreeArrays
 
 __all__ = ["BoostedModel", "add_columns", "partition_boosted"]
 

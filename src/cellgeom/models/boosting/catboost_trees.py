@@ -50,7 +50,7 @@ import tempfile
 
 import numpy as np
 
-from ..base import register_adapter
+from ..registry import register_adapter
 from ..trees import TreeArrays
 from . import BoostedModel, add_columns, partition_boosted
 
@@ -282,8 +282,8 @@ def read_catboost(model) -> BoostedModel:
 @register_adapter("catboost.core.CatBoost")
 @register_adapter("catboost.core.CatBoostRegressor")
 @register_adapter("catboost.core.CatBoostClassifier")
-def _partition_catboost(model, *, domain, data, cells, progress, tol=None,
-                        max_cells: int = 200_000):
+def _partition_catboost(model, *, domain, data, cells, tol=None, n_jobs=None, executor=None,
+                        progress=True, max_cells: int = 200_000):
     """Cells of a CatBoost model (see the module docstring and :func:`partition_boosted`)."""
     return partition_boosted(model, read_catboost(model), domain=domain, data=data, cells=cells,
                              progress=progress, tol=tol, max_cells=max_cells)

@@ -68,9 +68,10 @@ import numpy as np
 import pandas as pd
 from sklearn.exceptions import NotFittedError
 
+from ...core import BoxPartition
 from ...geometry import Box
-from ..base import register_adapter
-from ..trees import BoxPartition, TreeArrays
+from ..registry import register_adapter
+from ..trees import TreeArrays
 from . import BoostedModel, add_columns, partition_boosted
 
 __all__ = ["ZERO_THRESHOLD", "LightGBMTrees", "effective_threshold", "read_lightgbm"]
@@ -293,13 +294,13 @@ def read_lightgbm(model, domain: Box | None = None) -> LightGBMTrees:
     return booster_model
 
 
-def _partition_lightgbm(model, *, domain, data, cells, progress=True, tol=None,
-                        max_cells: int = 200_000) -> BoxPartition:
+def _partition_lightgbm(model, *, domain, data, cells, tol=None, n_jobs=None, executor=None,
+                        progress=True, max_cells: int = 200_000) -> BoxPartition:
     """Cells of a LightGBM model (see the module docstring and :func:`partition_boosted`)."""
     return partition_boosted(model, _read(model), domain=domain, data=data, cells=cells,
                              progress=progress, tol=tol, max_cells=max_cells)
 
 
-for _name in ("lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor",
-              "lightgbm.basic.Booster"):
+for _name in ("lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor"):
     register_adapter(_name)(_partition_lightgbm)
+register_adapter("lightgbm.basic.Booster", name="lightgbm.Booster")(_partition_lightgbm)

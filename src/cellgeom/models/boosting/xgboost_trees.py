@@ -61,7 +61,7 @@ from decimal import Decimal
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
-from ..base import register_adapter
+from ..registry import register_adapter
 from ..trees import TreeArrays
 from . import BoostedModel, add_columns, partition_boosted
 
@@ -259,8 +259,8 @@ def _missing_check(missing, name: str):
 @register_adapter("xgboost.core.Booster", name="xgboost.Booster")  # LightGBM has a Booster too
 @register_adapter("xgboost.sklearn.XGBRegressor")
 @register_adapter("xgboost.sklearn.XGBClassifier")
-def _partition_xgboost(model, *, domain, data, cells, progress, tol=None,
-                       max_cells: int = 200_000):
+def _partition_xgboost(model, *, domain, data, cells, tol=None, n_jobs=None, executor=None,
+                       progress=True, max_cells: int = 200_000):
     """Cells of an XGBoost model (see the module docstring and :func:`partition_boosted`)."""
     return partition_boosted(model, read_xgboost(model), domain=domain, data=data, cells=cells,
                              progress=progress, tol=tol, max_cells=max_cells)

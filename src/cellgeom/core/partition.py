@@ -1,8 +1,7 @@
-"""The partition data model and the ``partition`` entry point.
+"""The partition data model: cells as H-representations with their geometry.
 
-A :class:`Partition` is what every adapter returns: cells as H-representations
-with their geometry in pandas tables. Adapters register themselves with
-:func:`register_adapter`; :func:`partition` dispatches on the model's type.
+A :class:`Partition` is what every adapter returns and what ``complex/`` reads.
+It imports nothing of cellgeom but the geometry kernels.
 """
 from __future__ import annotations
 
@@ -12,16 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..geometry import Box
+from ..geometry import Box, common_piece, flat_volume_centroid
+from .validation import check_data, vector_columns
 
-__all__ = ["Partition", "partition", "register_adapter", "vector_columns", "check_data"]
-
-_ADAPTERS: list[tuple[Callable[[Any], bool], Callable[..., Partition], str]] = []
-
-
-def vector_columns(prefix: str, dim: int) -> list[str]:
-    """Column names of a vector quantity in a table: ``prefix_0 .. prefix_{dim-1}``."""
-    return [f"{prefix}_{j}" for j in range(dim)]
+__all__ = ["Partition"]
 
 
 class Partition:
@@ -210,8 +203,6 @@ class Partition:
         Face-to-face partitions with vertices use the common vertices (the piece is
         their convex hull); others solve LPs (:func:`cellgeom.geometry.common_piece`).
         """
-        from ..geometry import common_piece, flat_volume_centroid
-
         cell_ids = [int(c) for c in cell_ids]
         tol = self.info.get("tol", 1e-9 * self.domain.scale)
         if self._vertices is not None and self.info.get("face_to_face"):
@@ -263,13 +254,7 @@ class Partition:
             out[start : start + chunk] = np.where(has, inside.argmax(axis=1), -1)
         return out
 
-    # -- conveniences --------------------------------------------------------------------------
-    def complex(self, **kwargs):
-        """Shortcut for :func:`cellgeom.complex` on this partition."""
-        from ..complex import build_complex
-
-        return build_complex(self, **kwargs)
-
+    # -- checks ---------------------------------------------------------------------------------
     def minkowski_residuals(self) -> np.ndarray:
         """Per cell, ``|| sum_F vol(F) nu_F ||`` over all facets (0 for a closed cell).
 
@@ -305,122 +290,3 @@ def _faces_from_facets(facets: pd.DataFrame, keys: list[str], dim: int) -> pd.Da
     for col in vector_columns("normal", dim) + vector_columns("centroid", dim):
         faces[col] = f[col].to_numpy()
     return faces.reset_index(drop=True)
-
-
-# -- validation --
-def check_data(
-    X, dim: int | None = None, name: str = "data", allow_empty: bool = False
-) -> np.ndarray:
-    """Validate a data matrix: 2-D float, finite, with ``dim`` columns."""
-    try:
-        X = np.asarray(X, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric array: {exc}") from None
-    if X.ndim == 1 and dim is not None and X.size == dim:
-        X = X[None, :]
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (points x features), got shape {X.shape}.")
-    if X.shape[0] == 0 and not allow_empty:
-        raise ValueError(f"{name} is empty: at least one point is needed.")
-    if dim is not None and X.shape[1] != dim:
-        raise ValueError(
-            f"{name} has {X.shape[1]} features, but the partition is expecting {dim} features "
-            "as input."
-        )
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"{name} contains NaN or infinite values.")
-    return X
-
-
-# -- registry and dispatch --
-def register_adapter(match: type | str | Callable[[Any], bool], name: str | None = None):
-    """Register an adapter ``func(model, domain, data, cells, progress, **kw) -> Partition``.
-
-    ``match`` is a class (``isinstance``), a fully qualified class name (matched
-    against the model's MRO without importing the library), or a predicate.
-    Later registrations take precedence. Use as a decorator.
-    """
-
-    if isinstance(match, type):
-        predicate = lambda model, cls=match: isinstance(model, cls)  # noqa: E731
-        label = name or match.__name__
-    elif isinstance(match, str):
-        qualname = match
-
-        def predicate(model, qualname=qualname):
-            return any(
-                f"{c.__module__}.{c.__qualname__}" == qualname for c in type(model).__mro__
-            )
-
-        label = name or match.rsplit(".", 1)[-1]
-    else:
-        predicate, label = match, name or getattr(match, "__name__", "adapter")
-
-    def decorator(func):
-        _ADAPTERS.insert(0, (predicate, func, label))
-        return func
-
-    return decorator
-
-
-def supported_models() -> list[str]:
-    """Names of the model types that :func:`partition` accepts."""
-    return sorted({label for _, _, label in _ADAPTERS})
-
-
-def partition(
-    model,
-    domain=None,
-    data=None,
-    cells: str = "data",
-    progress: bool = True,
-    **kwargs,
-) -> Partition:
-    """Build the cells of ``model`` inside ``domain``.
-
-    Parameters
-    ----------
-    model : object
-        A supported model: :class:`~cellgeom.HyperplaneArrangement`, and every
-        model whose adapter is registered (see :func:`supported_models`).
-    domain : Box or (lo, hi), optional
-        The box cells are clipped to. Default: the bounding box of ``data``
-        padded by 5% of each side.
-    data : array of shape (N, n), optional
-        Data points. Required for ``cells="data"``; counted per cell otherwise.
-    cells : {"data", "all"}
-        ``"data"`` builds only the cells holding at least one data point;
-        ``"all"`` enumerates every cell in the domain.
-    progress : bool
-        Show a progress bar on long work.
-    **kwargs
-        Passed to the adapter (e.g. ``tol``, ``include_neighbors``).
-
-    Returns
-    -------
-    Partition
-    """
-    if cells not in ("data", "all"):
-        raise ValueError(f"cells must be 'data' or 'all', got {cells!r}.")
-    from . import _load_adapters
-
-    _load_adapters(model)
-    for predicate, func, _ in _ADAPTERS:
-        if predicate(model):
-            return func(model, domain=domain, data=data, cells=cells, progress=progress, **kwargs)
-    raise TypeError(
-        f"cellgeom has no adapter for {type(model).__module__}.{type(model).__qualname__}. "
-        f"Supported models: {', '.join(supported_models())}."
-    )
-
-
-def resolve_domain(domain, data: np.ndarray | None, dim: int | None) -> Box:
-    """The domain box: given, or the data's bounding box padded by 5%."""
-    if domain is None:
-        if data is None:
-            raise ValueError(
-                "A domain box is needed: pass domain=Box(lo, hi) or data to take its padded "
-                "bounding box."
-            )
-        return Box.from_data(data)
-    return Box.coerce(domain, dim)

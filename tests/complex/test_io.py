@@ -26,7 +26,7 @@ def _complex(seed: int, dim: int = 2, k: int = 4, cells: str = "all", rule: str 
                               progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return cellgeom.complex(part, rule=rule, metric=metric)
+        return cellgeom.build_complex(part, rule=rule, metric=metric)
 
 
 def assert_same_complex(a, b):

@@ -5,7 +5,7 @@
    the hyperplane arrangement of its first layer (``HyperplaneArrangement(W1, b1)``),
    whose cells the network's cells refine.
 
-Each model goes through ``cellgeom.partition`` and ``cellgeom.complex``; each
+Each model goes through ``cellgeom.partition`` and ``cellgeom.build_complex``; each
 gets an HTML report and a saved complex (``.npz``), and ``index.html`` links them.
 """
 from __future__ import annotations
@@ -14,41 +14,18 @@ import html
 import time
 from pathlib import Path
 
-__all__ = ["run_demo", "train_moons_network"]
+from .complex import build_complex
+from .models import HyperplaneArrangement, partition
+from .report import summary_rows, write_report
 
-
-def train_moons_network(X, y, hidden: int = 16, epochs: int = 400, seed: int = 0):
-    """A small ReLU classifier trained full-batch with Adam (deterministic)."""
-    import torch
-    from torch import nn
-
-    torch.manual_seed(seed)
-    net = nn.Sequential(nn.Linear(2, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                        nn.Linear(hidden, 2))
-    Xt = torch.as_tensor(X, dtype=torch.float32)
-    yt = torch.as_tensor(y, dtype=torch.long)
-    opt = torch.optim.Adam(net.parameters(), lr=0.02)
-    loss_fn = nn.CrossEntropyLoss()
-    for _ in range(epochs):
-        opt.zero_grad()
-        loss = loss_fn(net(Xt), yt)
-        loss.backward()
-        opt.step()
-    net.eval()
-    with torch.no_grad():
-        acc = float((net(Xt).argmax(1) == yt).float().mean())
-    return net, acc
+__all__ = ["run_demo"]
 
 
 def _analyse(name, title, model, X, out: Path, progress: bool, quiet: bool, **kw):
-    import cellgeom
-
-    from . import report, summary_rows
-
     t0 = time.perf_counter()
-    part = cellgeom.partition(model, data=X, cells="all", progress=progress, **kw)
-    cx = cellgeom.complex(part)
-    page = report(cx, out / f"{name}.html", title=title, data=X, progress=progress)
+    part = partition(model, data=X, cells="all", progress=progress, **kw)
+    cx = build_complex(part)
+    page = write_report(cx, out / f"{name}.html", title=title, data=X, progress=progress)
     cx.save(out / f"{name}.npz")
     seconds = time.perf_counter() - t0
     if not quiet:
@@ -79,7 +56,7 @@ def run_demo(out, quiet: bool = False) -> list[Path]:
     from sklearn.datasets import load_iris, make_moons
     from sklearn.ensemble import RandomForestClassifier
 
-    import cellgeom
+    from .nn.examples import train_moons_network
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -101,7 +78,7 @@ def run_demo(out, quiet: bool = False) -> list[Path]:
     b1 = net[0].bias.detach().double().numpy()
     done.append(_analyse("first_layer_moons",
                          "First layer of the network: the arrangement of its 16 hyperplanes",
-                         cellgeom.HyperplaneArrangement(W1, b1), Xm, out, progress, quiet))
+                         HyperplaneArrangement(W1, b1), Xm, out, progress, quiet))
 
     items = "".join(
         f'<li><a href="{name}.html">{html.escape(title)}</a> - {n} cells, Betti numbers '

@@ -7,7 +7,7 @@ import pytest
 import cellgeom
 from cellgeom.complex import NotPositiveDefiniteWarning
 
-from .helpers import generic_arrangement
+from ..helpers import generic_arrangement
 
 
 def _all_partition(k, n, seed, scale=1.0):
@@ -20,7 +20,7 @@ def _all_partition(k, n, seed, scale=1.0):
 @pytest.mark.parametrize("n,k,rule", [(2, 6, "facet"), (2, 6, "cech"), (3, 5, "facet"),
                                       (3, 4, "cech")])
 def test_boundary_of_boundary_is_zero(n, k, rule):
-    cx = cellgeom.complex(_all_partition(k, n, seed=k), rule=rule)
+    cx = cellgeom.build_complex(_all_partition(k, n, seed=k), rule=rule)
     for p in range(1, cx.dim):
         assert abs(cx.boundary(p) @ cx.boundary(p + 1)).max() == 0
 
@@ -28,7 +28,7 @@ def test_boundary_of_boundary_is_zero(n, k, rule):
 @pytest.mark.parametrize("n,k", [(2, 5), (2, 7), (3, 4)])
 def test_cech_nerve_of_a_box_tiling_is_contractible(n, k):
     # nerve theorem: closed convex cells covering a box have a contractible nerve
-    cx = cellgeom.complex(_all_partition(k, n, seed=n + k), rule="cech")
+    cx = cellgeom.build_complex(_all_partition(k, n, seed=n + k), rule="cech")
     betti = cx.betti_numbers()
     assert betti == [1] + [0] * (len(betti) - 1)
     assert cx.euler_characteristic() == 1
@@ -36,7 +36,7 @@ def test_cech_nerve_of_a_box_tiling_is_contractible(n, k):
 
 def test_betti_numbers_equal_gudhi_on_the_facet_nerve():
     gudhi = pytest.importorskip("gudhi")
-    cx = cellgeom.complex(_all_partition(6, 2, seed=11))
+    cx = cellgeom.build_complex(_all_partition(6, 2, seed=11))
     st = gudhi.SimplexTree()
     for p in range(cx.dim + 1):
         for s in cx.simplices(p).tolist():
@@ -50,7 +50,7 @@ def test_betti_numbers_equal_gudhi_on_the_facet_nerve():
 
 
 def test_simplices_are_sorted_unique_tuples():
-    cx = cellgeom.complex(_all_partition(5, 3, seed=2))
+    cx = cellgeom.build_complex(_all_partition(5, 3, seed=2))
     for p in range(cx.dim + 1):
         s = cx.simplices(p)
         assert np.all(np.diff(s, axis=1) > 0)
@@ -61,8 +61,8 @@ def test_gram_scaling_by_s():
     # scaling the problem by s scales M_0 by s^n and M_1 by s^(n-1)
     for n, k in [(2, 5), (3, 4)]:
         s = 2.5
-        base = cellgeom.complex(_all_partition(k, n, seed=7))
-        scaled = cellgeom.complex(_all_partition(k, n, seed=7, scale=s))
+        base = cellgeom.build_complex(_all_partition(k, n, seed=7))
+        scaled = cellgeom.build_complex(_all_partition(k, n, seed=7, scale=s))
         assert base.partition.keys == scaled.partition.keys
         np.testing.assert_allclose(scaled.gram(0).diagonal(), s**n * base.gram(0).diagonal(),
                                    rtol=1e-9)
@@ -88,7 +88,7 @@ def test_rotation_leaves_every_gram_entry_unchanged():
                                   cells="all", progress=False)
         inside = [i for i, key in enumerate(part.keys) if key[k:] == "0" * (2 * n)]
         with pytest.warns(NotPositiveDefiniteWarning):
-            cx = cellgeom.complex(part, metric="dihedral")
+            cx = cellgeom.build_complex(part, metric="dihedral")
         return part, cx, inside
 
     part_a, cx_a, in_a = inner_complex(W, np.eye(n))
@@ -116,7 +116,7 @@ def test_rotation_leaves_every_gram_entry_unchanged():
 
 def test_dihedral_gram_is_symmetric_and_obeys_cauchy_schwarz():
     part = _all_partition(7, 2, seed=4)
-    cx = cellgeom.complex(part, metric="dihedral")
+    cx = cellgeom.build_complex(part, metric="dihedral")
     M = cx.gram(1).toarray()
     np.testing.assert_allclose(M, M.T, atol=0)
     d = np.diag(M)
@@ -127,7 +127,7 @@ def test_dihedral_gram_is_symmetric_and_obeys_cauchy_schwarz():
 
 def test_networkx_graph_matches_the_edge_table():
     nx = pytest.importorskip("networkx")
-    cx = cellgeom.complex(_all_partition(5, 2, seed=1))
+    cx = cellgeom.build_complex(_all_partition(5, 2, seed=1))
     G = cx.to_networkx()
     assert G.number_of_nodes() == cx.n_vertices
     assert G.number_of_edges() == len(cx.edges)

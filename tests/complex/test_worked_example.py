@@ -10,7 +10,7 @@ def example():
     arr = cellgeom.HyperplaneArrangement([[1.0, 0.0], [0.0, 1.0]], [-0.3, -0.6])
     part = cellgeom.partition(arr, domain=cellgeom.Box([0, 0], [1, 1]), cells="all",
                               progress=False)
-    return part, cellgeom.complex(part)
+    return part, cellgeom.build_complex(part)
 
 
 def _by_key(part):
@@ -74,13 +74,13 @@ def test_euler_characteristic_is_zero_and_facet_nerve_is_a_four_cycle(example):
 
 def test_cech_nerve_is_the_full_tetrahedron(example):
     part, _ = example
-    cech = cellgeom.complex(part, rule="cech")
+    cech = cellgeom.build_complex(part, rule="cech")
     assert cech.n_simplices() == [4, 6, 4, 1]
     assert cech.betti_numbers() == [1, 0, 0, 0]
 
 
 def test_right_angles_make_dihedral_equal_diagonal(example):
     part, cx = example
-    dihedral = cellgeom.complex(part, metric="dihedral")
+    dihedral = cellgeom.build_complex(part, metric="dihedral")
     np.testing.assert_allclose(dihedral.gram(1).toarray(), cx.gram(1).toarray(), atol=1e-15)
     np.testing.assert_allclose(part.hinges["angle"], np.pi / 2, atol=1e-12)

@@ -207,10 +207,10 @@ def test_all_cells_of_small_boosters(kind, n, n_trees):
     assert abs(part.volumes.sum() / domain.volume - 1) < 1e-12
     assert part.cells["n_points"].sum() == len(X)
     assert len(part.faces) > 0 and part.minkowski_residuals().max() < 1e-12
-    cx = part.complex()
+    cx = cellgeom.build_complex(part)
     assert cx.n_simplices(0) == part.n_cells and cx.n_simplices(1) > 0
     assert np.all(part.hinges["angle"] == np.pi / 2)
-    assert abs(part.complex(metric="dihedral").gram(1) - cx.gram(1)).max() == 0
+    assert abs(cellgeom.build_complex(part, metric="dihedral").gram(1) - cx.gram(1)).max() == 0
     points = _test_points(part, trees, X[:200], n_uniform=3000)
     _check_locate(part, model, trees, points)
     assert np.all(part.locate(points["uniform"]) >= 0)  # cells="all" covers the domain
@@ -253,7 +253,8 @@ def test_dataframe_model_and_adapters_registered():
     model = lgb.LGBMClassifier(n_estimators=5, num_leaves=4, verbose=-1, n_jobs=1).fit(X, y)
     part = cellgeom.partition(model, data=X, progress=False)
     assert part.cells["n_points"].sum() == len(X)
-    assert {"LGBMClassifier", "LGBMRegressor", "Booster"} <= set(cellgeom.supported_models())
+    labels = set(cellgeom.supported_models())
+    assert {"LGBMClassifier", "LGBMRegressor", "lightgbm.Booster"} <= labels
 
 
 # -- missing values ----------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def test_dask_local_cluster_gives_identical_tables(serial):
         on_dask = cellgeom.partition(arr, domain=box, cells="all", progress=False,
                                      executor=client)
         # the complex built from the dask partition equals the serial one
-        cx_a, cx_b = cellgeom.complex(expected), cellgeom.complex(on_dask)
+        cx_a, cx_b = cellgeom.build_complex(expected), cellgeom.build_complex(on_dask)
     _assert_same(expected, on_dask)
     assert cx_a.n_simplices() == cx_b.n_simplices()
     assert (cx_a.gram(1) != cx_b.gram(1)).nnz == 0

@@ -23,7 +23,7 @@ import cellgeom
 from cellgeom.geometry import Box
 from cellgeom.models.boosting.xgboost_trees import _float32_of, read_xgboost
 
-from .box_oracles import all_pairs_faces, faces_by_pair
+from ..box_oracles import all_pairs_faces, faces_by_pair
 
 xgb = pytest.importorskip("xgboost")
 
@@ -307,7 +307,7 @@ def test_all_cells_small_booster_volumes_faces_complex_angles(kind, n):
     assert got.keys() == oracle.keys() and len(oracle) > 0
     assert np.allclose([got[k] for k in oracle], list(oracle.values()), rtol=1e-12)
     assert part.minkowski_residuals().max() < 1e-12
-    cx = part.complex()
+    cx = cellgeom.build_complex(part)
     assert cx.n_simplices(0) == part.n_cells and cx.n_simplices(1) == len(oracle)
     # dihedral angles, from the facets table's normals: every hinge joins two facets of a
     # box whose outward normals are orthogonal, so every angle is pi/2 (and the dihedral
@@ -325,7 +325,7 @@ def test_all_cells_small_booster_volumes_faces_complex_angles(kind, n):
     assert np.all(np.abs(ends[0]).sum(axis=1) == 1) and np.all(np.abs(ends[1]).sum(axis=1) == 1)
     dihedral = np.pi - np.arccos(np.einsum("ij,ij->i", ends[0], ends[1]))
     assert np.all(dihedral == np.pi / 2)
-    diff = cx.gram(1) - cellgeom.complex(part, metric="dihedral").gram(1)
+    diff = cx.gram(1) - cellgeom.build_complex(part, metric="dihedral").gram(1)
     assert abs(diff).max() == 0
 
 

@@ -59,12 +59,12 @@ def test_unknown_model_lists_the_supported_ones():
 def test_complex_argument_errors():
     part = cellgeom.partition(ARR, domain=BOX, cells="all", progress=False)
     with pytest.raises(ValueError, match="rule"):
-        cellgeom.complex(part, rule="vietoris")
+        cellgeom.build_complex(part, rule="vietoris")
     with pytest.raises(ValueError, match="metric"):
-        cellgeom.complex(part, metric="euclid")
+        cellgeom.build_complex(part, metric="euclid")
     with pytest.raises(TypeError, match="Partition"):
-        cellgeom.complex("not a partition")
-    cx = cellgeom.complex(part)
+        cellgeom.build_complex("not a partition")
+    cx = cellgeom.build_complex(part)
     with pytest.raises(ValueError, match="non-negative"):
         cx.boundary(-1)
     with pytest.raises(IndexError):

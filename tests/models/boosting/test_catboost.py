@@ -15,11 +15,11 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 
 import cellgeom
+from cellgeom.core import BoxPartition
 from cellgeom.models.boosting import catboost_trees
 from cellgeom.models.boosting.catboost_trees import read_catboost
-from cellgeom.models.trees import BoxPartition
 
-from .box_oracles import all_pairs_faces, faces_by_pair
+from ..box_oracles import all_pairs_faces, faces_by_pair
 
 catboost = pytest.importorskip("catboost")
 QUIET = dict(verbose=0, allow_writing_files=False, thread_count=2, random_seed=0)
@@ -215,10 +215,10 @@ def test_all_cells_small_boosters(kind, n):
     got, oracle = faces_by_pair(part), all_pairs_faces(part.lo, part.hi)
     assert got.keys() == oracle.keys() and len(oracle) > 0
     assert all(got[k] == pytest.approx(v, rel=1e-12) for k, v in oracle.items())
-    cx = part.complex()
+    cx = cellgeom.build_complex(part)
     assert cx.n_simplices(0) == part.n_cells
     assert np.all(part.hinges["angle"] == np.pi / 2)
-    assert abs(part.complex(metric="dihedral").gram(1) - cx.gram(1)).max() == 0
+    assert abs(cellgeom.build_complex(part, metric="dihedral").gram(1) - cx.gram(1)).max() == 0
     raw = np.asarray(model.predict(part.centers, prediction_type="RawFormulaVal"))
     margin = part.cells[[k for k in part.cells if k.startswith("margin")]].to_numpy()
     assert np.abs(margin - raw.reshape(part.n_cells, -1)).max() < 1e-6

@@ -22,14 +22,14 @@ def _cx(k=6, seed=0, dim=2, cells="all"):
     arr = cellgeom.HyperplaneArrangement(rng.normal(size=(k, dim)), rng.normal(size=k) * 0.4)
     part = cellgeom.partition(arr, domain=([-1] * dim, [1] * dim), data=X, cells=cells,
                               progress=False)
-    return cellgeom.complex(part), X
+    return cellgeom.build_complex(part), X
 
 
 @pytest.fixture(scope="module")
 def report_2d(tmp_path_factory):
     cx, X = _cx()
     path = tmp_path_factory.mktemp("rep") / "report.html"
-    out = cellgeom.report(cx, path, title="Test <report>", data=X, progress=False)
+    out = cellgeom.write_report(cx, path, title="Test <report>", data=X, progress=False)
     return cx, out
 
 
@@ -71,25 +71,25 @@ def test_report_is_one_offline_file_with_the_complex_numbers(report_2d):
 
 def test_higher_dimensional_and_partition_input(tmp_path):
     cx, _ = _cx(k=4, dim=3)
-    out = cellgeom.report(cx.partition, tmp_path / "r3.html", progress=False)
+    out = cellgeom.write_report(cx.partition, tmp_path / "r3.html", progress=False)
     text = out.read_text()
     assert "cellmap" not in text.split("<script>")[0] or "<polygon" not in text
     assert "histogram of cell volumes" in text
     cx.partition.cells["vertex_curvature"] = np.linspace(-1, 2, cx.partition.n_cells)
-    text = cellgeom.report(cx, tmp_path / "r3c.html", progress=False).read_text()
+    text = cellgeom.write_report(cx, tmp_path / "r3c.html", progress=False).read_text()
     assert "Most curved (|vertex_curvature|)" in text
 
 
 def test_bad_arguments_are_named(tmp_path):
     cx, X = _cx(k=2)
     with pytest.raises(TypeError, match="Partition or RiemannianComplex"):
-        cellgeom.report(X, tmp_path / "x.html")
+        cellgeom.write_report(X, tmp_path / "x.html")
     with pytest.raises(ValueError, match="is a directory"):
-        cellgeom.report(cx, tmp_path, progress=False)
+        cellgeom.write_report(cx, tmp_path, progress=False)
     with pytest.raises(ValueError, match="does not exist"):
-        cellgeom.report(cx, tmp_path / "nope" / "x.html", progress=False)
+        cellgeom.write_report(cx, tmp_path / "nope" / "x.html", progress=False)
     with pytest.raises(ValueError, match="data has 3 features"):
-        cellgeom.report(cx, tmp_path / "x.html", data=np.zeros((3, 3)), progress=False)
+        cellgeom.write_report(cx, tmp_path / "x.html", data=np.zeros((3, 3)), progress=False)
 
 
 # -- headless Chromium -------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 import cellgeom
 
-from .helpers import generic_arrangement, region_count
+from ..helpers import generic_arrangement, region_count
 
 CASES = [(2, 8), (3, 6), (4, 5)]
 

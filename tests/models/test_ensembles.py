@@ -1,0 +1,82 @@
+"""Trees and tree ensembles: box partitions checked against scikit-learn and brute force."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import (
+    ExtraTreesRegressor,
+    GradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    IsolationForest,
+    RandomForestClassifier,
+)
+
+import cellgeom
+
+from .box_oracles import all_pairs_faces, faces_by_pair
+
+
+def _data(n=2, N=300, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.random((N, n))
+    y = (X[:, 0] + X[:, 1 % n] > 1).astype(int) + (X[:, 0] > 0.7)
+    return X, y
+
+
+def test_forest_all_volumes_locate_and_predictions():
+    X, y = _data(2)
+    m = RandomForestClassifier(n_estimators=4, max_depth=3, random_state=0).fit(X, y)
+    part = cellgeom.partition(m, data=X, cells="all", progress=False)
+    assert abs(part.volumes.sum() / part.domain.volume - 1) < 1e-12
+    Xt = np.random.default_rng(2).random((2000, 2))
+    cell = part.locate(Xt)
+    leaves = m.apply(Xt)
+    keys = np.array(part.keys)[cell]
+    assert all(k == "-".join(map(str, r)) for k, r in zip(keys, leaves.tolist()))
+    assert np.array_equal(part.cells["prediction"].to_numpy()[cell], m.predict(Xt))
+    assert np.array_equal(part.cells["prediction"].to_numpy(), m.predict(part.centers))
+    got, oracle = faces_by_pair(part), all_pairs_faces(part.lo, part.hi)
+    assert got.keys() == oracle.keys()
+    dihedral = cellgeom.build_complex(part, metric="dihedral").gram(1)
+    assert abs(dihedral - cellgeom.build_complex(part).gram(1)).max() == 0
+
+
+@pytest.mark.parametrize("make", [
+    lambda X, y: GradientBoostingClassifier(n_estimators=8, max_depth=2).fit(X, y),
+    lambda X, y: HistGradientBoostingRegressor(max_iter=3, max_leaf_nodes=6).fit(X, X[:, 0]),
+    lambda X, y: IsolationForest(n_estimators=5, max_features=1, random_state=0).fit(X),
+    lambda X, y: ExtraTreesRegressor(n_estimators=4, max_depth=3, random_state=0).fit(X, y),
+])
+def test_ensembles_cell_prediction_equals_model_predict_on_held_out_points(make):
+    X, y = _data(2)
+    m = make(X, y)
+    Xt = np.random.default_rng(3).random((1500, 2))
+    for cells in ("all", "data"):
+        part = cellgeom.partition(m, data=X, cells=cells, progress=False)
+        cell = part.locate(Xt)
+        ok = cell >= 0
+        assert ok.all() or cells == "data"
+        assert np.allclose(part.cells["prediction"].to_numpy()[cell[ok]], m.predict(Xt[ok]))
+        if cells == "all":
+            assert abs(part.volumes.sum() / part.domain.volume - 1) < 1e-12
+
+
+def test_forest_all_refuses_with_estimated_count():
+    X, y = _data(4, N=500)
+    m = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match=r"would have about .* cells .*max_cells=1000"):
+        cellgeom.partition(m, data=X, cells="all", progress=False, max_cells=1000)
+
+
+def test_breast_cancer_forest_data_partition_and_complex():
+    """100-tree forest, 30-D: every point located in its own leaf-tuple cell."""
+    X, y = load_breast_cancer(return_X_y=True)
+    m = RandomForestClassifier(n_estimators=100, random_state=0).fit(X, y)
+    part = cellgeom.partition(m, data=X, progress=False)
+    assert part.cells["n_points"].sum() == len(X)
+    cell = part.locate(X)
+    assert np.all(cell >= 0)
+    assert np.array_equal(part.cells["prediction"].to_numpy()[cell], m.predict(X))
+    cx = cellgeom.build_complex(part)
+    assert cx.n_simplices(0) == part.n_cells

@@ -1,0 +1,46 @@
+"""Voronoi models, linear classifiers, pipelines, decision regions and input errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression, Perceptron, RidgeClassifier, SGDClassifier
+from sklearn.svm import LinearSVC
+
+import cellgeom
+
+
+def _data(n=2, N=200, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.random((N, n)) * np.arange(1, n + 1)
+    y = (X[:, 0] + X[:, -1] > 1.5).astype(int) + (X[:, 0] > 0.6)
+    return X, y
+
+
+def _check_locate_and_centre_predictions(part, model, Xt, own_assign):
+    """Oracle: the model's own assignment (nearest centre / arg-max) and model.predict."""
+    cell = part.locate(Xt)
+    assert np.all(cell >= 0)
+    assert np.array_equal(own_assign, np.array(part.keys, dtype=int)[cell])
+    assert np.array_equal(part.cells["prediction"].to_numpy()[cell], model.predict(Xt))
+    assert np.array_equal(part.cells["prediction"].to_numpy(), model.predict(part.centers))
+    assert abs(part.volumes.sum() / part.domain.volume - 1) < 1e-9
+
+
+@pytest.mark.parametrize("make", [
+    lambda: LogisticRegression(max_iter=500), lambda: LinearSVC(), lambda: Perceptron(),
+    lambda: SGDClassifier(random_state=0), lambda: RidgeClassifier(),
+])
+@pytest.mark.parametrize("binary", [False, True])
+def test_linear_classifiers_locate_equals_argmax(make, binary):
+    X, y = _data()
+    y = (y > 0).astype(int) if binary else y
+    m = make().fit(X, y)
+    part = cellgeom.partition(m, data=X, cells="all", progress=False)
+    Xt = _data(N=1000, seed=7)[0]
+    s = m.decision_function(Xt)
+    own = (s > 0).astype(int) if s.ndim == 1 else s.argmax(1)
+    cell = part.locate(Xt)
+    assert np.array_equal(own, np.array(part.keys, dtype=int)[cell])
+    assert np.array_equal(part.cells["prediction"].to_numpy()[cell], m.predict(Xt))
+    # and at each cell's Chebyshev centre
+    assert np.array_equal(part.cells["prediction"].to_numpy(), m.predict(part.centers))

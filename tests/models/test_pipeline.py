@@ -1,0 +1,44 @@
+"""Voronoi models, linear classifiers, pipelines, decision regions and input errors."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+import cellgeom
+
+
+def _data(n=2, N=200, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.random((N, n)) * np.arange(1, n + 1)
+    y = (X[:, 0] + X[:, -1] > 1.5).astype(int) + (X[:, 0] > 0.6)
+    return X, y
+
+
+def _check_locate_and_centre_predictions(part, model, Xt, own_assign):
+    """Oracle: the model's own assignment (nearest centre / arg-max) and model.predict."""
+    cell = part.locate(Xt)
+    assert np.all(cell >= 0)
+    assert np.array_equal(own_assign, np.array(part.keys, dtype=int)[cell])
+    assert np.array_equal(part.cells["prediction"].to_numpy()[cell], model.predict(Xt))
+    assert np.array_equal(part.cells["prediction"].to_numpy(), model.predict(part.centers))
+    assert abs(part.volumes.sum() / part.domain.volume - 1) < 1e-9
+
+
+def test_pipelines_pull_back_to_raw_input():
+    """Oracle: pipeline.predict on held-out raw points."""
+    X, y = _data()
+    Xt = _data(N=1000, seed=8)[0]
+    for m in [make_pipeline(StandardScaler(), KMeans(5, n_init=2, random_state=0)).fit(X),
+              make_pipeline(MinMaxScaler(), PCA(2, whiten=True), LogisticRegression()).fit(X, y),
+              make_pipeline(StandardScaler(), DecisionTreeClassifier(max_depth=5)).fit(X, y)]:
+        part = cellgeom.partition(m, data=X, cells="all", progress=False)
+        cell = part.locate(Xt)
+        assert np.all(cell >= 0)
+        assert np.array_equal(part.cells["prediction"].to_numpy()[cell], m.predict(Xt))
+        assert np.array_equal(part.cells["prediction"].to_numpy(), m.predict(part.centers))
+        assert abs(part.volumes.sum() / part.domain.volume - 1) < 1e-9
