@@ -21,7 +21,7 @@ def test_subpackages_are_attributes_after_plain_import():
 
 
 def test_no_function_shadows_a_subpackage():
-    """``cellgeom.complex`` and ``cellgeom.report`` are the subpackages, whatever the import order."""
+    """``cellgeom.complex`` and ``cellgeom.report`` are the subpackages in any import order."""
     _run("import cellgeom, types; import cellgeom.complex.io; "
          "assert isinstance(cellgeom.complex, types.ModuleType); "
          "assert cellgeom.complex.io.read_metadata; "

@@ -125,3 +125,16 @@ def test_generic_halfspace_locate_agrees_with_the_models_own_keys(full):
     X = box.lo + rng.random((300, n)) * box.widths
     idx = part._locate_by_halfspaces(X)
     np.testing.assert_array_equal(np.array(part.keys)[idx], arr.keys(X))
+
+
+def test_arrangement_partition_pickles_and_locates_as_before():
+    """Oracle: the unpickled partition locates points as the original."""
+    import pickle
+
+    rng = np.random.default_rng(3)
+    model = cellgeom.HyperplaneArrangement(rng.normal(size=(5, 2)), rng.normal(size=5) * 0.3)
+    X = rng.uniform(-1, 1, (200, 2))
+    p = cellgeom.partition(model, cellgeom.Box([-1, -1], [1, 1]), X, cells="all",
+                           progress=False)
+    q = pickle.loads(pickle.dumps(p))
+    np.testing.assert_array_equal(q.locate(X), p.locate(X))

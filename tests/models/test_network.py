@@ -180,3 +180,17 @@ def test_errors():
         cellgeom.partition(nn.Sequential(nn.Linear(2, 3), nn.Hardtanh()), box, X)
     with pytest.raises(ValueError, match="upto_layer"):
         cellgeom.partition(_mlp([2, 3, 3, 1]), box, X, upto_layer=5)
+
+
+def test_network_partition_pickles_and_locates_as_before(deep_all):
+    """Oracle: the unpickled partition locates points as the original (and as the network's
+    own patterns); no closure is left in it."""
+    import pickle
+
+    net, box, p = deep_all
+    q = pickle.loads(pickle.dumps(p))
+    X = np.random.default_rng(11).uniform(-2, 2, (300, 2))
+    np.testing.assert_array_equal(q.locate(X), p.locate(X))
+    assert q.keys == p.keys
+    flat = cellgeom.nn.activation_patterns(net, X, pack=False).flat
+    assert [q.keys[i] for i in q.locate(X)] == ["".join(map(str, r)) for r in flat]

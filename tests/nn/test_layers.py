@@ -119,3 +119,19 @@ def test_unknown_name_in_cellgeom_nn_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         cellgeom.nn.nope  # noqa: B018
     assert "slice_partition" in dir(cellgeom.nn)
+
+
+def test_cellgeom_nn_exports_the_regularization_api():
+    """Oracle: the classes defined in their own modules; ``__all__`` and ``dir`` list them."""
+    import cellgeom.nn
+    from cellgeom.nn.batch_geometry import batch_cell_geometry
+    from cellgeom.nn.regularizer import GeometricRegularizer, PenaltyParts
+    from cellgeom.nn.tracker import GeometryTracker
+
+    want = {"GeometricRegularizer": GeometricRegularizer, "GeometryTracker": GeometryTracker,
+            "PenaltyParts": PenaltyParts, "batch_cell_geometry": batch_cell_geometry}
+    for name, obj in want.items():
+        assert name in cellgeom.nn.__all__ and name in dir(cellgeom.nn)
+        assert getattr(cellgeom.nn, name) is obj
+    for name in cellgeom.nn.__all__:  # everything listed resolves
+        assert getattr(cellgeom.nn, name) is not None

@@ -24,7 +24,7 @@ from ..geometry.highdim import highdim_geometry
 from ..parallel import Executor, map_cells, resolve_executor
 
 __all__ = ["build_polytope_partition", "CellConstraints", "seed_keys", "attach_data",
-           "integer_keyed_partition"]
+           "integer_keyed_partition", "KeyLocator"]
 
 #: for a list of keys, each cell's (A, b, labels) without the domain box rows
 CellConstraints = Callable[[Sequence[str]], list[tuple[np.ndarray, np.ndarray, np.ndarray]]]
@@ -382,14 +382,29 @@ def seed_keys(keys_of, domain: Box, data, cells: str, include_neighbors: bool, s
     return [start_key()], None, -1, data_keys, n_outside
 
 
+class KeyLocator:
+    """Point location by cell key: ``keys_of(X)`` hashed into the partition's key index.
+
+    A plain object (no closure), so a partition that holds it pickles whenever
+    ``keys_of`` does (a bound method of a picklable cell model).
+    """
+
+    def __init__(self, keys_of, keys: Sequence[str]):
+        self.keys_of = keys_of
+        self.index = {k: i for i, k in enumerate(keys)}
+
+    def __call__(self, X) -> np.ndarray:
+        return np.array([self.index.get(k, -1) for k in self.keys_of(X)], dtype=np.int64)
+
+
 def attach_data(part: Partition, keys_of, data_keys, has_data: bool) -> None:
     """Count the data per cell and locate points by their keys (a hash lookup)."""
-    index = {k: i for i, k in enumerate(part.keys)}
+    locator = KeyLocator(keys_of, part.keys)
     if has_data:
-        found = np.array([index.get(k, -1) for k in data_keys], dtype=np.int64)
+        found = np.array([locator.index.get(k, -1) for k in data_keys], dtype=np.int64)
         part.cells["n_points"] = np.bincount(found[found >= 0], minlength=part.n_cells)
         part.cells["is_data"] = part.cells["n_points"].to_numpy() > 0
-    part._locator = lambda X: np.array([index.get(k, -1) for k in keys_of(X)], dtype=np.int64)
+    part._locator = locator
 
 
 def integer_keyed_partition(index_of, n_keys: int, domain: Box, data, cells: str,

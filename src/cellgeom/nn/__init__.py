@@ -1,4 +1,4 @@
-"""Piecewise-linear PyTorch networks: activation patterns, pullbacks, forms and slices.
+"""Piecewise-linear PyTorch networks: patterns, pullbacks, forms, slices and regularizers.
 
 Names are loaded on first use (PEP 562), so ``import cellgeom`` never imports
 torch, and the numpy-only :mod:`cellgeom.nn.forms` can be used without it. Every
@@ -18,6 +18,9 @@ _WHERE = {
     "LayerMap": "pullback", "pullback": "pullback",
     "SliceRegions": "slices", "slice_partition": "slices",
     "train_moons_network": "examples", "load_network": "io",
+    "CellGeometry": "batch_geometry", "batch_cell_geometry": "batch_geometry",
+    "GeometricRegularizer": "regularizer", "PenaltyParts": "regularizer",
+    "GeometryTracker": "tracker",
 }
 
 __all__ = sorted(_WHERE)

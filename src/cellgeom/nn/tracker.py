@@ -9,8 +9,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .batch_geometry import _distances, _forward, _get_plan, _nearest_cosines
+from .cell_hashing import _cells_and_faces
 from .layers import UnsupportedLayerError, check_input
-from .regularizer import _cells_and_faces, _distances, _forward, _get_plan, _nearest_cosines
 
 __all__ = ["GeometryTracker"]
 
@@ -21,7 +22,7 @@ class GeometryTracker:
     Parameters
     ----------
     net : torch.nn.Module
-        ReLU / LeakyReLU MLP (see :func:`cellgeom.nn.regularizer.batch_cell_geometry`).
+        ReLU / LeakyReLU MLP (see :func:`cellgeom.nn.batch_cell_geometry`).
     X_probe : array-like (N, n_in)
         Fixed probe points (e.g. a subsample of the training set).
     every : int, default 1
