@@ -162,7 +162,7 @@ class Executor:
     n_workers: int = 1
 
     def map_chunks(self, func: ChunkFunc, items: Any, *, chunk_size: int | None = None,
-                   args: Sequence[Any] = (), progress: bool = True,
+                   args: Sequence[Any] = (), progress: bool | Any = True,
                    desc: str | None = None) -> list | np.ndarray:
         """Apply ``func(chunk, *args)`` over contiguous chunks of ``items``, in item order.
 
@@ -178,8 +178,10 @@ class Executor:
             Items per chunk. Default: a few chunks per worker, 1 to 2048 items each.
         args : sequence, optional
             Extra positional arguments of every call of ``func``.
-        progress : bool, default True
-            Show a tqdm bar on stderr, advanced as chunks finish.
+        progress : bool or tqdm bar, default True
+            Show a tqdm bar on stderr, advanced as chunks finish. An existing bar (an
+            object with ``update``) is advanced instead and left open, so a caller that
+            maps several rounds shows one bar for its whole call.
         desc : str, optional
             Label of the bar and of error messages; default ``func.__name__``.
 
@@ -218,9 +220,14 @@ class Executor:
         def wanted_below() -> int:  # chunks after a failed one cannot hold a lower failure
             return min(failures, default=len(bounds))
 
-        bar = tqdm(total=n_items, desc=where, unit="item", file=sys.stderr, disable=not progress)
+        if hasattr(progress, "update"):  # the caller's bar: advance it, do not close it
+            bar, owner = progress, contextlib.nullcontext()
+        else:
+            bar = tqdm(total=n_items, desc=where, unit="item", file=sys.stderr,
+                       disable=not progress)
+            owner = bar
         runs = self._run(func, items, bounds, tuple(args), wanted_below)
-        with bar, contextlib.closing(runs):
+        with owner, contextlib.closing(runs):
             for k, outcome in runs:
                 if isinstance(outcome, _Failure):
                     failures[k] = outcome
@@ -548,8 +555,8 @@ def resolve_executor(n_jobs: int | None = None, executor: Any = None) -> Executo
 
 
 def map_cells(func: ChunkFunc, items: Any, *, n_jobs: int | None = None, executor: Any = None,
-              chunk_size: int | None = None, args: Sequence[Any] = (), progress: bool = True,
-              desc: str | None = None) -> list | np.ndarray:
+              chunk_size: int | None = None, args: Sequence[Any] = (),
+              progress: bool | Any = True, desc: str | None = None) -> list | np.ndarray:
     """Map a chunk function over cells (or edges) on the backend the caller asked for.
 
     :func:`resolve_executor` picks the executor from ``n_jobs`` and ``executor``;

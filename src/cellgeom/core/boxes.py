@@ -134,14 +134,13 @@ def build_box_partition(*, domain: Box, keys, lo, hi, counts, model, locator, in
     width = own_hi - own_lo
     center = (own_lo + own_hi) / 2
     counts = np.zeros(m, np.int64) if counts is None else np.asarray(counts, np.int64)
+    # one dict of columns: inserting 2 n vector columns one by one fragments the frame
     cells = pd.DataFrame({"key": list(keys), "volume": np.prod(width, axis=1),
                           "inradius": width.min(axis=1) / 2 if m else np.zeros(0),
                           "n_points": counts, "is_data": counts > 0,
-                          "n_facets": np.full(m, 2 * n, dtype=np.int64)})
-    for j in range(n):
-        cells[f"center_{j}"] = center[:, j]
-    for j in range(n):
-        cells[f"centroid_{j}"] = center[:, j]
+                          "n_facets": np.full(m, 2 * n, dtype=np.int64),
+                          **{f"center_{j}": center[:, j] for j in range(n)},
+                          **{f"centroid_{j}": center[:, j] for j in range(n)}})
     facets = _box_facets(domain, lo, hi, m, outside_keys)
     info = dict(info)
     info.setdefault("tol", 1e-9 * domain.scale)
@@ -204,17 +203,15 @@ def _box_facets(domain, lo, hi, m, outside_keys):
     value = np.where(all_side == 1, hi[all_cell, all_ax], lo[all_cell, all_ax])
     order = np.lexsort((all_nb, label, all_cell))
     keys_col = np.concatenate([nb_key, np.full(r_vol.size, "", dtype=object)])
-    facets = pd.DataFrame({
-        "cell": all_cell[order], "label": label[order], "neighbor": all_nb[order],
-        "neighbor_key": keys_col[order].astype(str),
-        "volume": np.concatenate([pvol, r_vol])[order], "offset": (sign * value)[order]})
     normals = np.zeros((all_cell.size, n))
     normals[np.arange(all_cell.size), all_ax] = sign
     cents = np.concatenate([pcen, r_cen])
-    for j in range(n):
-        facets[f"normal_{j}"] = normals[order, j]
-    for j in range(n):
-        facets[f"centroid_{j}"] = cents[order, j]
+    facets = pd.DataFrame({
+        "cell": all_cell[order], "label": label[order], "neighbor": all_nb[order],
+        "neighbor_key": keys_col[order].astype(str),
+        "volume": np.concatenate([pvol, r_vol])[order], "offset": (sign * value)[order],
+        **{f"normal_{j}": normals[order, j] for j in range(n)},
+        **{f"centroid_{j}": cents[order, j] for j in range(n)}})
     return facets.reset_index(drop=True)
 
 
@@ -273,9 +270,8 @@ def _box_hinges(part: BoxPartition) -> pd.DataFrame:
         "hinge": rank[inv.ravel()], "cell": cell,
         "label_a": np.where(on_a, -1 - la, la), "label_b": np.where(on_b, -1 - lb, lb),
         "neighbor_a": na, "neighbor_b": nbb, "angle": np.full(cell.size, np.pi / 2),
-        "volume": np.prod(width, axis=1), "boundary": on_a | on_b})
-    for j in range(n):
-        table[f"centroid_{j}"] = cen[:, j]
+        "volume": np.prod(width, axis=1), "boundary": on_a | on_b,
+        **{f"centroid_{j}": cen[:, j] for j in range(n)}})
     return table.sort_values(["hinge", "cell"], kind="stable").reset_index(drop=True)
 
 

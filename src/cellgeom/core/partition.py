@@ -285,8 +285,9 @@ def _faces_from_facets(facets: pd.DataFrame, keys: list[str], dim: int) -> pd.Da
             "boundary": np.where(f["neighbor"].to_numpy() == -1, -1 - label, -1),
             "label": label,
             "offset": f["offset"].to_numpy(),
+            # in the same dict: inserting 2 n columns one by one fragments the frame
+            **{col: f[col].to_numpy()
+               for col in vector_columns("normal", dim) + vector_columns("centroid", dim)},
         }
     )
-    for col in vector_columns("normal", dim) + vector_columns("centroid", dim):
-        faces[col] = f[col].to_numpy()
     return faces.reset_index(drop=True)

@@ -12,12 +12,26 @@ import pandas as pd
 from ..core import check_data, resolve_domain, vector_columns
 
 __all__ = ["check_fitted_model", "check_model_input", "add_predictions", "model_name",
-           "prepare_inputs"]
+           "named_input", "prepare_inputs"]
 
 
 def model_name(model) -> str:
     """Class name of a model, as scikit-learn prints it in messages."""
     return type(model).__name__
+
+
+def named_input(model, X):
+    """``X`` as the model was fitted: a DataFrame with the model's ``feature_names_in_``
+    columns when it was fitted on one, else ``X`` unchanged.
+
+    scikit-learn warns "X does not have valid feature names" on every call of a model
+    fitted on a DataFrame that is given a bare array; cellgeom's arrays are in the
+    model's column order, so naming them is exact.
+    """
+    names = getattr(model, "feature_names_in_", None)
+    if names is None or isinstance(X, pd.DataFrame):
+        return X
+    return pd.DataFrame(X, columns=names, copy=False)
 
 
 def check_fitted_model(model) -> None:
@@ -71,6 +85,7 @@ def add_predictions(cells: pd.DataFrame, model, dim: int) -> pd.DataFrame:
     if len(centers) == 0:
         cells["prediction"] = pd.Series(dtype=float)
         return cells
+    centers = named_input(model, centers)
     pred = np.asarray(model.predict(centers))
     if pred.ndim == 2:  # multi-output: one column per output, prediction_<j>
         for j in range(pred.shape[1]):

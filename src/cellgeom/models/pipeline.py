@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._sklearn import check_fitted_model, model_name
+from ._sklearn import check_fitted_model, model_name, named_input
 from .registry import adapter_for, check_options, register_adapter, supported_models
 
 __all__ = ["affine_of_steps", "AFFINE_STEPS"]
@@ -79,7 +79,7 @@ def _partition_pipeline(model, *, domain, data, cells, tol=None, n_jobs=None, ex
     prefix = model[:-1]
 
     def transform(X):
-        return prefix.transform(np.asarray(X, dtype=float))
+        return prefix.transform(named_input(prefix, np.asarray(X, dtype=float)))
 
     affine = (T, c)
     if func.__module__.endswith((".trees", ".ensembles")):

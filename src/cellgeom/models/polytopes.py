@@ -10,6 +10,7 @@ Voronoi diagrams in general position), so face volumes are facet volumes.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -17,6 +18,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
+from tqdm import tqdm
 
 from ..core import Partition, vector_columns
 from ..geometry import Box, batch_polytope_geometry, chebyshev_centers
@@ -94,9 +96,13 @@ def build_polytope_partition(
     tol = 1e-9 * domain.scale if tol is None else float(tol)
     own_executor = not isinstance(executor, Executor)
     executor = resolve_executor(n_jobs, executor)  # one pool for all breadth-first rounds
+    # one bar for the whole call, its total growing with each breadth-first round
+    bar = tqdm(total=len(keys), desc="cells", unit="cell", file=sys.stderr,
+               disable=not progress)
     try:
-        return _build(domain, list(keys), constraints, neighbor_key, cells_mode, counts, model,
-                      locator, tol, progress, expand, sort_keys, executor, info, route)
+        with bar:
+            return _build(domain, list(keys), constraints, neighbor_key, cells_mode, counts,
+                          model, locator, tol, bar, expand, sort_keys, executor, info, route)
     finally:
         if own_executor:
             executor.shutdown()
@@ -128,6 +134,9 @@ def _build(domain, keys, constraints, neighbor_key, cells_mode, counts, model, l
                         extra.append(nk)
         if not extra:
             break
+        if hasattr(progress, "total"):
+            progress.total += len(extra)
+            progress.refresh()
         new_geoms, new_kept, dropped = _cell_geometries(domain, extra, constraints, tol,
                                                         progress, n_jobs, executor, route)
         n_dropped += dropped
@@ -311,9 +320,8 @@ def _hinge_table(geoms, f_cell, facets, n_facets, n, tol):
         "neighbor_a": neighbor[pairs[:, 1]], "neighbor_b": neighbor[pairs[:, 2]],
         "angle": angle, "volume": volume,
         "boundary": (label[pairs[:, 1]] < 0) | (label[pairs[:, 2]] < 0),
+        **{f"centroid_{j}": centroid[:, j] for j in range(n)},
     })
-    for j in range(n):
-        table[f"centroid_{j}"] = centroid[:, j]
     return table.sort_values(["hinge", "cell"], kind="stable").reset_index(drop=True)
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from ..core import Partition
 
-__all__ = ["Adapter", "adapter_for", "partition", "register_adapter", "supported_models"]
+__all__ = ["Adapter", "adapter_for", "feature_names_of", "partition", "register_adapter",
+           "supported_models"]
 
 #: parameters every adapter accepts, whatever the model family
 COMMON_PARAMETERS = ("tol", "n_jobs", "executor", "progress")
@@ -172,6 +173,40 @@ def adapter_for(model) -> Adapter:
     )
 
 
+def _names(values, n: int | None = None) -> list[str] | None:
+    if values is None:
+        return None
+    names = [str(v) for v in values]
+    return names if names and (n is None or len(names) == n) else None
+
+
+def feature_names_of(model, data=None) -> list[str] | None:
+    """The input feature names a model was fitted with, or None.
+
+    In order: scikit-learn's ``feature_names_in_`` (also set by the XGBoost and
+    LightGBM wrappers fitted on a DataFrame), an XGBoost ``Booster``'s
+    ``feature_names``, a LightGBM ``Booster``'s ``feature_name()`` and CatBoost's
+    ``feature_names_`` unless they are the library's placeholders (``Column_<j>``,
+    ``<j>``), then the string columns of a DataFrame ``data``.
+    """
+    names = _names(getattr(model, "feature_names_in_", None))
+    if names is None and type(model).__module__.startswith("xgboost"):
+        names = _names(getattr(model, "feature_names", None))
+    if names is None and type(model).__module__.startswith("lightgbm"):
+        booster = getattr(model, "booster_", model)
+        found = _names(booster.feature_name()) if hasattr(booster, "feature_name") else None
+        if found and found != [f"Column_{j}" for j in range(len(found))]:
+            names = found
+    if names is None and type(model).__module__.startswith("catboost"):
+        found = _names(getattr(model, "feature_names_", None))
+        if found and found != [str(j) for j in range(len(found))]:
+            names = found
+    columns = getattr(data, "columns", None)
+    if names is None and columns is not None and all(isinstance(c, str) for c in columns):
+        names = _names(columns)
+    return names
+
+
 def check_common_parameters(tol, n_jobs, progress) -> None:
     """Validate the common parameters with messages naming the value given."""
     if tol is not None and (not isinstance(tol, numbers.Real) or isinstance(tol, bool)
@@ -259,5 +294,9 @@ def partition(
     check_common_parameters(tol, n_jobs, progress)
     adapter = adapter_for(model)
     check_options(adapter, options)
-    return adapter.func(model, domain=domain, data=data, cells=cells, tol=tol, n_jobs=n_jobs,
+    part = adapter.func(model, domain=domain, data=data, cells=cells, tol=tol, n_jobs=n_jobs,
                         executor=executor, progress=progress, **options)
+    names = feature_names_of(model, data)
+    if names is not None and len(names) == part.dim:  # axis labels of pictures and reports
+        part.info.setdefault("feature_names", names)
+    return part

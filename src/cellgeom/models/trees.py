@@ -12,7 +12,7 @@ import numpy as np
 
 from ..core import BoxPartition, build_box_partition
 from ..geometry import Box
-from ._sklearn import add_predictions, check_fitted_model, prepare_inputs
+from ._sklearn import add_predictions, check_fitted_model, named_input, prepare_inputs
 from .registry import register_adapter
 
 __all__ = ["BoxPartition", "TreeArrays", "leaf_boxes"]
@@ -110,7 +110,8 @@ def _partition_tree(model, *, domain, data, cells, tol=None, n_jobs=None, execut
     transform = _transform or (lambda X: X)
 
     def leaf_of(X):
-        return model.apply(np.ascontiguousarray(transform(X), dtype=np.float32))
+        return model.apply(named_input(model, np.ascontiguousarray(transform(X),
+                                                                   dtype=np.float32)))
 
     counts = np.zeros(tree.left.size, dtype=np.int64)
     if data is not None:

@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_partition", "PartitionDisplay", "cell_polygons"]
+__all__ = ["plot_partition", "PartitionDisplay", "cell_polygons", "axis_names"]
 
 
 def _split(obj):
@@ -22,6 +22,28 @@ def _split(obj):
         f"expected a cellgeom Partition or RiemannianComplex, got {type(obj).__name__}; build "
         "one with cellgeom.partition(model, ...)."
     )
+
+
+def axis_names(partition, names=None) -> list[str]:
+    """Names of the partition's input axes, for labels.
+
+    ``names`` if given (one per axis), else the names the model was fitted with
+    (``partition.info["feature_names"]``, recorded by :func:`cellgeom.partition` from
+    ``feature_names_in_``), else ``x_0 .. x_{n-1}``.
+    """
+    n = partition.dim
+    if names is None:
+        names = partition.info.get("feature_names")
+        if names is None or len(names) != n:
+            return [f"x_{j}" for j in range(n)]
+    if isinstance(names, str) or len(names) != n:
+        raise ValueError(f"feature_names must be a sequence of {n} names (one per input axis),"
+                         f" got {names!r}.")
+    return [str(v) for v in names]
+
+
+def _axis_label(name: str) -> str:
+    return f"${name}$" if name.startswith("x_") and name[2:].isdigit() else name
 
 
 def cell_polygons(partition) -> list[np.ndarray]:
@@ -101,6 +123,7 @@ def plot_partition(
     alpha: float = 0.85,
     linewidth: float = 0.6,
     categorical: bool | None = None,
+    feature_names=None,
 ):
     """Draw the cells of a 2-D partition exactly, as polygons.
 
@@ -136,6 +159,9 @@ def plot_partition(
         Default: floats and counts are continuous; strings, booleans and integer
         columns named ``prediction``/``label``/``class``/``cluster``/``leaf`` are
         discrete.
+    feature_names : sequence of 2 str, optional
+        Axis labels. Default: the names the model was fitted with (its
+        ``feature_names_in_``, as scikit-learn records them), else ``x_0``, ``x_1``.
 
     Returns
     -------
@@ -156,6 +182,7 @@ def plot_partition(
 
     part, cx = _split(partition_or_complex)
     polys = cell_polygons(part)
+    names = axis_names(part, feature_names)
     if ax is None:
         import matplotlib.pyplot as plt
 
@@ -165,6 +192,7 @@ def plot_partition(
     ax.set_ylim(lo[1], hi[1])
     ax.set_aspect("equal", adjustable="box")
     values, label = _values(part.cells, color_by, part.n_cells, "color_by")
+    handles = []  # one legend for the categories, the data and the nerve
     coll = PolyCollection(polys, edgecolors="0.15", linewidths=linewidth, alpha=alpha)
     if values is None:
         coll.set_facecolor("#dfe7f2")
@@ -178,8 +206,7 @@ def plot_partition(
         palette = colormaps["tab10" if len(cats) <= 10 else "tab20"]
         colors = [palette(j % palette.N) for j in range(len(cats))]
         coll.set_facecolor([colors[j] for j in inverse])
-        ax.legend(handles=[Patch(color=colors[j], label=str(c)) for j, c in enumerate(cats)],
-                  title=label, loc="best", fontsize="small")
+        handles += [Patch(color=colors[j], label=str(c)) for j, c in enumerate(cats)]
     ax.add_collection(coll)
     if data is not None:
         from ..core import check_data
@@ -188,15 +215,21 @@ def plot_partition(
         style = {"c": "k"} if data_color is None else {"c": data_color}
         if data_color is not None and np.ndim(data_color) == 1 and len(data_color) == len(X):
             style["cmap"] = "coolwarm"
-        ax.scatter(X[:, 0], X[:, 1], s=8, edgecolors="white", linewidths=0.3, zorder=3, **style)
+        handles.append(ax.scatter(X[:, 0], X[:, 1], s=8, edgecolors="white", linewidths=0.3,
+                                  zorder=3, label=f"data ({len(X)} points)", **style))
     if show_nerve or edge_color_by is not None:
         if cx is None:
             from ..complex import build_complex
 
             cx = build_complex(part)
-        _draw_nerve(ax, cx, edge_color_by, edge_cmap, colorbar, LineCollection)
-    ax.set_xlabel("$x_0$")
-    ax.set_ylabel("$x_1$")
+        handles.append(_draw_nerve(ax, cx, edge_color_by, edge_cmap, colorbar,
+                                   LineCollection))
+    if handles:
+        title = label if values is not None and not _is_numeric(values, label, categorical) \
+            else None
+        ax.legend(handles=handles, title=title, loc="best", fontsize="small", framealpha=0.85)
+    ax.set_xlabel(_axis_label(names[0]))
+    ax.set_ylabel(_axis_label(names[1]))
     return ax
 
 
@@ -230,8 +263,8 @@ def _draw_nerve(ax, cx, edge_color_by, edge_cmap, colorbar, LineCollection):
         if colorbar:
             _colorbar(ax, lines, label or "edge value")
     ax.add_collection(lines)
-    ax.scatter(cen[:, 0], cen[:, 1], s=14, c="white", edgecolors="k", linewidths=0.8,
-               zorder=5)
+    return ax.scatter(cen[:, 0], cen[:, 1], s=14, c="white", edgecolors="k", linewidths=0.8,
+                      label="nerve (cells sharing a face)", zorder=5)
 
 
 class PartitionDisplay:

@@ -1,0 +1,48 @@
+"""Top-level calls are quiet: one progress bar per call, no pandas PerformanceWarning.
+
+Oracles: the bars tqdm writes to stderr (a closed, kept bar ends with one newline) and
+pandas' own PerformanceWarning, turned into an error.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import RandomForestClassifier
+
+import cellgeom
+
+
+def test_partition_shows_one_progress_bar_over_all_breadth_first_rounds(capfd):
+    """The README example (8 lines, cells="all") grows its cells in 9 rounds: one bar."""
+    rng = np.random.default_rng(0)
+    arr = cellgeom.HyperplaneArrangement(rng.normal(size=(8, 2)), rng.normal(size=8) * 0.5)
+    X = rng.uniform(-1.5, 1.5, (300, 2))
+    part = cellgeom.partition(arr, data=X, cells="all", progress=True)
+    err = capfd.readouterr().err
+    bars = [line for line in err.split("\n") if line.strip()]
+    assert len(bars) == 1, err
+    final = bars[0].split("\r")[-1]
+    assert f"{part.n_cells}/{part.n_cells}" in final
+
+
+def test_partition_with_progress_false_writes_nothing(capfd):
+    arr = cellgeom.HyperplaneArrangement([[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0])
+    cellgeom.partition(arr, domain=([-1, -1], [1, 1]), cells="all", progress=False)
+    assert capfd.readouterr().err == ""
+
+
+def test_52d_forest_builds_its_tables_without_performance_warnings():
+    """Cells, facets, faces and hinges with 2 x 52 vector columns (over 100) are built whole."""
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 52))
+    y = (X[:, :3].sum(axis=1) > 1.5).astype(int)
+    forest = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.PerformanceWarning)
+        part = cellgeom.partition(forest, data=X[:6], progress=False)
+        cx = cellgeom.build_complex(part)
+        faces, hinges = part.faces, part.hinges
+    assert cx.n_vertices == part.n_cells > 0
+    assert len(faces) > 0 and len(hinges) > 0
