@@ -80,3 +80,30 @@ def test_breast_cancer_forest_data_partition_and_complex():
     assert np.array_equal(part.cells["prediction"].to_numpy()[cell], m.predict(X))
     cx = cellgeom.build_complex(part)
     assert cx.n_simplices(0) == part.n_cells
+
+
+def test_iris_forest_has_no_phantom_cells_between_float32_neighbours():
+    """Oracle: RandomForestClassifier.apply (float32 compare) at each cell's centre gives
+    the cell's own leaf tuple, so every cell is reached by some input (issue #23: cells
+    spanning (1.64999998, 1.65000004] held no float32 value)."""
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    X, y = iris.data[:, 2:4], iris.target
+    forest = RandomForestClassifier(n_estimators=25, max_depth=4, random_state=0).fit(X, y)
+    part = cellgeom.partition(forest, data=X, cells="all", progress=False)
+    np.testing.assert_array_equal(part.locate(part.centers), np.arange(part.n_cells))
+    leaves = forest.apply(part.centers.astype(np.float32))
+    assert part.keys == ["-".join(map(str, r)) for r in leaves.tolist()]
+    assert abs(part.volumes.sum() / part.domain.volume - 1) < 1e-12
+    # every box contains the points that apply puts in it, thresholds' float32 neighbours too
+    inner = [(t.tree_.feature[i], t.tree_.threshold[i]) for t in forest.estimators_
+             for i in np.flatnonzero(t.tree_.feature >= 0)]
+    rng = np.random.default_rng(0)
+    Xt = part.domain.lo + rng.random((len(inner) * 5, 2)) * part.domain.widths
+    for r, (f, t) in enumerate(inner):
+        Xt[5 * r: 5 * r + 5, f] = t + np.array([-1, -0.25, 0, 0.25, 1]) * np.spacing(
+            np.float32(t))
+    cell = part.locate(Xt)
+    assert np.all(cell >= 0)
+    assert np.all((part.lo[cell] <= Xt) & (Xt <= part.hi[cell]))

@@ -77,3 +77,19 @@ def test_default_domain_is_the_padded_bounding_box_of_the_data():
     np.testing.assert_allclose(part.domain.lo, [-0.05, -0.1])
     np.testing.assert_allclose(part.domain.hi, [1.05, 2.1])
     assert part.locate(np.array([[10.0, 10.0]]))[0] == -1
+
+
+@pytest.mark.parametrize("model_kind", ["arrangement", "tree", "kmeans"])
+def test_unknown_keyword_is_named_with_the_accepted_ones(model_kind):
+    """Oracle: the message names the misspelt keyword, the model and every accepted
+    parameter (it was a private function's TypeError)."""
+    from sklearn.cluster import KMeans
+    from sklearn.tree import DecisionTreeClassifier
+
+    X = np.random.default_rng(0).random((30, 2))
+    model = {"arrangement": lambda: ARR,
+             "tree": lambda: DecisionTreeClassifier(max_depth=2).fit(X, X[:, 0] > 0.5),
+             "kmeans": lambda: KMeans(3, n_init=1, random_state=0).fit(X)}[model_kind]()
+    with pytest.raises(TypeError, match=r"'include_neighbours'.*Accepted: domain, data, "
+                                        r"cells, tol, n_jobs, executor, progress"):
+        cellgeom.partition(model, data=X, include_neighbours=True, progress=False)

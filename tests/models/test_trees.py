@@ -106,3 +106,55 @@ def test_multi_output_tree_gets_one_prediction_column_per_output():
     expected = tree.predict(part.centers)
     np.testing.assert_array_equal(part.cells[["prediction_0", "prediction_1"]].to_numpy(),
                                   expected)
+
+
+# -- float32 comparisons (issue #18 item 6) ------------------------------------------------------
+def _float32_neighbourhood(thresholds, k=6):
+    """Points around each threshold at quarter float32 steps: the values float32 rounds to
+    the threshold's float32 neighbours, where float64 and float32 comparisons disagree."""
+    t = np.asarray(thresholds, dtype=np.float64)
+    ulp = np.spacing(np.abs(t).astype(np.float32)).astype(np.float64)
+    steps = np.arange(-k, k + 1) / 4.0
+    return (t[:, None] + steps[None, :] * ulp[:, None]).ravel()
+
+
+def test_tree_boxes_contain_their_points_as_float32_apply_sees_them():
+    """Oracle: DecisionTreeClassifier.apply (float32 compare) and the box of the leaf each
+    point is located in (a point 1.4e-8 above a threshold that float32 rounds down went to
+    the left leaf, whose box excluded it)."""
+    X, y = _data(2, N=400, seed=4)
+    m = DecisionTreeClassifier(max_depth=6, random_state=0).fit(X, y)
+    part = cellgeom.partition(m, data=X, cells="all", progress=False)
+    inner = m.tree_.feature >= 0
+    rng = np.random.default_rng(5)
+    rows = []
+    for f, t in zip(m.tree_.feature[inner], m.tree_.threshold[inner]):
+        vals = _float32_neighbourhood([t])
+        pts = rng.random((vals.size, 2))
+        pts[:, f] = vals
+        rows.append(pts)
+    Xt = np.vstack(rows)
+    cell = part.locate(Xt)
+    assert np.all(cell >= 0)
+    np.testing.assert_array_equal(part.cells["leaf"].to_numpy()[cell],
+                                  m.apply(Xt.astype(np.float32)))
+    lo, hi = part.lo[cell], part.hi[cell]
+    assert np.all((lo <= Xt) & (Xt <= hi)), "a point outside the box of its own leaf"
+
+
+def test_tree_threshold_between_float32_neighbours_point_above_it_in_the_left_box():
+    """Oracle: the float32 comparison by hand. A threshold t between the float32 values F
+    and F+; a point x with t < x < (F + F+) / 2 rounds to F <= t and goes left."""
+    X = np.array([[0.1], [0.3]])
+    m = DecisionTreeClassifier().fit(X, [0, 1])
+    t = m.tree_.threshold[0]
+    F = np.float32(t)
+    F = F if F <= t else np.nextafter(F, np.float32(-np.inf))
+    mid = (np.float64(F) + np.float64(np.nextafter(F, np.float32(np.inf)))) / 2
+    x = (t + mid) / 2
+    assert t < x < mid and np.float32(x) == F
+    part = cellgeom.partition(m, domain=cellgeom.Box([0], [1]), cells="all", progress=False)
+    left = part.locate([[x]])[0]
+    assert part.cells["leaf"][left] == m.tree_.children_left[0]
+    assert part.lo[left, 0] <= x <= part.hi[left, 0]
+    assert part.hi[left, 0] == mid  # the left box ends where float32 rounding changes side

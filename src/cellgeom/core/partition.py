@@ -222,8 +222,11 @@ class Partition:
     # -- point location -----------------------------------------------------------------
     def locate(self, X) -> np.ndarray:
         """Index of the cell holding each row of ``X``; -1 outside the domain or
-        outside every cell of the partition (e.g. a cell without data)."""
-        X = check_data(X, self.dim, name="X", allow_empty=True)
+        outside every cell of the partition (e.g. a cell without data).
+
+        A DataFrame is matched to the model's ``feature_names_in_`` by column name."""
+        X = check_data(X, self.dim, name="X", allow_empty=True,
+                       feature_names=getattr(self.model, "feature_names_in_", None))
         if X.shape[0] == 0:
             return np.zeros(0, dtype=np.int64)
         if self._locator is not None:

@@ -1,11 +1,13 @@
 """Validation of user input shared by every layer: data matrices, column names, domains."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ..geometry import Box
 
-__all__ = ["check_data", "resolve_domain", "vector_columns"]
+__all__ = ["check_data", "resolve_domain", "vector_columns", "frame_columns"]
 
 
 def vector_columns(prefix: str, dim: int) -> list[str]:
@@ -13,14 +15,69 @@ def vector_columns(prefix: str, dim: int) -> list[str]:
     return [f"{prefix}_{j}" for j in range(dim)]
 
 
+def frame_columns(X, feature_names: Sequence[str] | None, name: str = "data"):
+    """``X`` with its columns in the order of ``feature_names`` when ``X`` is a DataFrame.
+
+    scikit-learn's rule for a model fitted on named features: the names of ``X`` must be
+    those seen in fit. The same names in another order are reordered (the cells are
+    those of the model's features, whatever order the user's table has); a missing or
+    unexpected name is refused, naming both lists. A DataFrame whose column names are
+    not all strings, or a model without names, is taken by position, as scikit-learn does.
+    """
+    columns = getattr(X, "columns", None)
+    if feature_names is None or columns is None or not hasattr(X, "iloc"):
+        return X
+    names = [str(f) for f in feature_names]
+    given = list(columns)
+    if not all(isinstance(c, str) for c in given):
+        return X
+    if given == names:
+        return X
+    missing = [f for f in names if f not in given]
+    unexpected = [c for c in given if c not in names]
+    if missing or unexpected or len(set(given)) != len(given):
+        parts = []
+        if unexpected:
+            parts.append(f"unexpected column(s) {unexpected}")
+        if missing:
+            parts.append(f"missing column(s) {missing}")
+        if not parts:
+            parts.append(f"repeated column names in {given}")
+        raise ValueError(
+            f"{name} has {' and '.join(parts)}: the feature names must be those the model "
+            f"was fitted on, {names} (in any order).")
+    return X[names]
+
+
 def check_data(
-    X, dim: int | None = None, name: str = "data", allow_empty: bool = False
+    X, dim: int | None = None, name: str = "data", allow_empty: bool = False,
+    feature_names: Sequence[str] | None = None,
 ) -> np.ndarray:
-    """Validate a data matrix: 2-D float, finite, with ``dim`` columns."""
+    """Validate a data matrix: 2-D float, finite, with ``dim`` columns.
+
+    Parameters
+    ----------
+    X : array-like, pandas DataFrame or scipy.sparse matrix
+        Points as rows. A sparse matrix is densified (cells need every coordinate). A
+        DataFrame is matched to ``feature_names`` by column name (see
+        :func:`frame_columns`).
+    dim : int, optional
+        Expected number of columns.
+    feature_names : sequence of str, optional
+        The model's ``feature_names_in_``.
+
+    Returns
+    -------
+    ndarray of shape (N, dim), float64
+    """
+    X = frame_columns(X, feature_names, name)
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):  # scipy.sparse matrix or array
+        X = X.toarray()
     try:
         X = np.asarray(X, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric array: {exc}") from None
+        raise ValueError(f"{name} must be a numeric array (or a DataFrame / scipy.sparse "
+                         f"matrix of numbers): {exc}") from None
     if X.ndim == 1 and dim is not None and X.size == dim:
         X = X[None, :]
     if X.ndim != 2:

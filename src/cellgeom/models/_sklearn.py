@@ -44,19 +44,26 @@ def check_fitted_model(model) -> None:
 def check_model_input(model, X, name: str = "data") -> np.ndarray:
     """Validate ``X`` against the model's ``n_features_in_`` with scikit-learn's message.
 
+    A DataFrame is matched to the model's ``feature_names_in_`` by name (reordered when
+    only the order differs, refused when a name is missing or foreign); a scipy.sparse
+    matrix is densified.
+
     Raises
     ------
     ValueError
         "X has 3 features, but DecisionTreeClassifier is expecting 5 features as input."
     """
     n = int(model.n_features_in_)
-    arr = np.asarray(X, dtype=float) if not isinstance(X, pd.DataFrame) else X.to_numpy(float)
-    if arr.ndim == 2 and arr.shape[1] != n:
+    names = getattr(model, "feature_names_in_", None)
+    shape = getattr(X, "shape", None)
+    if shape is None:
+        shape = np.shape(np.asarray(X, dtype=object))
+    if len(shape) == 2 and shape[1] != n:
         raise ValueError(
-            f"{name} has {arr.shape[1]} features, but {model_name(model)} is expecting {n} "
+            f"{name} has {shape[1]} features, but {model_name(model)} is expecting {n} "
             "features as input."
         )
-    return check_data(arr, n, name=name, allow_empty=True)
+    return check_data(X, n, name=name, allow_empty=True, feature_names=names)
 
 
 def prepare_inputs(model, domain, data, cells: str):

@@ -70,7 +70,7 @@ def refine_boxes(trees, domain, max_cells: int, scale=None, shift=None, progress
     grid = _grid_bound(trees, domain, scale, shift)
     bar = tqdm(trees, desc="refining trees", disable=not progress, leave=False)
     for t, tree in enumerate(bar):
-        thr = tree.threshold
+        thr = tree.boundaries()  # where the model's own comparison changes side
         if scale is not None:
             f0 = np.maximum(tree.feature, 0)
             thr = (thr - shift[f0]) / scale[f0]
@@ -119,7 +119,7 @@ def _grid_bound(trees, domain, scale, shift) -> float:
         vals = []
         for tree in trees:
             sel = tree.feature == f
-            thr = tree.threshold[sel]
+            thr = tree.boundaries()[sel]
             if scale is not None:
                 thr = (thr - shift[f]) / scale[f]
             vals.append(thr[(thr > domain.lo[f]) & (thr < domain.hi[f])])

@@ -25,8 +25,8 @@ class TreeArrays:
     ``x[feature] <= threshold`` (``<`` when ``strict``, as XGBoost compares), in float32
     when ``float32``.
 
-    The box of a node is the same closed box either way; ``strict`` only decides
-    which side a point exactly on a threshold takes.
+    Boxes are bounded by :meth:`boundaries`, the float64 values where the model's own
+    comparison changes side, so a box contains every point the model sends to it.
     """
 
     left: np.ndarray
@@ -44,6 +44,28 @@ class TreeArrays:
             feature = np.where(feature >= 0, np.asarray(feature_map)[np.maximum(feature, 0)], -2)
         return cls(t.children_left.astype(np.int64), t.children_right.astype(np.int64),
                    feature, t.threshold.astype(float), True)
+
+    def boundaries(self) -> np.ndarray:
+        """Where each split changes side, in float64 input units: the model sends ``x``
+        left for ``x < e`` and right for ``x > e`` (at ``x == e`` its rounding decides).
+
+        In float64 (``float32=False``) ``e`` is the threshold. In float32 the model
+        compares ``float32(x)``: with ``G`` the largest float32 that goes left (``G <= t``,
+        or ``G < t`` when ``strict``) and ``G+`` the next float32, every ``x`` below the
+        midpoint ``e = (G + G+) / 2`` rounds to at most ``G`` and every ``x`` above it to
+        at least ``G+``. ``e`` is exact in float64. Two thresholds between the same
+        float32 neighbours get the same ``e``, so no box lies between them (such a box
+        would hold no float32 value: no input reaches it).
+        """
+        t = np.asarray(self.threshold, dtype=np.float64)
+        if not self.float32:
+            return t.copy()
+        with np.errstate(over="ignore", invalid="ignore"):
+            g = t.astype(np.float32)  # nearest float32
+            above = (g >= t) if self.strict else (g > t)
+            g = np.where(above, np.nextafter(g, np.float32(-np.inf)), g)
+            up = np.nextafter(g, np.float32(np.inf))
+            return (g.astype(np.float64) + up.astype(np.float64)) / 2
 
     def apply(self, Z: np.ndarray) -> np.ndarray:
         """Leaf node id of each row of ``Z`` (the model's own input units)."""
@@ -63,13 +85,14 @@ def leaf_boxes(tree: TreeArrays, domain: Box, scale=None, shift=None):
     """Box ``[lo, hi]`` of every node clipped to ``domain``, level by level.
 
     With a diagonal affine input map ``z = scale * x + shift`` (scale > 0) the
-    thresholds are pulled back to ``x = (t - shift) / scale``.
+    thresholds are pulled back to ``x = (t - shift) / scale``. Thresholds are the
+    split :meth:`TreeArrays.boundaries`, where the model's comparison changes side.
 
     Returns ``(node_lo, node_hi)``, shape (n_nodes, n); an empty node has some
     ``hi <= lo``.
     """
     k, n = tree.left.size, domain.dim
-    thr = tree.threshold.copy()
+    thr = tree.boundaries()
     if scale is not None:
         f = np.maximum(tree.feature, 0)
         thr = (thr - shift[f]) / scale[f]

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from ...core import BoxPartition, check_data, resolve_domain, vector_columns
 from ...geometry import Box
@@ -74,13 +73,18 @@ def add_columns(out: dict, name: str, values, always_split: bool = False) -> Non
         out[name] = values.reshape(len(values))
 
 
-def check_booster_input(booster: BoostedModel, X, name: str = "data") -> np.ndarray:
-    """Check ``X`` against the booster's feature count with scikit-learn's message."""
-    arr = X.to_numpy(float) if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=float)
-    if arr.ndim == 2 and arr.shape[1] != booster.n_features:
-        raise ValueError(f"{name} has {arr.shape[1]} features, but {booster.name} is expecting "
+def check_booster_input(booster: BoostedModel, X, name: str = "data",
+                        feature_names=None) -> np.ndarray:
+    """Check ``X`` against the booster's feature count with scikit-learn's message (a
+    DataFrame matched to ``feature_names`` by name, a sparse matrix densified)."""
+    shape = getattr(X, "shape", None)
+    if shape is None:
+        shape = np.shape(np.asarray(X, dtype=object))
+    if len(shape) == 2 and shape[1] != booster.n_features:
+        raise ValueError(f"{name} has {shape[1]} features, but {booster.name} is expecting "
                          f"{booster.n_features} features as input.")
-    return check_data(arr, booster.n_features, name=name, allow_empty=True)
+    return check_data(X, booster.n_features, name=name, allow_empty=True,
+                      feature_names=feature_names)
 
 
 def partition_boosted(model, booster: BoostedModel, *, domain, data, cells: str,
@@ -100,7 +104,8 @@ def partition_boosted(model, booster: BoostedModel, *, domain, data, cells: str,
         ``cells="all"`` refuses, with the estimated count, above this.
     """
     if data is not None:
-        data = check_booster_input(booster, data)
+        data = check_booster_input(booster, data,
+                                   feature_names=getattr(model, "feature_names_in_", None))
         if data.shape[0] == 0:
             data = None
     if cells == "data" and data is None:
