@@ -125,7 +125,7 @@ def run(quick: bool = False) -> list[dict]:
     rows = []
     have_grc = grc_python(create=True) is not None
     for kind in ("ollivier", "forman"):
-        ours, t_ours, mb_ours = measure(edge_curvature, cx, kind, alpha=0.5,
+        ours, t_ours, mb_ours = measure(edge_curvature, cx, kind, laziness=0.5,
                                         weighting="uniform", progress=False,
                                         repeat=1 if kind == "ollivier" else 3)
         row = dict(benchmark=f"{kind.capitalize()} curvature, all edges (laziness 0.5)"
@@ -146,7 +146,7 @@ def run(quick: bool = False) -> list[dict]:
         rows.append(row)
     # the statistical curvature of THEORY.md on the same complex (no reference tool has it)
     X = np.random.default_rng(1).random((50_000, 2))
-    _, t_stat, mb_stat = measure(edge_curvature, cx, "ollivier", X, alpha=0.5,
+    _, t_stat, mb_stat = measure(edge_curvature, cx, "ollivier", X, laziness=0.5,
                                  weighting="statistical", edge_mean="arithmetic",
                                  progress=False)
     rows.append(dict(benchmark="statistical Ricci curvature (density walk, d_rho geodesics)",

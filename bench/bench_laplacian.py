@@ -43,7 +43,7 @@ def _ours_weighted(cx):
 def _ours_unweighted(cx):
     from cellgeom.analysis.laplacians import hodge_laplacian
 
-    return hodge_laplacian(cx, 0, weighted=False), hodge_laplacian(cx, 1, weighted=False)
+    return hodge_laplacian(cx, 0, gram=False), hodge_laplacian(cx, 1, gram=False)
 
 
 def _toponetx(sc):

@@ -114,7 +114,7 @@ def test_property_random_arrangements_are_flat_and_satisfy_gauss_bonnet(k, seed)
     assert vertex_curvature(cx, "euler").sum() == pytest.approx(cx.euler_characteristic())
     assert np.max(np.abs(vertex_curvature(cx, "angle"))) < 1e-9
     if cx.n_simplices(1):
-        kappa = edge_curvature(cx, "ollivier", alpha=0.5, weighting="uniform", progress=False)
+        kappa = edge_curvature(cx, "ollivier", laziness=0.5, weighting="uniform", progress=False)
         np.testing.assert_allclose(kappa, _reference_ollivier(cx.to_networkx(), 0.5), atol=1e-8)
 
 
@@ -139,7 +139,7 @@ def _reference_ollivier(G, laziness, weight=None):
 def test_uniform_ollivier_equals_standard_graph_ollivier(laziness):
     W, b = _random_lines(9, 7)
     cx = cellgeom.build_complex(_arrangement(W, b), max_dim=1)
-    ours = edge_curvature(cx, "ollivier", alpha=laziness, weighting="uniform", progress=False)
+    ours = edge_curvature(cx, "ollivier", laziness=laziness, weighting="uniform", progress=False)
     np.testing.assert_allclose(ours, _reference_ollivier(cx.to_networkx(), laziness), atol=1e-8)
 
 
@@ -166,7 +166,7 @@ def test_statistical_ollivier_equals_reference_with_networkx_dijkstra_and_emd2()
     X = np.random.default_rng(8).random((600, 2))
     W, b = _random_lines(8, 5)
     cx = cellgeom.build_complex(_arrangement(W, b, cells="data", data=X))
-    ours = edge_curvature(cx, "ollivier", X, alpha=0.3, metric_alpha=0.6, progress=False)
+    ours = edge_curvature(cx, "ollivier", X, laziness=0.3, metric_alpha=0.6, progress=False)
     part = cx.partition
     n_i = np.bincount(part.locate(X), minlength=part.n_cells)
     rho = n_i / len(X) / part.volumes
@@ -217,10 +217,10 @@ def test_statistical_curvature_reproduces_hand_computed_4_cell_path():
                 1 - (d12 + d23) / (6 * d23)]
     np.testing.assert_allclose(expected, [0.4084936490538903, 0.08945805532504125,
                                           0.5976310729378175], rtol=1e-12)
-    ours = edge_curvature(cx, "ollivier", X, alpha=0.5, metric_alpha=1.0, progress=False)
+    ours = edge_curvature(cx, "ollivier", X, laziness=0.5, metric_alpha=1.0, progress=False)
     np.testing.assert_allclose(ours, expected, atol=1e-12)
     np.testing.assert_allclose(edge_curvature(cx, "forman", X), [0.1, 0.0, 0.4], atol=1e-12)
-    v = vertex_curvature(cx, "statistical", X, alpha=0.5, progress=False)
+    v = vertex_curvature(cx, "statistical", X, laziness=0.5, progress=False)
     np.testing.assert_allclose(v, [expected[0], (expected[0] + expected[1]) / 2,
                                    (expected[1] + expected[2]) / 2, expected[2]], atol=1e-12)
     np.testing.assert_allclose(vertex_curvature(cx, "forman", X), [0.1, 0.05, 0.2, 0.4])
@@ -259,9 +259,9 @@ def test_scaling_the_domain_leaves_ollivier_unchanged(weighting):
     s = 3.7
     cx1 = cellgeom.build_complex(_arrangement(W, b, cells="data", data=X))
     cx2 = cellgeom.build_complex(_arrangement(W, s * b, (0, 0), (s, s), cells="data", data=s * X))
-    k1 = edge_curvature(cx1, "ollivier", X, alpha=0.4, metric_alpha=0.8, weighting=weighting,
+    k1 = edge_curvature(cx1, "ollivier", X, laziness=0.4, metric_alpha=0.8, weighting=weighting,
                         progress=False)
-    k2 = edge_curvature(cx2, "ollivier", s * X, alpha=0.4, metric_alpha=0.8,
+    k2 = edge_curvature(cx2, "ollivier", s * X, laziness=0.4, metric_alpha=0.8,
                         weighting=weighting, progress=False)
     np.testing.assert_allclose(k1, k2, atol=1e-10)
 
@@ -286,8 +286,8 @@ def test_bad_input_raises_clear_errors():
         with pytest.raises(ValueError, match=r"metric alpha must lie in \(0, 1\]"):
             edge_curvature(cx, "ollivier", X, metric_alpha=bad, progress=False)
     for bad in (-0.1, 1.0, 2.0):
-        with pytest.raises(ValueError, match=r"laziness alpha must lie in \[0, 1\)"):
-            edge_curvature(cx, "ollivier", X, alpha=bad, progress=False)
+        with pytest.raises(ValueError, match=r"laziness must lie in \[0, 1\)"):
+            edge_curvature(cx, "ollivier", X, laziness=bad, progress=False)
     with pytest.raises(ValueError, match="kind"):
         vertex_curvature(cx, "gauss")
     with pytest.raises(ValueError, match="weighting"):
@@ -317,7 +317,7 @@ def test_uniform_curvature_equals_graphriccicurvature_in_its_own_venv():
     edges = cx.edges[["a", "b"]].to_numpy()
     for laziness in (0.0, 0.5, 0.8):
         ref, _ = grc_curvature(edges, cx.n_vertices, "ollivier", laziness)
-        ours = edge_curvature(cx, "ollivier", alpha=laziness, weighting="uniform",
+        ours = edge_curvature(cx, "ollivier", laziness=laziness, weighting="uniform",
                               progress=False)
         np.testing.assert_allclose(ours, ref, atol=1e-8)
     ref, _ = grc_curvature(edges, cx.n_vertices, "forman", 0.5)

@@ -75,11 +75,11 @@ def test_section9_spectra_reproduced(example):
     np.testing.assert_allclose(np.sort(np.linalg.eigvals(L0).real), [0, 1, 1, 2], atol=1e-12)
     vals, _ = hodge_spectrum(example, 0, k=4)
     np.testing.assert_allclose(vals, [0, 1, 1, 2], atol=1e-12)
-    D = cell_laplacian(example, weights="face").toarray()
+    D = cell_laplacian(example, edge_weight="face").toarray()
     np.testing.assert_allclose(np.sort(np.linalg.eigvals(D).real),
                                [0, 4.166667, 4.761905, 8.928571], atol=1e-6)
     from cellgeom.analysis.laplacians import cell_stiffness
-    K = cell_stiffness(example, weights="face").toarray()
+    K = cell_stiffness(example, edge_weight="face").toarray()
     np.testing.assert_allclose(np.linalg.eigvalsh(K), [0, 0.829180, 1, 2.170820], atol=1e-6)
     # normalised form is symmetric with the same spectrum
     N0 = hodge_laplacian(example, 0, normalized=True).toarray()
@@ -106,7 +106,7 @@ def test_unweighted_equals_combinatorial_hodge_entrywise(arrangement_complexes):
     """Oracle: B_p^T B_p + B_{p+1} B_{p+1}^T written densely."""
     for cx in arrangement_complexes:
         for p in range(cx.dim + 1):
-            L = hodge_laplacian(cx, p, weighted=False).toarray()
+            L = hodge_laplacian(cx, p, gram=False).toarray()
             want = np.zeros_like(L)
             if p >= 1:
                 B = cx.boundary(p).toarray()
@@ -142,7 +142,7 @@ def test_toponetx_hodge_laplacian_equals_unweighted(arrangement_complexes):
     tnx = cx.to_toponetx()
     for p in range(cx.dim + 1):
         T = tnx.hodge_laplacian_matrix(p)
-        ours = np.linalg.eigvalsh(hodge_laplacian(cx, p, weighted=False).toarray())
+        ours = np.linalg.eigvalsh(hodge_laplacian(cx, p, gram=False).toarray())
         theirs = np.linalg.eigvalsh(np.asarray(sp.csr_matrix(T).toarray(), dtype=float))
         np.testing.assert_allclose(ours, theirs, atol=1e-5)
 
@@ -159,9 +159,9 @@ def test_cell_laplacian_kills_constants_per_component():
 
     A = abs(cell_laplacian(cx, "face"))
     ncomp, labels = connected_components(A, directed=False)
-    for weights in ("flux", "face"):
-        for L in (cell_laplacian(cx, weights), extended_laplacian(cx, dim_weights=[2.0, 1.0],
-                                                                  weights=weights)):
+    for edge_weight in ("flux", "face"):
+        for L in (cell_laplacian(cx, edge_weight),
+                  extended_laplacian(cx, simplex_weight=[2.0, 1.0], edge_weight=edge_weight)):
             for c in range(ncomp):
                 assert np.abs(L @ (labels == c).astype(float)).max() < 1e-10
     assert betti_numbers_from_kernels(cx)[0] == ncomp
@@ -172,13 +172,13 @@ def test_extended_term_is_the_vertex_variance_per_simplex(example):
     cech = cellgeom.build_complex(example.partition, rule="cech")
     f = np.array([0.3, -1.0, 2.0, 0.7])
     K0 = extended_stiffness(cech).toarray()
-    K = extended_stiffness(cech, dim_weights={2: 2.5}).toarray()
+    K = extended_stiffness(cech, simplex_weight={2: 2.5}).toarray()
     want = f @ K0 @ f
     for s, m in zip(cech.simplices(2), cech.simplex_volumes(2)):
         want += 2.5 * m * np.sum((f[s] - f[s].mean()) ** 2)
     assert f @ K @ f == pytest.approx(want, rel=1e-12)
     np.testing.assert_allclose(K, K.T, atol=1e-14)
-    L = extended_laplacian(cech, dim_weights={2: 2.5}, data_weights=np.arange(1.0, 5.0))
+    L = extended_laplacian(cech, simplex_weight={2: 2.5}, measure=np.arange(1.0, 5.0))
     np.testing.assert_allclose(L.toarray(), np.diag(1 / np.arange(1.0, 5.0)) @ K, atol=1e-14)
 
 
@@ -244,16 +244,16 @@ def test_bad_input_raises_clear_valueerror(example):
         hodge_laplacian(example, -1)
     with pytest.raises(ValueError, match="exceeds"):
         hodge_laplacian(example, 5)
-    with pytest.raises(ValueError, match="weights must be"):
-        cell_laplacian(example, weights="area")
+    with pytest.raises(ValueError, match="edge_weight must be"):
+        cell_laplacian(example, edge_weight="area")
     with pytest.raises(ValueError, match="RiemannianComplex"):
         hodge_laplacian(np.eye(3), 0)
-    with pytest.raises(ValueError, match="data_weights"):
-        extended_laplacian(example, data_weights=[1.0, 2.0])
+    with pytest.raises(ValueError, match="measure"):
+        extended_laplacian(example, measure=[1.0, 2.0])
     with pytest.raises(ValueError, match="positive"):
-        extended_laplacian(example, data_weights=[1.0, 0.0, 1.0, 1.0])
-    with pytest.raises(ValueError, match="dim_weights"):
-        extended_laplacian(example, dim_weights={1: 1.0})
+        extended_laplacian(example, measure=[1.0, 0.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="simplex_weight"):
+        extended_laplacian(example, simplex_weight={1: 1.0})
     with pytest.raises(ValueError, match="t must be"):
         heat_filter(hodge_laplacian(example, 0), np.ones(4), -1)
     with pytest.raises(ValueError, match="rows"):
@@ -271,7 +271,7 @@ def test_sparse_kernel_path_betti_equal_exact_ranks_on_a_tree_complex():
     tree = DecisionTreeRegressor(max_leaf_nodes=300, random_state=0).fit(X, y)
     cx = cellgeom.build_complex(cellgeom.partition(tree, data=X, progress=False), max_dim=1)
     assert betti_numbers_from_kernels(cx, dense_limit=50) == cx.betti_numbers()
-    assert betti_numbers_from_kernels(cx, weighted=False, dense_limit=50) == cx.betti_numbers()
+    assert betti_numbers_from_kernels(cx, gram=False, dense_limit=50) == cx.betti_numbers()
     H = harmonic_representatives(cx, 1, dense_limit=50)
     assert H.shape[1] == cx.betti_numbers()[1]
     assert np.abs(cx.boundary(1) @ H).max() < 1e-8

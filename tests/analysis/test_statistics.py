@@ -42,7 +42,7 @@ def test_counts_mass_density_equal_brute_force_point_location():
     rng = np.random.default_rng(5)
     X = rng.random((400, 2))
     w = rng.random(400)
-    table = cell_statistics(cx, X, weights=w)
+    table = cell_statistics(cx, X, sample_weight=w)
     cell = _brute_force_cell(cx.partition, X)
     expected = np.bincount(cell, weights=w, minlength=cx.n_vertices)
     np.testing.assert_allclose(table["count"], expected, rtol=1e-12)
@@ -153,8 +153,8 @@ def test_statistics_bad_input_raises_clear_errors():
         cell_statistics(cx, np.zeros((5, 3)))
     with pytest.raises(ValueError, match="empty"):
         cell_statistics(cx, np.zeros((0, 2)))
-    with pytest.raises(ValueError, match="weights"):
-        cell_statistics(cx, np.zeros((5, 2)) + 0.5, weights=np.ones(4))
+    with pytest.raises(ValueError, match="sample_weight"):
+        cell_statistics(cx, np.zeros((5, 2)) + 0.5, sample_weight=np.ones(4))
     with pytest.raises(ValueError, match="labels"):
         cell_statistics(cx, np.zeros((5, 2)) + 0.5, labels=[1, 2])
     with pytest.raises(ValueError, match="none of the"):

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import vector_columns
+from ._deprecation import renamed_keywords
 from .density import check_metric_alpha, edge_graph, pair_distances
 from .statistics import _edges_of, _partition_of, cell_density, edge_density
 
@@ -31,13 +32,13 @@ def _check_choice(name, value, allowed):
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}.")
 
 
-def _check_laziness(alpha) -> float:
+def _check_laziness(laziness) -> float:
     try:
-        a = float(alpha)
+        a = float(laziness)
     except (TypeError, ValueError):
-        raise ValueError(f"laziness alpha must be a number in [0, 1), got {alpha!r}.") from None
+        raise ValueError(f"laziness must be a number in [0, 1), got {laziness!r}.") from None
     if not 0 <= a < 1:
-        raise ValueError(f"laziness alpha must lie in [0, 1), got {alpha!r}.")
+        raise ValueError(f"laziness must lie in [0, 1), got {laziness!r}.")
     return a
 
 
@@ -49,9 +50,10 @@ def _check_complex(cx):
 
 
 # -- vertex curvature -------------------------------------------------------------------------
-def vertex_curvature(cx, kind: str = "euler", data=None, *, alpha: float = 0.5,
+@renamed_keywords(alpha="laziness", weights="sample_weight")
+def vertex_curvature(cx, kind: str = "euler", data=None, *, laziness: float = 0.5,
                      metric_alpha: float = 1.0, weighting: str = "statistical",
-                     share: str = "equal", edge_mean: str = "geometric", weights=None,
+                     share: str = "equal", edge_mean: str = "geometric", sample_weight=None,
                      progress: bool = True, n_jobs: int | None = None) -> np.ndarray:
     r"""Curvature at each vertex (cell) of the complex.
 
@@ -62,7 +64,7 @@ def vertex_curvature(cx, kind: str = "euler", data=None, *, alpha: float = 0.5,
     data : array of shape (N, n), optional
         For "statistical" and for "forman" with ``weighting="statistical"``; default the
         partition's ``n_points``.
-    alpha, metric_alpha, weighting, edge_mean, weights, progress, n_jobs
+    laziness, metric_alpha, weighting, edge_mean, sample_weight, progress, n_jobs
         Passed to :func:`edge_curvature` ("forman", "statistical").
     share : {"equal", "angle"}
         "angle" kind: how a hinge's deficit is shared among the cells around it.
@@ -117,8 +119,8 @@ def vertex_curvature(cx, kind: str = "euler", data=None, *, alpha: float = 0.5,
         _check_choice("share", share, ("equal", "angle"))
         return _angle_curvature(cx.partition, share)
     edge_kind = "forman" if kind == "forman" else "ollivier"
-    ek = edge_curvature(cx, edge_kind, data, alpha=alpha, metric_alpha=metric_alpha,
-                        weighting=weighting, edge_mean=edge_mean, weights=weights,
+    ek = edge_curvature(cx, edge_kind, data, laziness=laziness, metric_alpha=metric_alpha,
+                        weighting=weighting, edge_mean=edge_mean, sample_weight=sample_weight,
                         progress=progress, n_jobs=n_jobs)
     ends = edges.ravel()
     ok = np.repeat(np.isfinite(ek), 2)
@@ -195,9 +197,10 @@ def _angle_curvature(part, share):
 
 
 # -- edge curvature -------------------------------------------------------------------------------
-def edge_curvature(cx, kind: str = "ollivier", data=None, alpha: float = 0.5,
+@renamed_keywords(alpha="laziness", weights="sample_weight")
+def edge_curvature(cx, kind: str = "ollivier", data=None, laziness: float = 0.5,
                    metric_alpha: float = 1.0, weighting: str = "statistical", *,
-                   edge_mean: str = "geometric", weights=None, progress: bool = True,
+                   edge_mean: str = "geometric", sample_weight=None, progress: bool = True,
                    n_jobs: int | None = None, executor=None) -> np.ndarray:
     r"""Ricci curvature of each edge of the complex, in ``cx.edges`` order.
 
@@ -208,11 +211,13 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, alpha: float = 0.5,
     data : array of shape (N, n), optional
         Data for the densities (``weighting="statistical"``); default the partition's
         ``n_points``.
-    alpha : float in [0, 1)
+    laziness : float in [0, 1)
         Laziness of the walk ("ollivier"): the mass kept at the vertex.
     metric_alpha : float in (0, 1]
-        Exponent of the density metric d_rho = l / rho^metric_alpha ("ollivier").
+        Exponent of the density metric d_rho = l / rho^metric_alpha ("ollivier"): the
+        ``alpha`` of :func:`~cellgeom.analysis.density.density_metric`.
     weighting : {"statistical", "geometric", "uniform"}
+        Which weights and lengths the curvature uses.
         "ollivier": "statistical" is the walk of THEORY.md (neighbour k of i weighted by
         vol F_ik rho_k, distances d_rho); "geometric" weights by vol F_ik alone with
         centroid distances; "uniform" is the plain graph walk (uniform neighbours, unit
@@ -220,8 +225,8 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, alpha: float = 0.5,
         ("geometric") or 1 ("uniform"); edge weights face volumes (1 for "uniform").
     edge_mean : {"geometric", "arithmetic", "harmonic"}
         Edge density from the cell densities.
-    weights : array (N,), optional
-        Point weights.
+    sample_weight : array (N,), optional
+        Weight of each data point (default 1).
     progress : bool
         tqdm bar over the transport problems.
     n_jobs, executor
@@ -236,8 +241,8 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, alpha: float = 0.5,
     Notes
     -----
     Ollivier: :math:`\kappa(i, j) = 1 - W_1(\mu_i, \mu_j) / d(i, j)`, d the geodesic
-    distance, :math:`\mu_i(i) = \alpha`,
-    :math:`\mu_i(k) = (1-\alpha) w_{ik} / \sum_{k'} w_{ik'}` over the neighbours k
+    distance, :math:`\mu_i(i) = a` (a the laziness),
+    :math:`\mu_i(k) = (1-a) w_{ik} / \sum_{k'} w_{ik'}` over the neighbours k
     (:math:`w_{ik} = \mathrm{vol}\,F_{ik}\,\rho_k`; if all those vanish, vol F_ik).
     W_1 is exact: the network simplex of POT on the costs d(k, l), k in the support of
     :math:`\mu_i`, l in that of :math:`\mu_j` (the same optimum as on the union of the
@@ -256,7 +261,7 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, alpha: float = 0.5,
     >>> cx = cellgeom.build_complex(part)
     >>> edge_curvature(cx, "forman", weighting="uniform").tolist()
     [0.0, 0.0, 0.0, 0.0]
-    >>> edge_curvature(cx, "ollivier", alpha=0.0, weighting="uniform", progress=False).tolist()
+    >>> edge_curvature(cx, "ollivier", laziness=0.0, weighting="uniform", progress=False).tolist()
     [0.0, 0.0, 0.0, 0.0]
 
     References
@@ -269,7 +274,7 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, alpha: float = 0.5,
     """
     _check_choice("kind", kind, EDGE_KINDS)
     _check_choice("weighting", weighting, WEIGHTINGS)
-    alpha = _check_laziness(alpha)
+    laziness = _check_laziness(laziness)
     metric_alpha = check_metric_alpha(metric_alpha)
     edges = _check_complex(cx)
     if len(edges) == 0:
@@ -285,7 +290,7 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, alpha: float = 0.5,
         elif weighting == "geometric":
             wv, we = cx.partition.volumes.astype(float), face
         else:
-            wv, we = cell_density(cx, data, weights)[0], face
+            wv, we = cell_density(cx, data, sample_weight)[0], face
         return forman_curvature(edges, wv, we)
     # Ollivier: neighbour weights w_ik of the walk and the edge lengths
     if weighting == "uniform":
@@ -295,14 +300,14 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, alpha: float = 0.5,
         w_ab = w_ba = face
         lengths = cx.edges["length"].to_numpy(dtype=float)
     else:
-        rho = cell_density(cx, data, weights)[1]
+        rho = cell_density(cx, data, sample_weight)[1]
         rho_e = edge_density(rho, edges, edge_mean)
         with np.errstate(divide="ignore"):
             lengths = cx.edges["length"].to_numpy(dtype=float) / rho_e ** metric_alpha
         lengths = np.where(np.isnan(lengths), np.inf, lengths)
         w_ab, w_ba = face * rho[edges[:, 1]], face * rho[edges[:, 0]]
         w_ab, w_ba = np.nan_to_num(w_ab), np.nan_to_num(w_ba)
-    return ollivier_curvature(n, edges, lengths, w_ab, w_ba, face, alpha, progress=progress,
+    return ollivier_curvature(n, edges, lengths, w_ab, w_ba, face, laziness, progress=progress,
                               n_jobs=n_jobs, executor=executor)
 
 

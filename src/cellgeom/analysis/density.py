@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra, reverse_cuthill_mckee
 
+from ._deprecation import renamed_keywords
 from .statistics import _edges_of, cell_density, edge_density
 
 __all__ = ["DensityMetric", "density_metric", "pair_distances", "edge_graph"]
@@ -85,8 +86,9 @@ class DensityMetric:
                         limit=np.inf if limit is None else float(limit))
 
 
+@renamed_keywords(weights="sample_weight")
 def density_metric(cx, data=None, alpha: float = 1.0, rows=None, *, edge_mean: str = "geometric",
-                   weights=None, max_dense: int = MAX_DENSE) -> DensityMetric:
+                   sample_weight=None, max_dense: int = MAX_DENSE) -> DensityMetric:
     """Density-weighted edge lengths and geodesic distances between cells.
 
     Parameters
@@ -95,13 +97,15 @@ def density_metric(cx, data=None, alpha: float = 1.0, rows=None, *, edge_mean: s
     data : array of shape (N, n), optional
         Default: the partition's ``n_points``.
     alpha : float in (0, 1]
-        Exponent of the density in the metric.
+        Exponent of the density in the metric (in cellgeom, ``alpha`` is only ever this
+        exponent; curvature functions call it ``metric_alpha``).
     rows : array of int, "all" or None
         Cells whose geodesic rows to compute. None: all rows when the complex has at most
         ``max_dense`` cells, none otherwise (ask with ``DensityMetric.geodesic(rows)``).
     edge_mean : {"geometric", "arithmetic", "harmonic"}
         How the edge density is made from the two cell densities.
-    weights : array of shape (N,), optional
+    sample_weight : array of shape (N,), optional
+        Weight of each data point (default 1).
 
     Returns
     -------
@@ -134,7 +138,7 @@ def density_metric(cx, data=None, alpha: float = 1.0, rows=None, *, edge_mean: s
     n = cx.n_vertices
     if n == 0:
         raise ValueError("the complex is empty: no cells to measure distances between.")
-    density = cell_density(cx, data, weights)[1]
+    density = cell_density(cx, data, sample_weight)[1]
     rho_e = edge_density(density, edges, edge_mean)
     with np.errstate(divide="ignore"):
         lengths = cx.edges["length"].to_numpy(dtype=float) / rho_e ** alpha

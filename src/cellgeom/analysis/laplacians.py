@@ -27,7 +27,7 @@ Conventions
   :func:`cell_laplacian`.
 - ``normalized=True`` returns the symmetric form ``M_p^{1/2} L_p M_p^{-1/2}``
   (similar to ``L_p``: the same spectrum; eigenvectors ``u = M_p^{1/2} v``).
-- ``weighted=False`` sets every Gram matrix to the identity: the combinatorial
+- ``gram=False`` sets every Gram matrix to the identity: the combinatorial
   Hodge Laplacian ``B_p^T B_p + B_{p+1} B_{p+1}^T`` (what TopoNetX's
   ``hodge_laplacian_matrix`` computes).
 - The cell-signal Laplacian (finite volumes) is
@@ -48,6 +48,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, splu
+
+from ._deprecation import renamed_keywords
 
 __all__ = [
     "hodge_laplacian",
@@ -82,9 +84,9 @@ def _is_diagonal(M: sp.spmatrix) -> bool:
     return bool(np.all(M.row[M.data != 0] == M.col[M.data != 0]))
 
 
-def _gram(cx, p: int, weighted: bool) -> sp.csr_matrix:
+def _gram(cx, p: int, gram: bool) -> sp.csr_matrix:
     n = cx.n_simplices(p)
-    if not weighted:
+    if not gram:
         return sp.identity(n, format="csr")
     M = sp.csr_matrix(cx.gram(p), dtype=float)
     if M.shape != (n, n):
@@ -103,13 +105,14 @@ def _diag_inverse(M: sp.spmatrix, p: int) -> sp.csr_matrix:
     return sp.diags(1.0 / d, format="csr")
 
 
-def hodge_stiffness(cx, p: int, weighted: bool = True) -> tuple[sp.spmatrix, sp.spmatrix]:
+@renamed_keywords(weighted="gram")
+def hodge_stiffness(cx, p: int, gram: bool = True) -> tuple[sp.spmatrix, sp.spmatrix]:
     """The symmetric pair ``(S_p, M_p)`` with ``L_p = M_p^{-1} S_p``.
 
     ``S_p = M_p B_{p+1} M_{p+1}^{-1} B_{p+1}^T M_p + B_p^T M_{p-1} B_p`` is symmetric
     positive semi-definite; the generalised eigenproblem ``S_p v = lambda M_p v`` has
     the spectrum of ``L_p``. Needs a diagonal ``M_{p+1}`` (always true for p >= 1 and
-    for the "diagonal" metric).
+    for the "diagonal" metric). ``gram=False``: every M is the identity.
 
     Returns
     -------
@@ -118,11 +121,11 @@ def hodge_stiffness(cx, p: int, weighted: bool = True) -> tuple[sp.spmatrix, sp.
     """
     _check_complex(cx)
     p = _check_rank(cx, p)
-    M = _gram(cx, p, weighted)
+    M = _gram(cx, p, gram)
     S = sp.csr_matrix(M.shape)
     if p + 1 <= cx.dim:
         B = sp.csr_matrix(cx.boundary(p + 1), dtype=float)
-        Mup = _gram(cx, p + 1, weighted)
+        Mup = _gram(cx, p + 1, gram)
         if not _is_diagonal(Mup):
             raise ValueError(
                 f"hodge_stiffness needs a diagonal M_{p + 1}; the complex's metric "
@@ -132,11 +135,12 @@ def hodge_stiffness(cx, p: int, weighted: bool = True) -> tuple[sp.spmatrix, sp.
         S = S + MB @ _diag_inverse(Mup, p + 1) @ MB.T
     if p >= 1:
         B = sp.csr_matrix(cx.boundary(p), dtype=float)
-        S = S + B.T @ _gram(cx, p - 1, weighted) @ B
+        S = S + B.T @ _gram(cx, p - 1, gram) @ B
     return sp.csr_matrix(S), M
 
 
-def hodge_laplacian(cx, p: int, weighted: bool = True, normalized: bool = False):
+@renamed_keywords(weighted="gram")
+def hodge_laplacian(cx, p: int, gram: bool = True, normalized: bool = False):
     """Weighted Hodge Laplacian on p-chains of the complex.
 
     .. math:: L_p = B_{p+1} M_{p+1}^{-1} B_{p+1}^T M_p + M_p^{-1} B_p^T M_{p-1} B_p
@@ -146,8 +150,9 @@ def hodge_laplacian(cx, p: int, weighted: bool = True, normalized: bool = False)
     cx : RiemannianComplex
     p : int
         Rank, 0 <= p <= cx.dim.
-    weighted : bool
-        False: every Gram matrix is the identity, giving the combinatorial Laplacian
+    gram : bool
+        True: the adjoints use the complex's Gram matrices ``M_p``. False: every Gram
+        matrix is the identity, giving the combinatorial Laplacian
         ``B_p^T B_p + B_{p+1} B_{p+1}^T``.
     normalized : bool
         Return the symmetric form ``M_p^{1/2} L_p M_p^{-1/2}`` (needs a diagonal M_p).
@@ -157,7 +162,7 @@ def hodge_laplacian(cx, p: int, weighted: bool = True, normalized: bool = False)
     csr_matrix (n_p, n_p), or LinearOperator when a needed inverse Gram is not
     diagonal (metric "dihedral"). Units: length (each term is a ratio of Gram
     volumes one dimension apart, length^(n-p) / length^(n-p-1)); dimensionless
-    when ``weighted=False``.
+    when ``gram=False``.
 
     Examples
     --------
@@ -171,11 +176,11 @@ def hodge_laplacian(cx, p: int, weighted: bool = True, normalized: bool = False)
     """
     _check_complex(cx)
     p = _check_rank(cx, p)
-    M = _gram(cx, p, weighted)
+    M = _gram(cx, p, gram)
     M_diag = _is_diagonal(M)
-    up_diag = p + 1 > cx.dim or _is_diagonal(_gram(cx, p + 1, weighted))
+    up_diag = p + 1 > cx.dim or _is_diagonal(_gram(cx, p + 1, gram))
     if M_diag and up_diag:
-        S, _ = hodge_stiffness(cx, p, weighted)
+        S, _ = hodge_stiffness(cx, p, gram)
         if normalized:
             d = M.diagonal()
             _diag_inverse(M, p)
@@ -226,55 +231,56 @@ def _hodge_operator(cx, p, M, M_diag) -> LinearOperator:
 
 
 # -- cell-signal Laplacians --------------------------------------------------------------------
-def _edge_weights(cx, weights: str) -> np.ndarray:
-    if weights not in ("flux", "face"):
-        raise ValueError(f"weights must be 'flux' or 'face', got {weights!r}.")
+def _edge_weights(cx, edge_weight: str) -> np.ndarray:
+    if edge_weight not in ("flux", "face"):
+        raise ValueError(f"edge_weight must be 'flux' or 'face', got {edge_weight!r}.")
     if cx.dim < 1:
         return np.zeros(0)
     face = np.asarray(cx.simplex_volumes(1), dtype=float)
-    if weights == "face":
+    if edge_weight == "face":
         return face
     h = cx.edges["length"].to_numpy(dtype=float)
     if np.any(h <= 0):
         bad = int(np.flatnonzero(h <= 0)[0])
         raise ValueError(
             f"edge {cx.simplices(1)[bad].tolist()} joins two cells with the same centroid "
-            '(h = 0): the "flux" weight vol F / h is undefined; use weights="face".'
+            '(h = 0): the "flux" weight vol F / h is undefined; use edge_weight="face".'
         )
     return face / h
 
 
-def vertex_measure(cx, data_weights=None) -> np.ndarray:
+@renamed_keywords(data_weights="measure")
+def vertex_measure(cx, measure=None) -> np.ndarray:
     """The vertex measure D used to turn stiffness into an operator, shape (n_0,).
 
-    ``None``: the cell volumes (``M_0``, units length^n). ``"counts"``: the cells'
-    data counts ``n_i`` (must all be positive). An array: given per-cell weights
+    ``measure=None``: the cell volumes (``M_0``, units length^n). ``"counts"``: the
+    cells' data counts ``n_i`` (must all be positive). An array: the measure of each cell
     (positive, finite).
     """
     _check_complex(cx)
     m = cx.n_simplices(0)
-    if data_weights is None:
+    if measure is None:
         d = np.asarray(cx.gram(0).diagonal(), dtype=float)
-    elif isinstance(data_weights, str):
-        if data_weights != "counts":
-            raise ValueError(f"data_weights must be None, 'counts' or an array, got "
-                             f"{data_weights!r}.")
+    elif isinstance(measure, str):
+        if measure != "counts":
+            raise ValueError(f"measure must be None, 'counts' or an array, got {measure!r}.")
         d = cx.cells["n_points"].to_numpy(dtype=float)
     else:
-        d = np.asarray(data_weights, dtype=float).ravel()
+        d = np.asarray(measure, dtype=float).ravel()
         if d.shape != (m,):
-            raise ValueError(f"data_weights must have one entry per cell ({m}), got shape "
-                             f"{np.shape(data_weights)}.")
+            raise ValueError(f"measure must have one entry per cell ({m}), got shape "
+                             f"{np.shape(measure)}.")
     if not np.all(np.isfinite(d)) or np.any(d <= 0):
         bad = int(np.flatnonzero(~(np.isfinite(d) & (d > 0)))[0])
         raise ValueError(
             f"the vertex measure must be positive and finite; cell {bad} has {d[bad]!r} "
-            "(an empty cell under data_weights='counts'?)."
+            "(an empty cell under measure='counts'?)."
         )
     return d
 
 
-def cell_stiffness(cx, weights: str = "flux") -> sp.csr_matrix:
+@renamed_keywords(weights="edge_weight")
+def cell_stiffness(cx, edge_weight: str = "flux") -> sp.csr_matrix:
     """Symmetric stiffness ``K = B_1 W B_1^T`` of the cell Laplacian, (n_0, n_0).
 
     ``f^T K f = sum_edges w_e (f_a - f_b)^2`` (the discrete Dirichlet energy).
@@ -283,12 +289,13 @@ def cell_stiffness(cx, weights: str = "flux") -> sp.csr_matrix:
     m = cx.n_simplices(0)
     if cx.dim < 1 or cx.n_simplices(1) == 0:
         return sp.csr_matrix((m, m))
-    w = _edge_weights(cx, weights)
+    w = _edge_weights(cx, edge_weight)
     B = sp.csr_matrix(cx.boundary(1), dtype=float)
     return sp.csr_matrix(B @ sp.diags(w) @ B.T)
 
 
-def cell_laplacian(cx, weights: str = "flux") -> sp.csr_matrix:
+@renamed_keywords(weights="edge_weight")
+def cell_laplacian(cx, edge_weight: str = "flux") -> sp.csr_matrix:
     """Finite-volume cell-signal Laplacian ``Delta_0 = M_0^{-1} B_1 W B_1^T``.
 
     .. math:: (\\Delta_0 f)_i = \\frac{1}{\\mathrm{vol}\\, C_i}
@@ -297,40 +304,42 @@ def cell_laplacian(cx, weights: str = "flux") -> sp.csr_matrix:
     Parameters
     ----------
     cx : RiemannianComplex
-    weights : {"flux", "face"}
-        "flux": ``w_ij = vol_{n-1}(F_ij) / h_ij`` (h the centroid distance), the
-        two-point flux approximation of ``-div grad`` (units length^-2).
+    edge_weight : {"flux", "face"}
+        The edge weight ``w_ij``. "flux": ``w_ij = vol_{n-1}(F_ij) / h_ij`` (h the
+        centroid distance), the two-point flux approximation of ``-div grad`` (units length^-2).
         "face": ``w_ij = vol_{n-1}(F_ij)``.
 
     Returns
     -------
     csr_matrix (n_0, n_0); self-adjoint in M_0, kernel = constants per component.
     """
-    K = cell_stiffness(cx, weights)
+    K = cell_stiffness(cx, edge_weight)
     return sp.csr_matrix(sp.diags(1.0 / vertex_measure(cx)) @ K)
 
 
 # -- extended Laplacian -------------------------------------------------------------------------
-def _dim_weight_list(cx, dim_weights) -> list[float]:
-    if dim_weights is None:
+def _simplex_weight_list(cx, simplex_weight) -> list[float]:
+    if simplex_weight is None:
         return []
-    if isinstance(dim_weights, dict):
-        items = dim_weights
+    if isinstance(simplex_weight, dict):
+        items = simplex_weight
     else:
-        arr = np.atleast_1d(np.asarray(dim_weights, dtype=float))
+        arr = np.atleast_1d(np.asarray(simplex_weight, dtype=float))
         items = {p + 2: float(v) for p, v in enumerate(arr)}
     out = [0.0] * max(0, cx.dim - 1)
     for p, w in items.items():
         if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 2:
-            raise ValueError(f"dim_weights keys are simplex dimensions >= 2, got {p!r}.")
+            raise ValueError(f"simplex_weight keys are simplex dimensions >= 2, got {p!r}.")
         if not np.isfinite(w) or w < 0:
-            raise ValueError(f"dim_weights[{p}] must be a finite non-negative number, got {w!r}.")
+            raise ValueError(f"simplex_weight[{p}] must be a finite non-negative number, "
+                             f"got {w!r}.")
         if p <= cx.dim:
             out[p - 2] = float(w)
     return out
 
 
-def extended_stiffness(cx, dim_weights=None, weights: str = "flux") -> sp.csr_matrix:
+@renamed_keywords(dim_weights="simplex_weight", weights="edge_weight")
+def extended_stiffness(cx, simplex_weight=None, edge_weight: str = "flux") -> sp.csr_matrix:
     """Symmetric stiffness of the extended Laplacian, (n_0, n_0).
 
     .. math:: K = B_1 W B_1^T + \\sum_{p \\ge 2} w_p \\sum_{\\sigma \\in K_p}
@@ -341,12 +350,12 @@ def extended_stiffness(cx, dim_weights=None, weights: str = "flux") -> sp.csr_ma
     ``w_p m_sigma sum_{v in sigma} (f_v - mean_sigma f)^2`` per simplex, so
     multi-way contacts smooth too and constants stay in the kernel.
 
-    ``dim_weights``: None (no higher terms), a sequence ``(w_2, w_3, ...)`` or a
-    dict ``{p: w_p}``.
+    ``simplex_weight``: None (no higher terms), a sequence ``(w_2, w_3, ...)`` or a
+    dict ``{p: w_p}``; ``edge_weight`` as in :func:`cell_laplacian`.
     """
-    K = cell_stiffness(cx, weights)
+    K = cell_stiffness(cx, edge_weight)
     m = K.shape[0]
-    for idx, w in enumerate(_dim_weight_list(cx, dim_weights)):
+    for idx, w in enumerate(_simplex_weight_list(cx, simplex_weight)):
         p = idx + 2
         if w == 0 or cx.n_simplices(p) == 0:
             continue
@@ -362,29 +371,31 @@ def extended_stiffness(cx, dim_weights=None, weights: str = "flux") -> sp.csr_ma
     return sp.csr_matrix(K)
 
 
-def extended_laplacian(cx, dim_weights=None, data_weights=None,
-                       weights: str = "flux") -> sp.csr_matrix:
+@renamed_keywords(dim_weights="simplex_weight", data_weights="measure", weights="edge_weight")
+def extended_laplacian(cx, simplex_weight=None, measure=None,
+                       edge_weight: str = "flux") -> sp.csr_matrix:
     """Extended cell Laplacian ``L = D^{-1} K`` (THEORY.md section 4).
 
     ``K`` is :func:`extended_stiffness` (``Delta_0``'s stiffness plus the
     higher-simplex terms), ``D`` the vertex measure: the cell volumes ``M_0`` by
-    default, so with ``dim_weights=None`` this equals :func:`cell_laplacian`; the
-    data-fidelity option ``data_weights="counts"`` uses the cells' data counts
-    ``n_i`` instead (or an array of per-cell weights). ``L`` is self-adjoint in
+    default, so with ``simplex_weight=None`` this equals :func:`cell_laplacian`; the
+    data-fidelity option ``measure="counts"`` uses the cells' data counts
+    ``n_i`` instead (or an array, the measure of each cell). ``L`` is self-adjoint in
     ``D`` and its kernel is the constants on each connected component.
 
     Parameters
     ----------
     cx : RiemannianComplex
-    dim_weights : sequence or dict, optional
+    simplex_weight : sequence or dict, optional
         ``w_p`` for p = 2, 3, ...; see :func:`extended_stiffness`.
-    data_weights : None, "counts" or array (n_0,), optional
-    weights : {"flux", "face"}
+    measure : None, "counts" or array (n_0,), optional
+        The vertex measure D; see :func:`vertex_measure`.
+    edge_weight : {"flux", "face"}
         Edge weights of the cell-Laplacian part.
 
     Returns
     -------
     csr_matrix (n_0, n_0)
     """
-    K = extended_stiffness(cx, dim_weights, weights)
-    return sp.csr_matrix(sp.diags(1.0 / vertex_measure(cx, data_weights)) @ K)
+    K = extended_stiffness(cx, simplex_weight, edge_weight)
+    return sp.csr_matrix(sp.diags(1.0 / vertex_measure(cx, measure)) @ K)

@@ -17,6 +17,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.sparse.linalg import ArpackNoConvergence, eigsh, expm_multiply, splu
 
+from ._deprecation import renamed_keywords
 from .laplacians import hodge_stiffness
 
 __all__ = [
@@ -96,14 +97,16 @@ def smallest_eigenpairs(S, k: int = 6, M=None, dense_limit: int = DENSE_LIMIT,
     return vals, vecs / norms
 
 
-def hodge_spectrum(cx, p: int, k: int = 6, weighted: bool = True,
+@renamed_keywords(weighted="gram")
+def hodge_spectrum(cx, p: int, k: int = 6, gram: bool = True,
                    dense_limit: int = DENSE_LIMIT) -> tuple[np.ndarray, np.ndarray]:
     """The k smallest eigenvalues of the chain Hodge Laplacian ``L_p`` and their
     M_p-orthonormal eigenvectors (see :func:`smallest_eigenpairs`).
 
-    Eigenvalues have the units of ``L_p`` (length; none when ``weighted=False``).
+    Eigenvalues have the units of ``L_p`` (length; none when ``gram=False``, the
+    combinatorial Laplacian: see :func:`~cellgeom.analysis.laplacians.hodge_laplacian`).
     """
-    S, M = hodge_stiffness(cx, p, weighted)
+    S, M = hodge_stiffness(cx, p, gram)
     return smallest_eigenpairs(S, k, M, dense_limit)
 
 
@@ -165,7 +168,8 @@ def _kernel(S, M, tol, dense_limit):
     return _dense_kernel(S, M, thresh)
 
 
-def harmonic_representatives(cx, p: int, weighted: bool = True, tol: float = 1e-9,
+@renamed_keywords(weighted="gram")
+def harmonic_representatives(cx, p: int, gram: bool = True, tol: float = 1e-9,
                              dense_limit: int = DENSE_LIMIT) -> np.ndarray:
     """An M_p-orthonormal basis of the harmonic p-chains, ``ker L_p``, shape (n_p, b_p).
 
@@ -174,11 +178,12 @@ def harmonic_representatives(cx, p: int, weighted: bool = True, tol: float = 1e-
     the one of least M_p-norm. Eigenvalues at most ``tol`` times the spectrum's
     Gershgorin bound (floored at 1) count as zero.
     """
-    S, M = hodge_stiffness(cx, p, weighted)
+    S, M = hodge_stiffness(cx, p, gram)
     return _kernel(S, M, tol, dense_limit)[1]
 
 
-def betti_numbers_from_kernels(cx, weighted: bool = True, tol: float = 1e-9,
+@renamed_keywords(weighted="gram")
+def betti_numbers_from_kernels(cx, gram: bool = True, tol: float = 1e-9,
                                dense_limit: int = DENSE_LIMIT) -> list[int]:
     """Betti numbers ``b_p = dim ker L_p`` for p = 0..dim (Hodge theorem).
 
@@ -187,7 +192,7 @@ def betti_numbers_from_kernels(cx, weighted: bool = True, tol: float = 1e-9,
     """
     out = []
     for p in range(cx.dim + 1):
-        S, M = hodge_stiffness(cx, p, weighted)
+        S, M = hodge_stiffness(cx, p, gram)
         if S.shape[0] <= dense_limit:
             out.append(_kernel(S, M, tol, dense_limit)[1].shape[1])
             continue

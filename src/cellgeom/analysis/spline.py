@@ -56,6 +56,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..complex import build_complex
 from ..core import vector_columns
 from ..models import partition
+from ._deprecation import warn_renamed
 from .laplacians import extended_stiffness, vertex_measure
 
 __all__ = ["SimplicialSpline"]
@@ -79,8 +80,9 @@ class SimplicialSpline(BaseEstimator):
         Dimensionless smoothing weight (see the module docstring) or "gcv".
     order : {1, 2}
         Penalty ``<f, L f>`` or ``<f, L^2 f>`` in the M_0 inner product.
-    dim_weights : sequence or dict, optional
-        Weights ``w_p`` of the higher-simplex terms of the extended Laplacian.
+    simplex_weight : sequence or dict, optional
+        Weights ``w_p`` of the higher-simplex terms of the extended Laplacian
+        (:func:`~cellgeom.analysis.laplacians.extended_stiffness`).
     tau : float, optional
         Transition width of the blending (input units); None: the median
         Chebyshev inradius of the cells.
@@ -90,7 +92,7 @@ class SimplicialSpline(BaseEstimator):
         "auto": classification for classifiers and for models that are neither
         classifier nor regressor (clusterers such as k-means: "k-means as
         classifier"), regression for regressors.
-    weights : {"flux", "face"}
+    edge_weight : {"flux", "face"}
         Edge weights of the cell Laplacian.
     cells : {"data", "all"}
         Which cells the partition builds.
@@ -103,6 +105,8 @@ class SimplicialSpline(BaseEstimator):
         Largest number of cells for the exact (dense) GCV path.
     progress : bool
         Show progress bars (partition, GCV path).
+    dim_weights, weights : deprecated
+        Old names of ``simplex_weight`` and ``edge_weight`` (FutureWarning; removed in 0.3).
 
     Attributes
     ----------
@@ -120,16 +124,19 @@ class SimplicialSpline(BaseEstimator):
     n_features_in_ : int
     """
 
-    def __init__(self, base_model=None, lam="gcv", order=1, dim_weights=None, tau=None,
-                 prefit=False, task="auto", weights="flux", cells="data", domain=None,
-                 n_lambdas=25, lambda_range=(1e-6, 1e4), dense_limit=2000, progress=False):
+    def __init__(self, base_model=None, lam="gcv", order=1, simplex_weight=None, tau=None,
+                 prefit=False, task="auto", edge_weight="flux", cells="data", domain=None,
+                 n_lambdas=25, lambda_range=(1e-6, 1e4), dense_limit=2000, progress=False,
+                 dim_weights="deprecated", weights="deprecated"):
         self.base_model = base_model
         self.lam = lam
         self.order = order
-        self.dim_weights = dim_weights
+        self.simplex_weight = simplex_weight
         self.tau = tau
         self.prefit = prefit
         self.task = task
+        self.edge_weight = edge_weight
+        self.dim_weights = dim_weights
         self.weights = weights
         self.cells = cells
         self.domain = domain
@@ -181,6 +188,17 @@ class SimplicialSpline(BaseEstimator):
             raise ValueError(f"n_lambdas must be >= 1, got {self.n_lambdas!r}.")
         self._task()
 
+    def _renamed_params(self):
+        """(simplex_weight, edge_weight), taking the deprecated names when they were set."""
+        simplex_weight, edge_weight = self.simplex_weight, self.edge_weight
+        if not (isinstance(self.dim_weights, str) and self.dim_weights == "deprecated"):
+            warn_renamed("SimplicialSpline", "dim_weights", "simplex_weight", stacklevel=3)
+            simplex_weight = self.dim_weights
+        if not (isinstance(self.weights, str) and self.weights == "deprecated"):
+            warn_renamed("SimplicialSpline", "weights", "edge_weight", stacklevel=3)
+            edge_weight = self.weights
+        return simplex_weight, edge_weight
+
     # -- fit ----------------------------------------------------------------------------------
     def fit(self, X, y):
         """Fit the base model (unless prefit), build its complex and smooth the cell values.
@@ -190,6 +208,7 @@ class SimplicialSpline(BaseEstimator):
         self
         """
         self._validate_params()
+        simplex_weight, edge_weight = self._renamed_params()
         clf = self._is_classifier()
         X, y = validate_data(self, X, y, multi_output=not clf, y_numeric=not clf)
         if clf:
@@ -207,9 +226,9 @@ class SimplicialSpline(BaseEstimator):
         part = partition(self.base_model_, domain=self.domain, data=X, cells=self.cells,
                                   progress=self.progress)
         max_dim = 1
-        if self.dim_weights is not None:
-            keys = self.dim_weights.keys() if isinstance(self.dim_weights, dict) else \
-                range(2, 2 + len(np.atleast_1d(self.dim_weights)))
+        if simplex_weight is not None:
+            keys = simplex_weight.keys() if isinstance(simplex_weight, dict) else \
+                range(2, 2 + len(np.atleast_1d(simplex_weight)))
             max_dim = max([1, *keys])
         cx = build_complex(part, max_dim=max_dim)
         cell = part.locate(X)
@@ -222,7 +241,7 @@ class SimplicialSpline(BaseEstimator):
         np.add.at(sums, cell[inside], Y[inside])
         within = float(np.sum(Y[inside] ** 2) - np.sum(sums[counts > 0] ** 2 /
                                                       counts[counts > 0, None]))
-        K = extended_stiffness(cx, self.dim_weights, self.weights)
+        K = extended_stiffness(cx, simplex_weight, edge_weight)
         if self.order == 2:
             K = sp.csr_matrix(K @ sp.diags(1.0 / vertex_measure(cx)) @ K)
         trK = float(K.diagonal().sum())

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import check_data
+from ._deprecation import renamed_keywords
 
 __all__ = ["cell_counts", "cell_density", "cell_statistics", "edge_density", "edge_statistics"]
 
@@ -41,7 +42,8 @@ def _edges_of(cx) -> np.ndarray:
     return cx.simplices(1) if cx.dim >= 1 else np.zeros((0, 2), dtype=np.int64)
 
 
-def cell_counts(obj, data=None, weights=None) -> tuple[np.ndarray, float]:
+@renamed_keywords(weights="sample_weight")
+def cell_counts(obj, data=None, sample_weight=None) -> tuple[np.ndarray, float]:
     """Data points per cell and the total mass N.
 
     Parameters
@@ -50,8 +52,8 @@ def cell_counts(obj, data=None, weights=None) -> tuple[np.ndarray, float]:
     data : array of shape (N, n), optional
         Points located in the cells with ``Partition.locate``. Default: the partition's own
         ``n_points`` column (the data it was built with).
-    weights : array of shape (N,), optional
-        Non-negative point weights (default 1 each). Only with ``data``.
+    sample_weight : array of shape (N,), optional
+        Non-negative weight of each data point (default 1 each). Only with ``data``.
 
     Returns
     -------
@@ -65,14 +67,14 @@ def cell_counts(obj, data=None, weights=None) -> tuple[np.ndarray, float]:
     Raises
     ------
     ValueError
-        Data of the wrong dimension, bad weights, or no point in any cell.
+        Data of the wrong dimension, a bad sample_weight, or no point in any cell.
     """
     part = _partition_of(obj)
     if part.n_cells == 0:
         raise ValueError("the partition has no cells: no statistics to compute.")
     if data is None:
-        if weights is not None:
-            raise ValueError("weights were given without data: pass data= with them.")
+        if sample_weight is not None:
+            raise ValueError("sample_weight was given without data: pass data= with it.")
         counts = part.cells["n_points"].to_numpy(dtype=float)
         total = float(counts.sum())
         if total <= 0:
@@ -82,17 +84,17 @@ def cell_counts(obj, data=None, weights=None) -> tuple[np.ndarray, float]:
             )
         return counts, total
     X = check_data(data, part.dim, name="data")
-    if weights is None:
+    if sample_weight is None:
         w = np.ones(X.shape[0])
     else:
-        w = np.asarray(weights, dtype=float)
+        w = np.asarray(sample_weight, dtype=float)
         if w.shape != (X.shape[0],):
             raise ValueError(
-                f"weights must have one entry per data point: data has {X.shape[0]} points, "
-                f"weights has shape {w.shape}."
+                f"sample_weight must have one entry per data point: data has {X.shape[0]} "
+                f"points, sample_weight has shape {w.shape}."
             )
         if not np.all(np.isfinite(w)) or np.any(w < 0):
-            raise ValueError("weights must be finite and non-negative.")
+            raise ValueError("sample_weight must be finite and non-negative.")
     cell = part.locate(X)
     inside = cell >= 0
     counts = np.bincount(cell[inside], weights=w[inside], minlength=part.n_cells).astype(float)
@@ -104,8 +106,11 @@ def cell_counts(obj, data=None, weights=None) -> tuple[np.ndarray, float]:
     return counts, float(w.sum())
 
 
-def cell_density(obj, data=None, weights=None) -> tuple[np.ndarray, np.ndarray]:
+@renamed_keywords(weights="sample_weight")
+def cell_density(obj, data=None, sample_weight=None) -> tuple[np.ndarray, np.ndarray]:
     """Cell mass p_i = n_i / N and density rho_i = p_i / vol_n(C_i).
+
+    ``data`` and ``sample_weight`` as in :func:`cell_counts`.
 
     Returns
     -------
@@ -124,7 +129,7 @@ def cell_density(obj, data=None, weights=None) -> tuple[np.ndarray, np.ndarray]:
     ([0.333, 0.667], [0.667, 1.333])
     """
     part = _partition_of(obj)
-    counts, total = cell_counts(part, data, weights)
+    counts, total = cell_counts(part, data, sample_weight)
     mass = counts / total
     vol = part.volumes.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -168,7 +173,8 @@ def edge_density(density, edges, mean: str = "geometric") -> np.ndarray:
         return np.where(s > 0, 2 * ra * rb / np.where(s > 0, s, 1.0), 0.0)
 
 
-def cell_statistics(obj, data=None, labels=None, weights=None) -> pd.DataFrame:
+@renamed_keywords(weights="sample_weight")
+def cell_statistics(obj, data=None, labels=None, sample_weight=None) -> pd.DataFrame:
     """A copy of the ``cells`` table with the data statistics as new columns.
 
     Parameters
@@ -178,8 +184,8 @@ def cell_statistics(obj, data=None, labels=None, weights=None) -> pd.DataFrame:
         Default: the partition's ``n_points`` (then ``labels`` cannot be used).
     labels : array of shape (N,), optional
         A class label per data point.
-    weights : array of shape (N,), optional
-        Point weights (default 1).
+    sample_weight : array of shape (N,), optional
+        Weight of each data point (default 1).
 
     Returns
     -------
@@ -206,8 +212,8 @@ def cell_statistics(obj, data=None, labels=None, weights=None) -> pd.DataFrame:
     [[1.0, 0.333, 1.0, 'a'], [2.0, 0.667, 0.5, 'a']]
     """
     part = _partition_of(obj)
-    counts, total = cell_counts(part, data, weights)
-    mass, density = counts / total, cell_density(part, data, weights)[1]
+    counts, total = cell_counts(part, data, sample_weight)
+    mass, density = counts / total, cell_density(part, data, sample_weight)[1]
     table = part.cells.copy()
     table["count"] = counts
     table["mass"] = mass
@@ -223,7 +229,7 @@ def cell_statistics(obj, data=None, labels=None, weights=None) -> pd.DataFrame:
             f"labels must have one entry per data point: data has {X.shape[0]} points, labels "
             f"has shape {lab.shape}."
         )
-    w = np.ones(X.shape[0]) if weights is None else np.asarray(weights, dtype=float)
+    w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     cell = part.locate(X)
     inside = cell >= 0
     classes, code = np.unique(lab, return_inverse=True)
@@ -242,12 +248,14 @@ def cell_statistics(obj, data=None, labels=None, weights=None) -> pd.DataFrame:
     return table
 
 
-def edge_statistics(cx, data=None, weights=None) -> pd.DataFrame:
+@renamed_keywords(weights="sample_weight")
+def edge_statistics(cx, data=None, sample_weight=None) -> pd.DataFrame:
     """A copy of the complex's ``edges`` table with the three edge densities as columns.
 
     Adds ``density_geometric`` = sqrt(rho_a rho_b), ``density_arithmetic`` =
     (rho_a + rho_b)/2 and ``density_harmonic`` = 2 rho_a rho_b / (rho_a + rho_b), in
-    1/length^n (see :func:`edge_density`). The complex is unchanged.
+    1/length^n (see :func:`edge_density`). The complex is unchanged. ``data`` and
+    ``sample_weight`` as in :func:`cell_counts`.
 
     Examples
     --------
@@ -259,7 +267,7 @@ def edge_statistics(cx, data=None, weights=None) -> pd.DataFrame:
     [[0.9428, 1.0]]
     """
     edges = _edges_of(cx)
-    density = cell_density(cx, data, weights)[1]
+    density = cell_density(cx, data, sample_weight)[1]
     table = cx.edges.copy()
     for mean in EDGE_MEANS:
         table[f"density_{mean}"] = edge_density(density, edges, mean)
