@@ -42,9 +42,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import scipy.linalg as sla
 import scipy.sparse as sp
-from scipy.sparse.linalg import splu
 from sklearn.base import BaseEstimator, clone, is_regressor
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import ClassifierTags, RegressorTags
@@ -58,6 +56,7 @@ from ..core import vector_columns
 from ..models import partition
 from ._deprecation import warn_renamed
 from .laplacians import extended_stiffness, vertex_measure
+from .spline_solvers import DenseSolver, SparseSolver, fit_rss
 
 __all__ = ["SimplicialSpline"]
 
@@ -248,8 +247,8 @@ class SimplicialSpline(BaseEstimator):
         scale = counts.sum() / trK if trK > 0 else 1.0
         P = sp.csr_matrix(K * scale)
         self._check_components(cx, counts)
-        solver = _DenseSolver(P, counts) if m <= self.dense_limit else \
-            _SparseSolver(P, counts, seed=0)
+        solver = DenseSolver(P, counts) if m <= self.dense_limit else \
+            SparseSolver(P, counts, seed=0)
         n_pts = float(counts.sum())
         if isinstance(self.lam, str):
             grid = np.geomspace(*self.lambda_range, int(self.n_lambdas))
@@ -260,7 +259,7 @@ class SimplicialSpline(BaseEstimator):
                 it = tqdm(grid, desc="GCV path", leave=False)
             for lam in it:
                 f, edf = solver.solve(lam, sums)
-                rss = within + _fit_rss(f, sums, counts)
+                rss = within + fit_rss(f, sums, counts)
                 gcv = n_pts * rss / (n_pts - edf) ** 2 if n_pts - edf > 1e-9 else np.inf
                 rows.append((lam, gcv, edf))
             self.gcv_path_ = pd.DataFrame(rows, columns=["lambda", "gcv", "edf"])
@@ -461,59 +460,3 @@ def _expand(starts, lens):
     total = int(lens.sum())
     seg = np.repeat(np.cumsum(lens) - lens, lens)
     return np.repeat(starts, lens) + (np.arange(total) - seg)
-
-
-def _fit_rss(f, sums, counts):
-    """sum_i n_i ||ybar_i - f_i||^2 from cell sums (cells with data)."""
-    d = counts > 0
-    ybar = sums[d] / counts[d, None]
-    return float(np.sum(counts[d, None] * (ybar - f[d]) ** 2))
-
-
-class _DenseSolver:
-    """Exact path: P v = mu (N + P) v once; (N + lam P)^{-1} = V diag(1/(1+(lam-1)mu)) V^T."""
-
-    def __init__(self, P, counts):
-        G = P.toarray() + np.diag(counts)
-        self.mu, self.V = sla.eigh(P.toarray(), G)
-        self.mu = np.clip(self.mu, 0.0, 1.0)
-
-    def solve(self, lam, rhs):
-        d = 1.0 / (1.0 + (lam - 1.0) * self.mu)
-        f = self.V @ (d[:, None] * (self.V.T @ rhs))
-        edf = float(np.sum((1.0 - self.mu) * d))
-        return f, edf
-
-
-class _SparseSolver:
-    """One sparse LU per lambda (column order of the first reused); Hutchinson tr H."""
-
-    def __init__(self, P, counts, seed=0, n_probes=24):
-        self.P, self.N = sp.csc_matrix(P), sp.diags(counts, format="csc")
-        rng = np.random.default_rng(seed)
-        self.Z = np.sqrt(counts)[:, None] * rng.choice([-1.0, 1.0], size=(len(counts), n_probes))
-        self.perm = None
-
-    def _lu(self, lam):
-        A = sp.csc_matrix(self.N + lam * self.P)
-        # A is symmetric positive definite: no pivoting needed (diag_pivot_thresh=0 and
-        # SymmetricMode keep the symmetric fill-reducing order; ~100x faster than the default)
-        opts = dict(diag_pivot_thresh=0.0, options=dict(SymmetricMode=True))
-        if self.perm is None:
-            lu = splu(A, permc_spec="MMD_AT_PLUS_A", **opts)
-            self.perm = np.argsort(lu.perm_c)  # perm_c maps new -> old columns inversely
-            return lu, None
-        p = self.perm
-        return splu(A[p][:, p].tocsc(), permc_spec="NATURAL", **opts), p
-
-    def solve(self, lam, rhs):
-        lu, p = self._lu(lam)
-        B = np.column_stack([rhs, self.Z])
-        if p is None:
-            S = lu.solve(B)
-        else:
-            S = np.empty_like(B)
-            S[p] = lu.solve(B[p])
-        f = S[:, : rhs.shape[1]]
-        edf = float(np.mean(np.einsum("ij,ij->j", self.Z, S[:, rhs.shape[1]:])))
-        return f, edf
