@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import cellgeom
-from cellgeom.cli import main
+from cellgeom.cli import UsageError, main
 
 CELLGEOM = shutil.which("cellgeom", path=str(Path(sys.executable).parent)) or "cellgeom"
 
@@ -151,10 +151,13 @@ def test_every_bad_argument_exits_2_naming_it(files, capsys, args, named):
 
 def test_failures_exit_1_with_one_line_and_traceback_only_with_debug(files, capsys):
     d = files["dir"]
+    # issue #23 changed this case from exit 1 to the documented usage error (exit 2),
+    # naming the expected and the actual feature count
     code = run("analyze", d / "forest.skops", d / "three.npy", "--quiet")
     err = capsys.readouterr().err.strip()
-    assert code == 1
-    assert len(err.splitlines()) == 1 and "3 features" in err and "Traceback" not in err
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "3 feature" in err and "Traceback" not in err
+    assert "expects 2" in err and "forest.skops" in err and "three.npy" in err
     # its own saved file: under pytest-xdist another test's output may not exist here
     assert run("analyze", d / "forest.skops", d / "iris.npy", "--save", d / "own.npz",
                "--out", d / "own.html", "--quiet") == 0
@@ -165,7 +168,7 @@ def test_failures_exit_1_with_one_line_and_traceback_only_with_debug(files, caps
     assert run("info", d / "bad.npz") == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "SHA-256" in err
-    with pytest.raises(ValueError, match="3 features"):
+    with pytest.raises(UsageError, match="has 3 feature column"):
         run("analyze", d / "forest.skops", d / "three.npy", "--quiet", "--debug")
 
 

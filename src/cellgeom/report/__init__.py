@@ -1,15 +1,16 @@
 """One self-contained HTML report of a partition or complex.
 
 ``cellgeom.write_report(cx, "report.html")`` writes a single file that works offline:
-summary numbers, pictures (inline PNG), the largest / smallest / most curved
-cells, sortable tables and, for 2-D partitions, an interactive map. matplotlib
-is imported only when a report is written.
+summary numbers, the input features, pictures (inline PNG), the largest / smallest /
+most curved cells, sortable tables and, for 2-D partitions, an interactive map.
+matplotlib is imported only when a report is written.
 """
 from __future__ import annotations
 
-import base64
 import datetime as _dt
-import io
+import math
+import numbers
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +22,13 @@ __all__ = ["summary_rows", "write_report"]
 
 _MAX_TABLE_ROWS = 2000
 _MAX_MAP_CELLS = 20000
+#: above this many per-cell rows the hinges of a box partition are counted, not listed
+_MAX_HINGE_ROWS = 200_000
+#: the summary spells out the bounds of at most this many axes
+_DOMAIN_AXES = 3
 
 
-def _split(obj, progress: bool):
+def _split(obj):
     from ..complex import RiemannianComplex, build_complex
     from ..core import Partition
 
@@ -44,28 +49,74 @@ def _model_name(part) -> str:
     return getattr(part, "model_description", None) or "unknown (loaded without model)"
 
 
-def summary_rows(cx) -> list[tuple[str, str]]:
-    """The report's summary as (name, value) text pairs (also printed by the CLI)."""
+def domain_text(lo, hi, max_axes: int = _DOMAIN_AXES) -> str:
+    """The domain box in one short line: ``[a, b] x [c, d]``; ``[a, b]^n`` when every
+    axis has the same bounds; the first and last axes and the count above ``max_axes``."""
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    sides = [f"[{_html.fmt(a)}, {_html.fmt(b)}]" for a, b in zip(lo, hi)]
+    if len(sides) > 1 and np.all(lo == lo[0]) and np.all(hi == hi[0]):
+        return f"{sides[0]}^{len(sides)}"
+    if len(sides) <= max_axes:
+        return " x ".join(sides)
+    return f"{sides[0]} x {sides[1]} x ... x {sides[-1]} ({len(sides)} axes)"
+
+
+def _names_text(names: list[str], max_names: int = 6) -> str:
+    if len(names) <= max_names:
+        return ", ".join(names)
+    return ", ".join(names[:max_names - 1]) + f", ... , {names[-1]} ({len(names)} features)"
+
+
+def _hinge_text(part) -> str:
+    from ..core import BoxPartition
+
+    n = part.dim
+    per_box = 4 * math.comb(n, 2)
+    if isinstance(part, BoxPartition) and getattr(part, "_hinges", None) is None \
+            and part.n_cells * per_box > _MAX_HINGE_ROWS:
+        # listing them is n_cells x 4 C(n, 2) rows of n coordinates: count, do not build
+        return f"not listed: {per_box} right-angled (n-2)-faces per box"
+    if "facet_candidates" in part.info and len(part.hinges) == 0:
+        return "not computed (high-dimensional route)"
+    return str(int(part.hinges["hinge"].nunique())) if len(part.hinges) else "0"
+
+
+def _volume_text(volumes: np.ndarray) -> str:
+    missing = int(np.sum(~np.isfinite(volumes)))
+    if missing == len(volumes):
+        return "not computed"
+    total = _html.fmt(float(np.nansum(volumes)))
+    return total if missing == 0 else f"{total} ({missing} cells without a volume)"
+
+
+def summary_rows(cx, metrics: Mapping | None = None,
+                 feature_names=None) -> list[tuple[str, str]]:
+    """The report's summary as (name, value) text pairs (also printed by the CLI).
+
+    ``metrics`` (name -> number or text, e.g. ``{"test accuracy": 0.97}``) are added
+    as rows; ``feature_names`` default to the names the model was fitted with.
+    """
+    from ..viz import axis_names
+
     part = cx.partition
     faces = part.faces
     n_interior = int((faces["cell_b"] >= 0).sum())
-    n_hinges = int(part.hinges["hinge"].nunique()) if len(part.hinges) else 0
     lo, hi = part.domain.lo, part.domain.hi
-    domain = " x ".join(f"[{_html.fmt(a)}, {_html.fmt(b)}]" for a, b in zip(lo, hi))
     n_data = int(part.cells["is_data"].sum()) if "is_data" in part.cells else part.n_cells
     betti = cx.betti_numbers()
-    rows = [
-        ("model", _model_name(part)),
-        ("input dimension", str(part.dim)),
-        ("domain", domain),
+    rows = [("model", _model_name(part)), ("input dimension", str(part.dim))]
+    if feature_names is not None or "feature_names" in part.info:
+        rows.append(("features", _names_text(axis_names(part, feature_names))))
+    rows += [
+        ("domain", domain_text(lo, hi)),
         ("cells", f"{part.n_cells} ({part.info.get('cells', '?')} mode; {n_data} hold data)"),
         ("faces", f"{n_interior} interior, {len(faces) - n_interior} on the boundary"),
-        ("hinges", str(n_hinges)),
+        ("hinges", _hinge_text(part)),
         ("simplices per dimension", ", ".join(str(n) for n in cx.n_simplices())),
         ("Betti numbers", ", ".join(str(b) for b in betti)),
         ("Euler characteristic", str(cx.euler_characteristic())),
         ("nerve rule / metric", f"{cx.rule} / {cx.metric}"),
-        ("total cell volume", _html.fmt(float(part.cells["volume"].sum()))),
+        ("total cell volume", _volume_text(part.cells["volume"].to_numpy(dtype=float))),
         ("domain volume", _html.fmt(float(np.prod(hi - lo)))),
     ]
     if "n_points" in part.cells:
@@ -75,7 +126,23 @@ def summary_rows(cx) -> list[tuple[str, str]]:
     for k in ("volume_method", "tol", "n_dropped", "n_points_outside"):
         if k in part.info:
             rows.append((k.replace("_", " "), _html.fmt(part.info[k])))
+    for k, v in _check_metrics(metrics).items():
+        rows.append((k, _html.fmt(v)))
     return rows
+
+
+def _check_metrics(metrics) -> dict:
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, Mapping):
+        raise TypeError(f"metrics must be a mapping of names to numbers or text, e.g. "
+                        f"{{'test accuracy': 0.97}}, got {type(metrics).__name__}.")
+    bad = [k for k, v in metrics.items()
+           if not isinstance(k, str) or not isinstance(v, (numbers.Number, str))]
+    if bad:
+        raise TypeError(f"metrics: every name must be a string and every value a number or "
+                        f"text; offending entries: {bad}.")
+    return dict(metrics)
 
 
 def _scalar_columns(cells: pd.DataFrame) -> list[str]:
@@ -90,66 +157,29 @@ def _curvature_column(cells: pd.DataFrame) -> str | None:
     return None
 
 
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+def _label_columns(cx, data, labels) -> pd.DataFrame:
+    """Per cell: the majority label of its points and its purity (share of that label)."""
+    from ..analysis import cell_statistics
+
+    stats = cell_statistics(cx, data, labels=labels)
+    return stats[["count", "majority", "purity"]].reset_index(drop=True)
 
 
-def _figures(cx, data, bar) -> list[tuple[str, str]]:
-    from matplotlib.figure import Figure  # no pyplot: the user's backend is left alone
-
-    from ..viz import plot_partition, plot_spectrum
-
-    part = cx.partition
-    out = []
-    if part.dim == 2:
-        fig = Figure(figsize=(6, 5))
-        ax = fig.subplots()
-        plot_partition(cx, color_by="volume", ax=ax, data=data, show_nerve=True)
-        ax.set_title("cells by volume, with the nerve")
-        out.append(("cells coloured by volume; nerve over the centroids", _png(fig)))
-        bar.update()
-        column = "prediction" if "prediction" in part.cells else "n_points"
-        fig = Figure(figsize=(6, 5))
-        ax = fig.subplots()
-        plot_partition(part, color_by=column, ax=ax, data=data)
-        ax.set_title(f"cells by {column}")
-        out.append((f"cells coloured by {column}", _png(fig)))
-    else:
-        fig = Figure(figsize=(5.5, 3.8))
-        ax = fig.subplots()
-        vol = part.cells["volume"].to_numpy()
-        ax.hist(np.log10(vol[vol > 0]), bins=40, color="#4a6fa5")
-        ax.set_xlabel("log10 cell volume")
-        ax.set_ylabel("cells")
-        ax.set_title("distribution of cell volumes")
-        out.append(("histogram of cell volumes", _png(fig)))
-        bar.update()
-    bar.update()
-    fig = Figure(figsize=(5.5, 3.8))
-    ax = fig.subplots()
-    try:
-        plot_spectrum(cx, p=0, k=min(30, cx.n_vertices), ax=ax)
-        out.append(("smallest eigenvalues of the weighted Hodge Laplacian L_0", _png(fig)))
-    except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
-        out.append(("spectrum unavailable: " + str(exc), ""))
-    bar.update()
-    return [f for f in out if f[1]]
-
-
-def _cell_colors(values: np.ndarray) -> list[str]:
-    from matplotlib import colormaps
-    from matplotlib.colors import to_hex
-
-    v = np.asarray(values, dtype=float)
-    lo, hi = np.nanmin(v), np.nanmax(v)
-    t = (v - lo) / (hi - lo) if hi > lo else np.full_like(v, 0.5)
-    cmap = colormaps["viridis"]
-    return [to_hex(cmap(x)) for x in t]
+def _label_rows(part, data, labels, table: pd.DataFrame) -> list[tuple[str, str]]:
+    inside = part.locate(data) >= 0
+    n_in = int(inside.sum())
+    classes = np.unique(np.asarray(labels).astype(str))
+    counts = table["count"].to_numpy(dtype=float)
+    purity = table["purity"].to_numpy(dtype=float)
+    has = np.isfinite(purity) & (counts > 0)
+    # share of the points in cells that carry their own cell's majority label
+    agree = float(np.sum(purity[has] * counts[has]) / max(np.sum(counts[has]), 1.0))
+    return [("labels", f"{len(classes)} classes on {len(labels)} points ({n_in} in cells)"),
+            ("points with their cell's majority label", _html.fmt(agree))]
 
 
 def write_report(complex_or_partition, path, title: str = "cellgeom report", data=None,
+                 labels=None, metrics: Mapping | None = None, feature_names=None,
                  progress: bool = True) -> Path:
     """Write one self-contained HTML report (works offline) to ``path``.
 
@@ -162,9 +192,18 @@ def write_report(complex_or_partition, path, title: str = "cellgeom report", dat
     title : str
         Page title.
     data : array of shape (N, n), optional
-        Data points drawn on 2-D pictures.
+        Data points: drawn on 2-D pictures and the map; with ``labels``, counted per cell.
+    labels : array of shape (N,), optional
+        A label per data point (needs ``data``): the points are coloured by label, each
+        cell gets its ``majority`` label and ``purity`` (share of its points with that
+        label), and the summary the share of points carrying their cell's majority label.
+    metrics : mapping of str to number or str, optional
+        Numbers about the model to state in the summary, e.g. ``{"test accuracy": 0.97}``.
+    feature_names : sequence of str, optional
+        Names of the input axes; default the names the model was fitted with
+        (``feature_names_in_``), else ``x_0 .. x_{n-1}``.
     progress : bool
-        Show a progress bar.
+        Show a progress bar (removed when done).
 
     Returns
     -------
@@ -173,13 +212,18 @@ def write_report(complex_or_partition, path, title: str = "cellgeom report", dat
 
     Notes
     -----
-    Sections: summary (model, domain, cell / face / hinge counts, Betti numbers,
-    Euler characteristic), pictures (inline base64 PNG), the largest, smallest
-    and (when a ``*curvature*`` column exists) most curved cells, sortable cell
-    and edge tables, and for 2-D partitions an inline SVG map where hovering a
-    cell shows its numbers. No external resources are referenced.
+    Sections: summary (model, features, domain, cell / face / hinge counts, Betti
+    numbers, Euler characteristic, the given metrics), the input features with their
+    bounds, pictures (inline base64 PNG; each with axes and a legend or colour bar), the
+    largest, smallest and (when a ``*curvature*`` column has values) most curved cells,
+    sortable cell and edge tables, and for 2-D partitions an inline SVG map with axes, a
+    colour bar, the data and a legend, where hovering a cell shows its numbers. Long
+    cell keys are cut with an ellipsis (the whole key in the tooltip). No external
+    resources are referenced.
     """
     from tqdm.auto import tqdm
+
+    from ..viz import axis_names
 
     path = Path(path)
     if path.is_dir():
@@ -188,45 +232,66 @@ def write_report(complex_or_partition, path, title: str = "cellgeom report", dat
         raise ValueError(f"directory {str(path.parent)!r} of path does not exist.")
     if not isinstance(title, str):
         raise TypeError(f"title must be a string, got {type(title).__name__}.")
-    with tqdm(total=5, desc="report", disable=not progress, leave=False) as bar:
-        part, cx = _split(complex_or_partition, progress)
+    _check_metrics(metrics)
+    with tqdm(total=4, desc="report", disable=not progress, leave=False) as bar:
+        part, cx = _split(complex_or_partition)
+        names = axis_names(part, feature_names)
         if data is not None:
             from ..core import check_data
 
             data = check_data(data, part.dim, name="data")
+        if labels is not None:
+            if data is None:
+                raise ValueError("labels need the data they label: pass data=X with labels=y.")
+            labels = np.asarray(labels)
+            if labels.ndim != 1 or len(labels) != len(data):
+                raise ValueError(f"labels must have one entry per data point ({len(data)}), "
+                                 f"got shape {labels.shape}.")
         bar.update()
-        figs = _figures(cx, data if part.dim == 2 else None, bar)
-        html_text = _build_page(cx, title, figs)
+        from ._figures import figures
+
+        figs = figures(cx, data if part.dim == 2 else None, labels if part.dim == 2 else None,
+                       names)
+        bar.update()
+        html_text = _build_page(cx, title, figs, names, data, labels, metrics, feature_names)
         bar.update()
         _atomic_write_text(path, html_text)
+        bar.update()
     return path
 
 
-def _build_page(cx, title: str, figs) -> str:
+def _features_html(part, names, data) -> str:
+    table = pd.DataFrame({"axis": np.arange(part.dim), "feature": names,
+                          "domain lo": part.domain.lo, "domain hi": part.domain.hi})
+    if data is not None:
+        table["data min"], table["data max"] = data.min(axis=0), data.max(axis=0)
+    return _html.table_html(table, max_rows=_MAX_TABLE_ROWS)
+
+
+def _build_page(cx, title: str, figs, names, data, labels, metrics, feature_names) -> str:
     from ..viz import cell_polygons
+    from ._figures import render_png
+    from ._svg import svg_map
 
     part = cx.partition
     cells = part.cells
-    cols = _scalar_columns(cells)
-    shown = cells[cols].copy()
+    shown = cells[_scalar_columns(cells)].copy()
     shown.insert(0, "cell", np.arange(len(cells)))
-    sections = [("summary", "Summary", _html.summary_html(summary_rows(cx)))]
+    rows = summary_rows(cx, metrics, feature_names)
+    if labels is not None:
+        lab = _label_columns(cx, data, labels)
+        shown = pd.concat([shown, lab[["majority", "purity"]]], axis=1)
+        rows += _label_rows(part, data, labels, lab)
+    sections = [("summary", "Summary", _html.summary_html(rows)),
+                ("features", "Input features and domain", _features_html(part, names, data))]
     if figs:
-        sections.append(("pictures", "Pictures", _html.figures_html(figs)))
+        sections.append(("pictures", "Pictures", _html.figures_html(
+            [(caption, render_png(fig)) for caption, fig in figs])))
     if part.dim == 2 and part.n_cells <= _MAX_MAP_CELLS:
-        polys = cell_polygons(part)
-        colors = _cell_colors(cells["volume"].to_numpy())
-        sections.append(("map", "Interactive map (hover a cell; colour = volume)",
-                         _html.svg_map(polys, colors, part.domain.lo, part.domain.hi, shown)))
-    k = min(10, len(shown))
-    by_vol = shown.sort_values("volume", kind="stable")
-    extremes = ("<h3>Largest</h3>" + _html.table_html(by_vol.iloc[::-1].head(k))
-                + "<h3>Smallest</h3>" + _html.table_html(by_vol.head(k)))
-    curv = _curvature_column(cells)
-    if curv is not None:
-        order = shown.reindex(shown[curv].abs().sort_values(ascending=False).index)
-        extremes += f"<h3>Most curved (|{curv}|)</h3>" + _html.table_html(order.head(k))
-    sections.append(("extremes", "Largest, smallest and most curved cells", extremes))
+        sections.append(("map", "Interactive map (hover a cell for its numbers)",
+                         svg_map(cell_polygons(part), cells["volume"].to_numpy(dtype=float),
+                                 part.domain.lo, part.domain.hi, shown, names, data, labels)))
+    sections.append(_extremes(shown, cells))
     sections.append(("cells", "Cells", _html.table_html(shown, max_rows=_MAX_TABLE_ROWS)))
     if len(cx.edges):
         sections.append(("edges", "Edges of the nerve (shared faces)",
@@ -237,6 +302,32 @@ def _build_page(cx, title: str, figs) -> str:
     subtitle = f"{_model_name(part)} - {part.n_cells} cells in {part.dim}-D - cellgeom " \
                f"{__version__} - {stamp}"
     return _html.page(title, subtitle, sections)
+
+
+def _extremes(shown: pd.DataFrame, cells: pd.DataFrame) -> tuple[str, str, str]:
+    """Largest and smallest cells by volume and, when a curvature column has values, the
+    most curved: a heading only ever comes with its table."""
+    k = min(10, len(shown))
+    vol = shown["volume"].to_numpy(dtype=float)
+    by_vol = shown[np.isfinite(vol)].sort_values("volume", kind="stable")
+    parts, heads = [], []
+    if len(by_vol):
+        parts += ["<h3>Largest</h3>", _html.table_html(by_vol.iloc[::-1].head(k)),
+                  "<h3>Smallest</h3>", _html.table_html(by_vol.head(k))]
+        heads.append("largest, smallest")
+    else:
+        parts.append('<p class="note">No cell has a volume (volumes were not computed).</p>')
+    curv = _curvature_column(cells)
+    if curv is not None:
+        values = shown[curv].to_numpy(dtype=float)
+        ok = np.isfinite(values)
+        if ok.any():
+            order = np.argsort(-np.abs(values[ok]), kind="stable")
+            parts += [f"<h3>Most curved (|{curv}|)</h3>",
+                      _html.table_html(shown[ok].iloc[order].head(k))]
+            heads.append("most curved")
+    head = " and ".join(heads).capitalize() + " cells" if heads else "Cells by volume"
+    return "extremes", head, "".join(parts)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

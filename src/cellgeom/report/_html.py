@@ -1,11 +1,11 @@
-"""HTML pieces of the report: page template, tables, the interactive SVG map.
+"""HTML pieces of the report: page template, tables, summary, figures.
 
 Pure string building (no matplotlib): everything inline so the page works offline.
+The interactive map is in :mod:`._svg`.
 """
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,7 +16,8 @@ body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;mar
  color:#1d2430;background:#f7f8fa}
 header{background:#23395d;color:#fff;padding:18px 32px}
 header h1{margin:0;font-size:1.5em} header p{margin:4px 0 0;opacity:.8}
-main{padding:8px 32px 40px;max-width:1400px}
+header p{overflow-wrap:anywhere}
+main{padding:8px 32px 40px;max-width:1400px;box-sizing:border-box}
 section{background:#fff;border:1px solid #dde2ea;border-radius:6px;padding:12px 20px;
  margin:16px 0}
 h2{font-size:1.15em;margin:6px 0 12px;color:#23395d}
@@ -27,12 +28,19 @@ table.sortable th{cursor:pointer;user-select:none}
 table.sortable th:hover{background:#dfe5ef}
 th.asc::after{content:" \\25B2"} th.desc::after{content:" \\25BC"}
 td.str,th.str{text-align:left}
-.summary td:first-child{text-align:left;font-weight:600}
+td.long{max-width:16em;overflow:hidden;text-overflow:ellipsis}
+.summary td{white-space:normal;overflow-wrap:anywhere}
+.summary td:first-child{text-align:left;font-weight:600;white-space:nowrap}
 .scroll{max-height:420px;overflow:auto;border:1px solid #e4e7ed}
 .figs{display:flex;flex-wrap:wrap;gap:16px} .figs figure{margin:0}
-.figs img{max-width:560px;border:1px solid #e4e7ed}
+.figs img{max-width:min(560px,100%);height:auto;border:1px solid #e4e7ed}
+.figs figure{max-width:100%}
 figcaption{font-size:.85em;color:#555;text-align:center}
-#map-wrap{position:relative;display:inline-block}
+#map-wrap{position:relative;display:inline-block;max-width:100%;overflow-x:auto}
+#cellmap text{font-size:12px;fill:#222} #cellmap text.name{font-size:13px;font-weight:600}
+#cellmap line{stroke:#333;stroke-width:1} #cellmap rect.frame{fill:#f4f4f4;stroke:none}
+#cellmap circle{stroke:#fff;stroke-width:.5} #cellmap circle.lab{stroke:#000}
+#cellmap .points{pointer-events:none}
 #cellmap polygon{stroke:#222;stroke-width:.6;vector-effect:non-scaling-stroke}
 #cellmap polygon:hover,#cellmap polygon.hl{stroke:#e11;stroke-width:2.5}
 #tooltip{position:absolute;pointer-events:none;background:rgba(20,25,35,.92);color:#fff;
@@ -87,9 +95,14 @@ def fmt(value) -> str:
     return str(value)
 
 
+#: strings longer than this are cut with an ellipsis (the whole text in the tooltip)
+LONG_TEXT = 24
+
+
 def table_html(df: pd.DataFrame, sortable: bool = True, max_rows: int | None = None,
                cls: str = "") -> str:
-    """A table with ``data-v`` sort keys; strings left-aligned."""
+    """A table with ``data-v`` sort keys; strings left-aligned, long ones (cell keys of
+    forests and networks) cut to a fixed width with the whole text as their title."""
     shown = df if max_rows is None else df.head(max_rows)
     numeric = [pd.api.types.is_numeric_dtype(shown[c]) and not pd.api.types.is_bool_dtype(
         shown[c]) for c in shown.columns]
@@ -104,7 +117,11 @@ def table_html(df: pd.DataFrame, sortable: bool = True, max_rows: int | None = N
                 key = "" if (isinstance(v, float) and v != v) else repr(float(v))
                 tds.append(f'<td data-v="{key}">{fmt(v)}</td>')
             else:
-                tds.append(f'<td class="str">{html.escape(fmt(v))}</td>')
+                text = html.escape(fmt(v))
+                if len(text) > LONG_TEXT:
+                    tds.append(f'<td class="str long" title="{text}">{text}</td>')
+                else:
+                    tds.append(f'<td class="str">{text}</td>')
         body.append("<tr>" + "".join(tds) + "</tr>")
     note = ""
     if max_rows is not None and len(df) > max_rows:
@@ -124,30 +141,6 @@ def figures_html(figures: Sequence[tuple[str, str]]) -> str:
         f'<figure><img alt="{html.escape(cap)}" src="data:image/png;base64,{b64}">'
         f"<figcaption>{html.escape(cap)}</figcaption></figure>" for cap, b64 in figures)
     return f'<div class="figs">{items}</div>'
-
-
-def svg_map(polygons: Sequence[np.ndarray], colors: Sequence[str], lo, hi,
-            table: pd.DataFrame, width: int = 640) -> str:
-    """Inline SVG of the cells; hovering a cell shows its row of ``table``."""
-    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
-    span = hi - lo
-    height = int(round(width * span[1] / span[0]))
-    if height > 900:
-        width, height = int(round(width * 900 / height)), 900
-    sx, sy = width / span[0], height / span[1]
-    parts = []
-    for i, (P, color) in enumerate(zip(polygons, colors)):
-        px = (P[:, 0] - lo[0]) * sx
-        py = height - (P[:, 1] - lo[1]) * sy
-        pts = " ".join(f"{x:.2f},{y:.2f}" for x, y in zip(px, py))
-        parts.append(f'<polygon data-cell="{i}" points="{pts}" fill="{color}"></polygon>')
-    data = {"columns": [str(c) for c in table.columns],
-            "rows": [[fmt(v) for v in row] for row in table.itertuples(index=False)]}
-    payload = json.dumps(data).replace("</", "<\\/")
-    return (f'<div id="map-wrap"><svg id="cellmap" xmlns="http://www.w3.org/2000/svg" '
-            f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
-            f'{"".join(parts)}</svg><div id="tooltip"></div></div>'
-            f'<script type="application/json" id="cell-data">{payload}</script>')
 
 
 def page(title: str, subtitle: str, sections: Sequence[tuple[str, str, str]]) -> str:

@@ -3,7 +3,7 @@
 Every function takes an ``ax`` and returns the axes it drew on.
 """
 from .partition import PartitionDisplay, axis_names, cell_polygons, plot_partition
-from .tables import plot_layer_counts, plot_spectrum, plot_training, spectrum
+from .tables import operator_scale, plot_layer_counts, plot_spectrum, plot_training, spectrum
 
-__all__ = ["PartitionDisplay", "axis_names", "cell_polygons", "plot_layer_counts", "plot_partition",
-           "plot_spectrum", "plot_training", "spectrum"]
+__all__ = ["PartitionDisplay", "axis_names", "cell_polygons", "operator_scale",
+           "plot_layer_counts", "plot_partition", "plot_spectrum", "plot_training", "spectrum"]

@@ -151,7 +151,8 @@ def plot_partition(
     colorbar : bool
         Add colour bars for numeric colourings.
     data_color : color or array of shape (N,), optional
-        Colour of the data points (e.g. the labels).
+        Colour of the data points. Labels (integers, strings or booleans, at most 20
+        distinct) get one colour and one legend entry each; floats a colour map.
     alpha, linewidth : float
         Cell fill opacity and outline width.
     categorical : bool, optional
@@ -212,11 +213,7 @@ def plot_partition(
         from ..core import check_data
 
         X = check_data(data, 2, name="data")
-        style = {"c": "k"} if data_color is None else {"c": data_color}
-        if data_color is not None and np.ndim(data_color) == 1 and len(data_color) == len(X):
-            style["cmap"] = "coolwarm"
-        handles.append(ax.scatter(X[:, 0], X[:, 1], s=8, edgecolors="white", linewidths=0.3,
-                                  zorder=3, label=f"data ({len(X)} points)", **style))
+        handles += _draw_data(ax, X, data_color)
     if show_nerve or edge_color_by is not None:
         if cx is None:
             from ..complex import build_complex
@@ -231,6 +228,29 @@ def plot_partition(
     ax.set_xlabel(_axis_label(names[0]))
     ax.set_ylabel(_axis_label(names[1]))
     return ax
+
+
+def _draw_data(ax, X, data_color) -> list:
+    """Scatter the data; labels (integers, strings, booleans: at most 20 values) get one
+    colour and one legend entry each, floats a colour map."""
+    from matplotlib import colormaps
+
+    kw = {"s": 8, "edgecolors": "white", "linewidths": 0.3, "zorder": 3}
+    per_point = data_color is not None and np.ndim(data_color) == 1 and \
+        len(data_color) == len(X)
+    if per_point:
+        values = np.asarray(data_color)
+        cats = np.unique(values.astype(str))
+        if values.dtype.kind != "f" and len(cats) <= 20:
+            palette = colormaps["Set1" if len(cats) <= 9 else "tab20"]
+            text = values.astype(str)
+            kw.update(edgecolors="black", s=10)  # visible on cells of any colour
+            return [ax.scatter(X[text == c, 0], X[text == c, 1], color=palette(j % palette.N),
+                               label=f"data: {c}", **kw) for j, c in enumerate(cats)]
+        return [ax.scatter(X[:, 0], X[:, 1], c=values, cmap="coolwarm",
+                           label=f"data ({len(X)} points)", **kw)]
+    colour = "k" if data_color is None else data_color
+    return [ax.scatter(X[:, 0], X[:, 1], c=colour, label=f"data ({len(X)} points)", **kw)]
 
 
 def _colorbar(ax, mappable, label: str):

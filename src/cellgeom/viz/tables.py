@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_spectrum", "plot_layer_counts", "plot_training", "spectrum"]
+__all__ = ["operator_scale", "plot_spectrum", "plot_layer_counts", "plot_training",
+           "spectrum"]
 
 
 def spectrum(cx, p: int = 0, k: int = 30, kind: str = "hodge") -> np.ndarray:
@@ -37,8 +38,27 @@ def spectrum(cx, p: int = 0, k: int = 30, kind: str = "hodge") -> np.ndarray:
     raise ValueError(f"kind must be 'hodge' or 'cell', got {kind!r}.")
 
 
+def operator_scale(cx, p: int = 0, kind: str = "hodge") -> float:
+    """Gershgorin bound of the Laplacian's spectrum: max_i sum_j |S_ij| / M_ii.
+
+    The scale against which an eigenvalue counts as zero (rounding errors of the
+    eigensolver are a small multiple of it times machine epsilon).
+    """
+    from ..analysis.laplacians import cell_stiffness, hodge_stiffness
+
+    if kind == "hodge":
+        S, M = hodge_stiffness(cx, p, True)
+    else:
+        S, M = cell_stiffness(cx), cx.gram(0)
+    d = np.abs(M.diagonal())
+    d = np.where(d > 0, d, 1.0)
+    rows = np.asarray(abs(S).sum(axis=1)).ravel() / d
+    return float(rows.max()) if rows.size else 0.0
+
+
 def plot_spectrum(cx_or_values, p: int = 0, k: int = 30, kind: str = "hodge", ax=None,
-                  zero_tol: float = 1e-8, label: str | None = None):
+                  zero_tol: float = 1e-9, label: str | None = None,
+                  scale: float | None = None):
     """Plot the smallest eigenvalues of a Laplacian; zero eigenvalues are highlighted.
 
     Parameters
@@ -48,10 +68,15 @@ def plot_spectrum(cx_or_values, p: int = 0, k: int = 30, kind: str = "hodge", ax
         See :func:`spectrum` (ignored when eigenvalues are given).
     ax : matplotlib Axes, optional
     zero_tol : float
-        Eigenvalues below ``zero_tol`` times the largest one count as zero (their
-        number is the Betti number ``b_p`` for the Hodge Laplacian).
+        Eigenvalues with ``|lambda| <= zero_tol * scale`` count as zero (their number
+        is the Betti number ``b_p`` for the Hodge Laplacian); a shaded band marks them.
     label : str, optional
         Legend label.
+    scale : float, optional
+        Scale of the operator. Default: for a complex the Gershgorin bound of its
+        spectrum (:func:`operator_scale`), so that eigensolver rounding around zero is
+        marked zero even when every eigenvalue shown is (a complex with many
+        components); for given eigenvalues their largest magnitude.
 
     Returns
     -------
@@ -62,25 +87,35 @@ def plot_spectrum(cx_or_values, p: int = 0, k: int = 30, kind: str = "hodge", ax
     if isinstance(cx_or_values, RiemannianComplex):
         values = spectrum(cx_or_values, p=p, k=k, kind=kind)
         name = f"$L_{p}$" if kind == "hodge" else r"$\Delta_0$"
+        if scale is None:
+            scale = operator_scale(cx_or_values, p, kind)
     else:
         values = np.sort(np.asarray(cx_or_values, dtype=float).ravel())
         name = "eigenvalues"
         if not np.all(np.isfinite(values)):
             raise ValueError("eigenvalues contain NaN or infinite values.")
+    if scale is None:
+        scale = float(np.max(np.abs(values))) if len(values) else 1.0
     if ax is None:
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(5, 3.5))
     idx = np.arange(len(values))
-    scale = float(np.max(np.abs(values))) if len(values) else 1.0
-    zero = np.abs(values) <= zero_tol * max(scale, 1e-300)
+    threshold = zero_tol * max(float(scale), 1e-300)
+    zero = np.abs(values) <= threshold
     ax.plot(idx, values, "o-", ms=4, lw=1, label=label or name)
+    if scale > 0:
+        ax.axhspan(-threshold, threshold, color="crimson", alpha=0.12, lw=0,
+                   label=f"|eigenvalue| <= {zero_tol:g} x scale")
     if zero.any():
         ax.plot(idx[zero], values[zero], "o", ms=7, mfc="none", mec="crimson",
                 label=f"zero ({int(zero.sum())})")
+    if len(values) and zero.all() and scale > 0:  # only rounding noise: show it in the band
+        ax.set_ylim(-2 * threshold, 2 * threshold)
     ax.set_xlabel("index")
     ax.set_ylabel("eigenvalue")
-    ax.set_title(f"spectrum of {name}")
+    shown = f"{int(zero.sum())} of {len(values)} shown are zero"
+    ax.set_title(f"spectrum of {name} ({shown})")
     ax.legend(fontsize="small")
     return ax
 
