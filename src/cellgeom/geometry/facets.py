@@ -1,15 +1,26 @@
-"""Facet-defining rows of ``{x : A x <= b}`` in high dimension: certificates, then simplex.
+"""Facet-defining rows of ``{x : A x <= b}`` in high dimension.
 
 Row ``i`` defines a facet iff some point of hyperplane ``i`` satisfies every other row
-strictly. Deciding that for every row of a cell with a few hundred rows in 64 dimensions
-costs one LP per row on the naive route. Here most rows are settled by certificates, and
-the LPs that remain run on one persistent HiGHS model per cell (``highspy``), warm-started
-from the previous optimal basis and ordered so that consecutive objectives are close.
+strictly; equivalently (duplicates removed, ``P`` full-dimensional) iff ``max a_i x`` over
+``P`` with row ``i`` relaxed by one unit exceeds ``b_i + tol`` -- one LP per row, the
+oracle of the tests (:func:`cellgeom.geometry.nonredundant_rows_lp`). Two routes give
+exactly that answer:
 
-With an interior point ``c``, slacks ``s_j = b_j - a_j c > 0`` and the polar points
-``p_j = a_j / s_j``, the ray ``c + t d`` leaves the polytope through the row maximising
-``<p_j, d>``; row ``i`` is a facet iff ``p_i`` is a vertex of ``conv{p_j}``, i.e. iff some
-direction ``d`` ranks ``p_i`` strictly first. Certificates, in order of cost:
+* ``method="simplex"`` (default): the compiled vertex walk of
+  :mod:`cellgeom.geometry.simplex`. Every row is settled by a certificate checked in
+  float64 on the original rows -- a witness point that violates only that row (facet) or
+  nonnegative multipliers of the basis rows whose bound, with the residual absorbed by the
+  box, stays below ``b_i - tol`` (redundant). Rows it cannot certify (an optimum within
+  ``tol`` of ``b_i``, cycling cut off by the pivot cap, a numerical failure) go to the
+  HiGHS route below, row by row.
+* ``method="highs"``: certificates, then warm-started simplex LPs on one persistent HiGHS
+  model per cell (``highspy``), ordered so that consecutive objectives are close.
+
+The HiGHS route, in detail. With an interior point ``c``, slacks ``s_j = b_j - a_j c > 0``
+and the polar points ``p_j = a_j / s_j``, the ray ``c + t d`` leaves the polytope through
+the row maximising ``<p_j, d>``; row ``i`` is a facet iff ``p_i`` is a vertex of
+``conv{p_j}``, i.e. iff some direction ``d`` ranks ``p_i`` strictly first. Certificates,
+in order of cost:
 
 1. *Whitened rays*: ``d_i = H^{-1} a_i`` with ``H = sum_j p_j p_j^T`` (the Dikin ellipsoid
    of the slacks at ``c``), all rows at once from one ``m x m`` product. In the whitened
@@ -28,7 +39,7 @@ direction ``d`` ranks ``p_i`` strictly first. Certificates, in order of cost:
    moved out by one unit; a facet iff the optimum then exceeds ``b_i + tol``).
 
 Every certificate is exact up to ``tol`` (slack margins are required to exceed it), so the
-facet set equals that of one relaxed LP per row (checked in the tests).
+facet set of both routes equals that of one relaxed LP per row (checked in the tests).
 """
 from __future__ import annotations
 
@@ -38,7 +49,11 @@ from scipy.linalg.lapack import dgecon as _gecon
 
 from .lp import quiet_highs
 
-__all__ = ["facet_rows_simplex"]
+__all__ = ["facet_rows_simplex", "FACET_METHODS"]
+
+#: the two facet routes: the compiled vertex walk (HiGHS for what it cannot certify) or
+#: HiGHS throughout
+FACET_METHODS = ("simplex", "highs")
 
 
 def _whitened_polar(A, s):
@@ -205,7 +220,7 @@ def _split_bounds(A, b, candidate):
 
 
 def facet_rows_simplex(A, b, center, candidate, tol: float = 1e-9,
-                       gilbert_iterations: int = 60, known=None):
+                       gilbert_iterations: int = 60, known=None, method: str = "simplex"):
     """Facet-defining rows among ``candidate`` of a bounded, full-dimensional polytope.
 
     Parameters
@@ -220,28 +235,53 @@ def facet_rows_simplex(A, b, center, candidate, tol: float = 1e-9,
         Slack margin (in the units of ``x``) a certificate must exceed.
     known : ndarray of bool (m,), optional
         Rows already certified as facets (e.g. by chord exits of hit-and-run steps).
+    method : {"simplex", "highs"}
+        The compiled vertex walk with HiGHS for the rows it cannot certify, or HiGHS
+        throughout (see the module docstring). Both give the same rows.
 
     Returns
     -------
     facet : ndarray of bool (m,)
     stats : (candidates, lps, settled_without_lp)
+        ``lps`` counts the walks of the compiled route plus the HiGHS LPs.
     """
+    if method not in FACET_METHODS:
+        raise ValueError(f"facet_method must be one of {FACET_METHODS}, got {method!r}.")
     # the work is many products of a few hundred rows by n: one BLAS thread is faster
     # than two (thread start-up per call) and leaves the other core to a second process
     with _blas_controller().limit(limits=1, user_api="blas"):
-        return _facet_rows(A, b, center, candidate, tol, gilbert_iterations, known)
+        if method == "highs":
+            return _facet_rows(A, b, center, candidate, tol, gilbert_iterations, known)
+        return _facet_rows_walk(A, b, center, candidate, tol, known)
+
+
+def _facet_rows_walk(A, b, center, candidate, tol, known):
+    """The compiled walk; HiGHS (``_simplex_decide``) for the rows left uncertified."""
+    from .simplex import FACET, FALLBACK, facet_status  # numba loads on first use
+
+    A = np.asarray(A, dtype=float)
+    b = np.asarray(b, dtype=float)
+    candidate = np.asarray(candidate, dtype=bool)
+    s = b - A @ center
+    if np.any(s[candidate] <= 0):
+        raise ValueError("facet_rows_simplex needs a strictly interior point.")
+    status, walks, _ = facet_status(A, b, center, candidate, known=known, tol=tol)
+    facet = status == FACET
+    left = status == FALLBACK
+    lps = 0
+    if left.any():
+        decided = ~left
+        lo, hi, bound_axis, bound_side, looser = _split_bounds(A, b, candidate)
+        lps = _simplex_decide(A, b, lo, hi, bound_axis, bound_side, np.zeros_like(A), facet,
+                              decided | ~candidate, candidate, tol)
+    n_cand = int(candidate.sum())
+    return facet & candidate, (n_cand, int(walks) + lps, n_cand - int(walks))
 
 
 def _blas_controller():
-    global _CONTROLLER
-    if _CONTROLLER is None:  # inspecting the loaded libraries once, not per cell
-        from threadpoolctl import ThreadpoolController
+    from .simplex import blas_controller
 
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER
-
-
-_CONTROLLER = None
+    return blas_controller()
 
 
 def _facet_rows(A, b, center, candidate, tol, gilbert_iterations, known):

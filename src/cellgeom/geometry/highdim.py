@@ -2,11 +2,11 @@
 
 Above about 6 dimensions a cell has too many vertices for the exact vertex route, so:
 
-* **Facets** by :func:`cellgeom.geometry.facets.facet_rows_simplex`: certificates first
-  (chord exits of hit-and-run steps, whitened normal rays from the Chebyshev centre,
-  batched Gilbert iterations on the polar points), then warm-started simplex LPs on one
-  persistent HiGHS model per cell, each of whose simple optimal vertices certifies its
-  active rows as facets and the rows in its normal cone as settled.
+* **Facets** by :func:`cellgeom.geometry.facets.facet_rows_simplex`: chord exits of
+  hit-and-run steps (when volumes are estimated) are facets for free; the rest is settled
+  by the compiled vertex walk of :mod:`cellgeom.geometry.simplex`, every answer a float64
+  certificate, and HiGHS for anything it cannot certify (``facet_method="highs"``: the
+  HiGHS route throughout).
 
 * **Volume** by multiphase Monte Carlo: balls ``B_k = B(c, r_0 2^{k/n})`` from the Chebyshev
   ball ``B_0 ⊂ P`` until ``B_K ⊃ P``;
@@ -169,7 +169,7 @@ def estimate_volume(A, b, center, radius, rng=None, *, n_chains: int = 32,
 
 
 def facet_rows_screened(A, b, center, tol: float = 1e-9, record=None,
-                        gilbert_iterations: int = 60):
+                        gilbert_iterations: int = 60, method: str = "simplex"):
     """Facet-defining rows of a full-dimensional ``{A x <= b}``: certificates, then LPs.
 
     Chord exits recorded by hit-and-run are facets for free; the rest goes through
@@ -181,6 +181,8 @@ def facet_rows_screened(A, b, center, tol: float = 1e-9, record=None,
     center : interior point (Chebyshev centre).
     record : list of int arrays, optional
         Rows already certified as facets by chord exits.
+    method : {"simplex", "highs"}
+        See :func:`cellgeom.geometry.facets.facet_rows_simplex`.
 
     Returns
     -------
@@ -196,12 +198,14 @@ def facet_rows_screened(A, b, center, tol: float = 1e-9, record=None,
         hits = hits[hits >= 0]
         known[hits[cand[hits]]] = True
     facet, stats = facet_rows_simplex(A_unit, b_unit, np.asarray(center, dtype=float), cand,
-                                      tol, gilbert_iterations=gilbert_iterations, known=known)
+                                      tol, gilbert_iterations=gilbert_iterations, known=known,
+                                      method=method)
     return np.flatnonzero(facet), stats
 
 
 def highdim_geometry(A, b, center, radius, tol: float = 1e-9, volume: bool = True,
-                     seed: int = 0, n_chains: int = 32, steps_per_phase: int = 120):
+                     seed: int = 0, n_chains: int = 32, steps_per_phase: int = 120,
+                     facet_method: str = "simplex"):
     """Facets (screened), and optionally volume and centroid by :func:`estimate_volume`."""
     A = np.asarray(A, dtype=float)
     b = np.asarray(b, dtype=float)
@@ -219,7 +223,7 @@ def highdim_geometry(A, b, center, radius, tol: float = 1e-9, volume: bool = Tru
     # chord exits were recorded in the live-row numbering: map back to all rows
     live_idx = np.flatnonzero(norms > 0)
     record = [np.where(r >= 0, live_idx[np.maximum(r, 0)], -1) for r in record]
-    rows, stats = facet_rows_screened(A, b, center, tol, record=record)
+    rows, stats = facet_rows_screened(A, b, center, tol, record=record, method=facet_method)
     f = rows.size
     return HighDimGeometry(
         volume=vol, centroid=centroid, vertices=np.zeros((0, n)), facet_rows=rows,

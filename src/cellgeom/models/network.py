@@ -197,7 +197,7 @@ def _start_key(cells: NetworkCells, domain) -> str:
 @register_adapter("torch.nn.modules.module.Module", name="torch.nn.Module")
 def _partition_network(net, *, domain, data, cells, progress=True, upto_layer=None, tol=None,
                        include_neighbors=False, exact_dim=6, volume="auto", n_jobs=None,
-                       executor=None):
+                       executor=None, facet_method="simplex"):
     """Adapter: ``cellgeom.partition(net, domain, data, cells=...)`` for torch networks."""
     model = NetworkCells(net, upto_layer)
     dim = model.n_in
@@ -214,7 +214,7 @@ def _partition_network(net, *, domain, data, cells, progress=True, upto_layer=No
         domain=domain, keys=keys, constraints=model.constraints,
         neighbor_key=flip_bit, cells_mode=cells, counts=counts, model=net, tol=tol,
         progress=progress, expand=expand, n_jobs=n_jobs, executor=executor,
-        exact_dim=exact_dim, volume=volume,
+        exact_dim=exact_dim, volume=volume, facet_method=facet_method,
         info={"n_points_outside": n_outside, "upto_layer": model.upto_layer,
               "n_units": model.n_units},
     )

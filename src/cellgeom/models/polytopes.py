@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from ..core import Partition, vector_columns
 from ..geometry import Box, batch_polytope_geometry, chebyshev_centers
+from ..geometry.facets import FACET_METHODS
 from ..geometry.highdim import highdim_geometry
 from ..parallel import Executor, map_cells, resolve_executor
 
@@ -51,6 +52,7 @@ def build_polytope_partition(
     info: dict | None = None,
     exact_dim: int = 6,
     volume: str = "auto",
+    facet_method: str = "simplex",
 ) -> Partition:
     """Compute the geometry of the given cells and assemble the partition tables.
 
@@ -88,11 +90,17 @@ def build_polytope_partition(
         Monte Carlo estimator (with standard error column ``volume_se``); "data" and
         "none" skip it (NaN; adapters fill "data" with the empirical mass). Ignored for
         ``n <= exact_dim`` (always exact).
+    facet_method : {"simplex", "highs"}
+        Facets and Chebyshev centres on the high-dimensional route: the compiled vertex
+        walk (certified in float64, HiGHS for what it cannot certify) or HiGHS throughout.
+        Both give the same facets.
     """
     if volume not in ("auto", "exact", "estimate", "data", "none"):
         raise ValueError(f"volume must be 'auto', 'exact', 'estimate', 'data' or 'none', "
                          f"got {volume!r}.")
-    route = (domain.dim, int(exact_dim), volume)
+    if facet_method not in FACET_METHODS:
+        raise ValueError(f"facet_method must be one of {FACET_METHODS}, got {facet_method!r}.")
+    route = (domain.dim, int(exact_dim), volume, facet_method)
     tol = 1e-9 * domain.scale if tol is None else float(tol)
     own_executor = not isinstance(executor, Executor)
     executor = resolve_executor(n_jobs, executor)  # one pool for all breadth-first rounds
@@ -111,7 +119,7 @@ def build_polytope_partition(
 def _build(domain, keys, constraints, neighbor_key, cells_mode, counts, model, locator, tol,
            progress, expand, sort_keys, executor, info, route=None):
     n_jobs = None
-    route = route or (domain.dim, 6, "auto")
+    route = route or (domain.dim, 6, "auto", "simplex")
     counts = np.zeros(len(keys), dtype=np.int64) if counts is None else np.asarray(counts)
     geoms, kept, n_dropped = _cell_geometries(domain, keys, constraints, tol, progress,
                                               n_jobs, executor, route)
@@ -155,7 +163,7 @@ def _build(domain, keys, constraints, neighbor_key, cells_mode, counts, model, l
     vertices = _global_vertices([g.vertices for g, *_ in geoms], domain.dim, tol)
     cells, facets, hinges = _tables(domain, keys, geoms, counts, is_data, neighbor_key, tol)
     info = dict(info or {})
-    n, exact_dim, volume = route
+    n, exact_dim, volume, _ = route
     high = n > exact_dim
     info.update(cells=cells_mode, tol=tol, n_dropped=n_dropped, face_to_face=True,
                 volume_method=_volume_method(high, volume))
@@ -218,16 +226,16 @@ def _cell_geometries(domain, keys, constraints, tol, progress, n_jobs=None, exec
 def _geometry_chunk(polys, tol, route=None):
     """Per chunk: batched Chebyshev LPs, then each full-dimensional cell's geometry.
 
-    ``route = (n, exact_dim, volume)``. For ``n <= exact_dim`` the exact route, batched
-    across the chunk (:func:`cellgeom.geometry.batch_polytope_geometry`: vertices, facets,
-    hinges, exact volumes). Above it the vertex count explodes, so
-    :func:`cellgeom.geometry.highdim.highdim_geometry` finds facets by certificates and
-    warm-started LPs (no vertices, no hinges) and estimates volumes when asked.
+    ``route = (n, exact_dim, volume, facet_method)``. For ``n <= exact_dim`` the exact
+    route, batched across the chunk (:func:`cellgeom.geometry.batch_polytope_geometry`:
+    vertices, facets, hinges, exact volumes). Above it the vertex count explodes, so
+    :func:`cellgeom.geometry.highdim.highdim_geometry` finds facets by the compiled vertex
+    walk (no vertices, no hinges) and estimates volumes when asked.
     Empty and lower-dimensional cells give ``None`` (dropped, and counted).
     """
-    n, exact_dim, volume = route or (None, 6, "auto")
+    n, exact_dim, volume, facet_method = route or (None, 6, "auto", "simplex")
     high = n is not None and n > exact_dim
-    centers, radii = chebyshev_centers([(A, b) for A, b, _ in polys])
+    centers, radii = chebyshev_centers([(A, b) for A, b, _ in polys], method=facet_method)
     full = [i for i, r in enumerate(radii) if r > tol]
     out = [None] * len(polys)
     if not high:
@@ -239,7 +247,7 @@ def _geometry_chunk(polys, tol, route=None):
         A, b, _ = polys[i]
         geom = highdim_geometry(A, b, centers[i], radii[i], tol=tol,
                                 volume=volume in ("auto", "estimate", "exact"),
-                                seed=_cell_seed(A, b))
+                                seed=_cell_seed(A, b), facet_method=facet_method)
         out[i] = (geom, centers[i], radii[i])
     return out
 

@@ -1,0 +1,599 @@
+"""A compiled dense primal simplex that walks between vertices of one polytope.
+
+Deciding the facets of a cell ``P = {x : A x <= b}`` with a few hundred rows in 64
+dimensions takes a hundred or so small LPs ``max a_k x`` over ``P``. Solver set-up and
+per-call overhead then cost more than the pivots, so this module keeps one vertex of
+``P`` and walks from LP to LP (numba, compiled once and cached on disk).
+
+The walk. A *basis* is ``n`` rows of ``A`` whose hyperplanes meet in the current vertex
+``x``. ``D`` holds the inverse of the basis matrix, transposed: row ``D[l]`` is the edge
+direction that moves off the ``l``-th basic hyperplane by one unit and keeps the others
+tight (``a_{B_j} . D[l] = delta_jl``). For an objective ``c`` the multipliers are
+``y = D c`` (``c = sum_l y_l a_{B_l}``); the vertex is optimal iff ``y >= 0``. Otherwise the
+slot with the steepest edge (``y_l / |D[l]|`` most negative) leaves, the ratio test
+(Harris' two passes, pivot on the largest ``a_i d`` among near-ties) picks the row that
+enters, and ``D`` gets a rank-one update; it is refactorised every ``REFACTOR`` pivots.
+After ``BLAND_AFTER`` degenerate pivots in a row the choice follows Bland's rule (lowest
+index leaves and enters), which cannot cycle; a pivot cap ends hopeless walks. There is
+no phase one: the walk starts at an interior point with *free* artificial slots
+(``e_l . x = x_l``) that leave whenever moving along them improves the objective.
+
+Nothing the walk finds is trusted on its own. Every answer is a certificate checked in
+float64 on the original rows (see :func:`facet_status`); what cannot be certified is
+returned as undecided, and the caller settles it with HiGHS.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["facet_status", "chebyshev_simplex", "blas_controller", "UNDECIDED", "REDUNDANT",
+           "FACET", "FALLBACK"]
+
+#: status codes of :func:`facet_status`
+UNDECIDED, REDUNDANT, FACET, FALLBACK = -2, 0, 1, -1
+#: pivots between refactorisations of the basis inverse
+REFACTOR = 100
+#: consecutive degenerate pivots before Bland's rule takes over
+BLAND_AFTER = 12
+#: reassociation only (vectorised dot products); no finite-math assumptions: the kernel
+#: compares with inf. Certificates are re-checked without it.
+_FAST = {"reassoc", "contract"}
+
+
+@njit(cache=True)
+def _block(s, live, is_basic, skip):
+    """Rows that may not enter get slack +inf: the ratio test then needs no masks."""
+    for i in range(s.size):
+        if not live[i] or is_basic[i] or i == skip:
+            s[i] = np.inf
+
+
+@njit(cache=True)
+def _refactor(A, b, basis, art_val, D, w, x, s, is_basic, live, skip):
+    """Recompute ``D``, its row norms, the vertex ``x`` and the slacks from the basis."""
+    n = D.shape[0]
+    M = np.zeros((n, n))
+    rhs = np.empty(n)
+    for l in range(n):
+        r = basis[l]
+        if r >= 0:
+            M[l] = A[r]
+            rhs[l] = b[r]
+        else:
+            M[l, -1 - r] = 1.0
+            rhs[l] = art_val[l]
+    try:
+        Minv = np.linalg.inv(M)
+    except Exception:  # singular to machine precision
+        return False
+    if not np.all(np.isfinite(Minv)):
+        return False
+    D[:, :] = Minv.T
+    for l in range(n):
+        w[l] = np.dot(D[l], D[l])
+    x[:] = Minv @ rhs
+    s[:] = b - A @ x
+    _block(s, live, is_basic, skip)
+    return True
+
+
+@njit(cache=True)
+def _reset(center, basis, art_val, D, w, x, s, is_basic, A, b, live):
+    """Back to the interior point with every slot artificial (free)."""
+    n = D.shape[0]
+    for l in range(n):
+        basis[l] = -1 - l
+        art_val[l] = center[l]
+        w[l] = 1.0
+        for j in range(n):
+            D[l, j] = 1.0 if l == j else 0.0
+    x[:] = center
+    is_basic[:] = False
+    s[:] = b - A @ x
+    _block(s, live, is_basic, -1)
+
+
+@njit(cache=True)
+def _price(y, w, basis, k, bland):
+    """Leaving slot and the sign of its move (slot -1 if the basis is optimal).
+
+    Steepest edge: the rate ``y_l / |D[l]|`` per unit length. Real rows may only move
+    inwards (``y_l < 0``: the edge ``-D[l]``); artificial slots and the slot of the
+    relaxed row ``k`` are free and move whichever way improves.
+    """
+    n = y.size
+    best, leave, sign = 0.0, -1, 0.0
+    best_key = 1 << 62
+    for l in range(n):
+        r = basis[l]
+        if r < 0 or r == k:
+            rate = abs(y[l])
+            sg = 1.0 if y[l] > 0 else -1.0
+        else:
+            rate = -y[l]
+            sg = -1.0
+        if rate <= 0.0:
+            continue
+        rate /= np.sqrt(w[l])
+        if rate <= 1e-11:
+            continue
+        if bland:
+            key = r if r >= 0 else -(1 << 40) + l  # artificial slots first, then row order
+            if key < best_key:
+                best_key, leave, sign = key, l, sg
+        elif rate > best:
+            best, leave, sign = rate, l, sg
+    return leave, sign
+
+
+@njit(cache=True)
+def _ratio(Ad, s, piv_tol, harris, bland):
+    """Entering row and step length along ``d`` (row -1 and inf when nothing blocks).
+
+    Rows that may not enter carry slack +inf (see :func:`_block`). Harris' two passes:
+    the longest step that keeps every row within ``harris`` of feasibility, then among
+    the rows blocking before it the one with the largest ``a_i d`` (the most stable
+    pivot). Under Bland's rule: the lowest blocking index.
+    """
+    m = Ad.size
+    extra = 0.0 if bland else harris
+    tmax = np.inf
+    for i in range(m):  # branch-free: a select and a min per row
+        a = Ad[i]
+        si = max(s[i], 0.0)
+        t = (si + extra) / a if a > piv_tol else np.inf
+        tmax = min(tmax, t)
+    if tmax == np.inf:
+        return -1, np.inf
+    enter, best = -1, 0.0
+    for i in range(m):
+        a = Ad[i]
+        if a > piv_tol and max(s[i], 0.0) <= tmax * a:
+            if bland:
+                enter = i
+                break  # lowest index among the minimisers
+            if a > best:
+                best, enter = a, i
+    return enter, max(s[enter], 0.0) / Ad[enter]
+
+
+@njit(cache=True, fastmath=_FAST)
+def _pivot(A, b, D, w, y, basis, is_basic, x, s, slot, enter, t, d, Ad, alpha):
+    """Move to the next vertex; rank-one update of ``D``, its row norms and ``y = D c``."""
+    n = D.shape[0]
+    for j in range(n):
+        x[j] += t * d[j]
+    for i in range(s.size):
+        s[i] -= t * Ad[i]
+    old = basis[slot]
+    basis[slot] = enter
+    is_basic[enter] = True
+    s[enter] = np.inf
+    if old >= 0:
+        is_basic[old] = False
+        s[old] = b[old] - np.dot(A[old], x)
+    a = A[enter]
+    for l in range(n):
+        Dl = D[l]
+        acc = 0.0
+        for j in range(n):
+            acc += Dl[j] * a[j]
+        alpha[l] = acc
+    inv = 1.0 / alpha[slot]
+    Dj = D[slot]
+    for j in range(n):
+        Dj[j] *= inv
+    w[slot] = np.dot(Dj, Dj)
+    y[slot] *= inv
+    for l in range(n):
+        if l != slot and alpha[l] != 0.0:
+            f = alpha[l]
+            Dl = D[l]
+            acc = 0.0
+            for j in range(n):
+                v = Dl[j] - f * Dj[j]
+                Dl[j] = v
+                acc += v * v
+            w[l] = acc
+            y[l] -= f * y[slot]
+
+
+@njit(cache=True)
+def _box_max(g, lo, hi):
+    """``max g.x`` over the box ``lo <= x <= hi`` (inf when an open side counts)."""
+    total = 0.0
+    for i in range(g.size):
+        if g[i] > 0.0:
+            if hi[i] == np.inf:
+                return np.inf
+            total += g[i] * hi[i]
+        elif g[i] < 0.0:
+            if lo[i] == -np.inf:
+                return np.inf
+            total += g[i] * lo[i]
+    return total
+
+
+@njit(cache=True)
+def _redundancy_bound(A, b, k, y, basis, lo, hi, g, exact):
+    """Upper bound of ``a_k x`` over ``P`` without row ``k`` (relaxed by one unit).
+
+    ``a_k = sum_l y_l u_l`` over the basis rows ``u_l`` (``e_i`` for an artificial slot);
+    with ``y+ = max(y, 0)`` on the real rows and the residual
+    ``g = a_k - sum_l y+_l a_{B_l}``, every ``x`` of the relaxed polytope has
+    ``a_k x <= sum_l y+_l b_{B_l} + max_{box} g.x``. ``lo``/``hi`` already carry row
+    ``k``'s own box bound relaxed when ``k`` is a box row. ``exact=False`` takes ``g`` as
+    the sum over the other slots (cheap, exact up to rounding: a filter only);
+    ``exact=True`` computes ``g`` from ``a_k`` itself, which is what certifies.
+    """
+    total = 0.0
+    n = g.size
+    if exact:
+        g[:] = A[k]
+        for l in range(y.size):
+            r = basis[l]
+            if r >= 0 and r != k and y[l] > 0.0:
+                total += y[l] * b[r]
+                f = y[l]
+                for j in range(n):
+                    g[j] -= f * A[r, j]
+    else:
+        g[:] = 0.0
+        for l in range(y.size):
+            r = basis[l]
+            f = y[l]
+            if r >= 0 and r != k and f > 0.0:
+                total += f * b[r]
+            elif r >= 0:
+                for j in range(n):
+                    g[j] += f * A[r, j]
+            else:
+                g[-1 - r] += f
+    return total + _box_max(g, lo, hi)
+
+
+@njit(cache=True)
+def _verify_facet(A, b, live, k, w, center, s_center, tol):
+    """Exact witness check: a point violating row ``k`` by more than ``tol``, strictly
+    inside every other live row.
+
+    ``w`` violates only row ``k`` up to rounding; it is pulled towards the interior point
+    ``c`` just enough to keep half of its excess violation, which makes every other row's
+    slack at least ``mu * s_i(c) > 0``. Then every row is checked in float64.
+    """
+    viol = np.dot(A[k], w) - b[k]
+    if not viol > 2.0 * tol:
+        return False
+    mu = 0.5 * (viol - tol) / (viol + s_center[k])
+    p = (1.0 - mu) * w + mu * center
+    Ap = A @ p
+    if not Ap[k] - b[k] > tol:
+        return False
+    for i in range(A.shape[0]):
+        if live[i] and i != k and not Ap[i] < b[i]:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _certify_slot(A, b, live, status, l, basis, D, x, s, center, s_center, tol, Ad):
+    """Facet witness for the basic row of slot ``l``: its edge ``D[l]`` out of ``P``.
+
+    ``a_r . D[l] = 1`` and the other basic rows stay tight along it; walking it until
+    another row blocks gives a point that violates only row ``r``.
+    """
+    r = basis[l]
+    d = D[l]
+    np.dot(A, d, Ad)
+    piv_tol = 1e-10 * np.sqrt(np.dot(d, d))
+    t = 1.0  # the violation: at most one unit, as the relaxed LP of the oracle
+    for i in range(A.shape[0]):  # basic and dead rows carry slack inf
+        if Ad[i] > piv_tol:
+            t = min(t, max(s[i], 0.0) / Ad[i])
+    if t > 2.0 * tol and _verify_facet(A, b, live, r, x + t * d, center, s_center, tol):
+        status[r] = FACET
+
+
+@njit(cache=True)
+def _decide_row(A, b, live, status, k, basis, is_basic, art_val, D, w, y, x, s, center,
+                s_center, lo, hi, tol, harris, max_pivots, counters, d, Ad, alpha, g):
+    """Walk ``max a_k x`` over ``P`` with row ``k`` relaxed until a certificate settles it.
+
+    Stops with ``status[k]`` = FACET (a verified witness), REDUNDANT (the bound of
+    :func:`_redundancy_bound` below ``b_k - tol``) or FALLBACK (the optimum lies within
+    ``tol`` of ``b_k``, a numerical failure, or the pivot cap). The current vertex always
+    stays a vertex of ``P``: a step that would cross hyperplane ``k`` is not taken. Rows
+    entering the basis on the way are tried as facets (their edge out of ``P``).
+    """
+    n = D.shape[0]
+    pivots, degenerate = 0, 0
+    s[k] = np.inf  # row k is relaxed: it never blocks
+    y[:] = D @ A[k]
+    while True:
+        if counters[1] >= REFACTOR:
+            counters[1] = 0
+            if not _refactor(A, b, basis, art_val, D, w, x, s, is_basic, live, k):
+                _reset(center, basis, art_val, D, w, x, s, is_basic, A, b, live)
+                status[k] = FALLBACK
+                break
+            y[:] = D @ A[k]
+        value = np.dot(A[k], x)
+        if (_redundancy_bound(A, b, k, y, basis, lo, hi, g, False) < b[k] - 2.0 * tol
+                and _redundancy_bound(A, b, k, y, basis, lo, hi, g, True) < b[k] - tol):
+            status[k] = REDUNDANT
+            break
+        if pivots >= max_pivots:
+            status[k] = FALLBACK
+            break
+        bland = degenerate >= BLAND_AFTER
+        slot, sign = _price(y, w, basis, k, bland)
+        if slot < 0:  # optimal, and neither certificate holds: the optimum is within tol
+            status[k] = FALLBACK
+            break
+        for j in range(n):
+            d[j] = sign * D[slot, j]
+        gain = sign * y[slot]
+        dnorm = np.sqrt(w[slot])
+        np.dot(A, d, Ad)
+        enter, t = _ratio(Ad, s, 1e-10 * dnorm, harris, bland)
+        end = value + t * gain
+        if end > b[k] + 2.0 * tol:  # the edge leaves P through row k: a witness
+            tw = min(t, (b[k] + 1.0 - value) / gain)
+            ok = _verify_facet(A, b, live, k, x + tw * d, center, s_center, tol)
+            status[k] = FACET if ok else FALLBACK
+            break
+        if end > b[k] or enter < 0:  # would end within tol outside P
+            status[k] = FALLBACK
+            break
+        _pivot(A, b, D, w, y, basis, is_basic, x, s, slot, enter, t, d, Ad, alpha)
+        s[k] = np.inf  # row k may have left its slot: it stays relaxed
+        pivots += 1
+        counters[0] += 1
+        counters[1] += 1
+        degenerate = degenerate + 1 if t * dnorm <= harris else 0
+        if status[enter] == UNDECIDED and enter != k:
+            _certify_slot(A, b, live, status, slot, basis, D, x, s, center, s_center, tol,
+                          Ad)
+    if not is_basic[k]:  # back among the rows that block
+        s[k] = b[k] - np.dot(A[k], x)
+
+
+@njit(cache=True)
+def _facet_kernel(A, b, live, status, center, lo, hi, lo_row, hi_row, lo2, hi2, tol,
+                  harris, max_pivots):
+    m, n = A.shape
+    basis = np.empty(n, dtype=np.int64)
+    art_val = np.empty(n)
+    D = np.empty((n, n))
+    w = np.empty(n)
+    x = np.empty(n)
+    s = np.empty(m)
+    is_basic = np.zeros(m, dtype=np.bool_)
+    _reset(center, basis, art_val, D, w, x, s, is_basic, A, b, live)
+    s_center = b - A @ center
+    y, d, alpha, g = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    Ad = np.empty(m)
+    cosine = np.empty(m)
+    counters = np.zeros(3, dtype=np.int64)  # pivots, pivots since refactorisation, LPs
+    lo_k, hi_k = lo.copy(), hi.copy()
+    current = -1
+    while True:
+        k, best = -1, -np.inf
+        if current >= 0:
+            np.dot(A, A[current], cosine)
+        for i in range(m):  # the undecided row nearest in direction: few pivots away
+            if status[i] == UNDECIDED:
+                if current < 0:
+                    k = i
+                    break
+                if cosine[i] > best:
+                    best, k = cosine[i], i
+        if k < 0:
+            break
+        current = k
+        counters[2] += 1
+        lo_k[:] = lo
+        hi_k[:] = hi
+        for a in range(n):  # row k's own box bound, relaxed by one unit as in the oracle
+            if hi_row[a] == k:
+                hi_k[a] = min(hi2[a], hi[a] + 1.0)
+            if lo_row[a] == k:
+                lo_k[a] = max(lo2[a], lo[a] - 1.0)
+        _decide_row(A, b, live, status, k, basis, is_basic, art_val, D, w, y, x, s, center,
+                    s_center, lo_k, hi_k, tol, harris, max_pivots, counters, d, Ad, alpha, g)
+        for l in range(n):  # the undecided basic rows of the vertex reached
+            r = basis[l]
+            if r >= 0 and status[r] == UNDECIDED:
+                _certify_slot(A, b, live, status, l, basis, D, x, s, center, s_center, tol,
+                              Ad)
+    return counters[2], counters[0]
+
+
+def _axis_bounds(A, b, live):
+    """The tightest and second tightest bound per axis and side from axis-aligned rows."""
+    m, n = A.shape
+    lo, hi = np.full(n, -np.inf), np.full(n, np.inf)
+    lo2, hi2 = lo.copy(), hi.copy()
+    lo_row, hi_row = np.full(n, -1), np.full(n, -1)
+    nz = np.count_nonzero(A, axis=1)
+    for i in np.flatnonzero(live & (nz == 1)):
+        a = int(np.flatnonzero(A[i])[0])
+        v = b[i] / A[i, a]
+        if A[i, a] > 0:
+            if v < hi[a]:
+                hi2[a], hi[a], hi_row[a] = hi[a], v, i
+            elif v < hi2[a]:
+                hi2[a] = v
+        else:
+            if v > lo[a]:
+                lo2[a], lo[a], lo_row[a] = lo[a], v, i
+            elif v > lo2[a]:
+                lo2[a] = v
+    return lo, hi, lo_row, hi_row, lo2, hi2
+
+
+def facet_status(A, b, center, live, known=None, tol: float = 1e-9,
+                 max_pivots: int | None = None):
+    """Facet or redundant, for every live row of a full-dimensional ``{A x <= b}``.
+
+    Each row ``k`` still open is settled by walking ``max a_k x`` over the other rows,
+    warm-started from the vertex the previous row left (rows are taken nearest in
+    direction first), and by two certificates checked in float64 on the original rows:
+
+    * **redundant**: at any basis, ``y = A_B^{-T} a_k``, ``y+ = max(y, 0)``,
+      ``r = a_k - sum y+_j a_j``; row ``k`` is redundant when
+      ``sum y+_j b_j + sum_i max(r_i lo_i, r_i hi_i) < b_k - tol`` (the box ``lo, hi``
+      from the axis rows absorbs the residual; row ``k``'s own box bound is relaxed by one
+      unit, as in the relaxed LP that defines the answer);
+    * **facet**: a point ``x = v + t d`` on an edge out of ``P`` through row ``k`` (``d`` an
+      edge direction ``A_B^{-1} e_j``), pulled towards ``center`` so that it violates row
+      ``k`` by more than ``tol`` and satisfies every other row strictly.
+
+    Basic rows of each vertex the walk ends at are tried as facets too (their edge out).
+
+    Parameters
+    ----------
+    A, b : ndarray (m, n), (m,)
+        Unit-normal rows.
+    center : ndarray (n,)
+        A strictly interior point.
+    live : ndarray of bool (m,)
+        The rows of the polytope (duplicates and zero rows excluded); only these are decided.
+    known : ndarray of bool (m,), optional
+        Rows already known to be facets.
+    tol : float
+        Length tolerance of both certificates.
+    max_pivots : int, optional
+        Pivot cap per row (default ``20 n + 200``).
+
+    Returns
+    -------
+    status : ndarray of int8 (m,)
+        ``FACET`` (1), ``REDUNDANT`` (0; also every non-live row), ``FALLBACK`` (-1: not
+        certified, to be settled by an exact LP).
+    lps, pivots : int
+        Rows walked and pivots taken.
+    """
+    A = np.ascontiguousarray(A, dtype=float)
+    b = np.ascontiguousarray(b, dtype=float)
+    m, n = A.shape
+    live = np.asarray(live, dtype=bool)
+    status = np.full(m, UNDECIDED, dtype=np.int64)
+    status[~live] = REDUNDANT
+    if known is not None:
+        status[np.asarray(known, dtype=bool) & live] = FACET
+    lo, hi, lo_row, hi_row, lo2, hi2 = _axis_bounds(A, b, live)
+    harris = 1e-3 * tol
+    cap = 20 * n + 200 if max_pivots is None else int(max_pivots)
+    lps, pivots = _facet_kernel(A, b, live, status, np.asarray(center, dtype=float), lo, hi,
+                                lo_row, hi_row, lo2, hi2, float(tol), harris, cap)
+    return status.astype(np.int8), int(lps), int(pivots)
+
+
+@njit(cache=True)
+def _chebyshev_kernel(Z, b, start, harris, max_pivots):
+    """``max r`` s.t. ``a_i x + r <= b_i``: the walk from ``start`` with objective ``e_r``.
+
+    Returns ``(z, basis, y, ok)``; ``ok`` False when unbounded, stalled or singular.
+    """
+    m, n1 = Z.shape
+    live = np.ones(m, dtype=np.bool_)
+    basis = np.empty(n1, dtype=np.int64)
+    art_val = np.empty(n1)
+    D = np.empty((n1, n1))
+    w = np.empty(n1)
+    z = np.empty(n1)
+    s = np.empty(m)
+    is_basic = np.zeros(m, dtype=np.bool_)
+    _reset(start, basis, art_val, D, w, z, s, is_basic, Z, b, live)
+    Ad = np.empty(m)
+    d, alpha = np.empty(n1), np.empty(n1)
+    obj = np.zeros(n1)
+    obj[n1 - 1] = 1.0
+    y = D @ obj
+    degenerate, since = 0, 0
+    for _ in range(max_pivots):
+        if since >= REFACTOR:
+            since = 0
+            if not _refactor(Z, b, basis, art_val, D, w, z, s, is_basic, live, -1):
+                return z, basis, y, False
+            y[:] = D @ obj
+        bland = degenerate >= BLAND_AFTER
+        slot, sign = _price(y, w, basis, -1, bland)
+        if slot < 0:
+            return z, basis, D @ obj, True
+        for j in range(n1):
+            d[j] = sign * D[slot, j]
+        dnorm = np.sqrt(w[slot])
+        np.dot(Z, d, Ad)
+        enter, t = _ratio(Ad, s, 1e-10 * dnorm, harris, bland)
+        if enter < 0:
+            return z, basis, y, False  # unbounded: no box
+        _pivot(Z, b, D, w, y, basis, is_basic, z, s, slot, enter, t, d, Ad, alpha)
+        since += 1
+        degenerate = degenerate + 1 if t * dnorm <= harris else 0
+    return z, basis, y, False
+
+
+def blas_controller():
+    """One ``threadpoolctl`` controller per process (inspecting the libraries once).
+
+    The kernels multiply a few hundred rows by ``n``: one BLAS thread is faster than two
+    (thread start-up per call) and leaves the other core to a second process, so callers
+    run them under ``blas_controller().limit(limits=1, user_api="blas")``.
+    """
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
+
+
+_CONTROLLER = None
+
+
+def chebyshev_simplex(A_unit, b_unit, max_pivots: int | None = None):
+    """Chebyshev centre and radius of ``{x : A x <= b}`` (unit rows) by the walk.
+
+    The answer is certified in float64: the radius is the least slack of the centre
+    found (so the ball is inside), and the optimal basis's multipliers ``y+ >= 0`` bound
+    the best radius from above (``sum y+_j (a_j x + r) <= sum y+_j b_j``, the residual
+    absorbed by the box of the axis rows).
+
+    Returns
+    -------
+    center : ndarray (n,) or None
+    radius : float
+        The certified radius at ``center`` (a lower bound of the optimum).
+    upper : float
+        The certified upper bound (``inf`` when it could not be certified: use HiGHS).
+    """
+    A = np.ascontiguousarray(A_unit, dtype=float)
+    b = np.ascontiguousarray(b_unit, dtype=float)
+    m, n = A.shape
+    lo, hi, *_ = _axis_bounds(A, b, np.ones(m, dtype=bool))
+    boxed = np.isfinite(lo) & np.isfinite(hi)
+    x0 = np.zeros(n)
+    x0[boxed] = 0.5 * (lo[boxed] + hi[boxed])
+    start = np.append(x0, float(np.min(b - A @ x0)))
+    Z = np.hstack([A, np.ones((m, 1))])
+    cap = 20 * n + 200 if max_pivots is None else int(max_pivots)
+    with blas_controller().limit(limits=1, user_api="blas"):
+        z, basis, y, ok = _chebyshev_kernel(Z, b, start, 1e-13 * max(1.0, np.abs(b).max()),
+                                            cap)
+    if not ok or not np.all(np.isfinite(z)):
+        return None, -np.inf, np.inf
+    x = z[:n]
+    radius = float(np.min(b - A @ x))
+    real = basis >= 0
+    rows, yp = basis[real], np.maximum(y[real], 0.0)
+    Y = yp.sum()
+    if not Y > 0:
+        return x, radius, np.inf
+    # (0, 1) = sum_j y_j (a_j, 1) + residual, so Y r <= sum_j y+_j b_j - (sum_j y+_j a_j) x;
+    # x ranges over the box widened by max(0, -r) (for r >= radius the box rows allow it)
+    widen = max(0.0, -radius) + 1.0
+    bound = yp @ b[rows] + _box_max(-(yp @ A[rows]), lo - widen, hi + widen)
+    return x, radius, float(bound / Y)
