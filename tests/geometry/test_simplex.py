@@ -1,5 +1,5 @@
-"""The compiled vertex walk (geometry/simplex.py) against HiGHS: one exact LP per row for
-facets (``nonredundant_rows_lp``), HiGHS' Chebyshev LP, a k-d tree for duplicates."""
+"""The compiled vertex walk (geometry/simplex.py, facet_walk.py) against HiGHS: one exact
+LP per row for facets (``nonredundant_rows_lp``), HiGHS' Chebyshev LP, a k-d tree for duplicates."""
 from __future__ import annotations
 
 import functools
@@ -14,8 +14,8 @@ from cellgeom.geometry import (
     Box,
     chebyshev_center,
     chebyshev_centers,
+    facet_walk,
     nonredundant_rows_lp,
-    simplex,
 )
 from cellgeom.geometry.facets import facet_rows_simplex
 from cellgeom.geometry.highdim import facet_rows_screened
@@ -53,9 +53,9 @@ def test_every_row_is_certified_on_generic_cells():
         A, b = _random_cell(rng, n, k)
         A, b, _ = normalize_rows(A, b)
         c, _ = chebyshev_center(A, b)
-        status, walks, pivots = simplex.facet_status(A, b, c, np.ones(len(b), bool))
-        assert not np.any(status == simplex.FALLBACK) and walks > 0 and pivots > 0
-        np.testing.assert_array_equal(np.flatnonzero(status == simplex.FACET),
+        status, walks, pivots = facet_walk.facet_status(A, b, c, np.ones(len(b), bool))
+        assert not np.any(status == facet_walk.FALLBACK) and walks > 0 and pivots > 0
+        np.testing.assert_array_equal(np.flatnonzero(status == facet_walk.FACET),
                                       nonredundant_rows_lp(A, b, c))
 
 
@@ -120,11 +120,11 @@ def test_fallback_rows_go_to_highs(monkeypatch):
     c, _ = chebyshev_center(A, b)
     cand = np.ones(len(b), bool)
     expected, (_, lps, _) = facet_rows_simplex(A, b, c, cand)
-    monkeypatch.setattr(simplex, "facet_status",
-                        functools.partial(simplex.facet_status, max_pivots=0))
-    status, _, _ = simplex.facet_status(A, b, c, cand)
-    assert np.any(status == simplex.FALLBACK)
-    assert not np.any((status == simplex.FACET) & ~expected)  # what is certified is right
+    monkeypatch.setattr(facet_walk, "facet_status",
+                        functools.partial(facet_walk.facet_status, max_pivots=0))
+    status, _, _ = facet_walk.facet_status(A, b, c, cand)
+    assert np.any(status == facet_walk.FALLBACK)
+    assert not np.any((status == facet_walk.FACET) & ~expected)  # what is certified is right
     got, (_, lps_fallback, _) = facet_rows_simplex(A, b, c, cand)
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(np.flatnonzero(got), nonredundant_rows_lp(A, b, c))

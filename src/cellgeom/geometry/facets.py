@@ -257,7 +257,7 @@ def facet_rows_simplex(A, b, center, candidate, tol: float = 1e-9,
 
 def _facet_rows_walk(A, b, center, candidate, tol, known):
     """The compiled walk; HiGHS (``_simplex_decide``) for the rows left uncertified."""
-    from .simplex import FACET, FALLBACK, facet_status  # numba loads on first use
+    from .facet_walk import FACET, FALLBACK, facet_status  # numba loads on first use
 
     A = np.asarray(A, dtype=float)
     b = np.asarray(b, dtype=float)
