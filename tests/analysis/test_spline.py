@@ -215,7 +215,7 @@ def test_clone_pipeline_and_prefit():
 
 def test_bad_input_raises_clear_valueerror():
     X, y = _data(50, 7)
-    for kw, msg in [({"base_model": None}, "base_model"), ({"lam": "cv"}, "lam"),
+    for kw, msg in [({"base_model": None, "prefit": True}, "base_model"), ({"lam": "cv"}, "lam"),
                     ({"lam": -1.0}, "lam"), ({"order": 3}, "order"), ({"tau": -1.0}, "tau"),
                     ({"task": "x"}, "task"), ({"lambda_range": (1, 0)}, "lambda_range")]:
         params = {"base_model": ArrangementRegressor(3), **kw}
@@ -299,3 +299,54 @@ def test_tree_refinement_is_continuous_across_box_faces_including_t_junctions():
                              tau=1e-6).fit(X, y)
     Xt = rng.uniform(-1, 1, size=(300, 2))
     np.testing.assert_allclose(sharp.predict(Xt), sharp.base_model_.predict(Xt), atol=1e-6)
+
+
+def test_defaults_pass_sklearn_check_estimator_without_exemptions():
+    """Oracle: sklearn.utils.estimator_checks.check_estimator on SimplicialSpline() (a
+    regressor on a DecisionTreeRegressor) and SimplicialSpline(task="classification"),
+    every check, none exempt (#20: __sklearn_tags__ used to crash on base_model=None)."""
+    ests = (SimplicialSpline(), SimplicialSpline(task="classification"))
+    assert not _failed_checks(ests, {})
+    assert SimplicialSpline().__sklearn_tags__().estimator_type == "regressor"
+    assert SimplicialSpline(task="classification").__sklearn_tags__().estimator_type == \
+        "classifier"
+
+
+def test_kmeans_base_on_float32_input_equals_float64():
+    """Oracle: the same fit on the float64 copy of the data (#20: KMeans fitted on float32
+    could not predict at the float64 cell centres)."""
+    from sklearn.cluster import KMeans
+
+    rng = np.random.default_rng(0)
+    X = rng.random((200, 2)).astype(np.float32)
+    y = (X[:, 0] + 0.3 * X[:, 1] > 0.6).astype(int)
+    kw = dict(base_model=KMeans(6, n_init=1, random_state=0), lam=0.1)
+    est32 = SimplicialSpline(**kw).fit(X, y)
+    est64 = SimplicialSpline(**kw).fit(X.astype(np.float64), y)
+    np.testing.assert_allclose(est32.predict_proba(X), est64.predict_proba(X), atol=1e-12)
+    assert est32.score(X, y) > 0.8
+
+
+def test_parameters_are_validated_the_scikit_learn_way():
+    """Oracle: scikit-learn's own machinery. _validate_params is BaseEstimator's (not
+    overridden), _parameter_constraints covers exactly the constructor parameters, a bad
+    value raises sklearn's InvalidParameterError, and no private sklearn.utils._tags import
+    is left."""
+    import ast
+    import inspect
+
+    from sklearn.base import BaseEstimator
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    import cellgeom.analysis.spline as mod
+
+    assert SimplicialSpline._validate_params is BaseEstimator._validate_params
+    assert set(SimplicialSpline._parameter_constraints) == set(SimplicialSpline().get_params())
+    X, y = _data(50, 7)
+    with pytest.raises(InvalidParameterError, match="'order' parameter of SimplicialSpline"):
+        SimplicialSpline(ArrangementRegressor(3), order=3).fit(X, y)
+    tree = ast.parse(inspect.getsource(mod))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "sklearn.utils._tags" not in imported
+    private = {m for m in imported if m and m.startswith("sklearn") and "._" in m}
+    assert private == {"sklearn.utils._param_validation"}  # no public home for constraints
