@@ -40,6 +40,7 @@ figcaption{font-size:.85em;color:#555;text-align:center}
 #cellmap text{font-size:12px;fill:#222} #cellmap text.name{font-size:13px;font-weight:600}
 #cellmap line{stroke:#333;stroke-width:1} #cellmap rect.frame{fill:#f4f4f4;stroke:none}
 #cellmap circle{stroke:#fff;stroke-width:.5} #cellmap circle.lab{stroke:#000}
+#cellmap circle.labk{stroke:#fff;stroke-width:.8}
 #cellmap .points{pointer-events:none}
 #cellmap polygon{stroke:#222;stroke-width:.6;vector-effect:non-scaling-stroke}
 #cellmap polygon:hover,#cellmap polygon.hl{stroke:#e11;stroke-width:2.5}

@@ -105,7 +105,6 @@ def svg_map(polygons: Sequence[np.ndarray], values: np.ndarray, lo, hi, table: p
 
 
 def _points(data, labels, px, py, legend) -> str:
-    from matplotlib import colormaps
 
     X = np.asarray(data, dtype=float)
     keep = np.arange(len(X))
@@ -116,18 +115,25 @@ def _points(data, labels, px, py, legend) -> str:
         legend.append(("point", "#111111", f"data ({len(X)} points"
                        + (f", {MAX_POINTS} drawn)" if len(X) > MAX_POINTS else ")")))
     else:
-        cats, code = np.unique(np.asarray(labels).astype(str), return_inverse=True)
-        from matplotlib.colors import to_hex
+        from ..viz import label_colours
 
-        palette = colormaps["Set1" if len(cats) <= 9 else "tab20"]
-        hexes = [to_hex(palette(j % palette.N)) for j in range(len(cats))]  # as in the PNGs
+        cats, code = np.unique(np.asarray(labels).astype(str), return_inverse=True)
+        hexes = [fill for fill, _ in label_colours(len(cats))]  # as in the PNG pictures
         fills = np.array([hexes[c] for c in code.ravel()], dtype=object)
         for j, c in enumerate(cats[:20]):
             legend.append(("point", hexes[j], f"data, label {c}"))
-    cls = "" if labels is None else ' class="lab"'
-    dots = "".join(f'<circle{cls} cx="{x:.2f}" cy="{y:.2f}" r="2.4" fill="{f}"/>'
+    dots = "".join(f'<circle class="{_point_class(f, labels)}" cx="{x:.2f}" cy="{y:.2f}" '
+                   f'r="2.4" fill="{f}"/>'
                    for x, y, f in zip(px(X[keep, 0]), py(X[keep, 1]), fills[keep]))
     return f'<g class="points">{dots}</g>'
+
+
+def _point_class(fill: str, labels) -> str:
+    """Outline class of a point: white around black labelled points, black around the other
+    labelled ones (they must show on cells of any colour); unlabelled points keep white."""
+    if labels is None:
+        return "pt"
+    return "labk" if fill == "#000000" else "lab"
 
 
 def _axes(lo, hi, w, h, px, py, names) -> str:
@@ -179,6 +185,7 @@ def _legend(entries, y0) -> tuple[str, int]:
         y = y0 + k * LEGEND_ROW
         mark = (f'<rect x="{LEFT}" y="{y - 9}" width="12" height="12" fill="{colour}" '
                 'stroke="#222" stroke-width="0.6"/>' if kind == "swatch" else
-                f'<circle cx="{LEFT + 6}" cy="{y - 3}" r="3.5" fill="{colour}"/>')
+                f'<circle class="{"labk" if colour == "#000000" else "lab"}" '
+                f'cx="{LEFT + 6}" cy="{y - 3}" r="3.5" fill="{colour}"/>')
         rows.append(f'{mark}<text x="{LEFT + 20}" y="{y + 1}">{html.escape(text)}</text>')
     return f'<g class="legend">{"".join(rows)}</g>', len(entries) * LEGEND_ROW + 6

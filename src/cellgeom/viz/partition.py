@@ -6,7 +6,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_partition", "PartitionDisplay", "cell_polygons", "axis_names"]
+__all__ = ["plot_partition", "PartitionDisplay", "cell_polygons", "axis_names",
+           "label_colours"]
 
 
 def _split(obj):
@@ -230,10 +231,21 @@ def plot_partition(
     return ax
 
 
+def label_colours(k: int) -> list[tuple[str, str]]:
+    """(fill, edge) hex colours of k point labels, visible on cells of any colour: white
+    and black for two labels, else Set1 (tab20 above 9) with black edges."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    if k <= 2:
+        return [("#ffffff", "#000000"), ("#000000", "#ffffff")][:k]
+    palette = colormaps["Set1" if k <= 9 else "tab20"]
+    return [(to_hex(palette(j % palette.N)), "#000000") for j in range(k)]
+
+
 def _draw_data(ax, X, data_color) -> list:
     """Scatter the data; labels (integers, strings, booleans: at most 20 values) get one
     colour and one legend entry each, floats a colour map."""
-    from matplotlib import colormaps
 
     kw = {"s": 8, "edgecolors": "white", "linewidths": 0.3, "zorder": 3}
     per_point = data_color is not None and np.ndim(data_color) == 1 and \
@@ -242,11 +254,12 @@ def _draw_data(ax, X, data_color) -> list:
         values = np.asarray(data_color)
         cats = np.unique(values.astype(str))
         if values.dtype.kind != "f" and len(cats) <= 20:
-            palette = colormaps["Set1" if len(cats) <= 9 else "tab20"]
             text = values.astype(str)
-            kw.update(edgecolors="black", s=10)  # visible on cells of any colour
-            return [ax.scatter(X[text == c, 0], X[text == c, 1], color=palette(j % palette.N),
-                               label=f"data: {c}", **kw) for j, c in enumerate(cats)]
+            kw.update(s=12, linewidths=0.6)
+            return [ax.scatter(X[text == c, 0], X[text == c, 1], c=fill, edgecolors=edge,
+                               label=f"data: {c}", **{k: v for k, v in kw.items()
+                                                      if k != "edgecolors"})
+                    for c, (fill, edge) in zip(cats, label_colours(len(cats)))]
         return [ax.scatter(X[:, 0], X[:, 1], c=values, cmap="coolwarm",
                            label=f"data ({len(X)} points)", **kw)]
     colour = "k" if data_color is None else data_color
