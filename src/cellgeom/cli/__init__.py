@@ -171,9 +171,8 @@ def cmd_analyze(args) -> int:
                          n_jobs=args.n_jobs, **options)
     except TypeError as exc:
         if options and "unexpected keyword argument" in str(exc):
-            raise UsageError(f"--volume does not apply to {type(model).__name__}: its cells "
-                             "are exact (the option is for networks and other polytope "
-                             "models).") from None
+            raise UsageError(f"--volume does not apply to {type(model).__name__}: "
+                             f"{' '.join(str(exc).split())}") from None
         raise
     except ValueError as exc:
         if options and str(exc).startswith("volume"):
