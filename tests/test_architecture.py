@@ -37,10 +37,7 @@ TORCH_MODULES = {"cellgeom.models.network"}
 
 #: a module over this many lines needs a stated reason here
 MAX_LINES = 500
-LONG_MODULES_WITH_REASON: dict[str, str] = {
-    # split by the house issue (#20) in progress; each entry leaves with its split
-    "cellgeom.parallel": "to be split",
-}
+LONG_MODULES_WITH_REASON: dict[str, str] = {}
 
 
 def _modules():

@@ -5,7 +5,7 @@ import pytest
 
 import cellgeom
 
-from .helpers import generic_arrangement
+from ..helpers import generic_arrangement
 
 
 def _assert_same(a, b):

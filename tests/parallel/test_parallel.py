@@ -21,10 +21,10 @@ from cellgeom.parallel import (
     Executor,
     ProcessExecutor,
     SerialExecutor,
-    _auto_chunk_size,
     map_cells,
     resolve_executor,
 )
+from cellgeom.parallel.chunks import auto_chunk_size
 
 N_ITEMS = 101  # prime, so no chunk size used here divides it
 FAILING_VALUE = 1037  # item value that makes _fail_on_value raise; its index is 37
@@ -151,9 +151,9 @@ def test_wrong_result_length_is_a_value_error_naming_func():
 
 def test_auto_chunk_size_gives_a_few_chunks_per_worker_within_bounds():
     """Oracle: the documented rule, 4 chunks per worker, clamped to 1..2048 items."""
-    assert _auto_chunk_size(1000, 2) == 125
-    assert _auto_chunk_size(3, 8) == 1
-    assert _auto_chunk_size(10**6, 2) == 2048
+    assert auto_chunk_size(1000, 2) == 125
+    assert auto_chunk_size(3, 8) == 1
+    assert auto_chunk_size(10**6, 2) == 2048
 
 
 # ---- errors ---------------------------------------------------------------------------------
@@ -251,10 +251,10 @@ def test_own_local_cluster_drops_malloc_trim_but_keeps_one_thread(monkeypatch):
     An earlier Dask cluster in this process leaves Dask's value in ``os.environ`` (its
     nanny writes it there); that is the state set up here.
     """
-    from cellgeom.parallel import _local_cluster
+    from cellgeom.parallel.dask_executor import local_cluster
 
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
-    with _local_cluster(1) as cluster, distributed.Client(cluster) as client:
+    with local_cluster(1) as cluster, distributed.Client(cluster) as client:
         seen = list(client.run(_worker_environment).values())
     assert seen == [{"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}]
     assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # this process: put back
@@ -338,3 +338,16 @@ def test_bad_executor_is_a_value_error_naming_it(executor):
     with pytest.raises(ValueError) as info:
         resolve_executor(executor=executor)
     assert f"executor={executor!r}" in str(info.value) and "'dask'" in str(info.value)
+
+
+def test_public_api_is_unchanged_by_the_split_into_modules():
+    """#20: cellgeom.parallel became a package (chunks, executors, dask_executor, dispatch);
+    oracle: the names the single module exported, each importable from the package."""
+    import cellgeom.parallel as par
+
+    assert set(par.__all__) == {"CellTaskError", "DaskExecutor", "Executor", "ProcessExecutor",
+                                "SerialExecutor", "map_cells", "resolve_executor"}
+    for name in par.__all__:
+        assert getattr(par, name).__module__.startswith("cellgeom.parallel.")
+    assert issubclass(par.ProcessExecutor, par.Executor)
+    assert issubclass(par.DaskExecutor, par.Executor)
