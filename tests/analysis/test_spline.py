@@ -350,3 +350,22 @@ def test_parameters_are_validated_the_scikit_learn_way():
     assert "sklearn.utils._tags" not in imported
     private = {m for m in imported if m and m.startswith("sklearn") and "._" in m}
     assert private == {"sklearn.utils._param_validation"}  # no public home for constraints
+
+
+@pytest.mark.parametrize("base", ["kmeans", "tree"])
+def test_fitted_spline_pickles_and_predicts_as_before(base):
+    """Oracle: the unpickled estimator's predictions equal the original's (a Voronoi
+    partition keeps its locator; a tree's box partition falls back to half-space location)."""
+    import pickle
+
+    from sklearn.cluster import KMeans
+    from sklearn.tree import DecisionTreeRegressor
+
+    X, y = _data(200, 9)
+    model = KMeans(5, n_init=1, random_state=0) if base == "kmeans" else \
+        DecisionTreeRegressor(max_depth=4, random_state=0)
+    est = SimplicialSpline(model, lam=0.1, task="regression").fit(X, y)
+    again = pickle.loads(pickle.dumps(est))
+    Xt = np.random.default_rng(10).uniform(-1, 1, (300, 2))
+    np.testing.assert_array_equal(again.predict(Xt), est.predict(Xt))
+    np.testing.assert_array_equal(again.partition_.locate(Xt), est.partition_.locate(Xt))

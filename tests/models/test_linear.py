@@ -44,3 +44,21 @@ def test_linear_classifiers_locate_equals_argmax(make, binary):
     assert np.array_equal(part.cells["prediction"].to_numpy()[cell], m.predict(Xt))
     # and at each cell's Chebyshev centre
     assert np.array_equal(part.cells["prediction"].to_numpy(), m.predict(part.centers))
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_linear_partition_pickles_and_locates_as_before(n_classes):
+    """Oracle: the unpickled partition locates points as the original does, and as the
+    classifier's predict (#20: the locator was a closure)."""
+    import pickle
+
+    X, y = _data(2, 300, 6)
+    y = y if n_classes == 3 else (y > 0).astype(int)
+    clf = LogisticRegression().fit(X, y)
+    p = cellgeom.partition(clf, data=X, cells="all", progress=False)
+    q = pickle.loads(pickle.dumps(p))
+    Xt = np.random.default_rng(7).random((400, 2)) * [1, 2]
+    cell = q.locate(Xt)
+    np.testing.assert_array_equal(cell, p.locate(Xt))
+    assert np.all(cell >= 0)
+    np.testing.assert_array_equal(q.cells["prediction"].to_numpy()[cell], clf.predict(Xt))

@@ -42,3 +42,20 @@ def test_pipelines_pull_back_to_raw_input():
         assert np.array_equal(part.cells["prediction"].to_numpy()[cell], m.predict(Xt))
         assert np.array_equal(part.cells["prediction"].to_numpy(), m.predict(part.centers))
         assert abs(part.volumes.sum() / part.domain.volume - 1) < 1e-9
+
+
+def test_pipeline_partitions_with_polytope_cells_pickle_and_locate_as_before():
+    """Oracle: the unpickled partition locates points as the original and as the pipeline's
+    predict (#20: the pipeline's input transform was a closure)."""
+    import pickle
+
+    X, y = _data(2, 300, 8)
+    for model in (make_pipeline(StandardScaler(), PCA(2), KMeans(5, n_init=1, random_state=0)),
+                  make_pipeline(MinMaxScaler(), LogisticRegression())):
+        model.fit(X, y)
+        p = cellgeom.partition(model, data=X, cells="all", progress=False)
+        q = pickle.loads(pickle.dumps(p))
+        Xt = np.random.default_rng(9).random((300, 2)) * X.max(axis=0)
+        cell = q.locate(Xt)
+        np.testing.assert_array_equal(cell, p.locate(Xt))
+        np.testing.assert_array_equal(q.cells["prediction"].to_numpy()[cell], model.predict(Xt))

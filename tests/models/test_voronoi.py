@@ -75,3 +75,21 @@ def test_kmeans_facet_nerve_equals_scipy_delaunay(n):
             expect.update(tuple(sorted(c)) for c in itertools.combinations(s.tolist(), p + 1))
         got = {tuple(sorted(site[list(s)].tolist())) for s in cx.simplices(p)}
         assert got == expect
+
+
+@pytest.mark.parametrize("cells", ["data", "all"])
+def test_voronoi_partition_pickles_and_locates_as_before(cells):
+    """Oracle: the unpickled partition locates points as the original does, and as the
+    model's own predict (nearest centre) does (#20: the locator was a closure)."""
+    import pickle
+
+    X, _ = _data(2, 300, 4)
+    km = KMeans(6, n_init=1, random_state=0).fit(X)
+    p = cellgeom.partition(km, data=X, cells=cells, progress=False)
+    q = pickle.loads(pickle.dumps(p))
+    Xt = np.random.default_rng(5).random((400, 2)) * [1, 2]
+    np.testing.assert_array_equal(q.locate(Xt), p.locate(Xt))
+    inside = p.locate(Xt) >= 0
+    assert inside.mean() > 0.9
+    np.testing.assert_array_equal(np.array(q.keys, dtype=int)[q.locate(Xt[inside])],
+                                  km.predict(Xt[inside]))

@@ -313,8 +313,9 @@ class SimplicialSpline(BaseEstimator):
         return float(grid[int(np.argmin(self.gcv_path_["gcv"].to_numpy()))])
 
     def __getstate__(self):
-        # adapters may give the partition a locator closure, which cannot be pickled; the
-        # pickled partition falls back to the generic half-space point location
+        # arrangement, network, Voronoi and linear partitions pickle with their locators;
+        # the box partitions of trees and boosters still hold a closure, and those are
+        # pickled without it (Partition.locate then uses the generic half-space location)
         state = self.__dict__.copy()
         part = state.get("partition_")
         if part is not None and getattr(part, "_locator", None) is not None:

@@ -14,7 +14,7 @@ from ._sklearn import add_predictions, check_fitted_model, prepare_inputs
 from .polytopes import integer_keyed_partition
 from .registry import register_adapter
 
-__all__ = ["linear_scores"]
+__all__ = ["linear_scores", "LargestScore"]
 
 
 def linear_scores(model) -> tuple[np.ndarray, np.ndarray]:
@@ -31,6 +31,18 @@ _LINEAR = ["sklearn.linear_model._logistic.LogisticRegression",
            "sklearn.linear_model._ridge.RidgeClassifier"]
 
 
+class LargestScore:
+    """Class index of each point: the largest affine score ``W x + b`` (for one score row,
+    the binary rule ``score > 0``). A plain object, so partitions pickle."""
+
+    def __init__(self, W: np.ndarray, b: np.ndarray):
+        self.W, self.b = np.asarray(W, dtype=float), np.asarray(b, dtype=float)
+
+    def __call__(self, X) -> np.ndarray:
+        s = np.asarray(X, dtype=float) @ self.W.T + self.b
+        return (s[:, 0] > 0).astype(np.int64) if s.shape[1] == 1 else np.argmax(s, axis=1)
+
+
 def _partition_linear(model, *, domain, data, cells, progress=True, tol=None, n_jobs=None,
                       executor=None, _affine=None, _model=None, _transform=None):
     record = model if _model is None else _model
@@ -43,9 +55,7 @@ def _partition_linear(model, *, domain, data, cells, progress=True, tol=None, n_
     binary = W.shape[0] == 1
     n_classes = 2 if binary else W.shape[0]
 
-    def class_of(X):
-        s = np.asarray(X, dtype=float) @ W.T + b
-        return (s[:, 0] > 0).astype(np.int64) if binary else np.argmax(s, axis=1)
+    class_of = LargestScore(W, b)
 
     def constraints(keys):
         out = []

@@ -19,7 +19,7 @@ import numpy as np
 from ._sklearn import check_fitted_model, model_name, named_input
 from .registry import adapter_for, check_options, register_adapter, supported_models
 
-__all__ = ["affine_of_steps", "AFFINE_STEPS"]
+__all__ = ["affine_of_steps", "AFFINE_STEPS", "PrefixTransform"]
 
 AFFINE_STEPS = ("StandardScaler", "MinMaxScaler", "PCA", "passthrough")
 
@@ -57,6 +57,17 @@ def affine_of_steps(pipeline) -> tuple[np.ndarray, np.ndarray]:
     return T, c
 
 
+class PrefixTransform:
+    """The pipeline's steps before its final estimator, applied to raw inputs (for point
+    location). A plain object, so partitions that hold it pickle."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+
+    def __call__(self, X):
+        return self.prefix.transform(named_input(self.prefix, np.asarray(X, dtype=float)))
+
+
 @register_adapter("sklearn.pipeline.Pipeline")
 def _partition_pipeline(model, *, domain, data, cells, tol=None, n_jobs=None, executor=None,
                         progress=True, **options):
@@ -76,11 +87,7 @@ def _partition_pipeline(model, *, domain, data, cells, tol=None, n_jobs=None, ex
                         f"adapter. Supported models: {', '.join(supported_models())}.")
     check_options(adapter, options)
     func = adapter.func
-    prefix = model[:-1]
-
-    def transform(X):
-        return prefix.transform(named_input(prefix, np.asarray(X, dtype=float)))
-
+    transform = PrefixTransform(model[:-1])
     affine = (T, c)
     if func.__module__.endswith((".trees", ".ensembles")):
         off = T - np.diag(np.diag(T))

@@ -27,7 +27,7 @@ from ..geometry.highdim import highdim_geometry
 from ..parallel import Executor, map_cells, resolve_executor
 
 __all__ = ["build_polytope_partition", "CellConstraints", "seed_keys", "attach_data",
-           "integer_keyed_partition", "KeyLocator"]
+           "integer_keyed_partition", "KeyLocator", "IndexLocator"]
 
 #: for a list of keys, each cell's (A, b, labels) without the domain box rows
 CellConstraints = Callable[[Sequence[str]], list[tuple[np.ndarray, np.ndarray, np.ndarray]]]
@@ -423,6 +423,22 @@ def attach_data(part: Partition, keys_of, data_keys, has_data: bool) -> None:
     part._locator = locator
 
 
+class IndexLocator:
+    """Point location by an integer cell id: ``index[index_of(X)]`` (-1: a cell not built).
+
+    A plain object (no closure), so a partition that holds it pickles whenever
+    ``index_of`` does (the picklable site or score objects of the Voronoi and linear
+    adapters).
+    """
+
+    def __init__(self, index_of, index: np.ndarray):
+        self.index_of = index_of
+        self.index = np.asarray(index, dtype=np.int64)
+
+    def __call__(self, X) -> np.ndarray:
+        return self.index[self.index_of(X)]
+
+
 def integer_keyed_partition(index_of, n_keys: int, domain: Box, data, cells: str,
                             **build_kwargs) -> tuple[Partition, np.ndarray]:
     """Partition whose cells are numbered 0..n_keys-1 (classes, Voronoi sites).
@@ -445,7 +461,7 @@ def integer_keyed_partition(index_of, n_keys: int, domain: Box, data, cells: str
     index = np.full(n_keys, -1, dtype=np.int64)
     cell_ids = np.array([int(k) for k in part.keys], dtype=np.int64)
     index[cell_ids] = np.arange(part.n_cells)
-    part._locator = lambda X: index[index_of(X)]
+    part._locator = IndexLocator(index_of, index)
     if data is not None:
         found = part.locate(data)
         part.cells["n_points"] = np.bincount(found[found >= 0], minlength=part.n_cells)

@@ -16,7 +16,7 @@ from ._sklearn import add_predictions, check_fitted_model, model_name, prepare_i
 from .polytopes import integer_keyed_partition
 from .registry import register_adapter
 
-__all__ = ["voronoi_sites", "delaunay_neighbors"]
+__all__ = ["voronoi_sites", "delaunay_neighbors", "NearestSite"]
 
 
 def voronoi_sites(model) -> np.ndarray:
@@ -64,6 +64,21 @@ _VORONOI = ["sklearn.cluster._kmeans.KMeans", "sklearn.cluster._kmeans.MiniBatch
             "sklearn.neighbors._regression.KNeighborsRegressor"]
 
 
+class NearestSite:
+    """Index of the nearest site of each point, after an optional input transform (the
+    steps of a pipeline in front of the model). A plain object, so partitions pickle."""
+
+    def __init__(self, sites: np.ndarray, transform=None):
+        from scipy.spatial import cKDTree
+
+        self.tree = cKDTree(np.asarray(sites, dtype=float))
+        self.transform = transform
+
+    def __call__(self, X) -> np.ndarray:
+        Z = X if self.transform is None else self.transform(X)
+        return self.tree.query(np.asarray(Z, dtype=float))[1]
+
+
 def _partition_voronoi(model, *, domain, data, cells, progress=True, tol=None,
                        delaunay_max_dim: int = 6, n_jobs=None, executor=None,
                        _affine=None, _model=None, _transform=None):
@@ -81,13 +96,7 @@ def _partition_voronoi(model, *, domain, data, cells, progress=True, tol=None,
     cand = (delaunay_neighbors(S) if nz <= delaunay_max_dim
             else [np.delete(np.arange(K), i) for i in range(K)])
     sq = np.einsum("ij,ij->i", S, S)
-    transform = _transform or (lambda X: X)
-    from scipy.spatial import cKDTree
-
-    kd = cKDTree(S)
-
-    def site_of(X):
-        return kd.query(np.asarray(transform(X), dtype=float))[1]
+    site_of = NearestSite(S, _transform)
 
     def constraints(keys):
         out = []
