@@ -1,45 +1,64 @@
 """The nerve of a partition: which sets of cells form simplices.
 
-Rule "facet" (default): an edge per pair of cells sharing a face of positive
-(n-1)-volume, a p-simplex per set of p+1 cells sharing a piece of positive
-(n-p)-volume all of whose faces are simplices. Rule "cech": a simplex per set
-of cells whose closures intersect at all.
+Rule "dual": the dual cell complex of the partition in its domain, triangulated
+(see :mod:`cellgeom.complex.dual`). Rule "facet" (default): an edge per pair of
+cells sharing a face of positive (n-1)-volume, a p-simplex per set of p+1 cells
+sharing a piece of positive (n-p)-volume all of whose faces are simplices. Rule
+"cech": a simplex per set of cells whose closures intersect at all.
+
+Simplices are built dimension by dimension: the candidates of dimension p are the
+cliques of the edges that extend a (p-1)-simplex and have every facet among the
+(p-1)-simplices, generated in chunks (bounded temporaries), with no cap on the count.
 """
 from __future__ import annotations
 
 import itertools
+import os
 
 import numpy as np
 
-from .chains import _row_keys
+from .chains import SimplexIndex
+from .dual import dual_nerve, has_dual_structure
 
-__all__ = ["nerve"]
+__all__ = ["nerve", "RULES", "clique_chunks"]
+
+RULES = ("facet", "dual", "cech")
+
+#: rows of candidates (of any width) generated at once: bounds the temporaries
+CHUNK_ROWS = 2_000_000
 
 
-def nerve(partition, rule: str = "facet", max_dim: int | None = None,
-          max_simplices: int = 5_000_000):
-    """Simplices of the nerve and the volume of each simplex's common piece.
+def nerve(partition, rule: str = "facet", max_dim: int | None = None):
+    """Simplices of the nerve and the diagonal of each Gram matrix.
 
     Returns
     -------
     simplices : list of int arrays, ``simplices[p]`` of shape (n_p, p+1)
         Sorted vertex tuples, rows in lexicographic order.
     volumes : list of float arrays
-        ``volumes[0]`` cell n-volumes; ``volumes[1]`` face (n-1)-volumes under
-        "facet"; in general the volume of the common piece in its own dimension
-        (1 for a point).
+        ``volumes[0]`` cell n-volumes; ``volumes[1]`` face (n-1)-volumes for
+        edges between cells sharing a facet; in general the volume of the common
+        piece in its own dimension (1 for a point), shared out over a fan under
+        "dual" (see :mod:`cellgeom.complex.dual`).
     """
-    if rule not in ("facet", "cech"):
-        raise ValueError(f"rule must be 'facet' or 'cech', got {rule!r}.")
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {RULES}, got {rule!r}.")
     n = partition.dim
     m = partition.n_cells
-    if max_dim is not None and (not isinstance(max_dim, (int, np.integer)) or max_dim < 0):
+    if max_dim is not None and (isinstance(max_dim, bool)
+                                or not isinstance(max_dim, (int, np.integer)) or max_dim < 0):
         raise ValueError(f"max_dim must be a non-negative integer or None, got {max_dim!r}.")
+    if rule == "dual" and has_dual_structure(partition):
+        return dual_nerve(partition, max_dim, clique_chunks,
+                          lambda pairs: facet_pair_volumes(partition, pairs))
+    # "facet", and "dual" on a partition without vertices (high-dimensional route): the
+    # facet nerve, which is the dual complex wherever at most k+1 cells meet at a
+    # codimension-k face (general position)
     simplices = [np.arange(m, dtype=np.int64)[:, None]]
     volumes = [partition.volumes.astype(float)]
-    if rule == "facet":
+    if rule in ("facet", "dual"):
         top = n if max_dim is None else min(max_dim, n)
-        edges, edge_vol = _facet_edges(partition)
+        edges, edge_vol = facet_edges(partition)
     else:
         top = max_dim
         groups = _touching_groups(partition)
@@ -48,74 +67,128 @@ def nerve(partition, rule: str = "facet", max_dim: int | None = None,
         return simplices, volumes
     simplices.append(edges)
     volumes.append(edge_vol)
+    index = SimplexIndex(simplices)
     p = 2
     while (top is None or p <= top) and len(simplices[-1]):
-        if rule == "facet":
-            cand = _extend_cliques(simplices[-1], edges, m)
-            keep, vol = _facet_filter(partition, cand, n - p)
-            new, new_vol = cand[keep], vol[keep]
-        else:
+        if rule == "cech":
             new = _cech_simplices(groups, p)
             new_vol = np.array([partition.common_piece(s)[1] for s in new]) if len(new) else \
                 np.zeros(0)
+        else:
+            kept, kept_vol = [], []
+            for cand in clique_chunks(index, p, edges):
+                keep, vol = _facet_filter(partition, cand, n - p)
+                kept.append(cand[keep])
+                kept_vol.append(vol[keep])
+            new = np.concatenate(kept) if kept else np.zeros((0, p + 1), np.int64)
+            new_vol = np.concatenate(kept_vol) if kept_vol else np.zeros(0)
         if len(new) == 0:
             break
-        if sum(len(s) for s in simplices) + len(new) > max_simplices:
-            raise ValueError(
-                f"the {rule!r} nerve has more than {max_simplices} simplices up to dimension {p};"
-                " pass max_dim to truncate it."
-            )
         simplices.append(new)
         volumes.append(new_vol)
+        index.add(new)
         p += 1
     return simplices, volumes
 
 
-def _facet_edges(partition):
+def facet_edges(partition):
+    """Pairs ``a < b`` of cells sharing a face of positive (n-1)-volume (lexicographic
+    order) and that volume (pieces of one pair added up)."""
     faces = partition.faces
     inner = faces[(faces["cell_b"] >= 0) & (faces["volume"] > 0)]
     pairs = np.sort(inner[["cell_a", "cell_b"]].to_numpy(dtype=np.int64), axis=1)
     vol = inner["volume"].to_numpy(dtype=float)
-    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
-    pairs, vol = pairs[order], vol[order]
-    if len(pairs) > 1:
-        # a pair can appear twice only if an adapter split one face: add the pieces up
-        uniq, inverse = np.unique(pairs, axis=0, return_inverse=True)
-        if len(uniq) < len(pairs):
-            vol = np.bincount(inverse.ravel(), weights=vol, minlength=len(uniq))
-            pairs = uniq
-    return pairs.reshape(-1, 2), vol
+    m = max(partition.n_cells, 1)
+    key = pairs[:, 0] * m + pairs[:, 1]
+    uniq, inverse = np.unique(key, return_inverse=True)
+    # a pair can appear twice only if an adapter split one face: add the pieces up
+    vol = np.bincount(inverse.ravel(), weights=vol, minlength=len(uniq))
+    return np.column_stack([uniq // m, uniq % m]).reshape(-1, 2), vol
 
 
-def _extend_cliques(prev, edges, m):
-    """(p)-cliques from (p-1)-simplices, vectorised: extend each simplex by a neighbour w of
-    its last vertex with w above it, then keep the candidates whose every facet is a
-    (p-1)-simplex (found by hashing rows, as for boundary matrices)."""
-    width = prev.shape[1] + 1
+def facet_pair_volumes(partition, pairs) -> np.ndarray:
+    """(n-1)-volume of the face shared by each pair of cells (rows ``a < b``); 0 where the
+    two cells share no facet."""
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    edges, vol = facet_edges(partition)
+    m = max(partition.n_cells, 1)
+    key = edges[:, 0] * m + edges[:, 1]
+    want = pairs[:, 0] * m + pairs[:, 1]
+    if len(key) == 0:
+        return np.zeros(len(pairs))
+    pos = np.minimum(np.searchsorted(key, want), len(key) - 1)
+    return np.where(key[pos] == want, vol[pos], 0.0)
+
+
+def clique_chunks(index: SimplexIndex, p: int, edges: np.ndarray):
+    """Candidate p-simplices, in chunks, lexicographically ordered across chunks.
+
+    Each (p-1)-simplex is extended by every neighbour w of its last vertex with
+    w above it (the edges as an upper adjacency in CSR form); a candidate is kept when
+    every facet is a (p-1)-simplex (integer-key lookups in ``index``).
+    """
+    prev = index.simplices[p - 1]
+    m = index.n_vertices
+    width = p + 1
     if len(prev) == 0 or len(edges) == 0:
-        return np.zeros((0, width), dtype=np.int64)
-    # upper adjacency in CSR form: for vertex v, its neighbours w > v
+        return
     order = np.lexsort((edges[:, 1], edges[:, 0]))
     up = edges[order]
     indptr = np.zeros(m + 1, dtype=np.int64)
     np.cumsum(np.bincount(up[:, 0], minlength=m), out=indptr[1:])
-    last = prev[:, -1]
-    counts = indptr[last + 1] - indptr[last]
-    rows = np.repeat(np.arange(len(prev)), counts)
-    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    w = up[indptr[last][rows] + offsets, 1]
-    cand = np.column_stack([prev[rows], w])
-    if len(cand) == 0:
-        return cand.reshape(0, width)
-    prev_keys = np.sort(_row_keys(np.ascontiguousarray(prev, dtype=np.int64)))
-    ok = np.ones(len(cand), dtype=bool)
-    for i in range(width - 1):  # the facet without vertex i (the one without w is prev)
-        face = np.ascontiguousarray(np.delete(cand, i, axis=1), dtype=np.int64)
-        keys = _row_keys(face)
-        pos = np.minimum(np.searchsorted(prev_keys, keys), len(prev_keys) - 1)
-        ok &= prev_keys[pos] == keys
-    cand = cand[ok]
-    return cand[np.lexsort(cand.T[::-1])]
+    counts_all = indptr[prev[:, -1] + 1] - indptr[prev[:, -1]]
+    avail = _available_bytes()
+    yielded = 0
+    cum = np.cumsum(counts_all)
+    ends = np.searchsorted(cum, np.arange(CHUNK_ROWS, int(cum[-1]), CHUNK_ROWS)) + 1
+    start = 0
+    for stop in np.unique(np.append(ends, len(prev))).tolist():
+        if stop <= start:
+            continue
+        block = prev[start:stop]
+        last = block[:, -1]
+        counts = counts_all[start:stop]
+        start = stop
+        if counts.sum() == 0:
+            continue
+        rows = np.repeat(np.arange(len(block)), counts)
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        w = up[indptr[last][rows] + offsets, 1]
+        cand = np.column_stack([block[rows], w])
+        ok = np.ones(len(cand), dtype=bool)
+        for i in range(width - 1):  # the facet without vertex i (the one without w is prev)
+            ok &= index.find(p - 1, np.delete(cand, i, axis=1)) >= 0
+        cand = cand[ok]
+        if len(cand):
+            yielded += len(cand)
+            _check_memory(p, yielded, width, avail)
+            yield cand
+
+
+def _check_memory(p, n_rows, width, avail):
+    """Refuse, with the estimate, a dimension whose simplices cannot fit in memory: the
+    rows kept so far (at most ``n_rows``), their index keys, a copy while concatenating."""
+    need = n_rows * (width + 2) * 8 * 2
+    if avail is not None and need > 0.8 * avail:
+        raise MemoryError(
+            f"the {p}-simplices need more than {need / 2**30:.1f} GiB ({n_rows:,} candidate "
+            f"rows so far) of the {avail / 2**30:.1f} GiB available when the build began; "
+            f"pass max_dim={p - 1} to stop below dimension {p}."
+        )
+
+
+def _available_bytes():
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _facet_filter(partition, cand, piece_dim):
@@ -146,7 +219,7 @@ def _touching_groups(partition):
     if not partition.has_vertices:
         raise ValueError(
             'rule="cech" needs the cells\' vertices (the exact low-dimensional route); '
-            'use rule="facet" for this partition.'
+            'use rule="dual" or rule="facet" for this partition.'
         )
     groups: dict[int, list[int]] = {}
     for c in range(partition.n_cells):
@@ -166,7 +239,7 @@ def _cech_simplices(groups, p):
 
 def _cech_edges(partition, groups):
     pairs = _cech_simplices(groups, 1)
-    fac_pairs, fac_vol = _facet_edges(partition)
+    fac_pairs, fac_vol = facet_edges(partition)
     lookup = {tuple(p): v for p, v in zip(fac_pairs.tolist(), fac_vol)}
     vol = np.array([lookup[tuple(p)] if tuple(p) in lookup else partition.common_piece(p)[1]
                     for p in pairs.tolist()], dtype=float)

@@ -6,10 +6,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..core import Partition
-from .chains import betti_from_boundaries, boundary_matrix
+from .chains import SimplexIndex, betti_from_boundaries
 from .gram import gram_matrices, smallest_eigenvalue, warn_if_not_positive_definite
 from .io import read_complex_parts, save_complex
-from .nerve import nerve
+from .nerve import RULES, facet_pair_volumes, nerve
 
 __all__ = ["RiemannianComplex", "build_complex", "load"]
 
@@ -23,15 +23,20 @@ class RiemannianComplex:
     Attributes
     ----------
     partition : Partition
-    rule : {"facet", "cech"}
+    rule : {"dual", "facet", "cech"}
     metric : {"diagonal", "dihedral"}
     dim : int
         Largest p with a p-simplex.
     cells : DataFrame
         The partition's cell table (one row per vertex).
     edges : DataFrame
-        One row per edge: ``a < b``, ``face_volume`` (M_1 diagonal), ``length``
-        (distance between the cells' centroids, h_ab).
+        One row per edge (1-simplex, in ``simplices(1)`` order): ``a < b``,
+        ``face_volume`` (the (n-1)-volume of the face the two cells share; under
+        "dual", 0 for the diagonal of a fan, whose cells meet in a lower-dimensional
+        face; under "cech", the common piece's volume in its own dimension, as M_1),
+        ``length`` (distance between the cells' centroids, h_ab). The Gram weights
+        M_1 are ``gram(1)``; they equal ``face_volume`` on every edge between cells
+        sharing a facet.
     gram_min_eigenvalue : float
         Smallest eigenvalue of M_1 (positive for "diagonal").
     """
@@ -44,6 +49,7 @@ class RiemannianComplex:
         self._volumes = volumes
         self._grams = gram_matrices(partition, simplices, volumes, metric)
         self._boundaries: dict[int, sp.csr_matrix] = {}
+        self._index: SimplexIndex | None = None
         self.gram_min_eigenvalue = (
             smallest_eigenvalue(self._grams[1]) if len(self._grams) > 1 else float("nan")
         )
@@ -88,17 +94,27 @@ class RiemannianComplex:
         self._check_rank(p)
         return self._volumes[p] if p <= self.dim else np.zeros(0)
 
+    @property
+    def index(self) -> SimplexIndex:
+        """Integer-key lookup of vertex tuples among the simplices (built once)."""
+        if self._index is None:
+            self._index = SimplexIndex(self._simplices)
+        return self._index
+
     def boundary(self, p: int) -> sp.csr_matrix:
-        """B_p: rows (p-1)-simplices, columns p-simplices, entries (-1)^i.
+        """B_p: rows (p-1)-simplices, columns p-simplices, entries (-1)^i (float64, CSR).
 
         ``boundary(0)`` is the zero map to the empty (-1)-chains, shape (0, n_0).
+        Built once from integer simplex keys and cached on the complex.
         """
         self._check_rank(p)
         if p not in self._boundaries:
             if p == 0:
                 B = sp.csr_matrix((0, self.n_vertices))
+            elif p > self.dim:
+                B = sp.csr_matrix((self.n_simplices(p - 1), 0))
             else:
-                B = boundary_matrix(self.simplices(p - 1), self.simplices(p))
+                B = self.index.boundary(p)
             self._boundaries[p] = B
         return self._boundaries[p]
 
@@ -114,7 +130,14 @@ class RiemannianComplex:
         return int(sum((-1) ** p * len(s) for p, s in enumerate(self._simplices)))
 
     def betti_numbers(self) -> list[int]:
-        """Betti numbers b_0..b_dim over the rationals (exact ranks mod a large prime)."""
+        """Betti numbers b_0..b_dim over the rationals.
+
+        ``b_p = n_p - rank B_p - rank B_{p+1}`` with exact ranks modulo the prime
+        2^31 - 1 (equal to the ranks over Q unless that prime divides a torsion
+        coefficient): rank B_1 by union-find, higher ranks by a compiled sparse column
+        reduction from the top dimension down with clearing (a pivot row of B_{p+1}
+        marks a column of B_p that reduces to zero).
+        """
         sizes = self.n_simplices()
         return betti_from_boundaries(sizes, [self.boundary(p) for p in range(len(sizes))])
 
@@ -126,9 +149,16 @@ class RiemannianComplex:
             np.zeros(0)
         return pd.DataFrame({
             "a": edges[:, 0], "b": edges[:, 1],
-            "face_volume": self.simplex_volumes(1) if self.dim >= 1 else np.zeros(0),
+            "face_volume": self._face_volumes(edges),
             "length": length,
         })
+
+    def _face_volumes(self, edges):
+        if len(edges) == 0:
+            return np.zeros(0)
+        if self.rule != "dual" or not hasattr(self.partition, "faces"):
+            return np.asarray(self.simplex_volumes(1), dtype=float)  # M_1, as before
+        return facet_pair_volumes(self.partition, edges)
 
     def to_networkx(self):
         """The 1-skeleton as a ``networkx.Graph``.
@@ -174,24 +204,34 @@ def build_complex(partition, rule: str = "facet", metric: str = "diagonal",
     Parameters
     ----------
     partition : Partition
-    rule : {"facet", "cech"}
-        "facet": simplices are sets of cells sharing a piece of positive
-        (n-p)-volume (edges = shared faces). "cech": sets of cells whose closures
-        intersect at all.
+    rule : {"dual", "facet", "cech"}
+        "dual": the dual cell complex of the partition in its domain,
+        triangulated: vertices = cells, edges = shared facets, and each interior
+        codimension-k face with all its cells present filled by a k-cell, a fan from
+        its lowest-numbered cell. It has the domain's topology: a full partition of a
+        box gives Betti numbers (1, 0, ..., 0). "facet" (default): simplices are sets of cells
+        sharing a piece of positive (n-p)-volume (edges = shared faces); every interior
+        face met by more than k+1 cells (two lines crossing) leaves a hole. "cech": sets
+        of cells whose closures intersect at all (contractible too, but with simplices
+        up to the number of cells meeting at a point, without geometric weights).
+        See docs/theory.md for when each is right.
     metric : {"diagonal", "dihedral"}
         Gram matrix on 1-chains; "dihedral" adds the hinge couplings and warns
         when the result is not positive definite.
     max_dim : int, optional
-        Highest simplex dimension built (default: n for "facet", all for "cech").
+        Highest simplex dimension built (default: n for "dual" and "facet", all for
+        "cech").
 
     Examples
     --------
     >>> import cellgeom
     >>> arr = cellgeom.HyperplaneArrangement([[1, 0], [0, 1]], [-0.3, -0.6])
     >>> part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
-    >>> cx = cellgeom.build_complex(part)
+    >>> cx = cellgeom.build_complex(part, rule="dual")
     >>> cx.n_simplices(), cx.betti_numbers()
-    ([4, 4], [1, 1])
+    ([4, 5, 2], [1, 0, 0])
+    >>> cellgeom.build_complex(part, rule="facet").betti_numbers()
+    [1, 1]
     """
     if not isinstance(partition, Partition):
         raise TypeError(
@@ -200,6 +240,8 @@ def build_complex(partition, rule: str = "facet", metric: str = "diagonal",
         )
     if partition.n_cells == 0:
         raise ValueError("the partition has no cells: nothing to build a complex on.")
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {RULES}, got {rule!r}.")
     simplices, volumes = nerve(partition, rule=rule, max_dim=max_dim)
     return RiemannianComplex(partition, simplices, volumes, rule, metric)
 
@@ -231,6 +273,7 @@ def load(path) -> RiemannianComplex:
     cx.rule, cx.metric = parts["rule"], parts["metric"]
     cx._simplices, cx._volumes, cx._grams = parts["simplices"], parts["volumes"], parts["grams"]
     cx._boundaries = {}
+    cx._index = None
     cx.gram_min_eigenvalue = parts["gram_min_eigenvalue"]
     cx.edges = parts["edges"]
     return cx

@@ -1,0 +1,354 @@
+"""Rule "dual": the dual cell complex of a partition in its domain, triangulated.
+
+Every interior face F of the partition (a point set where the cells ``S(F)``, its
+*star*, meet; codimension k) whose cells are all present gives the k-cell ``D(F)`` with
+vertex set ``S(F)``: cells are points, facets edges, hinges polygons, and so on. Each
+``D(F)`` is triangulated by *pulling* its first cell: the cone from the first cell of
+``S(F)`` over the triangulated faces of ``D(F)`` that do not contain it (a fan, for a
+polygon). "First" is in the canonical order of :func:`canonical_order` (largest volume
+first), which depends on the geometry only, so the complex does not change when the
+cells are numbered differently. The result has a closed description used here: with
+cells ``v_0 < v_1 < ... < v_p`` in that order, a row is a simplex iff there are faces
+``F_p, ..., F_1`` with ``F_i`` in the closure of ``F_{i-1}``, ``v_i..v_p`` around
+``F_i``, ``v_i`` first among the cells around ``F_i``, and every ``F_i`` interior with
+all its cells present. Its faces pass the same test, so simplices are built dimension by
+dimension from the cliques of the previous one. In a face-to-face partition F_i is the
+common face of ``v_i..v_p``; in a box partition with coinciding coordinates that
+intersection can hold several faces, and each is tried.
+
+For a full partition of a box the complex is contractible (the dual of a ball), so its
+Betti numbers are (1, 0, ..., 0), as the domain's are. For the cells of a partition
+that are present (``cells="data"``) it has the homotopy type of the interior of their
+union (cells meeting along a face whose other cells are missing are not joined there).
+
+Gram weights (the diagonal of M_p): a p-simplex whose carrier face F (the face common to
+its cells) has codimension p is one of the t_F simplices of the fan of ``D(F)`` and gets
+``vol_{n-p}(F) / t_F``: the face's volume shared equally. A simplex inside a fan
+(codimension of F above p, e.g. the diagonal of the quadrilateral around the crossing of
+two lines) is not dual to any face; it gets the mean weight of the p-simplices of
+``D(F)``'s boundary (the typical (n-p)-volume of the faces around F), so M_p stays
+diagonal, positive and scales as length^(n-p).
+"""
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+
+from ..core import BoxPartition, vector_columns
+from ..geometry import flat_volume_centroid
+from ._strata_kernels import box_extend, box_touching, star_pairs, vertex_strata
+from .chains import SimplexIndex
+
+__all__ = ["dual_nerve", "has_dual_structure"]
+
+
+def has_dual_structure(partition) -> bool:
+    """Whether the dual complex can be built exactly: boxes, or a face-to-face partition
+    with its cells' vertices (the exact route, n <= 6)."""
+    if isinstance(partition, BoxPartition):
+        return True
+    return bool(partition.has_vertices and partition.info.get("face_to_face")
+                and len(partition.vertices) > 0)
+
+
+def dual_nerve(partition, max_dim, extend, facet_volumes):
+    """Simplices and Gram weights of the triangulated dual complex.
+
+    Parameters
+    ----------
+    partition : Partition
+        Boxes or a face-to-face partition with vertices (:func:`has_dual_structure`).
+    max_dim : int or None
+        Highest dimension built (default n).
+    extend : callable
+        ``extend(index, p, edges)`` -> candidate p-simplices (chunks of rows) whose
+        every facet is a (p-1)-simplex; see :func:`cellgeom.complex.nerve.clique_chunks`.
+    facet_volumes : callable
+        ``facet_volumes(pairs)`` -> (n-1)-volume shared by each pair of cells.
+
+    Returns
+    -------
+    simplices, volumes : lists over p, as :func:`cellgeom.complex.nerve.nerve`.
+    """
+    n, m = partition.dim, partition.n_cells
+    top = n if max_dim is None else min(int(max_dim), n)
+    # built on the cells renumbered in the canonical order; mapped back at the end
+    order = canonical_order(partition)
+    rank = np.empty(m, dtype=np.int64)
+    rank[order] = np.arange(m)
+    strata = _BoxStrata(partition, order) if isinstance(partition, BoxPartition) else \
+        _VertexStrata(partition, rank)
+
+    def shared_volumes(pairs):
+        return facet_volumes(np.sort(order[pairs], axis=1))
+
+    simplices = [np.arange(m, dtype=np.int64)[:, None]]
+    volumes = [np.asarray(partition.volumes, dtype=float)]
+    index = SimplexIndex(simplices)
+    p = 1
+    while p <= top and len(simplices[-1]):
+        if p == 1:
+            chunks = [strata.pairs()] if m > 1 else []
+        else:
+            chunks = extend(index, p, simplices[1])
+        kept, carriers = [], []
+        for cand in chunks:
+            tau = index.find(p - 1, cand[:, 1:])
+            keep, info = strata.extend(cand, tau)
+            kept.append(cand[keep])
+            carriers.append(info)
+        new = np.concatenate(kept) if kept else np.zeros((0, p + 1), np.int64)
+        if len(new) == 0:
+            break
+        info = _Carriers.concat(carriers)
+        strata.commit(info)
+        simplices.append(new)
+        index.add(new)
+        volumes.append(_weights(p, new, info, index, shared_volumes))
+        p += 1
+    for q in range(1, len(simplices)):  # back to the partition's cell numbers
+        rows = np.sort(order[simplices[q]], axis=1)
+        srt = np.lexsort(rows.T[::-1])
+        simplices[q], volumes[q] = rows[srt], volumes[q][srt]
+    return simplices, volumes
+
+
+def canonical_order(partition) -> np.ndarray:
+    """The cells in the order that picks each fan's apex: decreasing volume, ties broken
+    by the centroid (lexicographic) and then the index. It depends on the geometry only,
+    so the complex does not change when the cells are numbered differently (another
+    order of hyperplanes, units or trees); volumes and centroids are compared to 12
+    significant digits so rounding noise does not decide."""
+    vol = np.asarray(partition.volumes, dtype=float)
+    cen = np.asarray(partition.centroids, dtype=float)
+    scale = float(partition.domain.scale) or 1.0
+    vol_key = -_round_sig(vol, 12)
+    cen_key = np.round(cen / scale, 10)
+    keys = [np.arange(len(vol))] + [cen_key[:, j] for j in range(cen.shape[1] - 1, -1, -1)]
+    return np.lexsort(keys + [vol_key]).astype(np.int64)
+
+
+def _round_sig(x, digits):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = np.where(x != 0, np.floor(np.log10(np.abs(x))), 0.0)
+    mag = np.nan_to_num(mag)
+    return np.round(x / 10.0 ** mag, digits - 1) * 10.0 ** mag
+
+
+class _Carriers:
+    """The faces of the partition carrying each new simplex (CSR over the simplices):
+    an exact identity per face, its codimension and volume, the cells around it, and
+    whatever the strata oracle keeps to extend the simplex later (``extra``)."""
+
+    def __init__(self, ptr, key, codim, vol, sptr, sids, extra=None):
+        self.ptr, self.key, self.codim, self.vol = ptr, key, codim, vol
+        self.sptr, self.sids, self.extra = sptr, sids, extra
+
+    @staticmethod
+    def concat(parts):
+        if len(parts) == 1:
+            return parts[0]
+        ptr, sptr, off, soff = [np.zeros(1, np.int64)], [np.zeros(1, np.int64)], 0, 0
+        for c in parts:
+            ptr.append(c.ptr[1:] + off)
+            sptr.append(c.sptr[1:] + soff)
+            off += len(c.codim)
+            soff += len(c.sids)
+        extra = None
+        if parts[0].extra is not None:
+            extra = tuple(np.concatenate([c.extra[i] for c in parts])
+                          for i in range(len(parts[0].extra)))
+        return _Carriers(np.concatenate(ptr), np.concatenate([c.key for c in parts]),
+                         np.concatenate([c.codim for c in parts]),
+                         np.concatenate([c.vol for c in parts]), np.concatenate(sptr),
+                         np.concatenate([c.sids for c in parts]), extra)
+
+
+def _weights(p, simp, info, index, facet_volumes):
+    """Gram weights of the p-simplices (module docstring): a face's volume shared
+    equally over the fan simplices it carries at full dimension; inside a fan, the mean
+    weight of the fan's boundary p-simplices."""
+    k = len(simp)
+    counts = np.diff(info.ptr)
+    row = np.repeat(np.arange(k), counts)  # simplex of each (simplex, carrier) pair
+    if np.any(info.codim < p):
+        bad = simp[row[int(np.flatnonzero(info.codim < p)[0])]]
+        raise RuntimeError(f"dual rule: simplex {bad.tolist()} spans more than its carrier")
+    top = info.codim == p
+    out = np.zeros(k)
+    if np.any(top):
+        vol = info.vol[top]
+        if p == 1:
+            vol = facet_volumes(simp[row[top]])
+        _, inv, t = np.unique(info.key[top], return_inverse=True, return_counts=True)
+        inv = inv.ravel()
+        np.add.at(out, row[top], vol / t[inv])
+    has_top = np.bincount(row[top], minlength=k) > 0
+    inner = np.flatnonzero(~has_top)
+    if inner.size:
+        first = info.ptr[inner]  # the carrier of least codimension comes first
+        keys, uniq, inv = np.unique(info.key[first], return_index=True, return_inverse=True)
+        means = np.empty(len(keys))
+        for g, c in enumerate(first[uniq].tolist()):
+            star = info.sids[info.sptr[c]:info.sptr[c + 1]]
+            sub = np.array(list(combinations(star.tolist(), p + 1)), dtype=np.int64)
+            pos = index.find(p, sub)
+            pos = pos[pos >= 0]
+            pos = pos[has_top[pos]]
+            means[g] = out[pos].mean() if pos.size else float(info.vol[c])
+        out[inner] = means[inv.ravel()]
+    return out
+
+
+def _padded_keys(ptr, ids):
+    """One exact, comparable key per row of a CSR list (its length, then its entries
+    padded with -1)."""
+    lengths = np.diff(ptr)
+    width = int(lengths.max()) if lengths.size else 0
+    rows = np.full((len(lengths), width + 1), -1, dtype=np.int64)
+    rows[:, 0] = lengths
+    r = np.repeat(np.arange(len(lengths)), lengths)
+    c = np.arange(len(ids)) - np.repeat(ptr[:-1], lengths) + 1
+    rows[r, c] = ids
+    rows = np.ascontiguousarray(rows)
+    return rows.view(np.dtype((np.void, 8 * rows.shape[1]))).ravel()
+
+
+class _BoxStrata:
+    """Closed-form strata of a box partition: intersections of boxes, cut where boxes
+    with coinciding coordinates meet them (see :func:`box_extend`). Cells are numbered
+    in ``order`` (new cell i is the partition's cell ``order[i]``)."""
+
+    def __init__(self, part, order):
+        self.lo = np.ascontiguousarray(np.asarray(part.lo, dtype=float)[order])
+        self.hi = np.ascontiguousarray(np.asarray(part.hi, dtype=float)[order])
+        self.n = part.dim
+        m = len(self.lo)
+        order = np.argsort(self.lo[:, 0], kind="stable").astype(np.int64)
+        a, b = box_touching(self.lo, self.hi, order)
+        self._pairs = np.column_stack([a, b])
+        both_a = np.concatenate([a, b])
+        both_b = np.concatenate([b, a])
+        srt = np.lexsort((both_b, both_a))
+        self.nids = np.ascontiguousarray(both_b[srt])
+        self.nptr = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(np.bincount(both_a, minlength=m), out=self.nptr[1:])
+        # each cell is realised by itself
+        self.r_ptr = np.arange(m + 1, dtype=np.int64)
+        self.r_lo, self.r_hi = self.lo, self.hi
+
+    def pairs(self):
+        p = self._pairs
+        return p[np.lexsort((p[:, 1], p[:, 0]))]
+
+    def extend(self, cand, tau):
+        ok, ptr, lo, hi, dims, vols, sptr, sids = box_extend(
+            np.ascontiguousarray(cand, dtype=np.int64), tau.astype(np.int64), self.r_ptr,
+            self.r_lo, self.r_hi, self.lo, self.hi, self.nptr, self.nids)
+        ptr = _compress_ptr(ptr, ok)
+        key = np.ascontiguousarray(np.hstack([lo, hi]))
+        key = key.view(np.dtype((np.void, 8 * key.shape[1]))).ravel()
+        return ok, _Carriers(ptr, key, self.n - dims, vols, sptr, sids, extra=(lo, hi))
+
+    def commit(self, info):
+        self.r_ptr = info.ptr
+        self.r_lo, self.r_hi = info.extra
+
+
+class _VertexStrata:
+    """Strata of a face-to-face partition from its cells' vertices: a face is the set
+    of vertices common to its cells, its star the cells holding all of them. Cell c of
+    the partition is numbered ``rank[c]``."""
+
+    def __init__(self, part, rank):
+        m = part.n_cells
+        indptr, vid, coords = part._vertices
+        self.coords = np.asarray(coords, dtype=float)
+        self.n = part.dim
+        self.tol = 1e3 * float(part.info.get("tol", 1e-9 * part.domain.scale))
+        self.rank = rank
+        indptr = np.asarray(indptr, dtype=np.int64)
+        vid = np.asarray(vid, dtype=np.int64)
+        cell = rank[np.repeat(np.arange(m), np.diff(indptr))]
+        pairs = np.unique(np.column_stack([cell, vid]), axis=0)  # drops merged repeats
+        self.cvids = pairs[:, 1].copy()
+        self.cvptr = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pairs[:, 0], minlength=m), out=self.cvptr[1:])
+        by_v = np.lexsort((pairs[:, 0], pairs[:, 1]))
+        self.vcids = pairs[by_v, 0].copy()
+        self.vcptr = np.zeros(len(self.coords) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pairs[:, 1], minlength=len(self.coords)), out=self.vcptr[1:])
+        self._bad_facets(part)
+
+    def _bad_facets(self, part):
+        """Per cell, its facets towards the domain boundary or outside the partition, each
+        as the sorted ids of the cell's vertices on it."""
+        f = part.facets
+        rows = np.flatnonzero(f["neighbor"].to_numpy() < 0)
+        fcell = self.rank[f["cell"].to_numpy()[rows].astype(np.int64)]
+        order = np.argsort(fcell, kind="stable")
+        rows, fcell = rows[order], fcell[order]
+        normals = f[vector_columns("normal", self.n)].to_numpy(dtype=float)[rows]
+        offsets = f["offset"].to_numpy(dtype=float)[rows]
+        counts = self.cvptr[fcell + 1] - self.cvptr[fcell]
+        owner = np.repeat(np.arange(len(rows)), counts)
+        pos = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        verts = self.cvids[self.cvptr[fcell][owner] + pos]
+        dist = np.abs(np.einsum("ij,ij->i", self.coords[verts], normals[owner]) - offsets[owner])
+        on = dist <= self.tol
+        self.bfvids = verts[on]
+        self.bfptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner[on], minlength=len(rows)), out=self.bfptr[1:])
+        m = len(self.cvptr) - 1
+        self.bptr = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(np.bincount(fcell, minlength=m), out=self.bptr[1:])
+
+    def pairs(self):
+        a, b = star_pairs(self.vcptr, self.vcids)
+        m = len(self.cvptr) - 1
+        key = np.unique(a * m + b)
+        return np.column_stack([key // m, key % m])
+
+    def extend(self, cand, tau):
+        # face to face: the common face of the candidate's cells is its only carrier
+        ok, sptr, sids, vptr, vids = vertex_strata(
+            np.ascontiguousarray(cand, dtype=np.int64), self.cvptr, self.cvids, self.vcptr,
+            self.vcids, self.bptr, self.bfptr, self.bfvids)
+        sptr = _compress_ptr(sptr, ok)
+        vptr = _compress_ptr(vptr, ok)
+        dims, vols = self._face_dims_volumes(vptr, vids, cand.shape[1] - 1)
+        k = int(ok.sum())
+        return ok, _Carriers(np.arange(k + 1, dtype=np.int64), _padded_keys(sptr, sids),
+                             self.n - dims, vols, sptr, sids)
+
+    def commit(self, info):
+        pass
+
+    def _face_dims_volumes(self, vptr, vids, p):
+        """Dimension (affine rank of its vertices) of each face, and the own-dimension
+        volume of the faces of codimension p >= 2 (the only ones weighed by their volume;
+        facet volumes come from the partition's tables)."""
+        k = len(vptr) - 1
+        dims = np.zeros(k, dtype=np.int64)
+        vols = np.ones(k)
+        sizes = np.diff(vptr)
+        for s in np.unique(sizes):
+            if s <= 1:
+                continue
+            rows = np.flatnonzero(sizes == s)
+            idx = vids[vptr[rows][:, None] + np.arange(s)]
+            pts = self.coords[idx]
+            centred = pts - pts.mean(axis=1, keepdims=True)
+            sing = np.linalg.svd(centred, compute_uv=False)
+            dims[rows] = np.sum(sing > self.tol, axis=1)
+        need = (dims > 0) & (self.n - dims == p) & (p >= 2)
+        for r in np.flatnonzero(need):
+            pts = self.coords[vids[vptr[r]:vptr[r + 1]]]
+            vols[r] = flat_volume_centroid(pts, int(dims[r]), self.tol)[0]
+        return dims, vols
+
+
+def _compress_ptr(ptr, ok):
+    """A CSR pointer over all candidates -> one over the kept ones (rejected are empty)."""
+    return np.concatenate([[0], ptr[1:][ok]]).astype(np.int64)

@@ -1,0 +1,267 @@
+"""The "dual" rule: the dual cell complex of a partition, triangulated.
+
+Oracles: GUDHI's Betti numbers of the same simplices; the domain's homology (a box is
+contractible, an annulus has one loop, a hollow cube one cavity); the Cech nerve (nerve
+theorem); Gauss-Bonnet; the Hodge theorem (dim ker L_p = b_p); the partition's crossing
+points counted from the lines' equations.
+"""
+import itertools
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
+from sklearn.tree import DecisionTreeRegressor
+
+import cellgeom
+from cellgeom.analysis.curvature import vertex_curvature
+from cellgeom.analysis.laplacians import hodge_laplacian
+from cellgeom.analysis.spectral import betti_numbers_from_kernels
+
+from ..helpers import generic_arrangement
+
+
+def _gudhi_betti(cx):
+    gudhi = pytest.importorskip("gudhi")
+    st = gudhi.SimplexTree()
+    for p in range(cx.dim + 1):
+        st.insert_batch(cx.simplices(p).T, np.zeros(cx.n_simplices(p)))
+    st.compute_persistence(persistence_dim_max=True)
+    got = list(st.betti_numbers())
+    return got + [0] * (cx.dim + 1 - len(got))
+
+
+def _tree(n, leaves, seed, levels=None):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(size=(1500, n))
+    if levels:  # coinciding thresholds: boxes meet along crossings and T-junctions
+        X = np.round(X * levels) / levels
+    y = np.sin(5 * X[:, 0]) + X[:, 1] + 0.2 * rng.normal(size=1500)
+    return DecisionTreeRegressor(max_leaf_nodes=leaves, random_state=seed).fit(X, y), X, y
+
+
+def _full_partitions():
+    out = []
+    for k, n, seed in [(6, 2, 11), (5, 3, 2), (5, 4, 1)]:
+        arr, box = generic_arrangement(k, n, seed)
+        out.append((f"generic arrangement {k} planes {n}-D",
+                    cellgeom.partition(arr, domain=box, cells="all", progress=False)))
+    # non-generic: four lines through one point, a 3-D and a 4-D grid
+    arr = cellgeom.HyperplaneArrangement([[1, 0], [0, 1], [1, 1], [1, -1]],
+                                         [-0.5, -0.5, -1.0, 0.0])
+    out.append(("four lines through a point",
+                cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)))
+    for n in (3, 4):
+        W = np.vstack([np.eye(n), np.eye(n)])
+        b = np.concatenate([-0.3 * np.ones(n), -0.6 * np.ones(n)])
+        out.append((f"{n}-D grid of planes",
+                    cellgeom.partition(cellgeom.HyperplaneArrangement(W, b),
+                                       domain=(np.zeros(n), np.ones(n)), cells="all",
+                                       progress=False)))
+    for n in (2, 3, 4):
+        tree, X, _ = _tree(n, 80, seed=n)
+        out.append((f"tree {n}-D", cellgeom.partition(tree, data=X, cells="all",
+                                                      progress=False)))
+        tree, X, _ = _tree(n, 40, seed=n, levels=4)
+        out.append((f"tree {n}-D, coinciding thresholds",
+                    cellgeom.partition(tree, data=X, cells="all", progress=False)))
+        rng = np.random.default_rng(n)
+        X = np.round(rng.uniform(size=(800, n)) * 3) / 3
+        forest = RandomForestRegressor(n_estimators=3, max_leaf_nodes=8, random_state=0).fit(
+            X, X[:, 0] + rng.normal(size=800))
+        out.append((f"forest {n}-D", cellgeom.partition(forest, data=X, cells="all",
+                                                        progress=False)))
+        km = KMeans(9, n_init=1, random_state=0).fit(rng.uniform(size=(300, n)))
+        out.append((f"k-means {n}-D", cellgeom.partition(km, domain=(np.zeros(n), np.ones(n)),
+                                                         cells="all", progress=False)))
+    # Voronoi cells of a grid of centres: 4 cells at every interior vertex in 2-D
+    g = np.stack(np.meshgrid(np.arange(3.0), np.arange(3.0)), -1).reshape(-1, 2)
+    km = KMeans(9, init=g, n_init=1, max_iter=1).fit(g)
+    km.cluster_centers_ = g
+    out.append(("Voronoi of a grid", cellgeom.partition(km, domain=([-0.5, -0.5], [2.5, 2.5]),
+                                                        cells="all", progress=False)))
+    return out
+
+
+FULL = _full_partitions()
+
+
+@pytest.mark.parametrize("name,part", FULL, ids=[name for name, _ in FULL])
+def test_full_partition_is_contractible_and_equals_gudhi(name, part):
+    """Oracle: the box is contractible; GUDHI on the same simplices; Gauss-Bonnet."""
+    cx = cellgeom.build_complex(part, rule="dual")
+    betti = cx.betti_numbers()
+    assert betti == [1] + [0] * cx.dim, name
+    assert cx.euler_characteristic() == 1
+    assert _gudhi_betti(cx) == betti
+    assert vertex_curvature(cx, "euler").sum() == pytest.approx(1.0, abs=1e-12)
+    for p in range(cx.dim + 1):  # sorted unique rows, positive diagonal Gram weights
+        s = cx.simplices(p)
+        assert np.all(np.diff(s, axis=1) > 0)
+        assert len(np.unique(s, axis=0)) == len(s)
+        assert np.all(cx.simplex_volumes(p) > 0)
+    for p in range(1, cx.dim):
+        assert abs(cx.boundary(p) @ cx.boundary(p + 1)).max() == 0
+
+
+@pytest.mark.parametrize("name,part", [FULL[0], FULL[3], FULL[4], FULL[8]],
+                         ids=[FULL[i][0] for i in (0, 3, 4, 8)])
+def test_dual_and_cech_agree_in_homology(name, part):
+    """Oracle: the nerve theorem (the Cech nerve of a cover of a box is contractible)."""
+    dual = cellgeom.build_complex(part, rule="dual").betti_numbers()
+    cech = cellgeom.build_complex(part, rule="cech").betti_numbers()
+    assert dual[0] == cech[0] == 1
+    assert sum(dual[1:]) == sum(cech[1:]) == 0
+
+
+def test_worked_example_crossing_is_filled_by_two_triangles():
+    """THEORY.md section 9 under "dual": the four cells around (0.3, 0.6) fill a square,
+    two triangles from one diagonal; b = (1, 0, 0); Gram weights by hand."""
+    arr = cellgeom.HyperplaneArrangement([[1.0, 0.0], [0.0, 1.0]], [-0.3, -0.6])
+    part = cellgeom.partition(arr, domain=cellgeom.Box([0, 0], [1, 1]), cells="all",
+                              progress=False)
+    cx = cellgeom.build_complex(part, rule="dual")
+    assert cx.n_simplices() == [4, 5, 2]
+    assert cx.betti_numbers() == [1, 0, 0]
+    assert cx.euler_characteristic() == 1
+    idx = {k: i for i, k in enumerate(part.keys)}
+    # the apex is the largest cell, 10 (area .42): the diagonal joins it to 01
+    diagonal = tuple(sorted((idx["10"], idx["01"])))
+    edges = [tuple(e) for e in cx.simplices(1).tolist()]
+    assert diagonal in edges
+    e = cx.edges.set_index(["a", "b"])
+    assert e.loc[diagonal, "face_volume"] == 0.0  # the two cells share no facet
+    M1 = dict(zip(edges, cx.simplex_volumes(1)))
+    assert M1[diagonal] == pytest.approx((0.6 + 0.4 + 0.3 + 0.7) / 4)  # mean face around
+    facets = {frozenset(("00", "10")): 0.6, frozenset(("01", "11")): 0.4,
+              frozenset(("00", "01")): 0.3, frozenset(("10", "11")): 0.7}
+    for pair, v in facets.items():
+        a, b = sorted(idx[k] for k in pair)
+        assert M1[(a, b)] == pytest.approx(v) and e.loc[(a, b), "face_volume"] == pytest.approx(v)
+    tri = {tuple(t) for t in cx.simplices(2).tolist()}
+    assert all(set(diagonal) <= set(t) for t in tri)
+    np.testing.assert_allclose(cx.simplex_volumes(2), [0.5, 0.5])  # the point, shared
+
+
+def test_kernel_dimensions_equal_betti_and_l1_has_empty_kernel():
+    """Oracle: Hodge theorem, dim ker L_p = b_p; a full 2-D partition has b_1 = 0, so the
+    weighted L_1 is invertible (smallest eigenvalue of S_1 v = lambda M_1 v positive)."""
+    for _, part in (FULL[0], FULL[3], FULL[8], FULL[10]):
+        cx = cellgeom.build_complex(part, rule="dual")
+        assert betti_numbers_from_kernels(cx) == cx.betti_numbers()
+        assert betti_numbers_from_kernels(cx, gram=False) == cx.betti_numbers()
+        if part.dim == 2:
+            L1 = hodge_laplacian(cx, 1).toarray()
+            ev = np.linalg.eigvals(L1).real
+            assert ev.min() > 1e-8 * ev.max()
+
+
+def test_gram_weights_share_each_vertex_and_scale_with_the_domain():
+    """Oracle: in 2-D every interior crossing point of the lines (counted from their
+    equations) has weight 1 shared over its triangles, so sum M_2 = number of crossings;
+    scaling the domain by s scales M_p by s^(n-p)."""
+    W, b = np.random.default_rng(5).normal(size=(7, 2)), np.random.default_rng(6).normal(size=7)
+    box = cellgeom.Box([-1.5, -1.5], [1.5, 1.5])
+    part = cellgeom.partition(cellgeom.HyperplaneArrangement(W, b * 0.5), domain=box,
+                              cells="all", progress=False)
+    crossings = 0
+    for i, j in itertools.combinations(range(7), 2):
+        x = np.linalg.solve(W[[i, j]], -0.5 * b[[i, j]])
+        crossings += bool(np.all(np.abs(x) < 1.5))
+    cx = cellgeom.build_complex(part, rule="dual")
+    assert cx.simplex_volumes(2).sum() == pytest.approx(crossings)
+    s = 2.5
+    big = cellgeom.partition(cellgeom.HyperplaneArrangement(W, b * 0.5 * s),
+                             domain=box.scaled(s), cells="all", progress=False)
+    cx2 = cellgeom.build_complex(big, rule="dual")
+    assert [t.tolist() for t in cx2._simplices] == [t.tolist() for t in cx._simplices]
+    for p in range(3):
+        np.testing.assert_allclose(cx2.simplex_volumes(p), s ** (2 - p) * cx.simplex_volumes(p),
+                                   rtol=1e-9)
+
+
+def test_relabelled_cells_give_the_same_complex():
+    """Oracle: permuting and flipping the hyperplanes renumbers the cells; the dual
+    complex is the same set of cell tuples (the fan apex depends on geometry only)."""
+    W, b = np.random.default_rng(2).normal(size=(6, 2)), np.random.default_rng(3).normal(size=6)
+    box = cellgeom.Box([-1, -1], [1, 1])
+    one = cellgeom.partition(cellgeom.HyperplaneArrangement(W, 0.3 * b), domain=box,
+                             cells="all", progress=False)
+    perm, flip = np.array([3, 0, 5, 1, 4, 2]), np.array([1, -1, -1, 1, -1, 1.0])
+    two = cellgeom.partition(cellgeom.HyperplaneArrangement(W[perm] * flip[:, None],
+                                                            0.3 * b[perm] * flip),
+                             domain=box, cells="all", progress=False)
+    c1, c2 = one.centroids, two.centroids
+    sigma = np.argmin(np.linalg.norm(c1[:, None] - c2[None], axis=2), axis=1)
+    assert not np.array_equal(sigma, np.arange(len(sigma)))
+    cx1 = cellgeom.build_complex(one, rule="dual")
+    cx2 = cellgeom.build_complex(two, rule="dual")
+    for p in range(cx1.dim + 1):
+        mapped = {tuple(sorted(sigma[s])) for s in cx1.simplices(p).tolist()}
+        assert mapped == {tuple(s) for s in cx2.simplices(p).tolist()}
+
+
+def _grid_tree_without_centre(n):
+    """A tree whose leaves are the 3^n cells of a grid; data everywhere but the centre."""
+    g = np.stack(np.meshgrid(*[np.arange(3)] * n), -1).reshape(-1, n)
+    X = (g + 0.5) / 3
+    y = np.arange(len(g), dtype=float)
+    tree = DecisionTreeRegressor(random_state=0).fit(X, y)
+    keep = np.any(g != 1, axis=1)
+    return tree, X, keep
+
+
+@pytest.mark.parametrize("n,betti", [(2, [1, 1, 0]), (3, [1, 0, 1, 0])])
+def test_data_cells_around_a_hole_have_its_homology(n, betti):
+    """Oracle: an annulus has b = (1, 1, 0); a cube with a cavity b = (1, 0, 1, 0)."""
+    tree, X, keep = _grid_tree_without_centre(n)
+    part = cellgeom.partition(tree, data=X[keep], cells="data",
+                              domain=(np.zeros(n), np.ones(n)), progress=False)
+    assert part.n_cells == 3 ** n - 1
+    cx = cellgeom.build_complex(part, rule="dual")
+    got = (cx.betti_numbers() + [0] * n)[: n + 1]  # no simplex above dim: b_p = 0 there
+    assert got == betti
+    assert (_gudhi_betti(cx) + [0] * n)[: n + 1] == betti
+    full = cellgeom.partition(tree, cells="all", domain=(np.zeros(n), np.ones(n)),
+                              progress=False)
+    assert cellgeom.build_complex(full, rule="dual").betti_numbers() == [1] + [0] * n
+
+
+def test_data_cell_complex_is_a_subcomplex_of_the_full_one():
+    """Oracle: the full partition's dual complex, mapped by cell keys."""
+    rng = np.random.default_rng(4)
+    X = np.round(rng.uniform(size=(600, 3)) * 4) / 4
+    model = ExtraTreesRegressor(n_estimators=2, max_leaf_nodes=10, random_state=1).fit(
+        X, X[:, 0] * X[:, 1])
+    full = cellgeom.partition(model, data=X, cells="all", progress=False)
+    data = cellgeom.partition(model, data=X[:200], cells="data", progress=False)
+    cx_full = cellgeom.build_complex(full, rule="dual")
+    cx_data = cellgeom.build_complex(data, rule="dual")
+    to_full = np.array([full.key_index(k) for k in data.keys])
+    assert np.all(to_full >= 0)
+    for p in range(cx_data.dim + 1):
+        whole = {tuple(s) for s in cx_full.simplices(p).tolist()}
+        sub = {tuple(sorted(to_full[s])) for s in cx_data.simplices(p).tolist()}
+        assert sub <= whole
+
+
+def test_max_dim_truncates_and_bad_rule_is_refused():
+    part = FULL[3][1]
+    cx = cellgeom.build_complex(part, rule="dual", max_dim=1)
+    assert cx.dim == 1
+    full = cellgeom.build_complex(part, rule="dual")
+    np.testing.assert_array_equal(cx.simplices(1), full.simplices(1))
+    with pytest.raises(ValueError, match="rule must be one of"):
+        cellgeom.build_complex(part, rule="alpha")
+
+
+def test_save_and_load_keep_the_dual_complex(tmp_path):
+    """Oracle: the complex before saving."""
+    cx = cellgeom.build_complex(FULL[0][1], rule="dual")
+    cx.save(tmp_path / "dual.npz")
+    back = cellgeom.load(tmp_path / "dual.npz")
+    assert back.rule == "dual" and back.betti_numbers() == cx.betti_numbers()
+    for p in range(cx.dim + 1):
+        np.testing.assert_array_equal(back.simplices(p), cx.simplices(p))
+        np.testing.assert_array_equal(back.simplex_volumes(p), cx.simplex_volumes(p))
+    np.testing.assert_array_equal(back.edges["face_volume"], cx.edges["face_volume"])
