@@ -11,6 +11,7 @@ Voronoi diagrams in general position), so face volumes are facet volumes.
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -86,9 +87,12 @@ def build_polytope_partition(
         the high-dimensional route of :mod:`cellgeom.geometry.highdim` (screened facet
         detection, no vertices or hinges, volumes by an estimator).
     volume : {"auto", "exact", "estimate", "data", "none"}
-        Volumes on the high-dimensional route: "auto"/"estimate" use the multiphase
-        Monte Carlo estimator (with standard error column ``volume_se``); "data" and
-        "none" skip it (NaN; adapters fill "data" with the empirical mass). Ignored for
+        Volumes on the high-dimensional route: "estimate" uses the rounded multiphase
+        Monte Carlo estimator of :mod:`cellgeom.geometry.volume_mc` (columns
+        ``volume_se`` of cells and facets; NaN when the chains did not mix); "auto" does so
+        up to ``AUTO_ESTIMATE_DIM`` input dimensions and skips volumes above it (a warning
+        says so: the estimator costs seconds to minutes per cell there); "data" and "none"
+        skip it (NaN; adapters fill "data" with the empirical mass). Ignored for
         ``n <= exact_dim`` (always exact).
     facet_method : {"simplex", "highs"}
         Facets and Chebyshev centres on the high-dimensional route: the compiled vertex
@@ -100,6 +104,7 @@ def build_polytope_partition(
                          f"got {volume!r}.")
     if facet_method not in FACET_METHODS:
         raise ValueError(f"facet_method must be one of {FACET_METHODS}, got {facet_method!r}.")
+    volume = _resolve_volume(volume, domain.dim, int(exact_dim))
     route = (domain.dim, int(exact_dim), volume, facet_method)
     tol = 1e-9 * domain.scale if tol is None else float(tol)
     own_executor = not isinstance(executor, Executor)
@@ -172,6 +177,7 @@ def _build(domain, keys, constraints, neighbor_key, cells_mode, counts, model, l
         info.update(facet_candidates=int(stats[0]), facet_lp=int(stats[1]),
                     facet_settled_without_lp=float(1 - stats[1] / max(1, stats[0])))
         cells["volume_se"] = np.array([g.volume_se for g, *_ in geoms])
+        facets["volume_se"] = _cat([g.facet_volume_se for g, *_ in geoms])
     return Partition(
         domain=domain, keys=keys, cells=cells, facets=facets, hinges=hinges,
         model=model, locator=locator, info=info, vertices=vertices,
@@ -193,6 +199,25 @@ def _global_vertices(per_cell: list[np.ndarray], n: int, tol: float):
     np.add.at(sums, labels, coords)
     merged = sums / np.bincount(labels, minlength=n_comp)[:, None]
     return indptr, labels.astype(np.int64), merged
+
+
+#: volume="auto" estimates volumes on the high-dimensional route up to this dimension
+AUTO_ESTIMATE_DIM = 16
+
+
+def _resolve_volume(volume: str, n: int, exact_dim: int) -> str:
+    """What "auto" means for this dimension; warns when volumes are skipped."""
+    if volume != "auto" or n <= exact_dim:
+        return volume
+    if n <= AUTO_ESTIMATE_DIM:
+        return "estimate"
+    warnings.warn(
+        f"cell volumes are not computed for {n}-dimensional cells by default (volume='auto' "
+        f"estimates them up to {AUTO_ESTIMATE_DIM}-D): pass volume='estimate' for Monte "
+        "Carlo estimates with standard errors (seconds to minutes per cell at this "
+        "dimension), volume='data' for the empirical data mass, or volume='none' to "
+        "silence this.", UserWarning, stacklevel=5)
+    return "none"
 
 
 def _volume_method(high: bool, volume: str) -> str:
@@ -246,7 +271,7 @@ def _geometry_chunk(polys, tol, route=None):
     for i in full:  # seeded per cell: identical on every backend
         A, b, _ = polys[i]
         geom = highdim_geometry(A, b, centers[i], radii[i], tol=tol,
-                                volume=volume in ("auto", "estimate", "exact"),
+                                volume=volume in ("estimate", "exact"),
                                 seed=_cell_seed(A, b), facet_method=facet_method)
         out[i] = (geom, centers[i], radii[i])
     return out
