@@ -151,3 +151,37 @@ def test_no_module_over_500_lines_without_a_stated_reason():
     long = {name: sum(1 for _ in path.open())
             for name, path, _ in _modules() if sum(1 for _ in path.open()) > MAX_LINES}
     assert set(long) <= set(LONG_MODULES_WITH_REASON), long
+
+
+def _documented_layers() -> dict[str, int]:
+    """The layer picture of docs/architecture.md: lines ``layer N   part/  part.py  ...``."""
+    import re
+
+    text = (SRC.parents[1] / "docs" / "architecture.md").read_text()
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"layer (\d+)\s+(.*)", line)
+        if m:
+            parts = re.findall(r"([\w_]+)(?:/|\.py)(?=\s|$)", m.group(2).split("   ")[0] + " ")
+            out.update({p: int(m.group(1)) for p in parts})
+    return out
+
+
+def test_docs_architecture_draws_the_layers_of_this_table():
+    """Oracle: LAYERS above (what the import test enforces) equals the picture in
+    docs/architecture.md, which also names the core module."""
+    assert _documented_layers() == LAYERS
+    assert "`cellgeom.core`" in (SRC.parents[1] / "docs" / "architecture.md").read_text()
+
+
+def test_tests_mirror_the_source_tree():
+    """Every subpackage of src/cellgeom has its tests in tests/<name>/ (or, for a small
+    one, tests/test_<name>*.py), and every adapter module of models/ has its own test file."""
+    tests = SRC.parents[1] / "tests"
+    for pkg in sorted(p for p in SRC.iterdir() if (p / "__init__.py").exists()):
+        assert (tests / pkg.name).is_dir() or list(tests.glob(f"test_{pkg.name}*.py")), pkg
+    adapters = [p for p in (SRC / "models").glob("*.py")
+                if "register_adapter(" in p.read_text() and p.stem != "registry"]
+    for path in adapters:
+        assert (tests / "models" / f"test_{path.stem}.py").exists(), path.name
+    assert (tests / "models" / "boosting").is_dir()

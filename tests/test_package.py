@@ -75,3 +75,31 @@ def test_python_dash_m_cellgeom_runs_the_cli():
     out = subprocess.run([sys.executable, "-m", "cellgeom", "--version"], check=True,
                          capture_output=True, text=True).stdout
     assert cellgeom.__version__ in out
+
+
+def _public_modules():
+    import pkgutil
+
+    for info in pkgutil.walk_packages(cellgeom.__path__, "cellgeom."):
+        # private modules (a component starting with "_") and the entry point need no __all__
+        if not any(part.startswith("_") for part in info.name.split(".")[1:]):
+            yield info.name
+
+
+@pytest.mark.parametrize("module", sorted(_public_modules()))
+def test_every_module_all_is_exactly_its_public_functions_and_classes(module):
+    """Oracle: the functions and classes a module defines without a leading underscore.
+    Each is listed in its ``__all__`` (private helpers carry an underscore), and every
+    name in ``__all__`` exists."""
+    import importlib
+    import inspect
+
+    mod = importlib.import_module(module)
+    assert hasattr(mod, "__all__"), f"{module} has no __all__"
+    missing = [name for name in mod.__all__ if not hasattr(mod, name)]
+    assert not missing, f"{module}.__all__ names what it does not define: {missing}"
+    defined = {name for name, value in vars(mod).items()
+               if not name.startswith("_") and (inspect.isfunction(value) or inspect.isclass(value))
+               and getattr(value, "__module__", None) == module}
+    assert defined <= set(mod.__all__), f"{module}: public but not in __all__: " \
+                                        f"{sorted(defined - set(mod.__all__))}"

@@ -323,3 +323,21 @@ def test_uniform_curvature_equals_graphriccicurvature_in_its_own_venv():
     ref, _ = grc_curvature(edges, cx.n_vertices, "forman", 0.5)
     np.testing.assert_allclose(edge_curvature(cx, "forman", weighting="uniform"), ref,
                                atol=1e-8)
+
+
+def test_graphriccicurvature_environment_is_created_outside_the_repository(monkeypatch):
+    """#20: the reference's virtual environment (GraphRicciCurvature pins an old SciPy) lives
+    outside the source tree by default. Oracle: the path bench_curvature would create."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.delenv("CELLGEOM_GRC_VENV", raising=False)
+    monkeypatch.syspath_prepend(str(repo / "bench"))
+    sys.modules.pop("bench_curvature", None)
+    bench = importlib.import_module("bench_curvature")
+    try:
+        assert not bench.VENV.resolve().is_relative_to(repo), bench.VENV
+    finally:
+        sys.modules.pop("bench_curvature", None)

@@ -194,3 +194,26 @@ def test_info_values_round_trip_exactly_and_unsupported_columns_are_named(tmp_pa
         cx.save(tmp_path / "bad.npz")
     with pytest.raises(TypeError, match="RiemannianComplex"):
         save_complex(cx.partition, tmp_path / "p.npz")
+
+
+def test_box_partition_saves_and_loads_as_a_box_partition(tmp_path):
+    """#20: a saved tree partition loads as a BoxPartition (its lo/hi boxes, box hinges and
+    closed-form common pieces), not as a generic Partition. Oracle: the saved object."""
+    from sklearn.tree import DecisionTreeRegressor
+
+    from cellgeom.core import BoxPartition
+
+    rng = np.random.default_rng(11)
+    X = rng.uniform(-1, 1, size=(200, 2))
+    tree = DecisionTreeRegressor(max_depth=4, random_state=0).fit(X, np.sin(3 * X[:, 0]))
+    cx = cellgeom.build_complex(cellgeom.partition(tree, data=X, cells="all", progress=False),
+                                rule="cech")
+    assert isinstance(cx.partition, BoxPartition)
+    cx.save(tmp_path / "tree.npz")
+    back = cellgeom.load(tmp_path / "tree.npz")
+    assert type(back.partition) is BoxPartition
+    np.testing.assert_array_equal(back.partition.lo, cx.partition.lo)
+    np.testing.assert_array_equal(back.partition.hi, cx.partition.hi)
+    assert_same_complex(cx, back)
+    Xt = rng.uniform(-1, 1, size=(100, 2))
+    np.testing.assert_array_equal(back.partition.locate(Xt), cx.partition.locate(Xt))

@@ -93,3 +93,35 @@ def test_unknown_keyword_is_named_with_the_accepted_ones(model_kind):
     with pytest.raises(TypeError, match=r"'include_neighbours'.*Accepted: domain, data, "
                                         r"cells, tol, n_jobs, executor, progress"):
         cellgeom.partition(model, data=X, include_neighbours=True, progress=False)
+
+
+def test_every_adapter_accepts_the_common_parameters():
+    """#20: partition(tree, n_jobs=2) and partition(forest, executor=...) used to raise a
+    private function's TypeError. Oracle: the cells built with default parameters; every
+    family accepts tol, n_jobs, executor and progress, and they do not change the cells."""
+    from sklearn.cluster import KMeans
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.tree import DecisionTreeClassifier
+
+    from cellgeom.parallel import SerialExecutor
+
+    rng = np.random.default_rng(0)
+    X = rng.random((120, 2))
+    y = (X[:, 0] + X[:, 1] > 1).astype(int)
+    models = [ARR, DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y),
+              RandomForestClassifier(3, max_depth=3, random_state=0).fit(X, y),
+              KMeans(4, n_init=1, random_state=0).fit(X), LogisticRegression().fit(X, y),
+              make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)]
+    for k, model in enumerate(models):
+        ref = cellgeom.partition(model, data=X, progress=False)
+        # a process pool only for the box families (which do their work in closed form);
+        # starting pools for the polytope families would cost seconds and test nothing new
+        pools = [{"n_jobs": 2}, {"n_jobs": 2, "executor": "processes"}] if k in (1, 2) else []
+        for common in ({"executor": SerialExecutor(), "n_jobs": 1}, {"executor": "serial"},
+                       {"tol": 1e-9}, *pools):
+            part = cellgeom.partition(model, data=X, **{"progress": False, **common})
+            assert part.keys == ref.keys, (type(model).__name__, common)
+            np.testing.assert_allclose(part.volumes, ref.volumes, rtol=1e-9)

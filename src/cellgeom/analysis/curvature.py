@@ -20,7 +20,8 @@ from .statistics import _edges_of, _partition_of, cell_density, edge_density
 
 os.environ.setdefault("POT_BACKEND_DISABLE_PYTORCH", "1")
 
-__all__ = ["vertex_curvature", "edge_curvature", "hinge_deficits"]
+__all__ = ["vertex_curvature", "edge_curvature", "hinge_deficits", "forman_curvature",
+           "ollivier_curvature"]
 
 VERTEX_KINDS = ("euler", "angle", "forman", "statistical")
 EDGE_KINDS = ("ollivier", "forman")

@@ -16,7 +16,7 @@ from scipy.sparse.csgraph import dijkstra, reverse_cuthill_mckee
 from ._deprecation import renamed_keywords
 from .statistics import _edges_of, cell_density, edge_density
 
-__all__ = ["DensityMetric", "density_metric", "pair_distances", "edge_graph"]
+__all__ = ["DensityMetric", "density_metric", "pair_distances", "edge_graph", "check_metric_alpha"]
 
 #: full distance matrices are built without ``rows`` only up to this many cells
 MAX_DENSE = 2000

@@ -35,7 +35,7 @@ from scipy.spatial import cKDTree
 
 from ..core import vector_columns
 
-__all__ = ["CellBlender", "default_width", "KEPT_FRACTION"]
+__all__ = ["CellBlender", "default_width", "KEPT_FRACTION", "cell_radii", "smoothstep"]
 
 #: the default width leaves at least this fraction of every cell at least as thick as the
 #: median cell untouched by the blend (see :func:`default_width`)

@@ -22,7 +22,8 @@ from .loading import (
     load_model,
 )
 
-__all__ = ["main", "UsageError"]
+__all__ = ["main", "UsageError", "build_parser", "cmd_analyze", "cmd_demo", "cmd_info",
+           "print_summary"]
 
 REPORT_SUFFIXES = (".html", ".htm")
 

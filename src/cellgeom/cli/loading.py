@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["UsageError", "Table", "load_model", "load_data", "expected_features",
-           "MODEL_SUFFIXES", "DATA_SUFFIXES"]
+__all__ = ["UsageError", "Table", "load_model", "load_data", "expected_features", "MODEL_SUFFIXES",
+           "DATA_SUFFIXES", "csv_has_header"]
 
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 TORCH_SUFFIXES = (".pt2", ".pt", ".pth", ".ts")

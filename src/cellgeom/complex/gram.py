@@ -8,7 +8,8 @@ import scipy.sparse as sp
 
 from ..core import vector_columns
 
-__all__ = ["gram_matrices", "smallest_eigenvalue", "NotPositiveDefiniteWarning"]
+__all__ = ["gram_matrices", "smallest_eigenvalue", "NotPositiveDefiniteWarning",
+           "warn_if_not_positive_definite"]
 
 
 class NotPositiveDefiniteWarning(UserWarning):

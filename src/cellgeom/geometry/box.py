@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = ["Box"]
+
 
 @dataclass(frozen=True, eq=False)
 class Box:

@@ -26,6 +26,8 @@ __all__ = [
     "chebyshev_centers",
     "affine_hull_dimension",
     "nonredundant_rows_lp",
+    "quiet_highs",
+    "repeated_rows",
 ]
 
 

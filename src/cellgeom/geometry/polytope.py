@@ -24,7 +24,8 @@ from scipy.spatial import ConvexHull, HalfspaceIntersection, QhullError, cKDTree
 
 from .lp import normalize_rows, repeated_rows
 
-__all__ = ["PolytopeGeometry", "polytope_geometry", "polytope_volume", "flat_volume_centroid"]
+__all__ = ["PolytopeGeometry", "polytope_geometry", "polytope_volume", "flat_volume_centroid",
+           "polytope_vertices"]
 
 
 @dataclass

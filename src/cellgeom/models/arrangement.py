@@ -8,7 +8,7 @@ from ..geometry import Box
 from .polytopes import attach_data, build_polytope_partition, seed_keys
 from .registry import register_adapter
 
-__all__ = ["HyperplaneArrangement"]
+__all__ = ["HyperplaneArrangement", "flip_bit"]
 
 
 class HyperplaneArrangement:

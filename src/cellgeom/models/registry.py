@@ -18,7 +18,7 @@ from typing import Any
 from ..core import Partition
 
 __all__ = ["Adapter", "adapter_for", "feature_names_of", "partition", "register_adapter",
-           "supported_models"]
+           "supported_models", "check_common_parameters", "check_options"]
 
 #: parameters every adapter accepts, whatever the model family
 COMMON_PARAMETERS = ("tol", "n_jobs", "executor", "progress")

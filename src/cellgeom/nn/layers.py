@@ -32,7 +32,7 @@ from .steps import (
 
 __all__ = [
     "Residual", "UnsupportedLayerError", "TrainingModeError", "NonFiniteWeightError",
-    "PiecewiseLinearNetwork", "ActivationLayer", "as_network",
+    "PiecewiseLinearNetwork", "ActivationLayer", "as_network", "check_input",
 ]
 
 _WHY = "only piecewise-linear networks have cells (linear regions)"

@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import _html
 
-__all__ = ["summary_rows", "write_report"]
+__all__ = ["summary_rows", "write_report", "domain_text"]
 
 _MAX_TABLE_ROWS = 2000
 _MAX_MAP_CELLS = 20000

@@ -22,7 +22,7 @@ from ...geometry import Box
 from ..ensembles import partition_trees
 from ..trees import TreeArrays
 
-__all__ = ["BoostedModel", "add_columns", "partition_boosted"]
+__all__ = ["BoostedModel", "add_columns", "partition_boosted", "check_booster_input"]
 
 
 @dataclass
