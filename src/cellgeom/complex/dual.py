@@ -40,7 +40,7 @@ from ..geometry import flat_volume_centroid
 from ._strata_kernels import box_extend, box_touching, star_pairs, vertex_strata
 from .chains import SimplexIndex
 
-__all__ = ["dual_nerve", "has_dual_structure"]
+__all__ = ["dual_nerve", "has_dual_structure", "canonical_order"]
 
 
 def has_dual_structure(partition) -> bool:

@@ -20,7 +20,7 @@ import numpy as np
 from .chains import SimplexIndex
 from .dual import dual_nerve, has_dual_structure
 
-__all__ = ["nerve", "RULES", "clique_chunks"]
+__all__ = ["nerve", "RULES", "clique_chunks", "facet_edges", "facet_pair_volumes"]
 
 RULES = ("facet", "dual", "cech")
 
