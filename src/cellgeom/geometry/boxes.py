@@ -2,12 +2,25 @@
 
 Two boxes share a face of positive (n-1)-volume iff ``hi_a[f] == lo_b[f]`` on one
 axis f and their intervals overlap with positive length on every other axis; the
-face's volume is the product of those overlaps. Adjacency is found by a
-sort/sweep per axis (an interval join on integer keys).
+face's volume is the product of those overlaps.
+
+For each axis f the boxes are grouped by the exact value of the shared coordinate
+(upper faces ``hi[:, f]`` against lower faces ``lo[:, f]``). Inside a group a sweep
+along a second axis g (the group's thinnest, relative to its extent) keeps each side's
+boxes whose g-interval is open at the sweep position, in contiguous arrays; a box
+entering the sweep is tested against the other side's open boxes on the remaining axes
+in one vectorised pass. Where the boxes are too wide on every axis for a sweep to
+prune (a deep tree in 8-D: most pairs of a group overlap on any one axis), the group's
+pairs are all tested in vectorised passes instead, which costs less than the sweep's
+bookkeeping. Candidate pairs are never stored: a compiled pass (numba) counts the
+faces, the outputs are allocated at their final size, and a second pass writes the
+faces into them, so the memory is the output's (``32 + 8 n`` bytes per face) plus
+O(m n) work arrays.
 """
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 __all__ = ["box_adjacency", "box_touching_pairs", "interval_join"]
 
@@ -44,68 +57,317 @@ def _expand(start, end):
 def box_adjacency(lo: np.ndarray, hi: np.ndarray):
     """Pairs of boxes sharing a face of positive (n-1)-volume, by a sweep per axis.
 
-    For each axis f the upper faces ``hi[a, f]`` and lower faces ``lo[b, f]`` are
-    grouped by exact value; inside a group the intervals on a second axis g are
-    joined by sorting, and the candidates are filtered on the remaining axes.
+    Time O(m n log m + candidates + faces), where the candidates are the pairs tested
+    in a group (those overlapping on its sweep axis, or all of a group whose boxes are
+    too wide for a sweep to prune; tested in vectorised passes, never stored); memory
+    O(m n + faces).
+
+    Parameters
+    ----------
+    lo, hi : arrays of shape (m, n)
+        The boxes ``[lo_i, hi_i]``, with ``lo < hi`` on every axis.
 
     Returns
     -------
-    a, b, axis : int arrays
+    a, b, axis : int64 arrays
         Box ``a`` lies below box ``b`` on ``axis``: ``hi[a, axis] == lo[b, axis]``.
+        Listed axis by axis.
     volume : float array
         Face (n-1)-volume, ``prod_{g != axis} (min(hi_a, hi_b) - max(lo_a, lo_b))_g``.
     centroid : (k, n) array
         Face centroid: overlap midpoints, and the shared coordinate on ``axis``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lo = np.array([[0., 0], [1, 0], [0, 1]]); hi = np.array([[1., 1], [2, 2], [1, 2]])
+    >>> a, b, axis, volume, centroid = box_adjacency(lo, hi)
+    >>> sorted(zip(a.tolist(), b.tolist(), axis.tolist(), volume.tolist()))
+    [(0, 1, 0, 1.0), (0, 2, 1, 1.0), (2, 1, 0, 1.0)]
     """
-    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    lo = np.ascontiguousarray(lo, dtype=float)
+    hi = np.ascontiguousarray(hi, dtype=float)
     m, n = lo.shape
-    out_a, out_b, out_f = [], [], []
-    lo_t, hi_t = np.ascontiguousarray(lo.T), np.ascontiguousarray(hi.T)  # column access
-    distinct = np.array([np.unique(lo_t[h]).size for h in range(n)])
-    ranks: dict[int, tuple] = {}  # per second axis g: cut-value ranks, computed once
-    for f in range(n):
-        if n > 1:
-            # the most selective second axis: the one with the most distinct cut values
-            g = int(np.argmax(np.where(np.arange(n) == f, -1, distinct)))
-            if g not in ranks:
-                coords, rank = np.unique(np.concatenate([lo_t[g], hi_t[g]]),
-                                         return_inverse=True)
-                ranks[g] = (rank[:m], rank[m:], coords.size + 1)
-            r_lo, r_hi, width = ranks[g]
+    work = _workspace(m, n)
+    plans = [(f, np.argsort(hi[:, f], kind="stable"), np.argsort(lo[:, f], kind="stable"))
+             for f in range(n)]
+    # two passes of the same kernel: count, allocate the outputs at their final size,
+    # write (cheaper than growing and copying 100 bytes per face)
+    none = [np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty((0, n))]
+    counts = np.array([_faces_on_axis(lo, hi, f, oa, ob, *none, 0, work)
+                       for f, oa, ob in plans], dtype=np.int64)
+    total = int(counts.sum())
+    out = [np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total),
+           np.empty((total, n))]
+    start = 0
+    for (f, oa, ob), k in zip(plans, counts):
+        _faces_on_axis(lo, hi, f, oa, ob, *out, start, work)
+        start += k
+    a, b, volume, centroid = out
+    return a, b, np.repeat(np.arange(n, dtype=np.int64), counts), volume, centroid
+
+
+def _workspace(m, n):
+    """Work arrays of the sweep, sized for the largest possible group (allocated here,
+    once, so they are counted with the rest of the call's memory)."""
+    d = max(n - 1, 1)
+    return (np.empty(2 * m, np.int64),                                 # group's box ids
+            np.empty((d, 2 * m)), np.empty((d, 2 * m)),               # its other axes
+            np.empty(2 * m), np.empty(2 * m),                         # its sweep axis
+            np.empty((2, d, m)), np.empty((2, d, m)),                 # open boxes
+            np.empty((2, m)), np.empty((2, m), np.int64),             # their hi_g, ids
+            np.empty(m, np.uint8), np.empty(m, np.uint8),             # hit / open masks
+            np.empty(d, np.int64))                                    # the tested axes
+
+
+#: groups with at most this many pairs test them all (no set-up)
+_ALL_PAIRS = 256
+#: a larger group is swept when its boxes' mean width on the sweep axis is below this
+#: share of the group's extent there, else all its pairs are tested in vectorised passes
+_SWEEP_BELOW = 0.25
+
+
+@njit(cache=True, nogil=True)
+def _write_face(lo, hi, f, a, b, out_a, out_b, out_vol, out_cen, k):  # pragma: no cover
+    """Row k of the output: box a below box b on axis f."""
+    out_a[k] = a
+    out_b[k] = b
+    vol = 1.0
+    for h in range(lo.shape[1]):
+        if h == f:
+            out_cen[k, h] = hi[a, f]
         else:
-            r_lo, r_hi, width = np.zeros(m, np.int64), np.ones(m, np.int64), 2
-        _, gid = np.unique(np.concatenate([hi[:, f], lo[:, f]]), return_inverse=True)
-        ga, gb = gid[:m], gid[m:]
-        i, j = interval_join(ga * width + r_lo, ga * width + r_hi,
-                              gb * width + r_lo, gb * width + r_hi)
-        for h in range(n):  # filter the candidates axis by axis (cheap, small temporaries)
-            if h != f and i.size:
-                lh, hh = lo_t[h], hi_t[h]
-                ok = np.minimum(hh[i], hh[j]) > np.maximum(lh[i], lh[j])
-                i, j = i[ok], j[ok]
-        out_a.append(i)
-        out_b.append(j)
-        out_f.append(np.full(i.size, f, dtype=np.int64))
-    a, b, axis = (np.concatenate(x) if x else np.zeros(0, np.int64)
-                  for x in (out_a, out_b, out_f))
-    # the axis-by-axis filter above already kept only positive overlaps off the shared axis
-    ov_lo = np.maximum(lo[a], lo[b])
-    ov_hi = np.minimum(hi[a], hi[b])
-    rows = np.arange(a.size)
-    centroid = (ov_lo + ov_hi) / 2
-    ov_hi -= ov_lo  # the overlap widths, in place
-    ov_hi[rows, axis] = 1.0
-    centroid[rows, axis] = hi[a, axis]
-    return a, b, axis, np.prod(ov_hi, axis=1), centroid
+            top = min(hi[a, h], hi[b, h])
+            bottom = max(lo[a, h], lo[b, h])
+            out_cen[k, h] = (bottom + top) / 2
+            vol *= top - bottom
+    out_vol[k] = vol
+
+
+@njit(cache=True, nogil=True)
+def _faces_on_axis(lo, hi, f, oa, ob, out_a, out_b, out_vol, out_cen, start,
+                   work):  # pragma: no cover - compiled
+    """Count the faces on axis f (empty outputs), or write them from row ``start`` on.
+
+    ``oa`` sorts the boxes by hi_f, ``ob`` by lo_f; merging the two finds the groups of
+    equal shared coordinate (side 0: boxes below, side 1: boxes above). Small groups
+    test all their pairs; the others are swept, or tested pair by pair in vectorised
+    passes where their boxes are too wide for a sweep to prune. Returns the count.
+    """
+    gid, Llo, Lhi, glo, ghi, Olo, Ohi, Og, Oid, hit, alive, dims = work
+    m, n = lo.shape
+    write = out_a.size > 0
+    D = n - 2
+    k = start
+    ia = 0
+    ib = 0
+    while ia < m and ib < m:
+        va = hi[oa[ia], f]
+        vb = lo[ob[ib], f]
+        if va < vb:
+            ia += 1
+            continue
+        if vb < va:
+            ib += 1
+            continue
+        ja = ia
+        while ja < m and hi[oa[ja], f] == va:
+            ja += 1
+        jb = ib
+        while jb < m and lo[ob[jb], f] == va:
+            jb += 1
+        na = ja - ia
+        N = na + jb - ib
+        for t in range(na):
+            gid[t] = oa[ia + t]
+        for t in range(N - na):
+            gid[na + t] = ob[ib + t]
+        ia = ja
+        ib = jb
+        if n == 1 or na * (N - na) <= _ALL_PAIRS:  # small group (or 1-D): all pairs
+            for s in range(na):
+                a = gid[s]
+                for t in range(na, N):
+                    b = gid[t]
+                    ok = True
+                    for h in range(n):
+                        if h != f and min(hi[a, h], hi[b, h]) <= max(lo[a, h], lo[b, h]):
+                            ok = False
+                            break
+                    if ok:
+                        if write:
+                            _write_face(lo, hi, f, a, b, out_a, out_b, out_vol, out_cen, k)
+                        k += 1
+            continue
+        # sweep axis: the thinnest relative to the group's extent (fewest open boxes)
+        g = -1
+        best = np.inf
+        for h in range(n):
+            if h == f:
+                continue
+            low = lo[gid[0], h]
+            high = hi[gid[0], h]
+            width = 0.0
+            for t in range(N):
+                width += hi[gid[t], h] - lo[gid[t], h]
+                low = min(low, lo[gid[t], h])
+                high = max(high, hi[gid[t], h])
+            score = width / (high - low)
+            if score < best:
+                best = score
+                g = h
+        if score > _SWEEP_BELOW:  # the sweep would keep most pairs: test them all, vectorised
+            e = 0
+            for h in range(n):
+                if h != f:
+                    dims[e] = h
+                    e += 1
+            for t in range(na):
+                for e in range(n - 1):
+                    Llo[e, t] = lo[gid[t], dims[e]]
+                    Lhi[e, t] = hi[gid[t], dims[e]]
+            for t in range(na, N):
+                b = gid[t]
+                for u in range(na):
+                    hit[u] = 1
+                for e in range(n - 1):
+                    bl = lo[b, dims[e]]
+                    bh = hi[b, dims[e]]
+                    ol = Llo[e]
+                    oh = Lhi[e]
+                    for u in range(na):
+                        hit[u] &= (ol[u] < bh) & (oh[u] > bl)
+                for u in range(na):
+                    if hit[u] and not write:
+                        k += 1
+                    elif hit[u]:
+                        # the face from the group's copies (in cache), not from lo/hi
+                        out_a[k] = gid[u]
+                        out_b[k] = b
+                        out_cen[k, f] = lo[b, f]
+                        vol = 1.0
+                        for e in range(n - 1):
+                            h = dims[e]
+                            top = min(Lhi[e, u], hi[b, h])
+                            bottom = max(Llo[e, u], lo[b, h])
+                            out_cen[k, h] = (bottom + top) / 2
+                            vol *= top - bottom
+                        out_vol[k] = vol
+                        k += 1
+            continue
+        e = 0
+        for h in range(n):
+            if h != f and h != g:
+                dims[e] = h
+                e += 1
+        for t in range(N):
+            r = gid[t]
+            glo[t] = lo[r, g]
+            ghi[t] = hi[r, g]
+            for e in range(D):
+                Llo[e, t] = lo[r, dims[e]]
+                Lhi[e, t] = hi[r, dims[e]]
+        order = np.argsort(glo[:N])
+        n_open = np.zeros(2, np.int64)  # (a large group: once per group)
+        for q in range(N):
+            t = order[q]
+            side = 0 if t < na else 1
+            other = 1 - side
+            no = n_open[other]
+            x = glo[t]
+            if ghi[t] > x:  # (a box of zero width on g meets nothing)
+                for u in range(no):
+                    alive[u] = Og[other, u] > x
+                    hit[u] = alive[u]
+                for e in range(D):  # vectorised over the open boxes
+                    bl = Llo[e, t]
+                    bh = Lhi[e, t]
+                    ol = Olo[other, e]
+                    oh = Ohi[other, e]
+                    for u in range(no):
+                        hit[u] &= (ol[u] < bh) & (oh[u] > bl)
+                n_closed = 0
+                for u in range(no):
+                    if not alive[u]:
+                        n_closed += 1
+                    elif hit[u]:
+                        if write:
+                            s = gid[Oid[other, u]]
+                            a = gid[t] if side == 0 else s
+                            b = s if side == 0 else gid[t]
+                            _write_face(lo, hi, f, a, b, out_a, out_b, out_vol, out_cen, k)
+                        k += 1
+                if n_closed * 4 > no:  # drop the closed boxes once they are a quarter
+                    keep = 0
+                    for u in range(no):
+                        if alive[u]:
+                            Og[other, keep] = Og[other, u]
+                            Oid[other, keep] = Oid[other, u]
+                            for e in range(D):
+                                Olo[other, e, keep] = Olo[other, e, u]
+                                Ohi[other, e, keep] = Ohi[other, e, u]
+                            keep += 1
+                    n_open[other] = keep
+            c = n_open[side]
+            Og[side, c] = ghi[t]
+            Oid[side, c] = t
+            for e in range(D):
+                Olo[side, e, c] = Llo[e, t]
+                Ohi[side, e, c] = Lhi[e, t]
+            n_open[side] = c + 1
+    return k - start
 
 
 def box_touching_pairs(lo: np.ndarray, hi: np.ndarray):
-    """Pairs ``a < b`` of closed boxes that intersect (touching counts), by a sweep
-    on axis 0 and a filter on the others."""
-    i, j = interval_join(lo[:, 0], hi[:, 0], lo[:, 0], hi[:, 0], closed=True)
-    keep = i < j
-    i, j = i[keep], j[keep]
-    ok = np.all(np.minimum(hi[i], hi[j]) >= np.maximum(lo[i], lo[j]), axis=1)
-    return i[ok], j[ok]
+    """Pairs ``a < b`` of closed boxes that intersect (touching counts), by a sweep.
+
+    The boxes enter in order of ``lo`` on the axis with the most distinct values; each
+    is tested against the boxes still open there (``hi >= its lo``) on every axis.
+    Time O(m log m + candidates), memory O(m + pairs).
+    """
+    lo = np.ascontiguousarray(lo, dtype=float)
+    hi = np.ascontiguousarray(hi, dtype=float)
+    m, n = lo.shape
+    if m < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    g = int(np.argmax([np.unique(lo[:, h]).size for h in range(n)]))
+    order = np.argsort(lo[:, g], kind="stable")
+    open_ids = np.empty(m, np.int64)
+    empty = np.empty(0, np.int64)
+    total = _touching_sweep(lo, hi, g, order, open_ids, empty, empty)
+    a = np.empty(total, np.int64)
+    b = np.empty(total, np.int64)
+    _touching_sweep(lo, hi, g, order, open_ids, a, b)
+    return a, b
 
 
+@njit(cache=True, nogil=True)
+def _touching_sweep(lo, hi, g, order, open_ids, out_a, out_b):  # pragma: no cover - compiled
+    """Count (``out_a`` empty) or write the closed-intersecting pairs, ``a < b``."""
+    m, n = lo.shape
+    fill = out_a.size > 0
+    k = 0
+    n_open = 0
+    for q in range(m):
+        t = order[q]
+        x = lo[t, g]
+        keep = 0
+        for u in range(n_open):
+            s = open_ids[u]
+            if hi[s, g] < x:
+                continue  # closed before x
+            open_ids[keep] = s
+            keep += 1
+            ok = True
+            for h in range(n):
+                if lo[s, h] > hi[t, h] or lo[t, h] > hi[s, h]:
+                    ok = False
+                    break
+            if ok:
+                if fill:
+                    out_a[k] = min(s, t)
+                    out_b[k] = max(s, t)
+                k += 1
+        open_ids[keep] = t
+        n_open = keep + 1
+    return k
