@@ -45,9 +45,8 @@ def curvature_fields(cx, X, y):
     """Cell statistics, statistical vertex curvature, Ollivier edge curvature (laziness 0.5,
     arithmetic edge density), and the Euler / angle curvatures used as geometry checks."""
     stats = cell_statistics(cx, X, labels=y)
-    kv_stat = vertex_curvature(cx, "statistical", X, laziness=0.5, edge_mean="arithmetic",
-                               progress=False)
-    ke = edge_curvature(cx, "ollivier", X, laziness=0.5, edge_mean="arithmetic", progress=False)
+    kv_stat = vertex_curvature(cx, "statistical", X, laziness=0.5, progress=False)
+    ke = edge_curvature(cx, "ollivier", X, laziness=0.5, progress=False)
     return stats, kv_stat, ke, vertex_curvature(cx, "euler"), vertex_curvature(cx, "angle")
 
 
@@ -60,8 +59,12 @@ def main() -> None:
     print(f"moons MLP 2-10-10-2: train accuracy {acc:.3f}; {part.n_cells} cells, "
           f"{cx.n_simplices(1)} edges, chi = {cx.euler_characteristic()}, "
           f"sum euler curvature = {kv_euler.sum():.6f}, max |angle| = {abs(kv_angle).max():.1e}")
+    facet = cx.edges["face_volume"].to_numpy() > 0  # fan diagonals: not drawn, not counted
+    kf = ke[facet]
     print(f"data cells {int((stats['count'] > 0).sum())}; Ollivier finite on "
-          f"{int(np.isfinite(ke).sum())} edges, range [{np.nanmin(ke):.2f}, {np.nanmax(ke):.2f}]")
+          f"{int(np.isfinite(kf).sum())} of {len(kf)} edges between cells sharing a face, "
+          f"range [{np.nanmin(kf):.2f}, {np.nanmax(kf):.2f}]; NaN statistical vertex "
+          f"curvature on {int(np.isnan(kv_stat).sum())} of {part.n_cells} cells")
 
     save_panels(cx, X, stats, kv_stat, ke, "moons", clip=1.0)
 
@@ -80,22 +83,29 @@ def save_panels(cx, X, stats, kv_stat, ke, prefix: str, subtitle: str | None = N
     from matplotlib.collections import LineCollection, PolyCollection
 
     log_density = np.log10(np.where(stats["density"] > 0, stats["density"], np.nan))
+    # (file, title, cell values, their colour-bar label, edge values)
     panels = [
-        (f"{prefix}_density.png", "cells coloured by log10 density rho_i", log_density, None),
+        (f"{prefix}_density.png", "cells coloured by log10 density rho_i", log_density,
+         "log10 density (1 / area)", None),
         (f"{prefix}_vertex_curvature.png", "statistical vertex curvature (mean Ollivier)",
-         kv_stat, None),
-        (f"{prefix}_edge_curvature.png", "nerve edges coloured by statistical Ricci curvature",
-         None, ke),
+         kv_stat, "statistical vertex curvature", None),
+        (f"{prefix}_edge_curvature.png", "nerve edges coloured by statistical Ricci "
+         "curvature,\ncells by purity", stats["purity"].to_numpy(), "purity (majority share)",
+         ke),
     ]
-    for name, title, cells_c, edge_c in panels:
-        fig, ax = plt.subplots(figsize=(7, 5))
+    for name, title, cells_c, cells_label, edge_c in panels:
+        fig, ax = plt.subplots(figsize=(7, 5) if edge_c is None else (8, 5))
         if edge_c is None:
             plot_partition(cx, color_by=cells_c, ax=ax, data=X, data_color="k", cmap="viridis")
             ax.collections[-1].set_sizes([point_size])
         else:
-            plot_partition(cx, color_by=stats["purity"].to_numpy(), ax=ax, show_nerve=True,
+            plot_partition(cx, color_by=cells_c, ax=ax, show_nerve=True,
                            edge_color_by=edge_c, cmap="Greys", edge_cmap="coolwarm_r",
                            alpha=0.35)
+        bars = fig.axes[1:]  # the cells' colour bar, then the edges'
+        bars[0].set_ylabel(cells_label)
+        if edge_c is not None:
+            bars[1].set_ylabel("statistical Ricci curvature (edges)")
         if clip is not None:
             kind = PolyCollection if edge_c is None else LineCollection
             if name.endswith("curvature.png"):
@@ -106,7 +116,7 @@ def save_panels(cx, X, stats, kv_stat, ke, prefix: str, subtitle: str | None = N
         if axis_labels is not None:
             ax.set_xlabel(axis_labels[0])
             ax.set_ylabel(axis_labels[1])
-        ax.set_title(title if subtitle is None else f"{title}\n{subtitle}")
+        ax.set_title(title if subtitle is None else f"{title}\n{subtitle}", fontsize="medium")
         fig.tight_layout()
         fig.savefig(OUT / name, dpi=110)
         plt.close(fig)

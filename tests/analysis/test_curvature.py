@@ -145,7 +145,7 @@ def test_uniform_ollivier_equals_standard_graph_ollivier(laziness):
 
 def test_uniform_forman_equals_4_minus_degrees_and_weighted_formula():
     W, b = _random_lines(8, 11)
-    cx = cellgeom.build_complex(_arrangement(W, b))
+    cx = cellgeom.build_complex(_arrangement(W, b), rule="facet")  # every edge a facet
     G = cx.to_networkx()
     e = cx.edges
     ours = edge_curvature(cx, "forman", weighting="uniform")
@@ -165,8 +165,11 @@ def test_uniform_forman_equals_4_minus_degrees_and_weighted_formula():
 def test_statistical_ollivier_equals_reference_with_networkx_dijkstra_and_emd2():
     X = np.random.default_rng(8).random((600, 2))
     W, b = _random_lines(8, 5)
-    cx = cellgeom.build_complex(_arrangement(W, b, cells="data", data=X))
-    ours = edge_curvature(cx, "ollivier", X, laziness=0.3, metric_alpha=0.6, progress=False)
+    # the reference walks every edge of the complex: the facet nerve (no fan diagonals);
+    # its densities are geometric means (no longer the default, so asked for)
+    cx = cellgeom.build_complex(_arrangement(W, b, cells="data", data=X), rule="facet")
+    ours = edge_curvature(cx, "ollivier", X, laziness=0.3, metric_alpha=0.6, progress=False,
+                          edge_mean="geometric")
     part = cx.partition
     n_i = np.bincount(part.locate(X), minlength=part.n_cells)
     rho = n_i / len(X) / part.volumes
@@ -217,12 +220,20 @@ def test_statistical_curvature_reproduces_hand_computed_4_cell_path():
                 1 - (d12 + d23) / (6 * d23)]
     np.testing.assert_allclose(expected, [0.4084936490538903, 0.08945805532504125,
                                           0.5976310729378175], rtol=1e-12)
-    ours = edge_curvature(cx, "ollivier", X, laziness=0.5, metric_alpha=1.0, progress=False)
+    ours = edge_curvature(cx, "ollivier", X, laziness=0.5, metric_alpha=1.0, progress=False,
+                          edge_mean="geometric")  # the docstring's sqrt(rho_a rho_b)
     np.testing.assert_allclose(ours, expected, atol=1e-12)
     np.testing.assert_allclose(edge_curvature(cx, "forman", X), [0.1, 0.0, 0.4], atol=1e-12)
-    v = vertex_curvature(cx, "statistical", X, laziness=0.5, progress=False)
+    v = vertex_curvature(cx, "statistical", X, laziness=0.5, progress=False,
+                         edge_mean="geometric")
     np.testing.assert_allclose(v, [expected[0], (expected[0] + expected[1]) / 2,
                                    (expected[1] + expected[2]) / 2, expected[2]], atol=1e-12)
+    # the default edge density is the arithmetic mean: d_ij = l / ((rho_i + rho_j) / 2)
+    a01, a12, a23 = 0.25 / 0.6, 0.25 / 1.0, 0.25 / 1.4
+    arithmetic = [1 - 3 / 8 * (a01 + a12) / a01, 1 - (a01 / 8 + 11 / 24 * a12 + a23 / 3) / a12,
+                  1 - (a12 + a23) / (6 * a23)]
+    np.testing.assert_allclose(edge_curvature(cx, "ollivier", X, progress=False), arithmetic,
+                               atol=1e-12)
     np.testing.assert_allclose(vertex_curvature(cx, "forman", X), [0.1, 0.05, 0.2, 0.4])
 
 
@@ -341,3 +352,29 @@ def test_graphriccicurvature_environment_is_created_outside_the_repository(monke
         assert not bench.VENV.resolve().is_relative_to(repo), bench.VENV
     finally:
         sys.modules.pop("bench_curvature", None)
+
+
+def test_dual_fan_diagonals_carry_no_weight_in_graph_curvature():
+    """Oracle: the "facet" complex of the same partition; its edges are the dual complex's
+    edges of positive face volume, and the weighted curvatures must agree on them."""
+    W, b = _random_lines(8, 11)
+    part = _arrangement(W, b)
+    dual, facet = cellgeom.build_complex(part), cellgeom.build_complex(part, rule="facet")
+    face = dual.edges["face_volume"].to_numpy()
+    assert np.any(face == 0)  # crossings of two lines: fan diagonals
+    on_facet = face > 0
+    np.testing.assert_array_equal(dual.simplices(1)[on_facet], facet.simplices(1))
+    X = np.random.default_rng(2).random((500, 2))
+    for weighting in ("geometric", "statistical"):
+        f_dual = edge_curvature(dual, "forman", X, weighting=weighting)
+        f_facet = edge_curvature(facet, "forman", X, weighting=weighting)
+        np.testing.assert_allclose(f_dual[on_facet], f_facet, rtol=1e-12)
+        assert np.all(np.isnan(f_dual[~on_facet]))
+        o_dual = edge_curvature(dual, "ollivier", X, weighting=weighting, progress=False)
+        o_facet = edge_curvature(facet, "ollivier", X, weighting=weighting, progress=False)
+        np.testing.assert_allclose(o_dual[on_facet], o_facet, rtol=1e-10, atol=1e-12)
+        for kind in ("forman", "statistical"):
+            np.testing.assert_allclose(
+                vertex_curvature(dual, kind, X, weighting=weighting, progress=False),
+                vertex_curvature(facet, kind, X, weighting=weighting, progress=False),
+                rtol=1e-10, atol=1e-12)

@@ -52,7 +52,7 @@ def example():
     arr = cellgeom.HyperplaneArrangement([[1.0, 0.0], [0.0, 1.0]], [-0.3, -0.6])
     part = cellgeom.partition(arr, domain=cellgeom.Box([0, 0], [1, 1]), cells="all",
                               progress=False)
-    return cellgeom.build_complex(part)
+    return cellgeom.build_complex(part, rule="facet")  # THEORY.md section 9's numbers
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +232,7 @@ def test_heat_and_tikhonov_filters_match_dense(example):
 
 def test_dihedral_metric_gives_an_operator_matching_dense(example):
     """Oracle: dense formula with the non-diagonal M_1 inverted by numpy."""
-    dih = cellgeom.build_complex(example.partition, metric="dihedral")
+    dih = cellgeom.build_complex(example.partition, rule="facet", metric="dihedral")
     L = hodge_laplacian(dih, 0)
     M0, M1, B = dih.gram(0).toarray(), dih.gram(1).toarray(), dih.boundary(1).toarray()
     want = B @ np.linalg.solve(M1, B.T) @ M0

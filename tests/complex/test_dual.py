@@ -141,6 +141,20 @@ def test_worked_example_crossing_is_filled_by_two_triangles():
     tri = {tuple(t) for t in cx.simplices(2).tolist()}
     assert all(set(diagonal) <= set(t) for t in tri)
     np.testing.assert_allclose(cx.simplex_volumes(2), [0.5, 0.5])  # the point, shared
+    # the spectra quoted in docs/theory.md section 9, from the dense definition
+    B1, B2 = cx.boundary(1).toarray(), cx.boundary(2).toarray()
+    M0, M1, M2 = (np.diag(cx.simplex_volumes(p)) for p in range(3))
+    inv = np.linalg.inv
+    L0 = B1 @ inv(M1) @ B1.T @ M0
+    L1 = B2 @ inv(M2) @ B2.T @ M1 + inv(M1) @ B1.T @ M0 @ B1
+    L2 = inv(M2) @ B2.T @ M1 @ B2
+    for L, want in ((L0, [0, 1, 1.613854, 2.466146]),
+                    (L1, [1, 1.613854, 1.980196, 2.466146, 4.019804]),
+                    (L2, [1.980196, 4.019804])):
+        np.testing.assert_allclose(np.sort(np.linalg.eigvals(L).real), want, atol=1e-6)
+    np.testing.assert_allclose(vertex_curvature(cx, "euler")[[idx[k] for k in ("00", "01",
+                                                                                  "10", "11")]],
+                               [1 / 3, 1 / 6, 1 / 6, 1 / 3], atol=1e-15)
 
 
 def test_kernel_dimensions_equal_betti_and_l1_has_empty_kernel():

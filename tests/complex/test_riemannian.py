@@ -36,7 +36,7 @@ def test_cech_nerve_of_a_box_tiling_is_contractible(n, k):
 
 def test_betti_numbers_equal_gudhi_on_the_facet_nerve():
     gudhi = pytest.importorskip("gudhi")
-    cx = cellgeom.build_complex(_all_partition(6, 2, seed=11))
+    cx = cellgeom.build_complex(_all_partition(6, 2, seed=11), rule="facet")
     st = gudhi.SimplexTree()
     for p in range(cx.dim + 1):
         for s in cx.simplices(p).tolist():

@@ -78,7 +78,7 @@ def test_halfspace_route_gives_the_same_polygons_as_vertices():
 
 
 def test_nerve_edges_join_centroids_and_take_edge_colours():
-    cx = cellgeom.build_complex(_worked())
+    cx = cellgeom.build_complex(_worked(), rule="facet")
     ax = plot_partition(cx, show_nerve=True, edge_color_by="face_volume", colorbar=False)
     lines = next(c for c in ax.collections if isinstance(c, LineCollection))
     segs = lines.get_segments()
@@ -137,7 +137,7 @@ def test_bad_inputs_name_the_problem():
 
 
 def test_spectrum_plot_shows_the_worked_example_eigenvalues():
-    cx = cellgeom.build_complex(_worked())
+    cx = cellgeom.build_complex(_worked(), rule="facet")  # THEORY.md s. 9 is the facet nerve
     ax = plot_spectrum(cx, p=0, k=4)
     values = ax.lines[0].get_ydata()
     np.testing.assert_allclose(values, [0, 1, 1, 2], atol=1e-9)  # THEORY.md s. 9

@@ -54,7 +54,7 @@ def _check_complex(cx):
 @renamed_keywords(alpha="laziness", weights="sample_weight")
 def vertex_curvature(cx, kind: str = "euler", data=None, *, laziness: float = 0.5,
                      metric_alpha: float = 1.0, weighting: str = "statistical",
-                     share: str = "equal", edge_mean: str = "geometric", sample_weight=None,
+                     share: str = "equal", edge_mean: str = "arithmetic", sample_weight=None,
                      progress: bool = True, n_jobs: int | None = None) -> np.ndarray:
     r"""Curvature at each vertex (cell) of the complex.
 
@@ -90,7 +90,13 @@ def vertex_curvature(cx, kind: str = "euler", data=None, *, laziness: float = 0.
       cell missing (``cells="data"``) contribute nothing.
     - "forman": the mean weighted Forman curvature of the edges at v.
     - "statistical": the mean statistical Ricci (Ollivier) curvature of the edges at v.
-    Vertices without edges get NaN for "forman" and "statistical".
+    The means run over the edges whose curvature is finite and, unless
+    ``weighting="uniform"``, whose cells share a facet (a fan diagonal of the "dual"
+    complex joins cells that share no face and weighs nothing). A vertex with no such
+    edge gets NaN: a cell without neighbours, or, for "statistical", a cell whose every
+    neighbour is at infinite statistical distance (an empty cell among empty cells: with
+    the default arithmetic ``edge_mean`` an edge has zero density, hence infinite length
+    d_rho, only when both its cells are empty).
 
     Examples
     --------
@@ -98,7 +104,9 @@ def vertex_curvature(cx, kind: str = "euler", data=None, *, laziness: float = 0.
     >>> arr = cellgeom.HyperplaneArrangement([[1, 0], [0, 1]], [-0.3, -0.6])
     >>> part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
     >>> cx = cellgeom.build_complex(part)
-    >>> vertex_curvature(cx, "euler").tolist()
+    >>> [round(k, 4) for k in vertex_curvature(cx, "euler")]  # sums to chi = 1
+    [0.3333, 0.1667, 0.1667, 0.3333]
+    >>> vertex_curvature(cellgeom.build_complex(part, rule="facet"), "euler").tolist()
     [0.0, 0.0, 0.0, 0.0]
     >>> bool(abs(vertex_curvature(cx, "angle")).max() < 1e-12)
     True
@@ -124,7 +132,10 @@ def vertex_curvature(cx, kind: str = "euler", data=None, *, laziness: float = 0.
                         weighting=weighting, edge_mean=edge_mean, sample_weight=sample_weight,
                         progress=progress, n_jobs=n_jobs)
     ends = edges.ravel()
-    ok = np.repeat(np.isfinite(ek), 2)
+    use = np.isfinite(ek)
+    if weighting != "uniform":
+        use &= cx.edges["face_volume"].to_numpy(dtype=float) > 0
+    ok = np.repeat(use, 2)
     total = np.bincount(ends[ok], weights=np.repeat(ek, 2)[ok], minlength=n)
     count = np.bincount(ends[ok], minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -201,7 +212,7 @@ def _angle_curvature(part, share):
 @renamed_keywords(alpha="laziness", weights="sample_weight")
 def edge_curvature(cx, kind: str = "ollivier", data=None, laziness: float = 0.5,
                    metric_alpha: float = 1.0, weighting: str = "statistical", *,
-                   edge_mean: str = "geometric", sample_weight=None, progress: bool = True,
+                   edge_mean: str = "arithmetic", sample_weight=None, progress: bool = True,
                    n_jobs: int | None = None, executor=None) -> np.ndarray:
     r"""Ricci curvature of each edge of the complex, in ``cx.edges`` order.
 
@@ -224,8 +235,10 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, laziness: float = 0.5,
         centroid distances; "uniform" is the plain graph walk (uniform neighbours, unit
         lengths). "forman": vertex weights cell masses p_i ("statistical"), cell volumes
         ("geometric") or 1 ("uniform"); edge weights face volumes (1 for "uniform").
-    edge_mean : {"geometric", "arithmetic", "harmonic"}
-        Edge density from the cell densities.
+    edge_mean : {"arithmetic", "geometric", "harmonic"}
+        Edge density from the cell densities (default arithmetic: zero only when both
+        cells are empty; the geometric and harmonic means vanish as soon as one is, which
+        leaves every edge of an empty cell at infinite distance and its curvature NaN).
     sample_weight : array (N,), optional
         Weight of each data point (default 1).
     progress : bool
@@ -236,8 +249,11 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, laziness: float = 0.5,
     Returns
     -------
     float array (n_edges,)
-        NaN for an edge whose endpoints are at infinite distance (a cell of zero density
-        under "statistical").
+        NaN for an edge whose endpoints are at infinite distance (cells of zero density
+        under "statistical"). Unless ``weighting="uniform"``, an edge whose cells share
+        no facet (a fan diagonal of the "dual" complex, face volume 0) carries no walk
+        mass and no path; "ollivier" still gives its curvature (W_1 of its cells' walks
+        over their distance through facets), "forman" gives NaN (its weight is 0).
 
     Notes
     -----
@@ -292,20 +308,27 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, laziness: float = 0.5,
             wv, we = cx.partition.volumes.astype(float), face
         else:
             wv, we = cell_density(cx, data, sample_weight)[0], face
-        return forman_curvature(edges, wv, we)
+        if weighting == "uniform":
+            return forman_curvature(edges, wv, we)
+        # edges of cells that share no facet weigh 0: not part of the weighted graph
+        out = np.full(len(edges), np.nan)
+        keep = we > 0
+        out[keep] = forman_curvature(edges[keep], wv, we[keep])
+        return out
     # Ollivier: neighbour weights w_ik of the walk and the edge lengths
     if weighting == "uniform":
         w_ab = w_ba = np.ones(len(edges))
         lengths = np.ones(len(edges))
     elif weighting == "geometric":
         w_ab = w_ba = face
-        lengths = cx.edges["length"].to_numpy(dtype=float)
+        lengths = np.where(face > 0, cx.edges["length"].to_numpy(dtype=float), np.inf)
     else:
         rho = cell_density(cx, data, sample_weight)[1]
         rho_e = edge_density(rho, edges, edge_mean)
         with np.errstate(divide="ignore"):
             lengths = cx.edges["length"].to_numpy(dtype=float) / rho_e ** metric_alpha
-        lengths = np.where(np.isnan(lengths), np.inf, lengths)
+        # no path through an edge whose cells share no facet (a fan diagonal)
+        lengths = np.where(np.isnan(lengths) | (face <= 0), np.inf, lengths)
         w_ab, w_ba = face * rho[edges[:, 1]], face * rho[edges[:, 0]]
         w_ab, w_ba = np.nan_to_num(w_ab), np.nan_to_num(w_ba)
     return ollivier_curvature(n, edges, lengths, w_ab, w_ba, face, laziness, progress=progress,

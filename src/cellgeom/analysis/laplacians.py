@@ -34,7 +34,10 @@ Conventions
   ``Delta_0 = M_0^{-1} B_1 W B_1^T`` with ``W = diag(vol F_e / h_e)``
   ("flux"; h_e the distance between the two cells' centroids, so W has units
   length^(n-2) and Delta_0 units length^-2, like -div grad) or
-  ``W = diag(vol F_e)`` ("face", the chain ``L_0`` without the inverse).
+  ``W = diag(vol F_e)`` ("face"), ``vol F_e`` the face the two cells share
+  (``cx.edges["face_volume"]``; on a "facet" complex the chain ``L_0`` without the
+  inverse). An edge between cells sharing no facet (a fan diagonal of the "dual" rule)
+  carries no flux and is left out.
   ``(Delta_0 f)_i = (1/vol C_i) sum_j w_ij (f_i - f_j)``: its kernel is the
   functions constant on each connected component.
 
@@ -80,8 +83,9 @@ def _check_rank(cx, p) -> int:
 
 
 def _is_diagonal(M: sp.spmatrix) -> bool:
-    M = sp.coo_matrix(M)
-    return bool(np.all(M.row[M.data != 0] == M.col[M.data != 0]))
+    M = sp.csr_matrix(M)
+    rows = np.repeat(np.arange(M.shape[0]), np.diff(M.indptr))
+    return bool(np.all((rows == M.indices) | (M.data == 0)))
 
 
 def _gram(cx, p: int, gram: bool) -> sp.csr_matrix:
@@ -94,15 +98,62 @@ def _gram(cx, p: int, gram: bool) -> sp.csr_matrix:
     return M
 
 
-def _diag_inverse(M: sp.spmatrix, p: int) -> sp.csr_matrix:
-    d = M.diagonal()
+def _gram_diagonal(cx, p: int, gram: bool) -> np.ndarray | None:
+    """The diagonal of M_p (None for ``gram=False``: the identity, never formed)."""
+    if not gram:
+        return None
+    n = cx.n_simplices(p)
+    M = cx.gram(p)
+    if M.shape != (n, n):
+        raise ValueError(f"gram({p}) has shape {M.shape}, expected ({n}, {n}).")
+    return np.asarray(M.diagonal(), dtype=float)
+
+
+def _check_positive(d: np.ndarray, p: int) -> None:
     if np.any(d <= 0):
         bad = int(np.flatnonzero(d <= 0)[0])
         raise ValueError(
             f"Gram matrix M_{p} has a non-positive diagonal entry ({d[bad]:.3g} at simplex {bad}): "
             "a simplex of zero volume; its inverse does not exist."
         )
+
+
+def _diag_inverse(M: sp.spmatrix, p: int) -> sp.csr_matrix:
+    d = M.diagonal()
+    _check_positive(d, p)
     return sp.diags(1.0 / d, format="csr")
+
+
+def _scaled(B: sp.spmatrix, row=None, col=None) -> sp.csr_matrix:
+    """``diag(row) B diag(col)`` by scaling the stored entries (no diagonal products)."""
+    out = sp.csr_matrix(B, dtype=float, copy=True)
+    if row is not None:
+        out.data *= np.repeat(row, np.diff(out.indptr))
+    if col is not None:
+        out.data *= col[out.indices]
+    return out
+
+
+def _stiffness(cx, p: int, gram: bool) -> sp.csr_matrix:
+    """``S_p = M_p B_{p+1} M_{p+1}^{-1} B_{p+1}^T M_p + B_p^T M_{p-1} B_p`` for diagonal
+    Gram matrices: each term is one sparse product of a scaled (cached) boundary matrix
+    with its transpose, and the two are added only when both exist."""
+    d = _gram_diagonal(cx, p, gram)
+    terms = []
+    if p + 1 <= cx.dim:
+        up = _gram_diagonal(cx, p + 1, gram)
+        if up is not None:
+            _check_positive(up, p + 1)
+        C = _scaled(cx.boundary(p + 1), d, None if up is None else 1.0 / np.sqrt(up))
+        terms.append(C @ C.T)
+    if p >= 1:
+        down = _gram_diagonal(cx, p - 1, gram)
+        C = _scaled(cx.boundary(p), None if down is None else np.sqrt(down))
+        terms.append(C.T @ C)
+    n = cx.n_simplices(p)
+    if not terms:
+        return sp.csr_matrix((n, n))
+    return sp.csr_matrix(terms[0] if len(terms) == 1 else terms[0] + terms[1])
 
 
 @renamed_keywords(weighted="gram")
@@ -122,21 +173,22 @@ def hodge_stiffness(cx, p: int, gram: bool = True) -> tuple[sp.spmatrix, sp.spma
     _check_complex(cx)
     p = _check_rank(cx, p)
     M = _gram(cx, p, gram)
-    S = sp.csr_matrix(M.shape)
-    if p + 1 <= cx.dim:
-        B = sp.csr_matrix(cx.boundary(p + 1), dtype=float)
-        Mup = _gram(cx, p + 1, gram)
-        if not _is_diagonal(Mup):
-            raise ValueError(
-                f"hodge_stiffness needs a diagonal M_{p + 1}; the complex's metric "
-                f"{cx.metric!r} is not. Use hodge_laplacian (a LinearOperator) instead."
-            )
-        MB = M @ B
-        S = S + MB @ _diag_inverse(Mup, p + 1) @ MB.T
-    if p >= 1:
-        B = sp.csr_matrix(cx.boundary(p), dtype=float)
-        S = S + B.T @ _gram(cx, p - 1, gram) @ B
-    return sp.csr_matrix(S), M
+    if gram and p + 1 <= cx.dim and not _is_diagonal(cx.gram(p + 1)):
+        raise ValueError(
+            f"hodge_stiffness needs a diagonal M_{p + 1}; the complex's metric "
+            f"{cx.metric!r} is not. Use hodge_laplacian (a LinearOperator) instead."
+        )
+    if gram and not _is_diagonal(M):  # the "dihedral" M_1: general products
+        terms = []
+        if p + 1 <= cx.dim:
+            MB = M @ cx.boundary(p + 1)
+            terms.append(MB @ _diag_inverse(_gram(cx, p + 1, gram), p + 1) @ MB.T)
+        if p >= 1:
+            B = cx.boundary(p)
+            terms.append(B.T @ _gram(cx, p - 1, gram) @ B)
+        S = terms[0] if len(terms) == 1 else terms[0] + terms[1]
+        return sp.csr_matrix(S), M
+    return _stiffness(cx, p, gram), M
 
 
 @renamed_keywords(weighted="gram")
@@ -177,16 +229,18 @@ def hodge_laplacian(cx, p: int, gram: bool = True, normalized: bool = False):
     _check_complex(cx)
     p = _check_rank(cx, p)
     M = _gram(cx, p, gram)
-    M_diag = _is_diagonal(M)
-    up_diag = p + 1 > cx.dim or _is_diagonal(_gram(cx, p + 1, gram))
+    M_diag = not gram or _is_diagonal(M)
+    up_diag = not gram or p + 1 > cx.dim or _is_diagonal(cx.gram(p + 1))
     if M_diag and up_diag:
-        S, _ = hodge_stiffness(cx, p, gram)
+        S = _stiffness(cx, p, gram)
+        if not gram:
+            return S
+        d = np.asarray(M.diagonal(), dtype=float)
+        _check_positive(d, p)
         if normalized:
-            d = M.diagonal()
-            _diag_inverse(M, p)
-            half_inv = sp.diags(1.0 / np.sqrt(d))
-            return sp.csr_matrix(half_inv @ S @ half_inv)
-        return sp.csr_matrix(_diag_inverse(M, p) @ S)
+            half_inv = 1.0 / np.sqrt(d)
+            return _scaled(S, half_inv, half_inv)
+        return _scaled(S, 1.0 / d)
     if normalized:
         raise ValueError(
             f"normalized=True needs a diagonal M_{p}; metric {cx.metric!r} couples edges. "
@@ -236,17 +290,17 @@ def _edge_weights(cx, edge_weight: str) -> np.ndarray:
         raise ValueError(f"edge_weight must be 'flux' or 'face', got {edge_weight!r}.")
     if cx.dim < 1:
         return np.zeros(0)
-    face = np.asarray(cx.simplex_volumes(1), dtype=float)
+    face = cx.edges["face_volume"].to_numpy(dtype=float)
     if edge_weight == "face":
         return face
     h = cx.edges["length"].to_numpy(dtype=float)
-    if np.any(h <= 0):
-        bad = int(np.flatnonzero(h <= 0)[0])
+    if np.any((h <= 0) & (face > 0)):
+        bad = int(np.flatnonzero((h <= 0) & (face > 0))[0])
         raise ValueError(
             f"edge {cx.simplices(1)[bad].tolist()} joins two cells with the same centroid "
             '(h = 0): the "flux" weight vol F / h is undefined; use edge_weight="face".'
         )
-    return face / h
+    return np.where(face > 0, face / np.where(h > 0, h, 1.0), 0.0)
 
 
 @renamed_keywords(data_weights="measure")
@@ -290,8 +344,15 @@ def cell_stiffness(cx, edge_weight: str = "flux") -> sp.csr_matrix:
     if cx.dim < 1 or cx.n_simplices(1) == 0:
         return sp.csr_matrix((m, m))
     w = _edge_weights(cx, edge_weight)
-    B = sp.csr_matrix(cx.boundary(1), dtype=float)
-    return sp.csr_matrix(B @ sp.diags(w) @ B.T)
+    # edges between cells that share no facet (fan diagonals) carry no flux: left out
+    keep = np.flatnonzero(w != 0)
+    edges = cx.simplices(1)[keep]
+    a, b, w = edges[:, 0], edges[:, 1], w[keep]
+    deg = np.bincount(np.concatenate([a, b]), weights=np.concatenate([w, w]), minlength=m)
+    touched = np.flatnonzero(deg)
+    return sp.csr_matrix((np.concatenate([-w, -w, deg[touched]]),
+                          (np.concatenate([a, b, touched]), np.concatenate([b, a, touched]))),
+                         shape=(m, m))
 
 
 @renamed_keywords(weights="edge_weight")
@@ -314,7 +375,7 @@ def cell_laplacian(cx, edge_weight: str = "flux") -> sp.csr_matrix:
     csr_matrix (n_0, n_0); self-adjoint in M_0, kernel = constants per component.
     """
     K = cell_stiffness(cx, edge_weight)
-    return sp.csr_matrix(sp.diags(1.0 / vertex_measure(cx)) @ K)
+    return _scaled(K, 1.0 / vertex_measure(cx))
 
 
 # -- extended Laplacian -------------------------------------------------------------------------
@@ -355,6 +416,8 @@ def extended_stiffness(cx, simplex_weight=None, edge_weight: str = "flux") -> sp
     """
     K = cell_stiffness(cx, edge_weight)
     m = K.shape[0]
+    coo = K.tocoo()
+    rows_all, cols_all, vals_all = [coo.row], [coo.col], [coo.data]
     for idx, w in enumerate(_simplex_weight_list(cx, simplex_weight)):
         p = idx + 2
         if w == 0 or cx.n_simplices(p) == 0:
@@ -367,8 +430,14 @@ def extended_stiffness(cx, simplex_weight=None, edge_weight: str = "flux") -> sp
         cols = np.tile(simp, (1, k)).ravel()
         block = (np.eye(k) - 1.0 / k).ravel()
         vals = (w * vol)[:, None] * block[None, :]
-        K = K + sp.csr_matrix((vals.ravel(), (rows, cols)), shape=(m, m))
-    return sp.csr_matrix(K)
+        rows_all.append(rows)
+        cols_all.append(cols)
+        vals_all.append(vals.ravel())
+    if len(vals_all) == 1:
+        return K
+    # one assembly: the duplicates (pairs shared by several simplices) are summed
+    return sp.csr_matrix((np.concatenate(vals_all),
+                          (np.concatenate(rows_all), np.concatenate(cols_all))), shape=(m, m))
 
 
 @renamed_keywords(dim_weights="simplex_weight", data_weights="measure", weights="edge_weight")
@@ -398,4 +467,4 @@ def extended_laplacian(cx, simplex_weight=None, measure=None,
     csr_matrix (n_0, n_0)
     """
     K = extended_stiffness(cx, simplex_weight, edge_weight)
-    return sp.csr_matrix(sp.diags(1.0 / vertex_measure(cx, measure)) @ K)
+    return _scaled(K, 1.0 / vertex_measure(cx, measure))

@@ -138,8 +138,15 @@ def box_extend(cand, tau, r_ptr, r_lo, r_hi, lo, hi, nptr, nids):
                     empty = True
             if empty:
                 continue
-            # boxes meeting J's relative interior without containing J cut it
+            # boxes meeting J's relative interior without containing J cut it; the boxes
+            # containing J (its star when nothing cuts it) and their solid angles at the
+            # midpoint of J come out of the same pass
             n_split = 0
+            k = 0
+            frac = 0.0
+            lowest = v0
+            for j in range(n):
+                x[j] = 0.5 * (L[j] + H[j])
             for q in range(nptr[v0] - 1, nptr[v0 + 1]):
                 c = v0 if q < nptr[v0] else nids[q]
                 contains = True
@@ -152,9 +159,61 @@ def box_extend(cand, tau, r_ptr, r_lo, r_hi, lo, hi, nptr, nids):
                             meets = False
                     elif not (lo[c, j] <= L[j] and L[j] <= hi[c, j]):
                         meets = False
-                if meets and not contains:
+                if contains:
+                    f = 1.0
+                    for j in range(n):
+                        if not (lo[c, j] < x[j] and x[j] < hi[c, j]):
+                            f *= 0.5
+                    frac += f
+                    star[k] = c
+                    k += 1
+                    if c < lowest:
+                        lowest = c
+                elif meets:
                     split[n_split] = c
                     n_split += 1
+            if n_split == 0:
+                # relint J is one stratum, and its closure is J itself
+                if lowest < v0 or abs(frac - 1.0) > 1e-9:
+                    continue
+                if used >= cap:
+                    cap *= 2
+                    o_lo2 = np.empty((cap, n))
+                    o_hi2 = np.empty((cap, n))
+                    o_lo2[:used] = o_lo[:used]
+                    o_hi2[:used] = o_hi[:used]
+                    o_lo, o_hi = o_lo2, o_hi2
+                    o_dim = _grow(o_dim, used, cap - used)
+                    o_vol = _grow(o_vol, used, cap - used)
+                    s_cnt = _grow(s_cnt, used, cap - used)
+                dup = False
+                for u in range(first, used):
+                    same = True
+                    for j in range(n):
+                        if o_lo[u, j] != L[j] or o_hi[u, j] != H[j]:
+                            same = False
+                            break
+                    if same:
+                        dup = True
+                        break
+                if dup:
+                    continue
+                d = 0
+                v = 1.0
+                for j in range(n):
+                    o_lo[used, j] = L[j]
+                    o_hi[used, j] = H[j]
+                    if H[j] > L[j]:
+                        d += 1
+                        v *= H[j] - L[j]
+                o_dim[used] = d
+                o_vol[used] = v
+                s_cnt[used] = k
+                s_ids = _grow(s_ids, s_used, k)
+                s_ids[s_used:s_used + k] = star[:k]
+                s_used += k
+                used += 1
+                continue
             # the grid of open pieces of J: per free axis the cut values inside (L, H)
             cuts = np.empty((n, 2 * n_split + 2))
             n_cuts = np.zeros(n, np.int64)

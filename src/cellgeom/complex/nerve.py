@@ -1,7 +1,7 @@
 """The nerve of a partition: which sets of cells form simplices.
 
-Rule "dual": the dual cell complex of the partition in its domain, triangulated
-(see :mod:`cellgeom.complex.dual`). Rule "facet" (default): an edge per pair of
+Rule "dual" (default): the dual cell complex of the partition in its domain,
+triangulated (see :mod:`cellgeom.complex.dual`). Rule "facet": an edge per pair of
 cells sharing a face of positive (n-1)-volume, a p-simplex per set of p+1 cells
 sharing a piece of positive (n-p)-volume all of whose faces are simplices. Rule
 "cech": a simplex per set of cells whose closures intersect at all.
@@ -22,13 +22,13 @@ from .dual import dual_nerve, has_dual_structure
 
 __all__ = ["nerve", "RULES", "clique_chunks", "facet_edges", "facet_pair_volumes"]
 
-RULES = ("facet", "dual", "cech")
+RULES = ("dual", "facet", "cech")
 
 #: rows of candidates (of any width) generated at once: bounds the temporaries
 CHUNK_ROWS = 2_000_000
 
 
-def nerve(partition, rule: str = "facet", max_dim: int | None = None):
+def nerve(partition, rule: str = "dual", max_dim: int | None = None):
     """Simplices of the nerve and the diagonal of each Gram matrix.
 
     Returns

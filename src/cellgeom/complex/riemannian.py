@@ -197,7 +197,7 @@ class RiemannianComplex:
             raise ValueError(f"rank p must be a non-negative integer, got {p!r}.")
 
 
-def build_complex(partition, rule: str = "facet", metric: str = "diagonal",
+def build_complex(partition, rule: str = "dual", metric: str = "diagonal",
                   max_dim: int | None = None) -> RiemannianComplex:
     """The Riemannian nerve complex of a partition (THEORY.md section 3).
 
@@ -205,11 +205,11 @@ def build_complex(partition, rule: str = "facet", metric: str = "diagonal",
     ----------
     partition : Partition
     rule : {"dual", "facet", "cech"}
-        "dual": the dual cell complex of the partition in its domain,
+        "dual" (default): the dual cell complex of the partition in its domain,
         triangulated: vertices = cells, edges = shared facets, and each interior
         codimension-k face with all its cells present filled by a k-cell, a fan from
         its lowest-numbered cell. It has the domain's topology: a full partition of a
-        box gives Betti numbers (1, 0, ..., 0). "facet" (default): simplices are sets of cells
+        box gives Betti numbers (1, 0, ..., 0). "facet": simplices are sets of cells
         sharing a piece of positive (n-p)-volume (edges = shared faces); every interior
         face met by more than k+1 cells (two lines crossing) leaves a hole. "cech": sets
         of cells whose closures intersect at all (contractible too, but with simplices
@@ -227,7 +227,7 @@ def build_complex(partition, rule: str = "facet", metric: str = "diagonal",
     >>> import cellgeom
     >>> arr = cellgeom.HyperplaneArrangement([[1, 0], [0, 1]], [-0.3, -0.6])
     >>> part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
-    >>> cx = cellgeom.build_complex(part, rule="dual")
+    >>> cx = cellgeom.build_complex(part)
     >>> cx.n_simplices(), cx.betti_numbers()
     ([4, 5, 2], [1, 0, 0])
     >>> cellgeom.build_complex(part, rule="facet").betti_numbers()

@@ -135,15 +135,17 @@ def plot_partition(
     color_by : str or array of shape (n_cells,), optional
         Column of ``cells`` (``"volume"``, ``"n_points"``, ``"prediction"``, a
         curvature column, ...) or values per cell. Numbers use ``cmap`` and a
-        colour bar; labels, booleans and strings get one colour each and a legend
-        (see ``categorical``). None: plain cells.
+        colour bar, cells without a value (NaN) are grey with a legend entry; labels,
+        booleans and strings get one colour each and a legend (see ``categorical``).
+        None: plain cells.
     ax : matplotlib Axes, optional
         Where to draw; default a new figure.
     data : array of shape (N, 2), optional
         Data points drawn over the cells.
     show_nerve : bool
         Draw the nerve: a vertex at each cell centroid and an edge per pair of
-        cells sharing a face (builds ``cellgeom.complex`` for a partition).
+        cells sharing a face (builds ``cellgeom.build_complex`` for a partition; the fan
+        diagonals of the "dual" complex join cells sharing no face and are not drawn).
     edge_color_by : str or array of shape (n_edges,), optional
         Column of the complex's ``edges`` table (``"face_volume"``, ``"length"``,
         a curvature column) colouring the nerve edges.
@@ -199,8 +201,15 @@ def plot_partition(
     if values is None:
         coll.set_facecolor("#dfe7f2")
     elif _is_numeric(values, label, categorical):
-        coll.set_array(values.astype(float))
-        coll.set_cmap(cmap)
+        numbers = values.astype(float)
+        coll.set_array(numbers)
+        # cells without a value (NaN) in grey, named in the legend, not left blank
+        nan_colour = _nan_colour(cmap)
+        coll.set_cmap(colormaps[cmap].with_extremes(bad=nan_colour))
+        missing = int(np.count_nonzero(~np.isfinite(numbers)))
+        if missing:
+            handles.append(Patch(facecolor=nan_colour, edgecolor="0.15",
+                                 label=f"no value (NaN): {missing} cells"))
         if colorbar:
             _colorbar(ax, coll, label or "value")
     else:
@@ -229,6 +238,12 @@ def plot_partition(
     ax.set_xlabel(_axis_label(names[0]))
     ax.set_ylabel(_axis_label(names[1]))
     return ax
+
+
+def _nan_colour(cmap: str) -> str:
+    """Cells without a value: grey on a coloured map, light red on a grey one."""
+    grey = str(cmap).lower().startswith(("grey", "gray", "binary"))
+    return "#f2c4b8" if grey else "0.78"
 
 
 def label_colours(k: int) -> list[tuple[str, str]]:
@@ -281,11 +296,16 @@ def _colorbar(ax, mappable, label: str):
 
 
 def _draw_nerve(ax, cx, edge_color_by, edge_cmap, colorbar, LineCollection):
+    """The edges between cells sharing a face (a fan diagonal of the "dual" complex joins
+    cells that only meet at a point or a lower face: not drawn)."""
     cen = cx.partition.centroids
-    edges = cx.edges[["a", "b"]].to_numpy(dtype=np.int64)
+    shared = cx.edges["face_volume"].to_numpy(dtype=float) > 0
+    edges = cx.edges[["a", "b"]].to_numpy(dtype=np.int64)[shared]
     segs = np.stack([cen[edges[:, 0]], cen[edges[:, 1]]], axis=1) if len(edges) else \
         np.zeros((0, 2, 2))
-    values, label = _values(cx.edges, edge_color_by, len(edges), "edge_color_by")
+    values, label = _values(cx.edges, edge_color_by, len(shared), "edge_color_by")
+    if values is not None:
+        values = np.asarray(values)[shared]
     lines = LineCollection(segs, linewidths=1.2, zorder=4)
     if values is None:
         lines.set_color("k")

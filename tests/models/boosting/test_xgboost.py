@@ -307,8 +307,11 @@ def test_all_cells_small_booster_volumes_faces_complex_angles(kind, n):
     assert got.keys() == oracle.keys() and len(oracle) > 0
     assert np.allclose([got[k] for k in oracle], list(oracle.values()), rtol=1e-12)
     assert part.minkowski_residuals().max() < 1e-12
-    cx = cellgeom.build_complex(part)
+    cx = cellgeom.build_complex(part, rule="facet")
     assert cx.n_simplices(0) == part.n_cells and cx.n_simplices(1) == len(oracle)
+    # the default ("dual") complex of a full partition of the box is contractible
+    betti = cellgeom.build_complex(part).betti_numbers()
+    assert betti == [1] + [0] * (len(betti) - 1)
     # dihedral angles, from the facets table's normals: every hinge joins two facets of a
     # box whose outward normals are orthogonal, so every angle is pi/2 (and the dihedral
     # metric adds nothing to the diagonal one)
@@ -325,7 +328,7 @@ def test_all_cells_small_booster_volumes_faces_complex_angles(kind, n):
     assert np.all(np.abs(ends[0]).sum(axis=1) == 1) and np.all(np.abs(ends[1]).sum(axis=1) == 1)
     dihedral = np.pi - np.arccos(np.einsum("ij,ij->i", ends[0], ends[1]))
     assert np.all(dihedral == np.pi / 2)
-    diff = cx.gram(1) - cellgeom.build_complex(part, metric="dihedral").gram(1)
+    diff = cx.gram(1) - cellgeom.build_complex(part, rule="facet", metric="dihedral").gram(1)
     assert abs(diff).max() == 0
 
 
