@@ -41,8 +41,8 @@ def test_attention_and_custom_forward_are_rejected():
             super().__init__()
             self.lin = nn.Linear(2, 2)
 
-        def forward(self, x):
-            return self.lin(x) * 2
+        def forward(self, x):  # a product of two input-dependent tensors (was "* 2",
+            return self.lin(x) * x  # accepted since issue #17: scalar multiples are affine)
 
     class MyLinear(nn.Linear):
         def forward(self, x):
@@ -52,6 +52,23 @@ def test_attention_and_custom_forward_are_rejected():
                       (nn.MultiheadAttention(2, 1), "MultiheadAttention")):
         with pytest.raises(UnsupportedLayerError, match=rf"layer '1' \({name}\)"):
             pullback(nn.Sequential(nn.Linear(2, 2), bad).eval(), torch.zeros(1, 2))
+
+
+def test_refusal_names_graph_node_and_source_line():
+    """Oracle: the message text names the fx node, its module and this file's line."""
+    class Gate(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(2, 2)
+
+        def forward(self, x):
+            return torch.sigmoid(self.lin(x)) * 3.0
+
+    with pytest.raises(UnsupportedLayerError) as info:
+        activation_patterns(nn.Sequential(Gate()).eval(), np.zeros((1, 2)))
+    msg = str(info.value)
+    assert "graph node 'sigmoid'" in msg and "layer '0' (Gate)" in msg
+    assert "test_layers.py:" in msg and "torch.sigmoid(self.lin(x))" in msg
 
 
 def test_training_mode_batchnorm_and_dropout_are_rejected():

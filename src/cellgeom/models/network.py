@@ -25,7 +25,8 @@ import pandas as pd
 import torch
 
 from ..core import check_data, resolve_domain
-from ..nn.layers import MaxPoolStep, PiecewiseLinearNetwork, as_network
+from ..nn.layers import PiecewiseLinearNetwork, as_network
+from ..nn.steps import MaxPoolStep
 from .arrangement import flip_bit
 from .polytopes import attach_data, build_polytope_partition, seed_keys
 from .registry import register_adapter

@@ -33,14 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import (
-    ActivationStep,
-    AffineStep,
-    PiecewiseLinearNetwork,
-    UnsupportedLayerError,
-    as_network,
-    check_input,
-)
+from .inputs import check_input
+from .layers import PiecewiseLinearNetwork, UnsupportedLayerError, as_network
+from .steps import ActivationStep, AffineStep
 
 __all__ = ["CellGeometry", "batch_cell_geometry"]
 
@@ -118,6 +113,11 @@ def _signature(m: nn.Module, out: list) -> list:
 
 def _build_plan(net: nn.Module, signature: tuple) -> _Plan:
     network = as_network(net, None)  # raises for non-piecewise-linear layers, keeps the module
+    if not network.chain:
+        raise UnsupportedLayerError(
+            "the geometric regularizer handles MLPs whose layers form a chain (Linear, Flatten, "
+            "Identity, Dropout, ReLU and LeakyReLU, one after the other); this network has "
+            "branches or residual adds")
     hidden, lins, first = [], [], None
     for st in network.steps:
         m = st.module

@@ -1,33 +1,36 @@
-"""Walk a PyTorch module into piecewise-linear steps and push affine maps through them.
+"""A piecewise-linear PyTorch model as a step graph, and affine maps pushed through it.
 
-A network has cells only if every layer is piecewise affine. :func:`as_network`
-checks this once and returns a :class:`PiecewiseLinearNetwork`: a list of steps
-(:mod:`cellgeom.nn.steps`: affine, activation, max-pool, residual).
+:func:`as_network` traces the model (:mod:`cellgeom.nn.trace`: torch.fx, or torch.export
+where fx cannot) once, checks that every node is piecewise affine, and returns a
+:class:`PiecewiseLinearNetwork`. Any forward code is accepted as long as it is made of
+piecewise-affine operations: ``nn.Sequential``, :class:`Residual`, a ``class Net(nn.Module)``
+with ``F.relu``, residual adds, concatenated branches, ``torch.maximum``, pooling, views...
 
-:meth:`PiecewiseLinearNetwork.propagate` pushes, for a batch of points, the
-forward value together with an affine bundle ``const + sum_i s_i tan_i``: the
-linear part of every step acts on the tangents and the full affine step on the
-constant. Starting from ``const = 0`` and ``tan = identity basis`` gives the
-pullback ``z_l = A_l x + c_l``; starting from a plane ``origin + s u + t v``
-gives the pre-activations as affine functions of ``(s, t)``.
+:meth:`PiecewiseLinearNetwork.propagate` pushes, for a batch of points, the forward value
+together with an affine bundle ``const + sum_i s_i tan_i`` through the graph: three streams
+evaluated node by node, the full affine map on the value and the constant, its linear part
+on the tangents, and at every nonlinear unit the slope of the active piece (decided by the
+value, or imposed). Starting from ``const = 0`` and ``tan = identity basis`` gives the
+pullback ``z_l = A_l x + c_l``; starting from a plane ``origin + s u + t v`` gives the
+pre-activations as affine functions of ``(s, t)``.
 """
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Sequence
-from functools import partial
 
 import torch
-from torch import nn
+from torch import fx, nn
 
-from .steps import (
-    ActivationLayer,
-    ActivationStep,
-    AffineStep,
-    MaxPoolStep,
-    ResidualStep,
-    Step,
+from .inputs import _fits_any, _input_rule, check_input
+from .steps import ActivationLayer, MaxPoolStep, SelectStep, Step
+from .trace import (
+    Op,
+    TrainingModeError,
+    UnsupportedLayerError,
+    _NeedsExample,
+    describe,
+    trace_network,
 )
 
 __all__ = [
@@ -35,23 +38,17 @@ __all__ = [
     "PiecewiseLinearNetwork", "ActivationLayer", "as_network", "check_input",
 ]
 
-_WHY = "only piecewise-linear networks have cells (linear regions)"
-
-
-class UnsupportedLayerError(ValueError, TypeError):
-    """A layer is not piecewise affine, so the network has no cells."""
-
-
-class TrainingModeError(ValueError):
-    """BatchNorm or Dropout is in training mode: the map is not a fixed function."""
-
 
 class NonFiniteWeightError(ValueError):
     """A parameter or buffer of the network holds NaN or inf."""
 
 
 class Residual(nn.Module):
-    """Residual block ``y = body(x) + shortcut(x)``; ``shortcut=None`` is the identity."""
+    """Residual block ``y = body(x) + shortcut(x)``; ``shortcut=None`` is the identity.
+
+    A convenience: the same block written as forward code (``return f(x) + x``) traces to
+    the same graph.
+    """
 
     def __init__(self, body: nn.Module, shortcut: nn.Module | None = None):
         super().__init__()
@@ -62,188 +59,86 @@ class Residual(nn.Module):
         return self.body(x) + (x if self.shortcut is None else self.shortcut(x))
 
 
-# ----------------------------------------------------------------------- parsing
-_AFFINE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.AvgPool1d,
-           nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Unflatten,
-           nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Identity)
-_ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.Hardtanh, nn.Softshrink, nn.Hardshrink,
-                nn.Threshold)
-
-
-def _supported_base(m: nn.Module, bases) -> type | None:
-    """The supported class ``m`` derives from, if ``m`` does not override its forward."""
-    for base in type(m).__mro__:
-        if base in bases:
-            return base if type(m).forward is base.forward else None
-    return None
-
-
-def _describe(path: str, m: nn.Module) -> str:
-    return f"layer '{path}' ({type(m).__name__})" if path else f"the network ({type(m).__name__})"
-
-
-def _activation(path: str, m: nn.Module) -> ActivationStep:
-    if isinstance(m, nn.ReLU):
-        return ActivationStep(path, m, (0.0,), [0.0, 1.0], (0.0, 0.0), "relu")
-    if isinstance(m, nn.LeakyReLU):
-        return ActivationStep(path, m, (0.0,), [m.negative_slope, 1.0], (0.0, 0.0), "leaky_relu")
-    if isinstance(m, nn.PReLU):
-        return ActivationStep(path, m, (0.0,), [m.weight, 1.0], (0.0, 0.0), "prelu")
-    if isinstance(m, nn.Hardtanh):
-        lo, hi = float(m.min_val), float(m.max_val)
-        return ActivationStep(path, m, (lo, hi), [0.0, 1.0, 0.0], (lo, 0.0, hi), "hardtanh")
-    if isinstance(m, nn.Softshrink):
-        la = float(m.lambd)
-        return ActivationStep(path, m, (-la, la), [1.0, 0.0, 1.0], (la, 0.0, -la), "softshrink")
-    if isinstance(m, nn.Hardshrink):
-        la = float(m.lambd)
-        return ActivationStep(path, m, (-la, la), [1.0, 0.0, 1.0], (0.0, 0.0, 0.0), "hardshrink")
-    thr, val = float(m.threshold), float(m.value)  # nn.Threshold: z if z > thr else value
-    return ActivationStep(path, m, (thr,), [0.0, 1.0], (val, 0.0), "threshold")
-
-
-def _parse(m: nn.Module, path: str) -> list[Step]:
-    join = (lambda k: f"{path}.{k}") if path else (lambda k: str(k))
-    if type(m) is nn.Sequential or _supported_base(m, (nn.Sequential,)):
-        return [s for k, child in m.named_children() for s in _parse(child, join(k))]
-    if type(m) is Residual:
-        body = _parse(m.body, join("body"))
-        short = None if m.shortcut is None else _parse(m.shortcut, join("shortcut"))
-        return [ResidualStep(path, m, body, short)]
-    base = _supported_base(m, _AFFINE)
-    if base is not None:
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            if m.training:
-                raise TrainingModeError(
-                    f"{_describe(path, m)} is in training mode and normalises with batch "
-                    "statistics; call net.eval() so that it is a fixed affine map")
-            if m.running_mean is None:
-                raise UnsupportedLayerError(
-                    f"{_describe(path, m)} has track_running_stats=False, so it normalises with "
-                    f"batch statistics even in eval mode and is not a fixed affine map; {_WHY}")
-        if isinstance(m, (nn.Dropout, nn.Dropout1d, nn.Dropout2d)) and m.training and m.p > 0:
-            raise TrainingModeError(
-                f"{_describe(path, m)} is in training mode (random masks); call net.eval()")
-        if isinstance(m, nn.Flatten) and m.start_dim == 0:
-            raise UnsupportedLayerError(f"{_describe(path, m)} flattens the batch axis")
-        return [AffineStep(path, m)]
-    if _supported_base(m, _ACTIVATIONS) is not None:
-        return [_activation(path, m)]
-    if _supported_base(m, (nn.MaxPool1d, nn.MaxPool2d)) is not None:
-        if m.return_indices:
-            raise UnsupportedLayerError(f"{_describe(path, m)} returns indices; set "
-                                        "return_indices=False")
-        return [MaxPoolStep(path, m)]
-    hint = ("; write residual blocks with cellgeom.nn.Residual and plain blocks as "
-            "nn.Sequential" if not isinstance(m, _ACTIVATIONS) else "")
-    raise UnsupportedLayerError(
-        f"{_describe(path, m)} is not supported: {_WHY}. Supported: Linear, Conv1d/2d, "
-        "BatchNorm1d/2d (eval), AvgPool, MaxPool, Flatten, Dropout, Identity, ReLU, LeakyReLU, "
-        f"PReLU, Hardtanh/ReLU6, Softshrink, Hardshrink, Threshold, nn.Sequential, Residual{hint}")
-
-
-def _walk(steps, out):
-    for st in steps:
-        if isinstance(st, ResidualStep):
-            _walk(st.body, out)
-            _walk(st.shortcut or [], out)
-        elif isinstance(st, (ActivationStep, MaxPoolStep)):
-            st.layer_index = len(out)
-            out.append(st)
-    return out
-
-
-def _fits_any(X) -> bool:
-    return True
-
-
-def _fits_last(X, f: int) -> bool:
-    return X.shape[-1] == f
-
-
-def _fits_numel(X, f: int) -> bool:
-    return math.prod(X.shape[1:]) == f
-
-
-def _fits_channels(X, c: int, nd: tuple) -> bool:
-    return X.dim() in nd and X.shape[1] == c
-
-
-def _input_rule(steps):
-    """What the first shape-fixing layer accepts: (test on the input tensor, description).
-
-    The test is a ``functools.partial`` of a module-level function, so a network (and a
-    partition that holds one) pickles.
-    """
-    flatten = False
-    for st in steps:
-        m = st.module
-        if isinstance(st, ResidualStep):
-            return _input_rule(st.body)
-        if isinstance(m, nn.Flatten):
-            flatten = True
-        elif isinstance(m, nn.Linear):
-            f = m.in_features
-            if flatten:
-                return partial(_fits_numel, f=f), f"(batch, ...) with {f} values"
-            return partial(_fits_last, f=f), f"(batch, ..., {f})"
-        elif isinstance(m, nn.BatchNorm1d):
-            c = m.num_features
-            return partial(_fits_channels, c=c, nd=(2, 3)), \
-                f"(batch, {c}) or (batch, {c}, length)"
-        elif isinstance(m, (nn.Conv1d, nn.Conv2d, nn.BatchNorm2d)):
-            c = getattr(m, "in_channels", None) or m.num_features
-            nd, rest = (3, "length") if isinstance(m, nn.Conv1d) else (4, "height, width")
-            return partial(_fits_channels, c=c, nd=(nd,)), f"(batch, {c}, {rest})"
-        elif not isinstance(st, ActivationStep):
-            break
-    return _fits_any, "(batch, ...)"
-
-
-def check_input(X, rule, dtype: torch.dtype, device, what: str = "X") -> torch.Tensor:
-    """``X`` as a tensor of ``dtype`` on ``device``, checked against an input ``rule``.
-
-    ``rule`` is ``(fits, description)`` as made by the network parser (kept by
-    :class:`PiecewiseLinearNetwork`); callers that cache it (the geometric regularizer)
-    check a batch without re-walking the network.
-    """
-    X = torch.as_tensor(X, dtype=dtype, device=device)
-    fits, desc = rule
-    if X.dim() < 2:
-        raise ValueError(f"{what} has shape {tuple(X.shape)}, but the network expects "
-                         f"{desc}; pass x[None] for a single point")
-    if X.shape[0] == 0:
-        raise ValueError(f"{what} is an empty batch (shape {tuple(X.shape)})")
-    if not fits(X):
-        raise ValueError(f"{what} has shape {tuple(X.shape)}, but the network expects {desc}")
-    return X
+class _Stop(Exception):
+    pass
 
 
 class PiecewiseLinearNetwork:
-    """A validated piecewise-linear network, ready for patterns, pullbacks and slices.
+    """A traced, validated piecewise-linear network, ready for patterns, pullbacks and slices.
 
     Attributes
     ----------
     module : torch.nn.Module
         The network (a ``dtype`` copy when a dtype was asked for); never modified.
+    graph_module : torch.fx.GraphModule
+        Its traced graph.
+    ops : list of Op
+        The graph's nodes, classified (:mod:`cellgeom.nn.trace`), in topological order.
     steps : list of Step
+        The steps of the ops that have one (modules, activations, pools), in order.
     layers : list of ActivationLayer
-        The activation and max-pool steps in forward (depth-first) order; their
+        The nonlinear units (activations, max-pools, maxima) in forward order; their
         patterns make up the cell key.
-    layer_steps : list of ActivationStep or MaxPoolStep
+    layer_steps : list of ActivationStep, MaxPoolStep or SelectStep
         The steps behind ``layers``.
+    chain : bool
+        Whether the graph is a chain (each op reads the previous op's output only).
     dtype : torch.dtype
     """
 
-    def __init__(self, module: nn.Module, steps: list[Step], dtype: torch.dtype):
-        self.module, self.steps, self.dtype = module, steps, dtype
-        self.layer_steps = _walk(steps, [])
-        self.layers = [ActivationLayer(s.name or type(s.module).__name__,
-                                       getattr(s, "kind", "maxpool"), s.n_pieces)
-                       for s in self.layer_steps]
-        self._input_rule = _input_rule(steps)
+    def __init__(self, module: nn.Module, dtype: torch.dtype, example=None):
+        self.module, self.dtype = module, dtype
         p = next(iter(module.parameters()), None)
         self.device = p.device if p is not None else torch.device("cpu")
+        self.ops = None
+        self._checked = False
+        try:
+            self._build(example)
+        except _NeedsExample:  # fx failed: torch.export on the first input seen
+            self._input_rule = (_fits_any, "(batch, ...)")
+
+    def _build(self, example) -> None:
+        self.graph_module, self.ops = trace_network(self.module, example)
+        self.steps = [op.step if op.step is not None else Step(op.node.name, None)
+                      for op in self.ops if op.kind in ("affine", "act", "maxpool", "select")
+                      or (op.kind == "same" and not op.info.get("shape"))]
+        self.layer_steps = [op.step for op in self.ops if op.kind in ("act", "maxpool", "select")]
+        for i, st in enumerate(self.layer_steps):
+            st.layer_index = i
+        self.layers = [ActivationLayer(s.name, getattr(s, "kind", "maxpool")
+                                       if not isinstance(s, MaxPoolStep) else "maxpool",
+                                       s.n_pieces) for s in self.layer_steps]
+        self.chain = self._is_chain()
+        self._input_rule = _input_rule(self.steps)
+        out = self.ops[-1].node.args[0]
+        while isinstance(out, (tuple, list)) and len(out) == 1:  # torch.export: (out,)
+            out = out[0]
+        self._out = out
+        if not isinstance(out, fx.Node):
+            raise UnsupportedLayerError(
+                "the network returns a tuple or a structure; cellgeom needs one output tensor")
+
+    def _is_chain(self) -> bool:
+        prev = None
+        for op in self.ops:
+            if op.kind in ("const", "output", "guard") or op.info.get("shape"):
+                continue
+            if op.kind != "input":
+                deps = op.info.get("tensor_args", [])
+                if len(deps) != 1 or deps[0] is not prev or op.kind == "select":
+                    return False
+            prev = op.node
+        return True
+
+    def _ensure(self, X: torch.Tensor) -> None:
+        if self.ops is None:
+            self._build(X[:1])
+
+    def __getstate__(self):  # the traced graph is rebuilt on unpickling
+        return {"module": self.module, "dtype": self.dtype}
+
+    def __setstate__(self, state):
+        self.__init__(state["module"], state["dtype"])
 
     def check_input(self, X, what: str = "X") -> torch.Tensor:
         """``X`` as a tensor of the network's dtype, shape (batch, *input_shape).
@@ -253,12 +148,44 @@ class PiecewiseLinearNetwork:
         return check_input(X, self._input_rule, self.dtype, self.device, what)
 
     def probe(self, X: torch.Tensor):
-        """Forward one point; a shape mismatch inside the network becomes a ValueError."""
+        """Forward one point; a shape mismatch inside the network becomes a ValueError.
+
+        The first probe also checks that no operation mixes the points of a batch (the
+        first point's values at every node are the same alone and next to another point).
+        """
         try:
-            return self.propagate(X[:1])
+            self._ensure(X)
+            out = self.propagate(X[:1])
+            if not self._checked:
+                self._check_batch(X[:1])
+                self._checked = True
+            return out
         except RuntimeError as err:
             raise ValueError(f"input of shape {tuple(X.shape)} does not fit the network: "
                              f"{err}") from err
+
+    @torch.no_grad()
+    def _check_batch(self, x1: torch.Tensor) -> None:
+        other = x1 * 0.5 + 0.25
+        env1, env2 = {}, {}
+        self._run({"v": x1}, [], None, [], 1, trace=env1)
+        self._run({"v": torch.cat([x1, other])}, [], None, [], 1, trace=env2)
+        for op in self.ops:
+            a, b = env1.get(op.node), env2.get(op.node)
+            if not (torch.is_tensor(a) and torch.is_tensor(b)):
+                continue
+            bad = a.shape[:1] != (1,) or b.shape[:1] != (2,) or a.shape[1:] != b.shape[1:]
+            if not bad and a.is_floating_point():  # batched kernels round differently
+                tol = 1e3 * torch.finfo(a.dtype).eps
+                scale = float(a.abs().max()) if a.numel() else 0.0
+                bad = not torch.allclose(a[0], b[0], rtol=tol, atol=tol * (1 + scale))
+            elif not bad:
+                bad = not torch.equal(a[0], b[0])
+            if bad:
+                raise UnsupportedLayerError(
+                    f"{describe(op.node, self.graph_module)} mixes the points of a batch (its "
+                    "value for one point depends on the others); every operation must act on "
+                    "each point alone")
 
     # ------------------------------------------------------------------ propagation
     @torch.no_grad()
@@ -284,75 +211,159 @@ class PiecewiseLinearNetwork:
         records : list of dict
             Per activation layer: ``name``, ``pattern``, ``slope`` (the elementwise
             ``D``; None when only values are pushed), ``value``, ``const``, ``tan`` of
-            the layer's input (pre-activation),
+            the layer's input (pre-activation; for a maximum ``a - b``),
             and for max-pool ``flat`` (indices of the maxima) and ``out_shape``.
         final : dict with ``value``, ``const``, ``tan`` of the output.
         """
-        state = {"value": value, "const": const, "tan": tan}
-        records: list = []
-        try:
-            state = self._run(self.steps, state, records, imposed or [], stop_at)
-        except _Stop:
-            state = None
-        return records, state
-
-    def _run(self, steps, state, records, imposed, stop_at):
-        for st in steps:
-            if isinstance(st, ResidualStep):
-                b = self._run(st.body, dict(state), records, imposed, stop_at)
-                s = state if st.shortcut is None else self._run(st.shortcut, dict(state),
-                                                                  records, imposed, stop_at)
-                state = {k: None if b[k] is None else b[k] + s[k] for k in b}
-            elif isinstance(st, AffineStep):
-                state = self._affine(st, state)
-            else:
-                state = self._nonlinear(st, state, records, imposed, stop_at)
-        return state
-
-    @staticmethod
-    def _affine(st: AffineStep, state):
-        out = {k: None if state[k] is None else st.full(state[k]) for k in ("value", "const")}
-        tan = state["tan"]
+        ref = value if value is not None else const
+        self._ensure(ref)
+        streams, m = {}, 1
+        if value is not None:
+            streams["v"] = value
+        if const is not None:
+            streams["c"] = const
         if tan is not None:
             b, m = tan.shape[:2]
-            t = st.linear(tan.reshape((b * m,) + tuple(tan.shape[2:])))
-            tan = t.reshape((b, m) + tuple(t.shape[1:]))
-        out["tan"] = tan
+            streams["t"] = tan.reshape((b * m,) + tuple(tan.shape[2:]))
+        records: list = []
+        try:
+            final = self._run(streams, imposed or [], stop_at, records, m)
+        except _Stop:
+            final = None
+        return records, final
+
+    def _get(self, op_node, s, env, shared):
+        return env[s][op_node] if op_node in env[s] else shared[op_node]
+
+    def _call(self, node: fx.Node, args, kwargs):
+        if node.op == "call_module":
+            return self.graph_module.get_submodule(node.target)(*args, **kwargs)
+        if node.op == "call_method":
+            return getattr(args[0], node.target)(*args[1:], **kwargs)
+        if node.op == "get_attr":
+            obj = self.graph_module
+            for part in node.target.split("."):
+                obj = getattr(obj, part)
+            return obj
+        return node.target(*args, **kwargs)
+
+    def _run(self, streams, imposed, stop_at, records, m, trace=None):
+        env = {s: {} for s in streams}
+        shared: dict = {}
+        for op in self.ops:
+            node = op.node
+            if op.kind == "input":
+                for s, x in streams.items():
+                    env[s][node] = x
+                continue
+            if op.kind == "const":
+                args, kwargs = fx.node.map_arg((node.args, node.kwargs), shared.__getitem__)
+                shared[node] = self._call(node, args, kwargs)
+                continue
+            if op.kind == "guard":
+                continue
+            if op.kind == "output":
+                out = self._out
+                final = {"value": None, "const": None, "tan": None}
+                for s, key in (("v", "value"), ("c", "const"), ("t", "tan")):
+                    if s in streams:
+                        final[key] = env[s][out]
+                if final["tan"] is not None:
+                    t = final["tan"]
+                    final["tan"] = t.reshape((t.shape[0] // m, m) + tuple(t.shape[1:]))
+                return final
+            argv = {s: fx.node.map_arg((node.args, node.kwargs),
+                                       lambda n, s=s: env[s][n] if n in env[s] else shared[n])
+                    for s in streams}
+            if op.kind in ("act", "maxpool", "select"):
+                outs = self._nonlinear(op, argv, imposed, stop_at, records, m)
+            else:
+                outs = {s: self._linear(op, s, *argv[s]) for s in streams}
+            for s, v in outs.items():
+                env[s][node] = v
+                if trace is not None and s == "v":
+                    trace[node] = v
+        raise RuntimeError("the graph has no output node")
+
+    def _linear(self, op: Op, s: str, args, kwargs):
+        node = op.node
+        if op.kind == "same" or s != "t":
+            if op.kind == "affine" and op.step is not None:
+                return op.step.full(args[0])
+            return self._call(node, args, kwargs)
+        if op.kind == "affine":
+            if op.step is not None:
+                return op.step.linear(args[0])
+            return op.linear(*args, **kwargs)
+        # add / sub on the tangents: constant operands drop out
+        tensors = op.info["tensor_args"]
+        if not tensors:
+            return self._call(node, args, kwargs)
+        sign = op.info["sign"]
+        alpha = kwargs.get("alpha", args[2] if len(node.args) > 2 and node.op == "call_function"
+                           and not isinstance(node.args[2], fx.Node) else 1)
+        out = None
+        for pos, coef in ((0, 1.0), (1, sign * alpha)):
+            arg = node.args[pos] if pos < len(node.args) else node.kwargs.get("other")
+            if arg in tensors:
+                term = args[pos] if pos < len(args) else kwargs["other"]
+                term = term if coef == 1.0 else term * coef
+                out = term if out is None else out + term
         return out
 
-    def _nonlinear(self, st, state, records, imposed, stop_at):
-        i = st.layer_index
-        v, c, t = state["value"], state["const"], state["tan"]
-        rec = {"name": self.layers[i].name, "value": v, "const": c, "tan": t}
+    def _nonlinear(self, op: Op, argv, imposed, stop_at, records, m):
+        st, i = op.step, op.step.layer_index
+        parts = {s: a[0] for s, a in argv.items()}  # s -> (args tuple)
+        if isinstance(st, SelectStep):
+            tensors = op.info["tensor_args"]
+            nodes = op.node.args
+
+            def side(s, k):
+                val = parts[s][k]
+                if s == "t" and nodes[k] not in tensors:
+                    return torch.zeros((), dtype=self.dtype, device=self.device)
+                return val
+            z = {s: side(s, 0) - side(s, 1) for s in parts}
+        else:
+            z = {s: parts[s][0] for s in parts}
+        v, c, t = z.get("v"), z.get("c"), z.get("t")
+        b = (v if v is not None else c).shape[0] if (v is not None or c is not None) \
+            else t.shape[0] // m
+        rec = {"name": self.layers[i].name, "value": v, "const": c,
+               "tan": None if t is None else t.reshape((b, m) + tuple(t.shape[1:]))}
         if v is None and i >= len(imposed):  # nothing decides this layer's pattern
             if stop_at != i:
                 raise ValueError(f"no pattern for layer {i}: pass points or impose it")
             records.append(rec)
             raise _Stop
+        given = i < len(imposed)
         if isinstance(st, MaxPoolStep):
-            ref = v if v is not None else c
-            in_sp = tuple(ref.shape[2:])
-            if i < len(imposed):
-                pattern = torch.as_tensor(imposed[i], device=self.device).long()
-                flat, pooled = st.to_flat(pattern, in_sp), None
-            else:
-                pooled, flat = st.select(v)
-                pattern = st.to_position(flat, in_sp)
-            rec.update(pattern=pattern, flat=flat, out_shape=tuple(pattern.shape[1:]))
+            return self._maxpool(st, rec, v, c, t, given, imposed, stop_at, records, m)
+        if given:
+            pattern = torch.as_tensor(imposed[i], device=self.device).long()
+        elif isinstance(st, SelectStep):
+            pattern = (v > 0).long()
+        else:
+            pattern = st.pieces(v)
+        rec["pattern"] = pattern
+        if isinstance(st, SelectStep):
+            rec["slope"] = pattern.to(self.dtype)
             records.append(rec)
             if stop_at == i:
                 raise _Stop
-            new = {"value": pooled if pooled is not None or v is None else st.gather(v, flat),
-                   "const": None if c is None else st.gather(c, flat), "tan": None}
-            if t is not None:
-                b, m = t.shape[:2]
-                new["tan"] = st.gather(t.reshape((b * m,) + tuple(t.shape[2:])), flat).reshape(
-                    (b, m) + tuple(pattern.shape[1:]))
-            return new
-        given = i < len(imposed)
-        pattern = torch.as_tensor(imposed[i], device=self.device).long() if given \
-            else st.pieces(v)
-        rec["pattern"] = pattern
+            pick_a = pattern.bool() if st.kind == "max" else ~pattern.bool()
+            out = {}
+            for s in parts:
+                a_, b_ = parts[s][0], parts[s][1]
+                if s == "t":
+                    sel = pick_a.unsqueeze(1).expand((b, m) + tuple(pick_a.shape[1:]))
+                    sel = sel.reshape((b * m,) + tuple(pick_a.shape[1:]))
+                    a_ = a_ if op.node.args[0] in op.info["tensor_args"] else 0.0
+                    b_ = b_ if op.node.args[1] in op.info["tensor_args"] else 0.0
+                    out[s] = torch.where(sel, a_, b_)
+                else:
+                    out[s] = torch.where(pick_a, a_, b_)
+            return out
         slope = offset = None
         if c is not None or t is not None or given:  # the affine pieces are needed
             slope, offset = st.slope_offset(pattern, v if v is not None else c)
@@ -360,24 +371,48 @@ class PiecewiseLinearNetwork:
         records.append(rec)
         if stop_at == i:
             raise _Stop
-        value = None if v is None else (slope * v + offset if given else st.apply(v))
-        return {"value": value,
-                "const": None if c is None else slope * c + offset,
-                "tan": None if t is None else slope.unsqueeze(1) * t}
+        out = {}
+        if v is not None:
+            out["v"] = slope * v + offset if given else st.apply(v)
+        if c is not None:
+            out["c"] = slope * c + offset
+        if t is not None:
+            tt = t.reshape((b, m) + tuple(t.shape[1:]))
+            out["t"] = (slope.unsqueeze(1) * tt).reshape(t.shape)
+        return out
 
-
-class _Stop(Exception):
-    pass
+    def _maxpool(self, st, rec, v, c, t, given, imposed, stop_at, records, m):
+        i = st.layer_index
+        ref = v if v is not None else c
+        in_sp = tuple(ref.shape[2:])
+        if given:
+            pattern = torch.as_tensor(imposed[i], device=self.device).long()
+            flat, pooled = st.to_flat(pattern, in_sp), None
+        else:
+            pooled, flat = st.select(v)
+            pattern = st.to_position(flat, in_sp)
+        rec.update(pattern=pattern, flat=flat, out_shape=tuple(pattern.shape[1:]))
+        records.append(rec)
+        if stop_at == i:
+            raise _Stop
+        out = {}
+        if v is not None:
+            out["v"] = pooled if pooled is not None else st.gather(v, flat)
+        if c is not None:
+            out["c"] = st.gather(c, flat)
+        if t is not None:
+            out["t"] = st.gather(t, flat)
+        return out
 
 
 def as_network(net, dtype: torch.dtype | None = torch.float64) -> PiecewiseLinearNetwork:
-    """Validate ``net`` and wrap it as a :class:`PiecewiseLinearNetwork`.
+    """Trace and validate ``net`` and wrap it as a :class:`PiecewiseLinearNetwork`.
 
     Parameters
     ----------
     net : torch.nn.Module or PiecewiseLinearNetwork
-        Built from the supported layers (module docstring). Returned unchanged if
-        already wrapped and of the asked dtype.
+        Any module whose forward is piecewise affine (see :mod:`cellgeom.nn.trace`).
+        Returned unchanged if already wrapped and of the asked dtype.
     dtype : torch.dtype or None, default torch.float64
         Compute in this dtype on a copy of the network (float32 weights are exact in
         float64, so the copy is the same function computed more accurately). ``None``
@@ -386,7 +421,8 @@ def as_network(net, dtype: torch.dtype | None = torch.float64) -> PiecewiseLinea
     Raises
     ------
     UnsupportedLayerError
-        A layer is not piecewise affine (names the layer, e.g. ``layer '3' (GELU)``).
+        A layer or operation is not piecewise affine (names the layer, e.g.
+        ``layer '3' (GELU)``, or the graph node and its source line).
     TrainingModeError
         BatchNorm or Dropout in training mode.
     NonFiniteWeightError
@@ -398,14 +434,12 @@ def as_network(net, dtype: torch.dtype | None = torch.float64) -> PiecewiseLinea
         net = net.module
     if not isinstance(net, nn.Module):
         raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
-    steps = _parse(net, "")
+    own = next((p.dtype for p in net.parameters()), dtype or torch.float32)
     for kind, items in (("parameter", net.named_parameters()), ("buffer", net.named_buffers())):
         for pname, p in items:
             if p.is_floating_point() and not bool(torch.isfinite(p).all()):
                 what = "NaN" if bool(torch.isnan(p).any()) else "inf"
                 raise NonFiniteWeightError(f"{kind} '{pname}' of the network contains {what}")
-    own = next((p.dtype for p in net.parameters()), dtype or torch.float32)
     if dtype is not None and own != dtype:
-        net = copy.deepcopy(net).to(dtype)
-        steps = _parse(net, "")
-    return PiecewiseLinearNetwork(net, steps, dtype or own)
+        net = copy.deepcopy(net).to(dtype)  # same module paths, so errors name the user's layers
+    return PiecewiseLinearNetwork(net, dtype or own)

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .layers import MaxPoolStep, PiecewiseLinearNetwork, as_network
+from .layers import PiecewiseLinearNetwork, as_network
+from .steps import MaxPoolStep
 
 __all__ = ["LayerMap", "pullback"]
 

@@ -27,7 +27,8 @@ from .batch_geometry import (  # noqa: F401  (_distances, _forward, _get_plan: r
     batch_cell_geometry,
 )
 from .cell_hashing import _cells_and_faces, face_neighbors
-from .layers import UnsupportedLayerError, check_input
+from .inputs import check_input
+from .layers import UnsupportedLayerError
 
 __all__ = ["CellGeometry", "GeometricRegularizer", "PenaltyParts", "batch_cell_geometry",
            "face_neighbors"]

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .layers import MaxPoolStep, PiecewiseLinearNetwork, as_network
+from .layers import PiecewiseLinearNetwork, as_network
 from .patterns import _small_uint, pack_patterns
+from .steps import MaxPoolStep
 
 __all__ = ["SliceRegions", "slice_partition"]
 

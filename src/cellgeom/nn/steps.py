@@ -9,18 +9,19 @@
   ``z > 0``, matching torch's derivative 0 at 0);
 * :class:`MaxPoolStep` -- the pattern of an output is the position of the maximum
   in its window (first maximum on ties, as torch);
-* :class:`ResidualStep` -- ``body(x) + shortcut(x)``.
+* :class:`SelectStep` -- ``torch.maximum`` / ``torch.minimum`` of two tensors, a unit with
+  pre-activation ``a - b``.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Step", "AffineStep", "ActivationStep", "MaxPoolStep", "ResidualStep",
+__all__ = ["Step", "AffineStep", "ActivationStep", "MaxPoolStep", "SelectStep",
            "ActivationLayer"]
 
 
@@ -94,7 +95,10 @@ class ActivationStep(Step):
         return {"hardtanh": lambda: F.hardtanh(z, lo, hi),
                 "softshrink": lambda: F.softshrink(z, hi),
                 "hardshrink": lambda: F.hardshrink(z, hi),
-                "threshold": lambda: F.threshold(z, lo, self.offsets[0])}[self.kind]()
+                "threshold": lambda: F.threshold(z, lo, self.offsets[0]),
+                "clamp_min": lambda: torch.clamp(z, min=lo),
+                "clamp_max": lambda: torch.clamp(z, max=hi),
+                "abs": lambda: torch.abs(z)}[self.kind]()
 
 
 @dataclass
@@ -180,9 +184,15 @@ class MaxPoolStep(Step):
 
 
 @dataclass
-class ResidualStep(Step):
-    body: list = field(default_factory=list)
-    shortcut: list | None = None
+class SelectStep(Step):
+    """``torch.maximum(a, b)`` (``kind="max"``) or ``torch.minimum`` as a unit with
+    pre-activation ``z = a - b``: its pattern is ``z > 0`` (``a`` selected by the maximum),
+    and the output is ``b + relu(z)`` or ``a - relu(z)``, affine on each side."""
+
+    kind: str = "max"
+    layer_index: int = -1
+    n_pieces: int = 2
+    breakpoints: tuple = (0.0,)
 
 
 @dataclass

@@ -11,7 +11,8 @@ from torch import nn
 
 from .batch_geometry import _distances, _forward, _get_plan, _nearest_cosines
 from .cell_hashing import _cells_and_faces
-from .layers import UnsupportedLayerError, check_input
+from .inputs import check_input
+from .layers import UnsupportedLayerError
 
 __all__ = ["GeometryTracker"]
 

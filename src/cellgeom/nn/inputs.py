@@ -1,0 +1,76 @@
+"""What input a network accepts: a check of the batch's shape before anything runs."""
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import torch
+from torch import nn
+
+from .steps import ActivationStep, AffineStep
+
+__all__ = ["check_input"]
+
+
+def _fits_any(X) -> bool:
+    return True
+
+
+def _fits_last(X, f: int) -> bool:
+    return X.shape[-1] == f
+
+
+def _fits_numel(X, f: int) -> bool:
+    return math.prod(X.shape[1:]) == f
+
+
+def _fits_channels(X, c: int, nd: tuple) -> bool:
+    return X.dim() in nd and X.shape[1] == c
+
+
+def _input_rule(steps):
+    """What the first shape-fixing layer accepts: (test on the input tensor, description).
+
+    The test is a ``functools.partial`` of a module-level function, so a network (and a
+    partition that holds one) pickles.
+    """
+    flatten = False
+    for st in steps:
+        m = st.module
+        if isinstance(m, nn.Flatten):
+            flatten = True
+        elif isinstance(m, nn.Linear):
+            f = m.in_features
+            if flatten:
+                return partial(_fits_numel, f=f), f"(batch, ...) with {f} values"
+            return partial(_fits_last, f=f), f"(batch, ..., {f})"
+        elif isinstance(m, nn.BatchNorm1d):
+            c = m.num_features
+            return partial(_fits_channels, c=c, nd=(2, 3)), \
+                f"(batch, {c}) or (batch, {c}, length)"
+        elif isinstance(m, (nn.Conv1d, nn.Conv2d, nn.BatchNorm2d)):
+            c = getattr(m, "in_channels", None) or m.num_features
+            nd, rest = (3, "length") if isinstance(m, nn.Conv1d) else (4, "height, width")
+            return partial(_fits_channels, c=c, nd=(nd,)), f"(batch, {c}, {rest})"
+        elif not isinstance(st, (ActivationStep, AffineStep)):
+            break
+    return _fits_any, "(batch, ...)"
+
+
+def check_input(X, rule, dtype: torch.dtype, device, what: str = "X") -> torch.Tensor:
+    """``X`` as a tensor of ``dtype`` on ``device``, checked against an input ``rule``.
+
+    ``rule`` is ``(fits, description)`` as made by the network parser (kept by
+    :class:`PiecewiseLinearNetwork`); callers that cache it (the geometric regularizer)
+    check a batch without re-walking the network.
+    """
+    X = torch.as_tensor(X, dtype=dtype, device=device)
+    fits, desc = rule
+    if X.dim() < 2:
+        raise ValueError(f"{what} has shape {tuple(X.shape)}, but the network expects "
+                         f"{desc}; pass x[None] for a single point")
+    if X.shape[0] == 0:
+        raise ValueError(f"{what} is an empty batch (shape {tuple(X.shape)})")
+    if not fits(X):
+        raise ValueError(f"{what} has shape {tuple(X.shape)}, but the network expects {desc}")
+    return X

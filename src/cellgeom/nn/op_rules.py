@@ -1,0 +1,264 @@
+"""What each piece of a traced graph is: the tables of piecewise-affine operations.
+
+Used by :mod:`cellgeom.nn.trace`: the errors it raises (naming the graph node, its module
+and the user's source line), the supported leaf modules, the functions and methods that are
+linear (``same``), affine (with the map without its constant term), additions, and the
+elementwise activations written as functions (``F.relu``, ``F.leaky_relu``, ``clamp``...).
+"""
+from __future__ import annotations
+
+import operator
+import re
+
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+from .steps import ActivationStep
+
+__all__ = ["UnsupportedLayerError", "TrainingModeError", "describe", "refuse", "activation_step"]
+
+WHY = "only piecewise-linear networks have cells (linear regions)"
+
+
+class UnsupportedLayerError(ValueError, TypeError):
+    """A layer is not piecewise affine, so the network has no cells."""
+
+
+class TrainingModeError(ValueError):
+    """BatchNorm or Dropout is in training mode: the map is not a fixed function."""
+
+
+# ------------------------------------------------------------------------ leaf modules
+AFFINE_MODULES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.AvgPool1d,
+                  nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.Flatten,
+                  nn.Unflatten, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Identity)
+ACTIVATION_MODULES = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.Hardtanh, nn.Softshrink,
+                      nn.Hardshrink, nn.Threshold)
+MAXPOOL_MODULES = (nn.MaxPool1d, nn.MaxPool2d)
+SUPPORTED = ("Linear, Conv1d/2d, BatchNorm1d/2d (eval), AvgPool, AdaptiveAvgPool, MaxPool, "
+             "Flatten, Dropout, Identity, ReLU, LeakyReLU, PReLU, Hardtanh/ReLU6, Softshrink, "
+             "Hardshrink, Threshold, and in forward code: F.relu / torch.relu, F.leaky_relu, "
+             "F.hardtanh, clamp, abs, F.max_pool / F.avg_pool, flatten / view / reshape / "
+             "permute, x + y, torch.cat, torch.maximum / minimum, multiplication by constants")
+
+
+def supported_base(m: nn.Module, bases) -> type | None:
+    """The supported class ``m`` derives from, if ``m`` does not override its forward."""
+    for base in type(m).__mro__:
+        if base in bases:
+            return base if type(m).forward is base.forward else None
+    return None
+
+
+# --------------------------------------------------------------------- describing nodes
+def describe(node: fx.Node, gm: fx.GraphModule | None = None) -> str:
+    """``layer 'path' (Type)`` for module calls, else the operation, the graph node, the
+    module it sits in and the user's source line."""
+    if node.op == "call_module" and gm is not None:
+        m = gm.get_submodule(node.target)
+        return f"layer '{node.target}' ({type(m).__name__})"
+    what = getattr(node.target, "__name__", str(node.target))
+    if node.op == "call_method":
+        what = f"method .{node.target}()"
+    text = f"operation {what} (graph node '{node.name}'"
+    stack = node.meta.get("nn_module_stack")
+    if stack:
+        path, kind = list(stack.values())[-1]
+        kind = kind if isinstance(kind, str) else kind.__name__
+        text += f", in layer '{path}' ({kind.rsplit('.', 1)[-1]})"
+    src = source_line(node)
+    if src:
+        text += f", at {src}"
+    return text + ")"
+
+
+_FRAME = re.compile(r'File "([^"]+)", line (\d+), in \S+\n\s+(.*)')
+
+
+def source_line(node: fx.Node) -> str | None:
+    """``file:line: code`` of the innermost user frame that made the node."""
+    frames = _FRAME.findall(node.stack_trace or "")
+    torch_dir = torch.__file__.rsplit("/", 1)[0]
+    user = [f for f in frames if not f[0].startswith(torch_dir)]
+    if not user:
+        return None
+    file, line, code = user[-1]
+    return f"{file}:{line}: {code.strip()}"
+
+
+def refuse(node: fx.Node, gm, why: str) -> UnsupportedLayerError:
+    return UnsupportedLayerError(f"{describe(node, gm)} is not supported: {why}. {WHY}; "
+                                 f"supported: {SUPPORTED}")
+
+
+# ------------------------------------------------------------------------ the op tables
+_A = torch.ops.aten
+_SAME_FUNCS = {
+    torch.flatten, torch.reshape, torch.permute, torch.transpose, torch.squeeze, torch.unsqueeze,
+    torch.cat, torch.concat, torch.stack, torch.chunk, torch.split, torch.neg, torch.mean,
+    torch.sum, torch.flip, torch.zeros_like, F.avg_pool1d, F.avg_pool2d, F.adaptive_avg_pool1d,
+    F.adaptive_avg_pool2d, operator.getitem, operator.neg, operator.mul, operator.truediv,
+    operator.floordiv, operator.matmul, torch.mul, torch.div, torch.matmul, getattr, torch.narrow,
+    operator.pos,
+    _A.view.default, _A.reshape.default, _A._unsafe_view.default, _A.flatten.using_ints,
+    _A.permute.default, _A.transpose.int, _A.t.default, _A.squeeze.dim, _A.squeeze.dims,
+    _A.unsqueeze.default, _A.cat.default, _A.stack.default, _A.neg.default, _A.mean.dim,
+    _A.sum.dim_IntList, _A.avg_pool2d.default, _A.avg_pool1d.default,
+    _A.adaptive_avg_pool2d.default, _A.adaptive_avg_pool1d.default, _A._adaptive_avg_pool2d.default,
+    _A.mul.Tensor, _A.mul.Scalar, _A.div.Tensor, _A.div.Scalar, _A.mm.default, _A.matmul.default,
+    _A.clone.default, _A.contiguous.default, _A.slice.Tensor, _A.select.int, _A.alias.default,
+    _A.split.Tensor, _A.split_with_sizes.default, _A.chunk.default, _A.expand.default,
+    _A.dropout.default, _A.detach.default, _A.lift_fresh_copy.default,
+}
+_SAME_METHODS = {"flatten", "view", "reshape", "permute", "transpose", "squeeze", "unsqueeze",
+                 "contiguous", "clone", "size", "dim", "mean", "sum", "neg", "chunk", "split",
+                 "flip", "mul", "div", "__mul__", "__truediv__", "t", "narrow", "view_as",
+                 "reshape_as", "detach", "numel"}
+_ADD = {operator.add: 1, operator.iadd: 1, torch.add: 1, operator.sub: -1, operator.isub: -1,
+        torch.sub: -1, "add": 1, "add_": 1, "sub": -1, "sub_": -1, "__add__": 1,
+        "__sub__": -1, "__radd__": 1, _A.add.Tensor: 1, _A.sub.Tensor: -1, _A.add_.Tensor: 1,
+        _A.add.Scalar: 1, _A.sub.Scalar: -1}
+_PRODUCTS = {operator.mul, operator.truediv, operator.floordiv, operator.matmul, torch.mul,
+             torch.div, torch.matmul, "mul", "div", "__mul__", "__truediv__", _A.mul.Tensor,
+             _A.div.Tensor, _A.mm.default, _A.matmul.default}
+_SHAPE_ATTRS = {"shape", "ndim", "dtype", "device"}
+
+
+def _arg(node: fx.Node, name: str, pos: int, default=None):
+    if name in node.kwargs:
+        return node.kwargs[name]
+    return node.args[pos] if len(node.args) > pos else default
+
+
+def _activation_module(node: fx.Node, gm) -> nn.Module | None:
+    """The activation module equal to a functional call, or None if it is not one."""
+    t = node.target
+    if t in (F.relu, torch.relu, torch.relu_, F.relu_, "relu", "relu_", _A.relu.default,
+             _A.relu_.default):
+        return nn.ReLU()
+    if t in (F.relu6, _A.relu6.default):
+        return nn.Hardtanh(0.0, 6.0)
+    if t in (F.leaky_relu, "leaky_relu", _A.leaky_relu.default, _A.leaky_relu_.default):
+        return nn.LeakyReLU(float(_arg(node, "negative_slope", 1, 0.01)))
+    if t in (F.hardtanh, _A.hardtanh.default, _A.hardtanh_.default):
+        return nn.Hardtanh(float(_arg(node, "min_val", 1, -1.0)),
+                           float(_arg(node, "max_val", 2, 1.0)))
+    if t in (F.softshrink, _A.softshrink.default):
+        return nn.Softshrink(float(_arg(node, "lambd", 1, 0.5)))
+    if t in (F.hardshrink, _A.hardshrink.default):
+        return nn.Hardshrink(float(_arg(node, "lambd", 1, 0.5)))
+    return None
+
+
+def activation_step(name: str, m: nn.Module) -> ActivationStep:
+    """The step of an activation module (breakpoints, slopes and offsets of its pieces)."""
+    if isinstance(m, nn.ReLU):
+        return ActivationStep(name, m, (0.0,), [0.0, 1.0], (0.0, 0.0), "relu")
+    if isinstance(m, nn.LeakyReLU):
+        return ActivationStep(name, m, (0.0,), [m.negative_slope, 1.0], (0.0, 0.0), "leaky_relu")
+    if isinstance(m, nn.PReLU):
+        return ActivationStep(name, m, (0.0,), [m.weight, 1.0], (0.0, 0.0), "prelu")
+    if isinstance(m, nn.Hardtanh):
+        lo, hi = float(m.min_val), float(m.max_val)
+        return ActivationStep(name, m, (lo, hi), [0.0, 1.0, 0.0], (lo, 0.0, hi), "hardtanh")
+    if isinstance(m, nn.Softshrink):
+        la = float(m.lambd)
+        return ActivationStep(name, m, (-la, la), [1.0, 0.0, 1.0], (la, 0.0, -la), "softshrink")
+    if isinstance(m, nn.Hardshrink):
+        la = float(m.lambd)
+        return ActivationStep(name, m, (-la, la), [1.0, 0.0, 1.0], (0.0, 0.0, 0.0), "hardshrink")
+    thr, val = float(m.threshold), float(m.value)  # nn.Threshold: z if z > thr else value
+    return ActivationStep(name, m, (thr,), [0.0, 1.0], (val, 0.0), "threshold")
+
+
+def _clamp_step(node: fx.Node) -> ActivationStep | None:
+    lo, hi = _arg(node, "min", 1), _arg(node, "max", 2)
+    if any(isinstance(v, fx.Node) for v in (lo, hi)) or (lo is None and hi is None):
+        return None
+    if lo is not None and hi is not None:
+        return ActivationStep(node.name, nn.Hardtanh(float(lo), float(hi)), (float(lo), float(hi)),
+                              [0.0, 1.0, 0.0], (float(lo), 0.0, float(hi)), "hardtanh")
+    if lo is not None:  # max(x, lo)
+        return ActivationStep(node.name, None, (float(lo),), [0.0, 1.0], (float(lo), 0.0),
+                              "clamp_min")
+    return ActivationStep(node.name, None, (float(hi),), [1.0, 0.0], (0.0, float(hi)),
+                          "clamp_max")
+
+
+def _check_module(node: fx.Node, m: nn.Module, gm) -> None:
+    desc = describe(node, gm)
+    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+        if m.training:
+            raise TrainingModeError(
+                f"{desc} is in training mode and normalises with batch statistics; call "
+                "net.eval() so that it is a fixed affine map")
+        if m.running_mean is None:
+            raise UnsupportedLayerError(
+                f"{desc} has track_running_stats=False, so it normalises with batch statistics "
+                f"even in eval mode and is not a fixed affine map; {WHY}")
+    if isinstance(m, (nn.Dropout, nn.Dropout1d, nn.Dropout2d)) and m.training and m.p > 0:
+        raise TrainingModeError(f"{desc} is in training mode (random masks); call net.eval()")
+    if isinstance(m, nn.Flatten) and m.start_dim == 0:
+        raise UnsupportedLayerError(f"{desc} flattens the batch axis")
+    if isinstance(m, MAXPOOL_MODULES) and m.return_indices:
+        raise UnsupportedLayerError(f"{desc} returns indices; set return_indices=False")
+
+
+def _pool_module(node: fx.Node) -> nn.Module:
+    one = node.target in (F.max_pool1d, _A.max_pool1d.default)
+    cls = nn.MaxPool1d if one else nn.MaxPool2d
+    k = _arg(node, "kernel_size", 1)
+    stride = _arg(node, "stride", 2) or None
+    return cls(k, stride, _arg(node, "padding", 3, 0), _arg(node, "dilation", 4, 1),
+               ceil_mode=bool(_arg(node, "ceil_mode", 5, False)))
+
+
+def _linear_map(node: fx.Node, gm):
+    """For an affine function node: the map of its args without the constant term, or None."""
+    t = node.target
+    if t in (F.linear, _A.linear.default):
+        return lambda x, w, *a, **k: F.linear(x, w)
+    if t in (F.conv1d, F.conv2d, _A.conv1d.default, _A.conv2d.default):
+        def conv(x, w, b=None, *rest, **kw):
+            kw.pop("bias", None)
+            return t(x, w, None, *rest, **kw)
+        return conv
+    if t in (F.batch_norm,):
+        if _arg(node, "training", 5, False):
+            raise TrainingModeError(f"{describe(node, gm)} normalises with batch statistics "
+                                    "(training=True); pass training=False (eval mode)")
+
+        def bn(x, mean, var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5,
+               **kw):
+            eps = kw.get("eps", eps)
+            s = torch.rsqrt(var + eps)
+            s = s * weight if weight is not None else s
+            return x * s.reshape((1, -1) + (1,) * (x.dim() - 2))
+        return bn
+    if t is _A.batch_norm.default and node.args[5]:
+        raise TrainingModeError(f"{describe(node, gm)} normalises with batch statistics "
+                                "(training=True); call net.eval()")
+    if t is _A._native_batch_norm_legit_no_training.default or t is _A.batch_norm.default:
+        def bn_aten(x, weight, bias, mean, var, *rest):
+            eps = rest[-1] if t is _A._native_batch_norm_legit_no_training.default else rest[-2]
+            s = torch.rsqrt(var + eps)
+            s = s * weight if weight is not None else s
+            y = x * s.reshape((1, -1) + (1,) * (x.dim() - 2))
+            return (y, None, None) if t is not _A.batch_norm.default else y
+        return bn_aten
+    if t in (F.pad, _A.constant_pad_nd.default):
+        def pad(x, p, *rest, **kw):
+            if t is F.pad:
+                mode = kw.get("mode", rest[0] if rest else "constant")
+                if mode == "constant":
+                    return F.pad(x, p, "constant", 0.0)
+                return F.pad(x, p, mode)
+            return _A.constant_pad_nd.default(x, p, 0.0)
+        return pad
+    if t in (F.dropout, F.dropout1d, F.dropout2d, F.alpha_dropout):
+        if _arg(node, "training", 2, True) and float(_arg(node, "p", 1, 0.5)) > 0:
+            raise TrainingModeError(f"{describe(node, gm)} drops units at random "
+                                    "(training=True); pass training=self.training and eval()")
+        return "same"
+    return None

@@ -1,0 +1,255 @@
+"""Models as their users write them (issue #17): each traced model gives the same cells
+(activation patterns), pullbacks and slice regions as the same function written as
+nn.Sequential / cellgeom.nn.Residual; oracles: the Sequential twin and autograd Jacobians."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cellgeom.nn import Residual, activation_patterns, as_network, pullback, slice_partition
+
+
+def _init(net, seed, scale=0.6):
+    torch.manual_seed(seed)
+    for p in net.parameters():
+        nn.init.normal_(p, std=scale)
+    return net.double().eval()
+
+
+class CustomMLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2, self.out = nn.Linear(3, 8), nn.Linear(8, 6), nn.Linear(6, 2)
+
+    def forward(self, x):
+        h = F.relu(self.fc1(x))
+        h = torch.relu(self.fc2(h))
+        return self.out(h)
+
+
+class ResidualMLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2, self.out = nn.Linear(3, 6), nn.Linear(6, 6), nn.Linear(6, 2)
+
+    def forward(self, x):
+        h = F.relu(self.fc1(x))
+        h = F.relu(self.fc2(h)) + h
+        return self.out(h)
+
+
+class BranchConcat(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.out = nn.Linear(3, 4), nn.Linear(3, 5), nn.Linear(9, 2)
+
+    def forward(self, x):
+        return self.out(torch.cat([F.relu(self.a(x)), F.relu(self.b(x))], dim=1))
+
+
+class Block(nn.Module):
+    """A torchvision-style basic block: conv-bn-relu-conv-bn, identity add, relu."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c)
+        self.conv2, self.bn2 = nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + x)
+
+
+class SmallResNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem, self.bn = nn.Conv2d(1, 3, 3, padding=1), nn.BatchNorm2d(3)
+        self.block = Block(3)
+        self.fc = nn.Linear(3 * 2 * 2, 4)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn(self.stem(x))), 2)
+        x = self.block(x)
+        x = F.adaptive_avg_pool2d(x, 2)
+        return self.fc(x.view(x.size(0), -1))
+
+
+def _twin_resnet(m: SmallResNet) -> nn.Sequential:
+    b = m.block
+    return nn.Sequential(
+        m.stem, m.bn, nn.ReLU(), nn.MaxPool2d(2),
+        Residual(nn.Sequential(b.conv1, b.bn1, nn.ReLU(), b.conv2, b.bn2)), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(2), nn.Flatten(), m.fc).eval()
+
+
+def _randomise_bn(net, seed):
+    g = torch.Generator().manual_seed(seed)
+    for mod in net.modules():
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.running_mean.copy_(torch.randn(mod.num_features, generator=g) * 0.1)
+            mod.running_var.copy_(torch.rand(mod.num_features, generator=g) + 0.5)
+    return net
+
+
+def _cases():
+    mlp = _init(CustomMLP(), 0)
+    res = _init(ResidualMLP(), 1)
+    cat = _init(BranchConcat(), 2)
+    stacked = nn.Linear(3, 9).double()
+    with torch.no_grad():
+        stacked.weight.copy_(torch.cat([cat.a.weight, cat.b.weight]))
+        stacked.bias.copy_(torch.cat([cat.a.bias, cat.b.bias]))
+    cnn = _randomise_bn(_init(SmallResNet(), 3, 0.4), 3)
+    return {
+        "custom_mlp": (mlp, nn.Sequential(mlp.fc1, nn.ReLU(), mlp.fc2, nn.ReLU(), mlp.out),
+                       (3,)),
+        "residual_functional": (res, nn.Sequential(
+            res.fc1, nn.ReLU(), Residual(nn.Sequential(res.fc2, nn.ReLU())), res.out), (3,)),
+        "branch_concat": (cat, nn.Sequential(stacked, nn.ReLU(), cat.out), (3,)),
+        "resnet_cnn_8x8": (cnn, _twin_resnet(cnn), (1, 8, 8)),
+    }
+
+
+CASES = _cases()
+
+
+def _digits(shape, n, seed):
+    if shape == (1, 8, 8):
+        from sklearn.datasets import load_digits
+
+        X = load_digits().data[:n] / 16.0
+        return X.reshape(n, 1, 8, 8)
+    return np.random.default_rng(seed).normal(size=(n,) + shape)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_same_cells_and_outputs_as_the_sequential_twin(name):
+    net, twin, shape = CASES[name]
+    X = _digits(shape, 200, 0)
+    a, b = activation_patterns(net, X), activation_patterns(twin, X)
+    np.testing.assert_array_equal(a.keys, b.keys)
+    np.testing.assert_allclose(a.output, b.output, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(a.output, net(torch.as_tensor(X)).detach().numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_pullbacks_equal_autograd_and_the_twin(name):
+    net, twin, shape = CASES[name]
+    X = torch.as_tensor(_digits(shape, 5, 1))
+    maps, twin_maps = pullback(net, X), pullback(twin, X)
+    for key in ("A", "c"):  # all hidden units (layers may group them differently), output
+        for part in (slice(0, -1), slice(-1, None)):
+            got = np.concatenate([getattr(m, key) for m in maps[part]], axis=1)
+            want = np.concatenate([getattr(m, key) for m in twin_maps[part]], axis=1)
+            np.testing.assert_allclose(got, want, atol=1e-12)
+    for i in range(len(X)):
+        J = torch.autograd.functional.jacobian(lambda x: net(x[None])[0], X[i])
+        np.testing.assert_allclose(maps[-1].A[i], J.reshape(J.shape[0], -1).numpy(),
+                                   atol=1e-10)
+        out = maps[-1].A[i] @ X[i].reshape(-1).numpy() + maps[-1].c[i]
+        np.testing.assert_allclose(out, net(X[i:i + 1])[0].detach().numpy(), atol=1e-10)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_slice_regions_equal_the_twin(name):
+    net, twin, shape = CASES[name]
+    X = _digits(shape, 3, 2)
+    o, u, v = X[0], X[1] - X[0], X[2] - X[0]
+    r, q = slice_partition(net, o, u, v, 1.0), slice_partition(twin, o, u, v, 1.0)
+    assert r.n_regions == q.n_regions > 5
+    order_r, order_q = np.lexsort(r.keys.T), np.lexsort(q.keys.T)
+    np.testing.assert_array_equal(r.keys[order_r], q.keys[order_q])
+    np.testing.assert_allclose(r.areas[order_r], q.areas[order_q], rtol=1e-9, atol=1e-13)
+
+
+class MaxNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.out = nn.Linear(2, 5), nn.Linear(2, 5), nn.Linear(5, 1)
+
+    def forward(self, x):
+        h = torch.maximum(self.a(x), self.b(x)) * 0.5
+        return self.out(h.reshape(-1, 5).permute(0, 1))
+
+
+def test_maximum_is_a_unit_with_pre_activation_a_minus_b():
+    """Oracle: max(a, b) = b + relu(a - b), written with a ReLU; autograd Jacobians."""
+    net = _init(MaxNet(), 4)
+    diff = nn.Linear(2, 5).double()
+    with torch.no_grad():
+        diff.weight.copy_(net.a.weight - net.b.weight)
+        diff.bias.copy_(net.a.bias - net.b.bias)
+    X = np.random.default_rng(3).normal(size=(300, 2))
+    got = activation_patterns(net, X)
+    want = activation_patterns(nn.Sequential(diff, nn.ReLU()).eval(), X)
+    np.testing.assert_array_equal(got.keys, want.keys)
+    Xt = torch.as_tensor(X[:4])
+    maps = pullback(net, Xt)
+    for i in range(4):
+        J = torch.autograd.functional.jacobian(lambda x: net(x[None])[0], Xt[i])
+        np.testing.assert_allclose(maps[-1].A[i], J.numpy(), atol=1e-12)
+    regions = slice_partition(net, np.zeros(2), [1.0, 0], [0, 1.0], 3.0)
+    assert regions.n_regions == slice_partition(nn.Sequential(diff, nn.ReLU()).eval(),
+                                                np.zeros(2), [1.0, 0], [0, 1.0], 3.0).n_regions
+
+
+class ShapeBranch(nn.Module):
+    """Python control flow on the input's shape: torch.fx cannot trace it, torch.export can."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(4, 6), nn.Linear(6, 1)
+
+    def forward(self, x):
+        if x.shape[1] == 4:
+            x = F.leaky_relu(self.fc1(x), 0.1)
+        return self.fc2(x)
+
+
+def test_export_fallback_when_fx_cannot_trace():
+    net = _init(ShapeBranch(), 5)
+    twin = nn.Sequential(net.fc1, nn.LeakyReLU(0.1), net.fc2).eval()
+    X = np.random.default_rng(4).normal(size=(50, 4))
+    np.testing.assert_array_equal(activation_patterns(net, X).keys,
+                                  activation_patterns(twin, X).keys)
+    m1, m2 = pullback(net, X[:3]), pullback(twin, X[:3])
+    np.testing.assert_allclose(m1[-1].A, m2[-1].A, atol=1e-12)
+
+
+def test_batch_mixing_and_products_are_refused():
+    class Norm(nn.Module):
+        def forward(self, x):
+            return F.relu(x - x.mean(0, keepdim=True))
+
+    class Square(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(2, 2)
+
+        def forward(self, x):
+            h = self.fc(x)
+            return F.relu(h) * h
+
+    from cellgeom.nn import UnsupportedLayerError
+
+    with pytest.raises(UnsupportedLayerError, match="mixes the points of a batch"):
+        activation_patterns(Norm(), np.random.default_rng(0).normal(size=(3, 2)))
+    with pytest.raises(UnsupportedLayerError, match="graph node 'mul'.*two input-dependent"):
+        as_network(Square().eval())
+
+
+def test_exported_program_of_the_resnet_gives_the_same_cells():
+    """Oracle: the fx-traced module (a torch.export program is traced at the aten level)."""
+    net, _, shape = CASES["resnet_cnn_8x8"]
+    batch = torch.export.Dim("batch")
+    gm = torch.export.export(net, (torch.zeros(2, *shape, dtype=torch.float64),),
+                             dynamic_shapes=({0: batch},), strict=False).module()
+    X = _digits(shape, 60, 0)
+    np.testing.assert_array_equal(activation_patterns(gm, X).keys,
+                                  activation_patterns(net, X).keys)
+    np.testing.assert_allclose(pullback(gm, X[:2])[-1].A, pullback(net, X[:2])[-1].A,
+                               atol=1e-12)
