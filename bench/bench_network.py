@@ -12,6 +12,11 @@ Rows:
   certificates, then warm-started HiGHS LPs), both in this run. Target (#16): >= 6x.
 * ``digits_data_cells_serial`` / ``_n_jobs2`` / ``_dask2``: the first 160 digits serially,
   on a 2-process pool and on a 2-worker Dask LocalCluster (the parallel speed-up of #8).
+* ``digits_slice_vs_regioncam`` / ``moons_2_32_32_1_vs_regioncam``: exact regions of the
+  plane regioncam builds through three digits (its square), and of a 2-32-32-1 moons net on
+  [-2.5, 2.5]^2, against regioncam in the same run (float32 there, float64 here; patterns
+  compared as sets, ``min_area=0``); ``moons_partition_all_2d``: ``partition(net,
+  cells="all")`` against ``slice_partition`` on the same net and square.
 * ``digits_slice``: exact regions of the plane through three digits
   (``cellgeom.nn.slice_partition``) against a dense grid of patterns at the same
   resolution (grid side = sqrt(number of regions) * 8).
@@ -157,8 +162,96 @@ def _walk_vs_highs_row(net, X) -> dict:
     }
 
 
+def _regioncam_patterns(rc, first: int = 1) -> set:
+    """Regioncam's own pattern of every face: the sign of each ReLU's input at the face's
+    centroid, from regioncam's per-face affine maps ([s, t, 1] @ face_activations)."""
+    xy = np.asarray(rc.vertex_inputs, dtype=float)
+    cen = np.array([xy[list(f.vertex_ids)].mean(axis=0) for f in rc.faces])
+    h = np.column_stack([cen, np.ones(len(cen))])
+    acts = [np.asarray(layer.face_activations, dtype=float) for layer in rc.layers]
+    # layers: input, [plane,] linear, relu, linear, relu, ..., linear: the ReLUs' inputs
+    bits = [np.einsum("fk,fku->fu", h, acts[i]) > 0 for i in range(first, len(acts) - 1, 2)]
+    return {np.concatenate(b).tobytes() for b in zip(*bits)}
+
+
+def _our_patterns(regions) -> set:
+    flat = np.concatenate([p.reshape(regions.n_regions, -1).astype(bool)
+                           for p in regions.patterns], axis=1)
+    return {row.tobytes() for row in flat}
+
+
+def _regioncam_row(name, net, make_rc, plane, first) -> dict:
+    """Exact regions in float64 (cellgeom) and float32 (regioncam) on the same square."""
+    rc, rc_s, _ = measure(make_rc, trace_memory=False, repeat=5)
+    origin, u, v, h = plane(rc)
+    regions, sec, _ = measure(cellgeom.nn.slice_partition, net, origin, u, v, h, min_area=0,
+                              trace_memory=False, repeat=5)
+    ours, theirs = _our_patterns(regions), _regioncam_patterns(rc, first)
+    return {
+        "benchmark": name, "size": regions.n_regions, "cellgeom_s": sec,
+        "reference": "regioncam (float32, Rust)", "reference_s": rc_s,
+        "cellgeom_mb": float("nan"), "reference_mb": float("nan"),
+        "notes": f"regioncam {rc.num_faces} faces; patterns equal: {ours == theirs} "
+                 f"({len(theirs - ours)} of regioncam's not found, {len(ours - theirs)} extra); "
+                 f"speed ratio {rc_s / sec:.2f} (target >= 1)",
+    }
+
+
+def _regioncam_rows(net, X) -> list[dict]:
+    try:
+        import regioncam
+    except ImportError:
+        return []
+    from sklearn.datasets import make_moons
+
+    P = X[:3].astype(np.float32)
+
+    def through_digits():
+        rc = regioncam.Regioncam.through_points(P, size=1.5)
+        rc.add(net)
+        return rc
+
+    def plane_of(rc):
+        W = np.asarray(rc.plane.weight, dtype=float)
+        h = float(np.abs(np.asarray(rc.vertex_inputs)).max())
+        return np.asarray(rc.plane.bias, dtype=float), W[0], W[1], h
+
+    rows = [_regioncam_row("digits_slice_vs_regioncam", net, through_digits, plane_of, 2)]
+    Xm, ym = make_moons(400, noise=0.1, random_state=0)
+    torch.manual_seed(0)
+    moons = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
+                          nn.Linear(32, 1))
+    opt = torch.optim.Adam(moons.parameters(), 1e-2)
+    Xt, yt = torch.tensor(Xm, dtype=torch.float32), torch.tensor(ym, dtype=torch.float32)
+    for _ in range(300):
+        opt.zero_grad()
+        nn.functional.binary_cross_entropy_with_logits(moons(Xt)[:, 0], yt).backward()
+        opt.step()
+    moons.eval()
+
+    def square():
+        rc = regioncam.Regioncam(2.5)
+        rc.add(moons)
+        return rc
+
+    rows.append(_regioncam_row("moons_2_32_32_1_vs_regioncam", moons, square,
+                               lambda rc: (np.zeros(2), np.array([1.0, 0]),
+                                           np.array([0, 1.0]), 2.5), 1))
+    box = cellgeom.Box([-2.5, -2.5], [2.5, 2.5])
+    part, p_s, _ = measure(cellgeom.partition, moons, box, cells="all", progress=False,
+                           trace_memory=False)
+    sl, s_s, _ = measure(cellgeom.nn.slice_partition, moons, np.zeros(2), [1.0, 0], [0, 1.0],
+                         2.5, trace_memory=False, repeat=3)
+    rows.append({"benchmark": "moons_partition_all_2d", "size": part.n_cells,
+                 "cellgeom_s": p_s, "reference": "slice_partition (same run)",
+                 "reference_s": s_s, "cellgeom_mb": float("nan"), "reference_mb": float("nan"),
+                 "notes": f"partition(cells='all') takes {p_s / s_s:.2f}x slice_partition "
+                          f"(target <= 1.2x); {sl.n_regions} slice regions"})
+    return rows
+
+
 def _slice_rows(net, X) -> list[dict]:
-    rows = []
+    rows = _regioncam_rows(net, X)
     # 2-D slice through three digits
     origin = X[0]
     u, v = X[1] - X[0], X[2] - X[0]

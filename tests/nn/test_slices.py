@@ -205,3 +205,18 @@ def test_property_random_small_nets_tile_and_match_patterns(widths, act, seed):
     owner = np.concatenate([owner, np.arange(regions.n_regions)])
     keys = activation_patterns(net, regions.to_points(pts)).keys
     np.testing.assert_array_equal(keys, regions.keys[owner])
+
+
+def _slice_keys(seed):
+    net, (o, u, v), extent = CASES["residual"]()
+    return slice_partition(net, o, u, v, extent).keys
+
+
+def test_compiled_kernel_runs_in_process_pool_workers():
+    """Oracle: the same slice computed in this process (numba kernel cached to disk)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        remote = pool.submit(_slice_keys, 0).result(timeout=600)
+    np.testing.assert_array_equal(remote, _slice_keys(0))

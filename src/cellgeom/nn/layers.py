@@ -70,8 +70,9 @@ class PiecewiseLinearNetwork:
     ----------
     module : torch.nn.Module
         The network (a ``dtype`` copy when a dtype was asked for); never modified.
-    graph_module : torch.fx.GraphModule
-        Its traced graph.
+    graph_module : torch.nn.Module
+        The module the traced graph's nodes refer to (``module`` itself, or the module of
+        its torch.export program).
     ops : list of Op
         The graph's nodes, classified (:mod:`cellgeom.nn.trace`), in topological order.
     steps : list of Step

@@ -18,6 +18,7 @@ number of regions, not with units times polygons.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,11 +26,38 @@ import torch
 
 from .layers import PiecewiseLinearNetwork, as_network
 from .patterns import _small_uint, pack_patterns
+from .slice_kernel import cut_polygons
 from .steps import MaxPoolStep
 
 __all__ = ["SliceRegions", "slice_partition"]
 
 _CHUNK_ELEMENTS = 2**24  # floats per vectorised screening block
+
+
+class PolygonList(Sequence):
+    """The polygons of a slice as views into one vertex array (no per-polygon copies).
+
+    ``polygons[i]`` is the (k_i, 2) array ``vertices[starts[i]:starts[i + 1]]``.
+    """
+
+    def __init__(self, vertices: np.ndarray, starts: np.ndarray):
+        self.vertices, self.starts = vertices, starts
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"polygon index {i} out of range for {n} polygons")
+        i = i % n
+        return self.vertices[self.starts[i]:self.starts[i + 1]]
+
+    def __iter__(self):
+        v, st = self.vertices, self.starts
+        return (v[a:b] for a, b in zip(st[:-1].tolist(), st[1:].tolist()))
 
 
 @dataclass
@@ -38,8 +66,9 @@ class SliceRegions:
 
     Attributes
     ----------
-    polygons : list of ndarray (k_i, 2)
-        Vertices of each region, counter-clockwise, in ``(s, t)`` coordinates.
+    polygons : sequence of ndarray (k_i, 2)
+        Vertices of each region, counter-clockwise, in ``(s, t)`` coordinates
+        (a :class:`PolygonList` of views into one array).
     keys : ndarray (R, n_bytes) of uint8
         Cell key of each region, packed as by :func:`cellgeom.nn.activation_patterns`.
     patterns : list of ndarray (R, units_l)
@@ -55,7 +84,7 @@ class SliceRegions:
     n_pieces : list of int
     """
 
-    polygons: list
+    polygons: Sequence
     keys: np.ndarray
     patterns: list
     areas: np.ndarray
@@ -306,29 +335,38 @@ def _plane_coeffs(network, origin, u, v, imposed, layer: int, p: int) -> np.ndar
     return torch.cat([lin, rec["const"].reshape(p, -1, 1)], dim=2).cpu().numpy()
 
 
-def _cut_chunk(chunk, coeffs, st, window, tol_len, tol):
-    """Cut every polygon of a chunk by its own unit lines (or windows): (pieces, parent)."""
+def _cut_windows(sub, coeffs, st, window, tol_len, tol, area_min, shape):
+    """Max-pool layer: cut each polygon into the pieces of constant arg-max of every window."""
+    verts, starts = sub
+    chunk = np.split(verts, starts[1:-1])
+    win, valid = window
+    W = coeffs[:, np.where(valid, win, 0)]  # (P, C*L, K, 3)
     children, parent = [], []
-    if window is not None:
-        win, valid = window
-        W = coeffs[:, np.where(valid, win, 0)]  # (P, C*L, K, 3)
-        for i, V in enumerate(chunk):
-            pieces = _cut_by_windows(V, W[i], valid, tol_len, tol)
-            children += pieces
-            parent += [i] * len(pieces)
-        return children, np.asarray(parent, dtype=np.intp)
-    lines = np.concatenate([coeffs - np.array([0.0, 0.0, t]) for t in st.breakpoints], axis=1)
-    norm = np.hypot(lines[..., 0], lines[..., 1])
-    lines = lines / np.where(norm > 0, norm, 1.0)[..., None]
-    # screen all units of all polygons at once: which lines have vertices on both sides
-    vals = np.einsum("pkd,pld->pkl", _pad(chunk), lines[..., :2]) + lines[:, None, :, 2]
-    crossing = (vals.min(axis=1) < -tol_len) & (vals.max(axis=1) > tol_len) & (norm > 0)
     for i, V in enumerate(chunk):
-        idx = np.flatnonzero(crossing[i])
-        pieces = _cut_by_lines(V, lines[i, idx], tol_len) if len(idx) else [V]
+        pieces = _cut_by_windows(V, W[i], valid, tol_len, tol)
         children += pieces
         parent += [i] * len(pieces)
-    return children, np.asarray(parent, dtype=np.intp)
+    parent = np.asarray(parent, dtype=np.intp)
+    if not children:
+        return verts[:0], np.zeros(1, np.int64), parent, np.zeros((0,) + tuple(shape)), \
+            np.zeros(0), np.zeros((0, 2))
+    children = [_clean(V, tol_len) for V in children]
+    padded = _pad(children)
+    area, cen = _area_centroid(padded)
+    keep = area > area_min
+    kept = [c for c, k in zip(children, keep) if k]
+    pat = _piece_patterns(padded[keep], cen[keep], parent[keep], coeffs, st, window, shape)
+    ov, os_ = _concat_polygons([(c, np.array([0, len(c)])) for c in kept]) if kept else \
+        (verts[:0], np.zeros(1, np.int64))
+    return ov, os_, parent[keep], pat, area[keep], cen[keep]
+
+
+def _concat_polygons(pieces):
+    """Concatenate (verts, starts) blocks into one."""
+    verts = np.concatenate([v for v, _ in pieces])
+    offs = np.cumsum([0] + [len(v) for v, _ in pieces[:-1]])
+    starts = np.concatenate([[0]] + [st[1:] + o for (_, st), o in zip(pieces, offs)])
+    return verts, starts.astype(np.int64)
 
 
 def _piece_patterns(padded, centroids, parent, coeffs, st, window, shape) -> np.ndarray:
@@ -421,7 +459,8 @@ def slice_partition(net, origin, u, v, extent, *, min_area: float = 1e-12, tol: 
     area_min = min_area * rect_area
 
     records, _ = network.probe(origin_t)  # shapes of every layer
-    polys = [np.array([[s0, t0], [s1, t0], [s1, t1], [s0, t1]])]
+    verts = np.array([[s0, t0], [s1, t0], [s1, t1], [s0, t1]])
+    starts = np.array([0, 4], dtype=np.int64)
     pats: list[torch.Tensor] = []
     for layer, st in enumerate(network.layer_steps):
         rec = records[layer]
@@ -431,34 +470,40 @@ def slice_partition(net, origin, u, v, extent, *, min_area: float = 1e-12, tol: 
             shape = rec["out_shape"]
             window = tuple(a.numpy() for a in st.window_index(tuple(rec["value"].shape[1:]),
                                                               shape))
-        lines_per_unit = 1 if window is not None else len(st.breakpoints)
-        step = max(1, _CHUNK_ELEMENTS // (units * lines_per_unit * max(map(len, polys))))
-        new_polys, parents, new_pats = [], [], []
-        for c0 in range(0, len(polys), step):
-            chunk = polys[c0:c0 + step]
-            coeffs = _plane_coeffs(network, origin_t, u_t, v_t,
-                                   [p[c0:c0 + step] for p in pats], layer, len(chunk))
-            children, parent = _cut_chunk(chunk, coeffs, st, window, tol_len, tol)
-            if not children:
-                continue
-            children = [_clean(V, tol_len) for V in children]
-            padded = _pad(children)
-            area, cen = _area_centroid(padded)
-            keep = area > area_min
-            new_polys += [c for c, k in zip(children, keep) if k]
-            parents.append(parent[keep] + c0)
-            new_pats.append(torch.as_tensor(_piece_patterns(
-                padded[keep], cen[keep], parent[keep], coeffs, st, window, shape)))
-        if not new_polys:
+        n_polys = len(starts) - 1
+        step = max(1, _CHUNK_ELEMENTS // (units * 3))
+        pieces, parents, new_pats, measures = [], [], [], []
+        for c0 in range(0, n_polys, step):
+            c1 = min(n_polys, c0 + step)
+            coeffs = _plane_coeffs(network, origin_t, u_t, v_t, [p[c0:c1] for p in pats],
+                                   layer, c1 - c0)
+            sub = verts[starts[c0]:starts[c1]], starts[c0:c1 + 1] - starts[c0]
+            if window is None:  # compiled: every polygon of the chunk by all its lines
+                ov, os_, parent, pat, area, cen = cut_polygons(
+                    sub[0], sub[1], np.ascontiguousarray(coeffs),
+                    np.asarray(st.breakpoints, dtype=float), tol_len, area_min)
+                pat = pat.reshape((len(parent),) + tuple(shape))
+            else:
+                ov, os_, parent, pat, area, cen = _cut_windows(sub, coeffs, st, window, tol_len,
+                                                               tol, area_min, shape)
+            if len(parent):
+                pieces.append((ov, os_))
+                measures.append((area, cen))
+                parents.append(parent + c0)
+                new_pats.append(pat.astype(_small_uint(st.n_pieces), copy=False))
+        if not parents:
             raise RuntimeError("every piece of the slice fell below min_area")
-        parents = torch.as_tensor(np.concatenate(parents))
-        pats = [p[parents] for p in pats] + [torch.cat(new_pats)]
-        polys = new_polys
-    padded = _pad(polys)
-    areas, centroids = _area_centroid(padded)
+        verts, starts = _concat_polygons(pieces)
+        parents = np.concatenate(parents)
+        pats = [p[parents] for p in pats] + [np.concatenate(new_pats)]
+    polys = PolygonList(verts, starts)
+    if network.layer_steps:
+        areas = np.concatenate([a for a, _ in measures])
+        centroids = np.concatenate([c for _, c in measures])
+    else:
+        areas, centroids = _area_centroid(_pad(polys))
     n_pieces = [layer.n_pieces for layer in network.layers]
-    flat = [p.reshape(len(polys), -1).numpy().astype(_small_uint(n))
-            for p, n in zip(pats, n_pieces)]
+    flat = [p.reshape(len(polys), -1) for p in pats]
     keys = pack_patterns(flat, n_pieces) if flat else np.zeros((len(polys), 0), np.uint8)
     return SliceRegions(polys, keys, flat, areas, centroids, (s0, s1, t0, t1),
                         origin_t[0].cpu().numpy(), u_t[0].cpu().numpy(), v_t[0].cpu().numpy(),

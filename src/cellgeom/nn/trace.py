@@ -77,9 +77,9 @@ class _Tracer(fx.Tracer):
     """Supported layers (and every other ``torch.nn`` module, to be refused by name) are
     leaves; containers and user modules are traced through."""
 
-    def __init__(self):
+    def __init__(self, stack_traces: bool = False):
         super().__init__()
-        self.record_stack_traces = True
+        self.record_stack_traces = stack_traces  # costly: only to explain a refusal
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         if supported_base(m, AFFINE_MODULES + ACTIVATION_MODULES + MAXPOOL_MODULES):
@@ -89,13 +89,14 @@ class _Tracer(fx.Tracer):
         return m.__module__.startswith("torch.nn") or m.__module__.startswith("torch.ao.nn")
 
 
-def trace_graph(net: nn.Module, example: torch.Tensor | None = None) -> fx.GraphModule:
-    """fx graph of ``net``; with ``torch.export`` (needs ``example``) when fx cannot."""
+def trace_graph(net: nn.Module, example: torch.Tensor | None = None,
+                stack_traces: bool = False) -> tuple[nn.Module, fx.Graph]:
+    """``(root, graph)``: the fx graph of ``net`` and the module its nodes refer to; with
+    ``torch.export`` (needs ``example``) when fx cannot."""
     if isinstance(net, fx.GraphModule):
-        return net
+        return net, net.graph
     try:
-        graph = _Tracer().trace(net)
-        return fx.GraphModule(net, graph, type(net).__name__)
+        return net, _Tracer(stack_traces).trace(net)
     except Exception as err:  # fx cannot trace data-dependent Python (control flow...)
         if example is None:
             raise _NeedsExample(err) from err
@@ -107,7 +108,8 @@ def trace_graph(net: nn.Module, example: torch.Tensor | None = None) -> fx.Graph
             raise UnsupportedLayerError(
                 f"the network could be traced neither by torch.fx ({err}) nor by torch.export "
                 f"({err2}); {WHY}") from err2
-        return program.module()
+        root = program.module()
+        return root, root.graph
 
 
 class _NeedsExample(Exception):
@@ -181,17 +183,27 @@ def _function_op(node: fx.Node, gm) -> Op:
 
 
 def trace_network(net: nn.Module, example: torch.Tensor | None = None
-                  ) -> tuple[fx.GraphModule, list[Op]]:
-    """The fx graph of ``net`` and its classified ops, in topological order.
+                  ) -> tuple[nn.Module, list[Op]]:
+    """The root module of the traced graph and its classified ops, in topological order.
 
     Raises
     ------
     UnsupportedLayerError, TrainingModeError
         Naming the graph node (and module, source line) that is not piecewise affine.
     """
-    gm = trace_graph(net, example)
+    root, graph = trace_graph(net, example)
+    try:
+        return root, _classify(root, graph)
+    except (UnsupportedLayerError, TrainingModeError):
+        if isinstance(net, fx.GraphModule) or root is not net:
+            raise
+    root, graph = trace_graph(net, example, stack_traces=True)  # again, to name source lines
+    return root, _classify(root, graph)
+
+
+def _classify(gm: nn.Module, graph: fx.Graph) -> list[Op]:
     ops, dep, shape = [], set(), set()
-    for node in gm.graph.nodes:
+    for node in graph.nodes:
         inputs = node.all_input_nodes
         is_dep = node.op == "placeholder" or any(n in dep for n in inputs)
         if node.op == "placeholder":
@@ -245,7 +257,7 @@ def trace_network(net: nn.Module, example: torch.Tensor | None = None
                                        "constant ones")
         _check_inplace(node, op, gm)
         ops.append(op)
-    return gm, ops
+    return ops
 
 
 def _flat_args(node: fx.Node) -> list:
