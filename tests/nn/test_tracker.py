@@ -91,3 +91,35 @@ def test_statistics_equal_the_full_geometry_on_a_wide_input_net():
     assert row["margin_q10"] == pytest.approx(np.quantile(d, 0.1), rel=1e-10)
     assert row["inradius_min"] == pytest.approx(r.min(), rel=1e-10)
     assert row["inradius_median"] == pytest.approx(np.quantile(r, 0.5), rel=1e-10)
+
+
+def test_local_complexity_counts_boundaries_within_the_radius():
+    """Oracle: for the first layer the boundaries are the hyperplanes w_k x + b_k = 0, whose
+    distances are |w_k x + b_k| / ||w_k||; deeper layers: unit_boundary_distance of the
+    pullback (cellgeom.nn.pullback); the tracker records the per-layer means."""
+    from cellgeom.nn import local_complexity, pullback, unit_boundary_distance
+
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Linear(2, 12), nn.ReLU(), nn.Linear(12, 9), nn.ReLU(),
+                        nn.Linear(9, 1)).double().eval()
+    X = np.random.default_rng(5).normal(size=(300, 2))
+    lc = local_complexity(net, X, 0.3)
+    W, b = net[0].weight.detach().numpy(), net[0].bias.detach().numpy()
+    d1 = np.abs(X @ W.T + b) / np.linalg.norm(W, axis=1)
+    np.testing.assert_array_equal(lc[:, 0], (d1 <= 0.3).sum(axis=1))
+    m = pullback(net, X)[1]
+    np.testing.assert_array_equal(lc[:, 1],
+                                  (unit_boundary_distance(m.A, m.c, X) <= 0.3).sum(axis=1))
+    # the generic route (a residual net is not a chain) agrees on a chain network too
+    from cellgeom.nn import Residual
+    zero = nn.Linear(12, 12).double()
+    nn.init.zeros_(zero.weight)
+    nn.init.zeros_(zero.bias)
+    res = nn.Sequential(net[0], nn.ReLU(), Residual(zero), net[2], nn.ReLU(), net[4]).eval()
+    np.testing.assert_array_equal(local_complexity(res, X, 0.3), lc)
+    tracker = GeometryTracker(net, X, radius=0.3)
+    row = tracker.step()
+    assert row["local_complexity_1"] == pytest.approx(lc[:, 0].mean())
+    assert row["local_complexity"] == pytest.approx(lc.sum(axis=1).mean())
+    with pytest.raises(ValueError, match="radius"):
+        GeometryTracker(net, X, radius=0.0)

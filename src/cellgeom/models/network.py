@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..core import check_data, resolve_domain
+from ..core import Partition, check_data, resolve_domain
 from ..nn.layers import PiecewiseLinearNetwork, as_network
 from ..nn.steps import MaxPoolStep
 from .arrangement import flip_bit
@@ -189,6 +189,98 @@ def _layer_steps(network):
     return steps if steps is not None else network._steps_by_layer
 
 
+def _plane_geometries(model: NetworkCells, domain, tol: float):
+    """Every cell of a network with 2-D input, from the exact slice engine.
+
+    The slice of the domain box (:func:`cellgeom.nn.slice_partition`, compiled, no LP) gives
+    each cell as a counter-clockwise polygon with its pattern. Each edge is labelled by the
+    box side it lies on, else by the unit whose boundary line ``A_k x + c_k = 0`` (the
+    cell's own pullback, :meth:`NetworkCells.layer_maps`) is nearest to both endpoints;
+    Chebyshev centres come from the exact 2-D LP vertex enumeration.
+
+    Returns keys (sorted) and ``(PolytopeGeometry, labels, center, radius)`` per cell.
+    """
+    from ..geometry.polytope import PolytopeGeometry
+    from ..nn.slice_kernel import chebyshev_polygons
+    from ..nn.slices import slice_partition
+
+    lo, w = domain.lo, domain.widths
+    regions = slice_partition(model.network, lo, [w[0], 0.0], [0.0, w[1]], (0.0, 1.0, 0.0, 1.0),
+                              min_area=0.0)
+    bits = np.concatenate([p.reshape(regions.n_regions, -1).astype(np.uint8)
+                           for p in regions.patterns], axis=1)
+    keys = (bits + ord("0")).view(f"S{bits.shape[1]}").ravel().astype(str)
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    starts = regions.polygons.starts
+    verts = lo + regions.polygons.vertices * w  # input coordinates
+    counts = np.diff(starts)[order]
+    new_starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    take = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in order])
+    verts = np.ascontiguousarray(verts[take])
+    centers, radii = chebyshev_polygons(verts, new_starts)
+    A, c = model.layer_maps(list(keys))  # (R, U, 2), (R, U)
+    cell = np.repeat(np.arange(len(keys)), counts)
+    nxt = np.arange(len(verts)) + 1
+    nxt[new_starts[1:] - 1] = new_starts[:-1]
+    p, q = verts, verts[nxt]
+    norm = np.linalg.norm(A, axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dp = np.abs(np.einsum("eud,ed->eu", A[cell], p) + c[cell]) / norm[cell]
+        dq = np.abs(np.einsum("eud,ed->eu", A[cell], q) + c[cell]) / norm[cell]
+    unit = np.nan_to_num(np.maximum(dp, dq), nan=np.inf).argmin(axis=1)
+    labels = unit.astype(np.int64)
+    box_tol = 1e3 * tol
+    for axis in range(2):  # Box.halfspaces order: 2i lower, 2i+1 upper side of axis i
+        for side, bound in ((0, domain.lo[axis]), (1, domain.hi[axis])):
+            on = (np.abs(p[:, axis] - bound) <= box_tol) & (np.abs(q[:, axis] - bound) <= box_tol)
+            labels[on] = -1 - (2 * axis + side)
+    edge = q - p
+    length = np.hypot(edge[:, 0], edge[:, 1])
+    normal = np.column_stack([edge[:, 1], -edge[:, 0]]) / length[:, None]
+    offset = np.einsum("ed,ed->e", normal, p)
+    cross = p[:, 0] * q[:, 1] - q[:, 0] * p[:, 1]
+    area = 0.5 * np.bincount(cell, weights=cross)
+    cen = np.column_stack([np.bincount(cell, weights=(p[:, j] + q[:, j]) * cross)
+                           for j in range(2)]) / (6 * area[:, None])
+    # facets in the order of the H-representation rows (box rows, then units), as the LP
+    # route lists them; hinge j of a cell joins its edges j and j + 1 at vertex j + 1
+    perm = np.lexsort((np.where(labels < 0, -1 - labels, 4 + labels), cell))
+    local_rank = np.empty(len(verts), dtype=np.int64)
+    local_rank[perm] = np.arange(len(verts)) - new_starts[cell[perm]]
+    pairs = np.sort(np.column_stack([local_rank, local_rank[nxt]]), axis=1)
+    cosang = np.clip(np.einsum("ed,ed->e", normal, normal[nxt]), -1.0, 1.0)
+    angle = np.pi - np.arccos(cosang)
+    f_normal, f_offset, f_len = normal[perm], offset[perm], length[perm]
+    f_mid, f_lab = (0.5 * (p + q))[perm], labels[perm]
+    ones = np.ones(len(verts))
+    geoms = []
+    for i in range(len(keys)):
+        a, b = new_starts[i], new_starts[i + 1]
+        geoms.append((PolytopeGeometry(
+            volume=float(area[i]), centroid=cen[i], vertices=verts[a:b],
+            facet_rows=np.arange(b - a), facet_normals=f_normal[a:b],
+            facet_offsets=f_offset[a:b], facet_volumes=f_len[a:b], facet_centroids=f_mid[a:b],
+            hinge_facets=pairs[a:b], hinge_volumes=ones[a:b], hinge_centroids=q[a:b],
+            hinge_angles=angle[a:b]), f_lab[a:b], centers[i], radii[i]))
+    return list(keys), geoms
+
+
+def _partition_plane(model: NetworkCells, net, domain, tol, info):
+    """``cells="all"`` partition of a 2-D-input network from :func:`_plane_geometries`."""
+    from .polytopes import _global_vertices, _tables
+
+    tol = 1e-9 * domain.scale if tol is None else float(tol)
+    keys, geoms = _plane_geometries(model, domain, tol)
+    counts = np.zeros(len(keys), dtype=np.int64)
+    vertices = _global_vertices([g.vertices for g, *_ in geoms], 2, tol)
+    cells, facets, hinges = _tables(domain, keys, geoms, counts, counts > 0, flip_bit, tol)
+    info = dict(info, cells="all", tol=tol, n_dropped=0, face_to_face=True,
+                volume_method="exact", route="slice")
+    return Partition(domain=domain, keys=keys, cells=cells, facets=facets, hinges=hinges,
+                     model=net, locator=None, info=info, vertices=vertices)
+
+
 def _start_key(cells: NetworkCells, domain) -> str:
     rng = np.random.default_rng(0)
     points = domain.lo + rng.random((256, domain.dim)) * domain.widths
@@ -211,14 +303,16 @@ def _partition_network(net, *, domain, data, cells, progress=True, upto_layer=No
     keys, counts, expand, data_keys, n_outside = seed_keys(
         model.keys, domain, data, cells, include_neighbors,
         start_key=lambda: _start_key(model, domain))
-    part = build_polytope_partition(
-        domain=domain, keys=keys, constraints=model.constraints,
-        neighbor_key=flip_bit, cells_mode=cells, counts=counts, model=net, tol=tol,
-        progress=progress, expand=expand, n_jobs=n_jobs, executor=executor,
-        exact_dim=exact_dim, volume=volume, facet_method=facet_method,
-        info={"n_points_outside": n_outside, "upto_layer": model.upto_layer,
-              "n_units": model.n_units},
-    )
+    info = {"n_points_outside": n_outside, "upto_layer": model.upto_layer,
+            "n_units": model.n_units}
+    if dim == 2 and cells == "all" and model.upto_layer == len(model.sizes):
+        part = _partition_plane(model, net, domain, tol, info)  # the exact slice engine
+    else:
+        part = build_polytope_partition(
+            domain=domain, keys=keys, constraints=model.constraints,
+            neighbor_key=flip_bit, cells_mode=cells, counts=counts, model=net, tol=tol,
+            progress=progress, expand=expand, n_jobs=n_jobs, executor=executor,
+            exact_dim=exact_dim, volume=volume, facet_method=facet_method, info=info)
     attach_data(part, model.keys, data_keys, data is not None)
     if data is not None:
         if volume == "data":  # empirical mass: vol(X) * share of the points in the cell

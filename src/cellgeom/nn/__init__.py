@@ -20,7 +20,7 @@ _WHERE = {
     "train_moons_network": "examples", "load_network": "io",
     "CellGeometry": "batch_geometry", "batch_cell_geometry": "batch_geometry",
     "GeometricRegularizer": "regularizer", "PenaltyParts": "regularizer",
-    "GeometryTracker": "tracker",
+    "GeometryTracker": "tracker", "local_complexity": "tracker",
 }
 
 __all__ = sorted(_WHERE)

@@ -233,3 +233,54 @@ def cut_polygons(verts, starts, coeffs, breaks, tol, area_min):
     for q in range(Q + 1):
         st[q] = ostart[q]
     return ov[:nv].copy(), st, par, pattern, area, cen
+
+
+@njit(cache=True)
+def chebyshev_polygons(verts, starts):
+    """Largest inscribed circle of every convex polygon: centres (P, 2) and radii (P,).
+
+    The Chebyshev LP ``max r : n_i . x + r <= b_i`` in the plane has an optimal vertex
+    where three edge constraints are tight (two for a strip, which cannot be bounded here):
+    every triple of edges is solved and the feasible one of largest radius kept, exactly.
+    """
+    P = starts.shape[0] - 1
+    centers = np.empty((P, 2))
+    radii = np.empty(P)
+    for p in range(P):
+        V = verts[starts[p]:starts[p + 1]]
+        k = V.shape[0]
+        N = np.empty((k, 2))
+        b = np.empty(k)
+        for i in range(k):
+            j = (i + 1) % k
+            ex, ey = V[j, 0] - V[i, 0], V[j, 1] - V[i, 1]
+            ln = np.hypot(ex, ey)
+            N[i, 0], N[i, 1] = ey / ln, -ex / ln  # outward for counter-clockwise order
+            b[i] = N[i, 0] * V[i, 0] + N[i, 1] * V[i, 1]
+        best, bx, by = -np.inf, V[:, 0].mean(), V[:, 1].mean()
+        M = np.empty((3, 3))
+        rhs = np.empty(3)
+        for a in range(k):
+            for c in range(a + 1, k):
+                for d in range(c + 1, k):
+                    M[0, 0], M[0, 1], M[0, 2] = N[a, 0], N[a, 1], 1.0
+                    M[1, 0], M[1, 1], M[1, 2] = N[c, 0], N[c, 1], 1.0
+                    M[2, 0], M[2, 1], M[2, 2] = N[d, 0], N[d, 1], 1.0
+                    det = np.linalg.det(M)
+                    if abs(det) < 1e-14:
+                        continue
+                    rhs[0], rhs[1], rhs[2] = b[a], b[c], b[d]
+                    sol = np.linalg.solve(M, rhs)
+                    if sol[2] <= best:
+                        continue
+                    ok = True
+                    for i in range(k):
+                        if N[i, 0] * sol[0] + N[i, 1] * sol[1] + sol[2] > b[i] + 1e-12 * (
+                                1.0 + abs(b[i])):
+                            ok = False
+                            break
+                    if ok:
+                        best, bx, by = sol[2], sol[0], sol[1]
+        centers[p, 0], centers[p, 1] = bx, by
+        radii[p] = max(best, 0.0)
+    return centers, radii

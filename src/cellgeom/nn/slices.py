@@ -10,10 +10,10 @@ plane map). Each polygon is cut by the lines ``z_k(s, t) = t_j`` of the units
 of layer ``l`` that cross it (for max-pool, into the convex pieces where each
 window entry is the maximum), the pieces are kept, and the next layer follows.
 
-Cutting is exact convex clipping of vertex lists. Which units cross which
-polygon is screened for all units of a chunk of polygons at once; the recursive
-cutting then touches only crossing lines, so the Python work grows with the
-number of regions, not with units times polygons.
+Cutting is exact convex clipping of vertex lists in float64, done for all polygons of
+a chunk and all their unit lines by one compiled kernel
+(:func:`cellgeom.nn.slice_kernel.cut_polygons`, numba, cached to disk); max-pool layers,
+whose pieces are the arg-max regions of each window, are cut polygon by polygon here.
 """
 from __future__ import annotations
 
@@ -222,25 +222,6 @@ def _split(V: np.ndarray, f: np.ndarray, tol: float) -> tuple[np.ndarray, np.nda
     return cand[neg], cand[pos]
 
 
-def _cut_by_lines(V: np.ndarray, lines: np.ndarray, tol: float) -> list[np.ndarray]:
-    """Cells of the arrangement of ``lines`` (L, 3) (unit-normed rows ``(a_s, a_t, b)``) in V."""
-    out, stack = [], [(V, lines)]
-    while stack:
-        V, lines = stack.pop()
-        vals = V @ lines[:, :2].T + lines[:, 2]
-        crossing = (vals.min(axis=0) < -tol) & (vals.max(axis=0) > tol)
-        if not crossing.any():
-            out.append(V)
-            continue
-        idx = np.flatnonzero(crossing)
-        neg, pos = _split(V, vals[:, idx[0]], tol)
-        rest = lines[idx[1:]]
-        for piece in (neg, pos):
-            if len(piece) >= 3:
-                stack.append((piece, rest))
-    return out
-
-
 def _window_cuts(F: np.ndarray, valid: np.ndarray, tol_rel: float) -> np.ndarray:
     """Whether the arg-max of each window changes over a polygon.
 
@@ -427,12 +408,14 @@ def slice_partition(net, origin, u, v, extent, *, min_area: float = 1e-12, tol: 
     -----
     The polygons are exact up to floating-point rounding: every vertex is an
     intersection of unit lines or rectangle sides, computed by clipping, with no
-    grid anywhere. Work per layer: one batched pass of the plane map through the network for all
-    current polygons (patterns of earlier layers imposed), a vectorised screen of
-    which unit lines cross which polygon, and a clip per crossing line, so the cost
-    grows with the number of regions found. A 64-128-128-10 MLP trained on
-    ``load_digits``, sliced through three digits over ``[-0.2, 1.2]^2``, gives about
-    2,700 regions in about half a second.
+    grid anywhere. Work per layer: one batched pass of the plane map through the network
+    for all current polygons (patterns of earlier layers imposed), then one compiled
+    pass that screens which unit lines cross each polygon and clips by those, so the
+    cost grows with the number of regions found. A 64-128-128-10 MLP trained on
+    ``load_digits``, on the plane through three digits that regioncam uses, gives its
+    6,186 regions (the same patterns) in about 0.1 s on one core; any traced model works,
+    convolutional ones included (:mod:`cellgeom.nn.trace`). ``min_area=0`` keeps every
+    piece of positive area; pieces thinner than ``tol`` are never created.
 
     Examples
     --------

@@ -14,7 +14,64 @@ from .cell_hashing import _cells_and_faces
 from .inputs import check_input
 from .layers import UnsupportedLayerError
 
-__all__ = ["GeometryTracker"]
+__all__ = ["GeometryTracker", "local_complexity"]
+
+
+def local_complexity(net, X, radius: float) -> np.ndarray:
+    """Number of unit boundaries within ``radius`` of each point, per activation layer.
+
+    The local complexity of Humayun, Balestriero and Baraniuk (2024, "Deep networks always
+    grok"), computed exactly from the pullback on each point's cell: unit ``k`` of layer
+    ``l`` counts when ``d_lk(x) = |A_l[k] x + c_l[k] - t| / ||A_l[k]|| <= radius`` (``t``
+    the nearest breakpoint of the activation; THEORY.md section 6), i.e. when the unit's
+    boundary hyperplane on the cell of ``x`` passes within ``radius``. For the first layer
+    this is the boundary itself; deeper boundaries bend where they leave the cell, so the
+    count is that of the boundaries' local hyperplanes (exact for ``radius`` up to the
+    distance to the cell's own boundary).
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        Any piecewise-linear network (:func:`cellgeom.nn.as_network`); ReLU / leaky-ReLU
+        MLPs take the fast route of the tracker.
+    X : array-like (N, *input_shape)
+    radius : float
+
+    Returns
+    -------
+    ndarray (N, L) of int
+        Counts per point and activation (or max) layer; max-pool layers count 0.
+    """
+    from .forms import unit_boundary_distance
+    from .layers import as_network
+    from .pullback import pullback
+
+    if not radius > 0:
+        raise ValueError(f"radius must be a positive distance, got {radius!r}")
+    try:
+        plan = _get_plan(net)
+        chain = bool(plan.hidden)
+    except UnsupportedLayerError:
+        chain = False
+    if chain:
+        with torch.no_grad():
+            Xt = check_input(X, plan.rule, plan.dtype, plan.device, "X")
+            geo = _forward(plan, Xt, allow_gram=False)
+            d = _distances(geo)[0].double().cpu().numpy()
+        sizes = np.cumsum([0] + [z.shape[1] for z in geo.z])
+        return np.stack([(d[:, a:b] <= radius).sum(axis=1) for a, b in
+                         zip(sizes[:-1], sizes[1:])], axis=1)
+    network = as_network(net)
+    maps = pullback(network, X)
+    out = []
+    Xf = np.asarray(X, dtype=float).reshape(len(maps[0].A), -1)
+    for m, st in zip(maps[:-1], network.layer_steps):
+        if m.kind == "maxpool":
+            out.append(np.zeros(len(Xf), dtype=np.int64))
+            continue
+        d = unit_boundary_distance(m.A, m.c, Xf, getattr(st, "breakpoints", (0.0,)))
+        out.append((d <= radius).sum(axis=1))
+    return np.stack(out, axis=1)
 
 
 class GeometryTracker:
@@ -30,6 +87,9 @@ class GeometryTracker:
         Record on every ``every``-th call of :meth:`step`; the others return at once.
     n_nearest : int, default 3
         Nearest boundaries per point whose pairwise angles make the sharpness.
+    radius : float, optional
+        Also record the local complexity (Humayun, Balestriero and Baraniuk 2024, "Deep
+        networks always grok") at this radius.
 
     Attributes
     ----------
@@ -42,7 +102,10 @@ class GeometryTracker:
         centred at ``x_i`` in its cell), ``sharpness`` (mean ``|cos|`` between the normals
         of pairs among each point's ``n_nearest`` nearest boundaries; 1 = parallel),
         ``splits_1 .. splits_L`` (distinct patterns of the first ``l`` activation layers:
-        how the partition is refined layer by layer) and ``seconds`` (cost of the call).
+        how the partition is refined layer by layer), with ``radius`` set
+        ``local_complexity_1 .. _L`` and ``local_complexity`` (mean over the probe points of
+        the number of unit boundaries of layer ``l`` / of all layers within ``radius`` of the
+        point, see :func:`local_complexity`) and ``seconds`` (cost of the call).
 
     Notes
     -----
@@ -55,10 +118,14 @@ class GeometryTracker:
     cheaper still, record every few steps with ``every``.
     """
 
-    def __init__(self, net: nn.Module, X_probe, every: int = 1, *, n_nearest: int = 3):
+    def __init__(self, net: nn.Module, X_probe, every: int = 1, *, n_nearest: int = 3,
+                 radius: float | None = None):
         if int(every) < 1:
             raise ValueError(f"every must be a positive integer, got {every!r}")
+        if radius is not None and not radius > 0:
+            raise ValueError(f"radius must be a positive distance or None, got {radius!r}")
         self.net, self.every, self.n_nearest = net, int(every), int(n_nearest)
+        self.radius = radius
         p = next(net.parameters(), None)
         dtype = p.dtype if p is not None else torch.float32
         self.X_probe = torch.as_tensor(np.asarray(X_probe), dtype=dtype)
@@ -115,6 +182,13 @@ class GeometryTracker:
                        inradius_q10=float(qr[0]), inradius_median=float(qr[1]),
                        sharpness=self._sharpness(geo, dist, inv, live))
             row.update(splits)
+            if self.radius is not None:  # local complexity: boundaries near each point
+                start = 0
+                for i, z in enumerate(geo.z, 1):
+                    near = d[:, start:start + z.shape[1]] <= self.radius
+                    row[f"local_complexity_{i}"] = float(near.sum(axis=1).mean())
+                    start += z.shape[1]
+                row["local_complexity"] = float((d <= self.radius).sum(axis=1).mean())
         return row
 
     def _sharpness(self, geo, dist: torch.Tensor, inv: torch.Tensor, live) -> float:
