@@ -194,3 +194,85 @@ def test_network_partition_pickles_and_locates_as_before(deep_all):
     assert q.keys == p.keys
     flat = cellgeom.nn.activation_patterns(net, X, pack=False).flat
     assert [q.keys[i] for i in q.locate(X)] == ["".join(map(str, r)) for r in flat]
+
+
+def test_conv_first_layer_partition_with_input_shape():
+    """Oracle: the network's own patterns (activation_patterns on the images), volumes sum to
+    the box, Minkowski closure; without input_shape a clear error."""
+    torch.manual_seed(4)
+    net = nn.Sequential(nn.Conv1d(1, 2, 2), nn.ReLU(), nn.Flatten(), nn.Linear(6, 3), nn.ReLU(),
+                        nn.Linear(3, 1)).double().eval()
+    box = cellgeom.Box(-np.ones(4), np.ones(4))
+    p = cellgeom.partition(net, box, cells="all", input_shape=(1, 4), progress=False)
+    assert abs(p.volumes.sum() - box.volume) < 1e-8 * box.volume
+    assert np.abs(p.minkowski_residuals()).max() < 1e-8
+    X = np.random.default_rng(6).uniform(-1, 1, (300, 4))
+    flat = cellgeom.nn.activation_patterns(net, X.reshape(-1, 1, 4), pack=False).flat
+    assert [p.keys[i] for i in p.locate(X)] == ["".join(map(str, r)) for r in flat]
+    with pytest.raises(ValueError, match="input_shape"):
+        cellgeom.partition(net, box, cells="all", progress=False)
+    pooled = nn.Sequential(nn.Conv1d(1, 2, 2), nn.ReLU(), nn.MaxPool1d(3), nn.Flatten(),
+                           nn.Linear(2, 1)).double().eval()
+    with pytest.raises(ValueError, match="max pooling.*slice_partition"):
+        cellgeom.partition(pooled, box, cells="all", input_shape=(1, 4), progress=False)
+
+
+def test_custom_forward_network_partition_equals_its_sequential_twin():
+    """Oracle: the Sequential twin's partition (same keys, volumes and faces)."""
+    import torch.nn.functional as F
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2, self.out = nn.Linear(2, 6), nn.Linear(6, 6), nn.Linear(6, 2)
+
+        def forward(self, x):
+            h = F.relu(self.fc1(x))
+            return self.out(F.relu(self.fc2(h)) + h)
+
+    torch.manual_seed(2)
+    net = Net().double().eval()
+    twin = nn.Sequential(net.fc1, nn.ReLU(), cellgeom.nn.Residual(
+        nn.Sequential(net.fc2, nn.ReLU())), net.out).eval()
+    box = cellgeom.Box([-2, -2], [2, 2])
+    p = cellgeom.partition(net, box, cells="all", progress=False)
+    q = cellgeom.partition(twin, box, cells="all", progress=False)
+    assert p.keys == q.keys
+    np.testing.assert_allclose(p.volumes, q.volumes, atol=1e-12)
+    np.testing.assert_array_equal(p.faces[["cell_a", "cell_b", "label"]].to_numpy(),
+                                  q.faces[["cell_a", "cell_b", "label"]].to_numpy())
+
+
+@pytest.fixture(scope="module")
+def moons_classifier():
+    from sklearn.datasets import make_moons
+
+    from cellgeom.nn.examples import train_moons_network
+
+    X, y = make_moons(300, noise=0.15, random_state=0)
+    net, _ = train_moons_network(X, y, hidden=16, epochs=200)
+    box = cellgeom.Box(X.min(0) - 0.3, X.max(0) + 0.3)
+    return net, X, box, cellgeom.partition(net, box, cells="all", progress=False)
+
+
+def test_classifier_cells_have_one_label_everywhere(moons_classifier):
+    """Oracle: net(x).argmax on a 250 x 250 grid equals its cell's prediction, 0 mismatches
+    (the arg-max comparison is the partition's last layer)."""
+    net, X, box, p = moons_classifier
+    s = np.linspace(0, 1, 250)
+    G = box.lo + np.stack(np.meshgrid(s, s), -1).reshape(-1, 2) * box.widths
+    with torch.no_grad():
+        labels = net(torch.as_tensor(G, dtype=torch.float32)).argmax(1).numpy()
+    cell = p.locate(G)
+    assert (cell >= 0).all()
+    assert int((p.cells["prediction"].to_numpy()[cell] != labels).sum()) == 0
+    assert abs(p.volumes.sum() - box.volume) < 1e-9 * box.volume
+
+
+def test_torch_decision_regions_sum_to_the_box(moons_classifier):
+    """Oracle: the box volume; the regions' labels are the given classes."""
+    net, X, box, p = moons_classifier
+    dr = cellgeom.decision_regions(net, box, progress=False, classes=["a", "b"])
+    assert set(dr.regions["prediction"]) == {"a", "b"}
+    assert abs(dr.regions["volume"].sum() - box.volume) < 1e-9 * box.volume
+    assert dr.partition.n_cells == p.n_cells

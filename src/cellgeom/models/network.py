@@ -42,59 +42,121 @@ class NetworkCells:
     Parameters
     ----------
     net : torch.nn.Module or PiecewiseLinearNetwork
-        Eval-mode network with ReLU / LeakyReLU / PReLU activations (two pieces, breakpoint
-        0) and a flat input of ``n`` features.
+        Eval-mode network (any forward code, traced) whose nonlinear units have two pieces
+        split at 0: ReLU / LeakyReLU / PReLU, ``torch.maximum``; no max pooling.
     upto_layer : int, optional
         Use only activation layers ``1..upto_layer`` (the partition after those layers).
+    input_shape : tuple of int, optional
+        Shape of one input (without the batch axis); default ``(in_features,)`` of a first
+        nn.Linear. Points are flat rows of ``prod(input_shape)`` values.
     """
 
-    def __init__(self, net, upto_layer: int | None = None):
+    def __init__(self, net, upto_layer: int | None = None, input_shape=None,
+                 output: str = "auto"):
         self.network: PiecewiseLinearNetwork = as_network(net, torch.float64)
         layers = self.network.layers
         if not layers:
             raise ValueError("the network has no activation layer: it has a single cell.")
         for st, layer in zip(_layer_steps(self.network), layers):
-            if isinstance(st, MaxPoolStep) or layer.n_pieces != 2 or st.breakpoints != (0.0,):
+            if isinstance(st, MaxPoolStep):
+                raise ValueError(
+                    f"partition() does not support max pooling yet (layer {layer.name!r}): a "
+                    "cell key there is a window position, not a bit. Use "
+                    "cellgeom.nn.slice_partition for exact 2-D slices of such a network, or "
+                    "cellgeom.nn.activation_patterns / pullback for its data cells.")
+            if layer.n_pieces != 2 or st.breakpoints != (0.0,):
                 raise ValueError(
                     f"partition() supports networks whose activations have two pieces split "
-                    f"at 0 (ReLU, LeakyReLU, PReLU); layer {layer.name!r} is {layer.kind!r} "
-                    f"with {layer.n_pieces} pieces. Use cellgeom.nn.slice_partition for it.")
+                    f"at 0 (ReLU, LeakyReLU, PReLU, torch.maximum); layer {layer.name!r} is "
+                    f"{layer.kind!r} with {layer.n_pieces} pieces. Use "
+                    "cellgeom.nn.slice_partition for it.")
         n_layers = len(layers)
         if upto_layer is None:
             upto_layer = n_layers
         if not (isinstance(upto_layer, (int, np.integer)) and 1 <= upto_layer <= n_layers):
             raise ValueError(f"upto_layer must be an int in 1..{n_layers}, got {upto_layer!r}.")
         self.upto_layer = int(upto_layer)
-        self.n_in = self._input_size()
-        x0 = torch.zeros((1, self.n_in), dtype=torch.float64)
+        self.input_shape = self._input_shape(input_shape)
+        self.n_in = math.prod(self.input_shape)
+        x0 = torch.zeros((1,) + self.input_shape, dtype=torch.float64)
         records, _ = self.network.probe(self.network.check_input(x0, "x"))
         self.unit_shapes = [tuple(r["value"].shape[1:]) for r in records]
         self.sizes = [math.prod(s) for s in self.unit_shapes]
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
-        self.n_units = int(self.offsets[self.upto_layer])
+        self.n_hidden = int(self.offsets[self.upto_layer])
+        n_out = math.prod(self._probe_output())
+        if output not in ("auto", "classes", "values"):
+            raise ValueError(f"output must be 'auto', 'classes' or 'values', got {output!r}.")
+        # a classifier's arg-max comparisons are a last layer of units: one per pair of
+        # outputs j < k, ``z = f_k - f_j`` (bit 1: class k beats class j)
+        self.classifier = (output == "classes" or (output == "auto" and n_out > 1)) and \
+            self.upto_layer == n_layers
+        if output == "classes" and n_out < 2:
+            raise ValueError(f"output='classes' needs at least 2 outputs, got {n_out}.")
+        self.n_outputs = n_out
+        self.pairs = np.array([(j, k) for j in range(n_out) for k in range(j + 1, n_out)]
+                              if self.classifier else np.zeros((0, 2)), dtype=np.int64)
+        self.n_units = self.n_hidden + len(self.pairs)
 
-    def _input_size(self) -> int:
+    def _input_shape(self, given) -> tuple:
+        """Shape of one input: ``given``, else ``(in_features,)`` of a first nn.Linear."""
         from torch import nn
 
-        first = next((m for m in self.network.module.modules()
-                      if not isinstance(m, (nn.Sequential, nn.Flatten, nn.Identity,
-                                            nn.Dropout))
-                      and not list(m.children())), None)
-        if not isinstance(first, nn.Linear):
-            raise ValueError("partition() needs a network whose first layer is nn.Linear "
-                             f"(flat inputs); the first layer is {type(first).__name__}.")
-        return int(first.in_features)
+        if given is not None:
+            shape = tuple(int(d) for d in np.atleast_1d(given))
+            if not shape or min(shape) < 1:
+                raise ValueError(f"input_shape must be a tuple of positive ints, got {given!r}.")
+            return shape
+        first = next((st.module for st in self.network.steps
+                      if not isinstance(st.module, (nn.Flatten, nn.Identity, nn.Dropout))),
+                     None)
+        if isinstance(first, nn.Linear):
+            return (int(first.in_features),)
+        kind = type(first).__name__ if first is not None else "a function"
+        raise ValueError(
+            f"partition() needs the shape of one input: the first layer is {kind}, which does "
+            "not fix it. Pass input_shape=(channels, height, width) (or any shape without the "
+            "batch axis); data rows are then the flattened inputs.")
+
+    def _probe_output(self) -> tuple:
+        x0 = torch.zeros((1,) + self.input_shape, dtype=torch.float64)
+        _, final = self.network.probe(self.network.check_input(x0, "x"))
+        return tuple(final["value"].shape[1:])
+
+    def predictions(self, keys) -> np.ndarray:
+        """Class of each cell of a classifier from its comparison bits: the class ``c`` with
+        ``f_c > f_j`` for ``j < c`` and ``f_c >= f_k`` for ``k > c`` (torch's arg-max, first
+        maximum on ties), constant on the whole cell."""
+        B = len(keys)
+        P = np.frombuffer("".join(keys).encode(), dtype=np.uint8).reshape(B, -1) - ord("0")
+        bits = P[:, self.n_hidden:].astype(bool)
+        j, k = self.pairs[:, 0], self.pairs[:, 1]
+        wins = np.zeros((B, self.n_outputs), dtype=np.int64)
+        np.add.at(wins.T, k, bits.T)      # k beats j
+        np.add.at(wins.T, j, ~bits.T)     # j beats (or ties) k
+        return wins.argmax(axis=1)
+
+    def _as_input(self, X) -> torch.Tensor:
+        X = np.array(X, dtype=float)  # own, writable copy
+        X = X.reshape((X.shape[0],) + self.input_shape) if X.ndim == 2 and \
+            X.shape[1] == self.n_in else X
+        return self.network.check_input(X, "X")
 
     # -- keys ----------------------------------------------------------------------------
     def patterns(self, X) -> np.ndarray:
         """0/1 pattern of every used unit, shape (N, n_units)."""
-        Xt = self.network.check_input(np.array(X, dtype=float), "X")  # own, writable copy
+        Xt = self._as_input(X)
         self.network.probe(Xt)
         out = []
+        stop = None if self.classifier else self.upto_layer - 1
         for i in range(0, Xt.shape[0], 65536):
-            records, _ = self.network.propagate(Xt[i:i + 65536], stop_at=self.upto_layer - 1)
-            out.append(np.hstack([r["pattern"].reshape(r["pattern"].shape[0], -1).numpy()
-                                  for r in records[:self.upto_layer]]))
+            records, final = self.network.propagate(Xt[i:i + 65536], stop_at=stop)
+            parts = [r["pattern"].reshape(r["pattern"].shape[0], -1).numpy()
+                     for r in records[:self.upto_layer]]
+            if self.classifier:
+                f = final["value"].reshape(final["value"].shape[0], -1).numpy()
+                parts.append(f[:, self.pairs[:, 1]] > f[:, self.pairs[:, 0]])
+            out.append(np.hstack(parts))
         return np.vstack(out).astype(np.uint8)
 
     def keys(self, X) -> np.ndarray:
@@ -116,14 +178,21 @@ class NetworkCells:
             raise ValueError(f"keys have {P.shape[1]} units, expected {self.n_units}.")
         imposed = [torch.from_numpy(P[:, self.offsets[j]:self.offsets[j + 1]].astype(np.int64))
                    .reshape((B,) + self.unit_shapes[j]) for j in range(self.upto_layer)]
-        eye = torch.eye(n, dtype=torch.float64).reshape(1, n, n).expand(B, n, n)
-        records, _ = self.network.propagate(None, torch.zeros((B, n), dtype=torch.float64),
-                                            eye, imposed=imposed, stop_at=self.upto_layer - 1)
-        A = np.concatenate([r["tan"].reshape(B, n, -1).transpose(1, 2).numpy()
-                            for r in records[:self.upto_layer]], axis=1)
-        c = np.concatenate([r["const"].reshape(B, -1).numpy()
-                            for r in records[:self.upto_layer]], axis=1)
-        return A, c
+        shape = self.input_shape
+        eye = torch.eye(n, dtype=torch.float64).reshape((1, n) + shape).expand((B, n) + shape)
+        stop = None if self.classifier else self.upto_layer - 1
+        records, final = self.network.propagate(
+            None, torch.zeros((B,) + shape, dtype=torch.float64), eye, imposed=imposed,
+            stop_at=stop)
+        A = [r["tan"].reshape(B, n, -1).transpose(1, 2).numpy() for r in records[:self.upto_layer]]
+        c = [r["const"].reshape(B, -1).numpy() for r in records[:self.upto_layer]]
+        if self.classifier:  # the comparisons f_k - f_j
+            Af = final["tan"].reshape(B, n, -1).transpose(1, 2).numpy()
+            cf = final["const"].reshape(B, -1).numpy()
+            j, k = self.pairs[:, 0], self.pairs[:, 1]
+            A.append(Af[:, k] - Af[:, j])
+            c.append(cf[:, k] - cf[:, j])
+        return np.concatenate(A, axis=1), np.concatenate(c, axis=1)
 
     def constraints(self, keys):
         """``[(A, b, labels)]``: ``(1 - 2 s_k)(A_k x + c_k) <= 0`` per unit (label k)."""
@@ -146,7 +215,7 @@ class NetworkCells:
         return out
 
     def outputs(self, X) -> np.ndarray:
-        Xt = self.network.check_input(np.array(X, dtype=float), "X")  # own, writable copy
+        Xt = self._as_input(X)
         with torch.no_grad():
             return self.network.module(Xt).reshape(Xt.shape[0], -1).numpy()
 
@@ -201,19 +270,32 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     Returns keys (sorted) and ``(PolytopeGeometry, labels, center, radius)`` per cell.
     """
     from ..geometry.polytope import PolytopeGeometry
-    from ..nn.slice_kernel import chebyshev_polygons
+    from ..nn.slice_kernel import chebyshev_polygons, cut_polygons
     from ..nn.slices import slice_partition
 
     lo, w = domain.lo, domain.widths
     regions = slice_partition(model.network, lo, [w[0], 0.0], [0.0, w[1]], (0.0, 1.0, 0.0, 1.0),
                               min_area=0.0)
-    bits = np.concatenate([p.reshape(regions.n_regions, -1).astype(np.uint8)
-                           for p in regions.patterns], axis=1)
+    R = regions.n_regions
+    bits = np.concatenate([p.reshape(R, -1).astype(np.uint8) for p in regions.patterns], axis=1)
+    st_verts, starts = regions.polygons.vertices, regions.polygons.starts
+    if model.classifier:  # the arg-max comparisons cut the regions once more
+        imposed = [torch.as_tensor(p.reshape((R,) + shape))
+                   for p, shape in zip(regions.patterns, model.unit_shapes)]
+        const = torch.as_tensor(lo, dtype=torch.float64)[None].expand(R, 2)
+        tan = torch.tensor([[w[0], 0.0], [0.0, w[1]]], dtype=torch.float64)[None].expand(R, 2, 2)
+        _, final = model.network.propagate(None, const, tan, imposed=imposed)
+        fo, fc = final["tan"].reshape(R, 2, -1).numpy(), final["const"].reshape(R, -1).numpy()
+        j, k = model.pairs[:, 0], model.pairs[:, 1]
+        coeffs = np.stack([fo[:, 0, k] - fo[:, 0, j], fo[:, 1, k] - fo[:, 1, j],
+                           fc[:, k] - fc[:, j]], axis=2)
+        st_verts, starts, parent, pat, _, _ = cut_polygons(
+            st_verts, starts, np.ascontiguousarray(coeffs), np.zeros(1), 1e-11 * np.sqrt(2), 0.0)
+        bits = np.hstack([bits[parent], pat.astype(np.uint8)])
     keys = (bits + ord("0")).view(f"S{bits.shape[1]}").ravel().astype(str)
     order = np.argsort(keys, kind="stable")
     keys = keys[order]
-    starts = regions.polygons.starts
-    verts = lo + regions.polygons.vertices * w  # input coordinates
+    verts = lo + st_verts * w  # input coordinates
     counts = np.diff(starts)[order]
     new_starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     take = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in order])
@@ -290,9 +372,18 @@ def _start_key(cells: NetworkCells, domain) -> str:
 @register_adapter("torch.nn.modules.module.Module", name="torch.nn.Module")
 def _partition_network(net, *, domain, data, cells, progress=True, upto_layer=None, tol=None,
                        include_neighbors=False, exact_dim=6, volume="auto", n_jobs=None,
-                       executor=None, facet_method="simplex"):
-    """Adapter: ``cellgeom.partition(net, domain, data, cells=...)`` for torch networks."""
-    model = NetworkCells(net, upto_layer)
+                       executor=None, facet_method="simplex", input_shape=None,
+                       output="auto"):
+    """Adapter: ``cellgeom.partition(net, domain, data, cells=...)`` for torch networks.
+
+    ``input_shape`` (one input without the batch axis, e.g. ``(1, 8, 8)``) is needed when
+    the first layer does not fix it (a convolution); ``data`` and the domain are then in
+    the flattened input space. ``output``: "classes" (default when the network has several
+    outputs) refines the cells by the arg-max comparisons, so ``prediction`` is the class on
+    the whole cell; "values" (default for one output, a regression) keeps one affine map
+    per cell.
+    """
+    model = NetworkCells(net, upto_layer, input_shape, output)
     dim = model.n_in
     if data is not None:
         data = check_data(data, dim)
@@ -305,7 +396,7 @@ def _partition_network(net, *, domain, data, cells, progress=True, upto_layer=No
         start_key=lambda: _start_key(model, domain))
     info = {"n_points_outside": n_outside, "upto_layer": model.upto_layer,
             "n_units": model.n_units}
-    if dim == 2 and cells == "all" and model.upto_layer == len(model.sizes):
+    if model.input_shape == (2,) and cells == "all" and model.upto_layer == len(model.sizes):
         part = _partition_plane(model, net, domain, tol, info)  # the exact slice engine
     else:
         part = build_polytope_partition(
@@ -319,7 +410,9 @@ def _partition_network(net, *, domain, data, cells, progress=True, upto_layer=No
             share = part.cells["n_points"].to_numpy() / max(1, len(data_keys))
             part.cells["volume"] = share * domain.volume
             part.info["volume_method"] = "data"
-    if part.n_cells:
+    if part.n_cells and model.classifier:  # constant on each cell: from its comparison bits
+        part.cells["prediction"] = model.predictions(part.keys)
+    elif part.n_cells:
         out = model.outputs(part.centers)
         part.cells["prediction"] = out.argmax(axis=1) if out.shape[1] > 1 else out[:, 0]
     part.cell_model = model

@@ -43,8 +43,12 @@ class DecisionRegions:
         return np.where(cell >= 0, self.region_of_cell[np.maximum(cell, 0)], -1)
 
 
+def _is_torch_module(model) -> bool:
+    return any(c.__module__.startswith("torch.nn") for c in type(model).__mro__)
+
+
 def decision_regions(model, domain=None, data=None, cells: str = "all",
-                     progress: bool = True, **kwargs) -> DecisionRegions:
+                     progress: bool = True, classes=None, **kwargs) -> DecisionRegions:
     """Merge a classifier's cells by predicted class.
 
     Parameters
@@ -57,6 +61,10 @@ def decision_regions(model, domain=None, data=None, cells: str = "all",
     cells : {"all", "data"}
         "all" (default) tiles the domain, so the region volumes add up to vol(X);
         "data" merges only the data-containing cells.
+    classes : sequence, optional
+        Torch classifiers: the class label of each output (default: the output index).
+        The network's cells are refined by its arg-max comparisons (``output="classes"``),
+        so every cell has one class.
     **kwargs
         Passed to :func:`cellgeom.partition`.
 
@@ -66,12 +74,22 @@ def decision_regions(model, domain=None, data=None, cells: str = "all",
         Region volumes ``V_k = sum_{cells i with class k} vol_n(C_i)`` and boundary
         areas ``A_kl = sum_{faces (i, j), class(i)=k, class(j)=l} vol_{n-1}(F_ij)``.
     """
-    if not hasattr(model, "classes_") and not hasattr(getattr(model, "steps", [[0, None]])[-1][1],
-                                                      "classes_"):
-        raise ValueError(f"decision_regions needs a classifier (with classes_); "
-                         f"{type(model).__name__} has none.")
+    torch_net = _is_torch_module(model)
+    if torch_net:
+        kwargs.setdefault("output", "classes")
+    elif not hasattr(model, "classes_") and not hasattr(
+            getattr(model, "steps", [[0, None]])[-1][1], "classes_"):
+        raise ValueError(f"decision_regions needs a classifier (with classes_, or a torch "
+                         f"network with one output per class); {type(model).__name__} has none.")
     part = partition(model, domain=domain, data=data, cells=cells, progress=progress, **kwargs)
     pred = part.cells["prediction"].to_numpy()
+    if torch_net and classes is not None:
+        classes = np.asarray(classes)
+        if classes.size <= pred.max(initial=0):
+            raise ValueError(f"classes has {classes.size} labels, but the network has at least "
+                             f"{int(pred.max()) + 1} outputs.")
+        pred = classes[pred]
+        part.cells["prediction"] = pred
     labels, region = np.unique(pred.astype(str) if pred.dtype == object else pred,
                                return_inverse=True)
     region = region.ravel().astype(np.int64)

@@ -17,7 +17,7 @@ _WHERE = {
     "group_by_pattern": "patterns", "pack_patterns": "patterns",
     "LayerMap": "pullback", "pullback": "pullback",
     "SliceRegions": "slices", "slice_partition": "slices",
-    "train_moons_network": "examples", "load_network": "io",
+    "train_moons_network": "examples", "train_digits_cnn": "examples", "load_network": "io",
     "CellGeometry": "batch_geometry", "batch_cell_geometry": "batch_geometry",
     "GeometricRegularizer": "regularizer", "PenaltyParts": "regularizer",
     "GeometryTracker": "tracker", "local_complexity": "tracker",
