@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
 #: pages whose blocks train a network (seconds of torch on a loaded machine)
-SLOW = {"docs/tutorials/networks.md", "docs/curvature.md"}
+SLOW = {"docs/tutorials/networks.md", "docs/curvature.md", "docs/tutorials/conv_slices.md"}
 FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
 
 
