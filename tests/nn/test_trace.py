@@ -253,3 +253,19 @@ def test_exported_program_of_the_resnet_gives_the_same_cells():
                                   activation_patterns(net, X).keys)
     np.testing.assert_allclose(pullback(gm, X[:2])[-1].A, pullback(net, X[:2])[-1].A,
                                atol=1e-12)
+
+
+def test_saved_exported_resnet_loads_and_traces(tmp_path):
+    """Oracle: the original module's cells and pullbacks (load_network returns the exported
+    program's module when it is not a Linear/ReLU sequence)."""
+    from cellgeom.nn import load_network
+
+    net, _, shape = CASES["resnet_cnn_8x8"]
+    batch = torch.export.Dim("batch")
+    program = torch.export.export(net, (torch.zeros(2, *shape, dtype=torch.float64),),
+                                  dynamic_shapes=({0: batch},), strict=False)
+    torch.export.save(program, str(tmp_path / "resnet.pt2"))
+    loaded = load_network(tmp_path / "resnet.pt2")
+    X = _digits(shape, 40, 0)
+    np.testing.assert_array_equal(activation_patterns(loaded, X).keys,
+                                  activation_patterns(net, X).keys)

@@ -30,12 +30,20 @@ def load_network(path, allow_pickle: bool = False) -> nn.Module:
     Returns
     -------
     torch.nn.Module
-        An ``nn.Sequential`` in eval mode for exported and scripted networks.
+        An ``nn.Sequential`` in eval mode for exported and scripted sequential networks of
+        Linear and ReLU-like layers; any other exported program is returned as its module
+        (``program.module()``), which :func:`cellgeom.nn.as_network` traces (export it with
+        a dynamic batch dimension, ``dynamic_shapes``, if its forward reshapes by the
+        batch size).
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".pt2":
-        return _exported_to_sequential(torch.export.load(str(path)), path)
+        program = torch.export.load(str(path))
+        try:
+            return _exported_to_sequential(program, path)
+        except RuntimeError:  # branches, convolutions...: the exported graph itself, which
+            return program.module()  # cellgeom.nn traces at the aten level
     if suffix in (".pt", ".pth", ".ts"):
         try:
             return _script_to_sequential(torch.jit.load(str(path), map_location="cpu"), path)

@@ -17,6 +17,7 @@ pre-activations as affine functions of ``(s, t)``.
 from __future__ import annotations
 
 import copy
+import weakref
 from collections.abc import Sequence
 
 import torch
@@ -435,6 +436,30 @@ def as_network(net, dtype: torch.dtype | None = torch.float64) -> PiecewiseLinea
         net = net.module
     if not isinstance(net, nn.Module):
         raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
+    sig = _state_signature(net)
+    cached = _NETWORKS.get(net, {}).get(dtype)
+    if cached is not None and cached[0] == sig:  # same modules, modes and parameter values
+        return cached[1]
+    network = _as_network(net, dtype)
+    _NETWORKS.setdefault(net, {})[dtype] = (sig, network)
+    return network
+
+
+#: validated networks per user module and dtype; weak, so a module can be collected
+_NETWORKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _state_signature(net: nn.Module) -> tuple:
+    """What a cached network depends on: every submodule and its train/eval flag, and every
+    parameter and buffer with its in-place version counter (bumped by each optimiser step
+    or assignment), dtype and device."""
+    mods = tuple((id(m), m.training) for m in net.modules())
+    tensors = tuple((id(t), t._version, t.dtype, t.device)
+                    for t in (*net.parameters(), *net.buffers()))
+    return mods, tensors
+
+
+def _as_network(net: nn.Module, dtype) -> PiecewiseLinearNetwork:
     own = next((p.dtype for p in net.parameters()), dtype or torch.float32)
     for kind, items in (("parameter", net.named_parameters()), ("buffer", net.named_buffers())):
         for pname, p in items:
