@@ -16,7 +16,8 @@ from torch import fx, nn
 
 from .steps import ActivationStep
 
-__all__ = ["UnsupportedLayerError", "TrainingModeError", "describe", "refuse", "activation_step"]
+__all__ = ["UnsupportedLayerError", "TrainingModeError", "describe", "refuse", "activation_step",
+           "source_line", "supported_base"]
 
 WHY = "only piecewise-linear networks have cells (linear regions)"
 

@@ -29,7 +29,7 @@ from .patterns import _small_uint, pack_patterns
 from .slice_kernel import cut_polygons
 from .steps import MaxPoolStep
 
-__all__ = ["SliceRegions", "slice_partition"]
+__all__ = ["SliceRegions", "slice_partition", "PolygonList"]
 
 _CHUNK_ELEMENTS = 2**24  # floats per vectorised screening block
 

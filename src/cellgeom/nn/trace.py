@@ -58,7 +58,7 @@ from .op_rules import (
 )
 from .steps import ActivationStep, AffineStep, MaxPoolStep, SelectStep, Step
 
-__all__ = ["UnsupportedLayerError", "TrainingModeError", "Op", "trace_network"]
+__all__ = ["UnsupportedLayerError", "TrainingModeError", "Op", "trace_network", "trace_graph"]
 
 
 @dataclass(eq=False)
