@@ -198,3 +198,14 @@ def test_demo_writes_the_reports(tmp_path):
         np.testing.assert_allclose(cx.cells["volume"].sum(), cx.partition.domain.volume,
                                    rtol=1e-9)
         assert "<polygon data-cell=" in (tmp_path / "demo" / f"{stem}.html").read_text()
+
+
+def test_corrupt_skops_file_is_named_in_one_line(files, capsys, tmp_path):
+    """Oracle: exit 1 and one line naming the file (it was a bare 'BadZipFile')."""
+    d = files["dir"]
+    bad = tmp_path / "broken.skops"
+    bad.write_bytes((d / "forest.skops").read_bytes()[:200])
+    assert run("analyze", bad, d / "iris.npy", "--quiet") == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bad) in err and "Traceback" not in err
+    assert "skops" in err

@@ -217,3 +217,24 @@ def test_box_partition_saves_and_loads_as_a_box_partition(tmp_path):
     assert_same_complex(cx, back)
     Xt = rng.uniform(-1, 1, size=(100, 2))
     np.testing.assert_array_equal(back.partition.locate(Xt), cx.partition.locate(Xt))
+
+
+@pytest.mark.parametrize("stage", ["mkstemp", "replace"])
+def test_permission_error_names_the_users_path_not_the_temporary_file(tmp_path, monkeypatch,
+                                                                     stage):
+    """Oracle: the message holds the path the user asked for and no hidden temp name (the
+    process may run as root, where chmod does not deny: the OS error is simulated)."""
+    from cellgeom.complex import io as cio
+
+    path = tmp_path / "cx.npz"
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".cx.npz.x1y2.tmp"))
+
+    target = cio.tempfile if stage == "mkstemp" else cio.os
+    monkeypatch.setattr(target, stage, denied)
+    with pytest.raises(PermissionError) as info:
+        _complex(5, k=2).save(path)
+    assert str(path) in str(info.value) and ".tmp" not in str(info.value)
+    assert info.value.filename == str(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

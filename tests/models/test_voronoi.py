@@ -93,3 +93,76 @@ def test_voronoi_partition_pickles_and_locates_as_before(cells):
     assert inside.mean() > 0.9
     np.testing.assert_array_equal(np.array(q.keys, dtype=int)[q.locate(Xt[inside])],
                                   km.predict(Xt[inside]))
+
+
+# -- degenerate centres (issue #18) -----------------------------------------------------------
+def _kmeans_with_centres(C):
+    """A fitted KMeans whose centres are replaced by C (the model's own predict uses them)."""
+    rng = np.random.default_rng(0)
+    m = KMeans(len(C), n_init=1, random_state=0).fit(rng.normal(size=(5 * len(C), C.shape[1])))
+    m.cluster_centers_ = np.asarray(C, dtype=float)
+    return m
+
+
+def test_duplicate_centre_keys_equal_predict_labels():
+    """Oracle: KMeans.predict (an exact duplicate of centre 0 takes none of its points;
+    the cell keys are the model's centre indices, not renumbered)."""
+    rng = np.random.default_rng(1)
+    C = rng.uniform(-1, 1, size=(4, 2))
+    C = np.vstack([C[:2], C[:1], C[2:]])  # centre 2 repeats centre 0
+    m = _kmeans_with_centres(C)
+    X = rng.uniform(-1, 1, size=(2000, 2))
+    part = cellgeom.partition(m, domain=cellgeom.Box([-1, -1], [1, 1]), cells="all",
+                              progress=False)
+    assert sorted(part.keys) == ["0", "1", "3", "4"]
+    cell = part.locate(X)
+    assert np.all(cell >= 0)
+    np.testing.assert_array_equal(np.array(part.keys, dtype=int)[cell], m.predict(X))
+    assert abs(part.volumes.sum() / part.domain.volume - 1) < 1e-9
+
+
+@pytest.mark.parametrize("eps", [1e-6, 1e-4])
+def test_nearly_equal_centres_cells_tile_the_box_with_predict_labels(eps):
+    """Oracle: the invariants (volumes sum to the box, no overlap, faces equal from both
+    sides, Minkowski closure) and KMeans.predict as every point's key."""
+    from .polytope_oracles import violations
+
+    rng = np.random.default_rng(2)
+    C = rng.uniform(-1, 1, size=(5, 2))
+    C[1] = C[0] + eps * np.array([0.6, 0.8])
+    m = _kmeans_with_centres(C)
+    box = cellgeom.Box([-1, -1], [1, 1])
+    part = cellgeom.partition(m, domain=box, cells="all", progress=False)
+    X = rng.uniform(-1, 1, size=(2000, 2))
+    assert part.n_cells == 5
+    assert violations(part, X, lambda Z: m.predict(Z).astype(str)) == []
+
+
+@pytest.mark.parametrize("eps", [1e-14, 1e-12, 1e-10])
+def test_centres_closer_than_predict_resolves_are_refused_naming_them(eps):
+    """Oracle: the error names both centres and their distance (KMeans.predict cannot
+    separate them: its labels near their bisector are rounding noise)."""
+    rng = np.random.default_rng(2)
+    C = rng.uniform(-1, 1, size=(5, 2))
+    C[3] = C[1] + eps * np.array([0.6, 0.8])
+    m = _kmeans_with_centres(C)
+    with pytest.raises(ValueError, match=r"centres 1 and 3 .*apart"):
+        cellgeom.partition(m, domain=cellgeom.Box([-1, -1], [1, 1]), cells="all",
+                           progress=False)
+
+
+def test_one_feature_kmeans_cells_are_the_intervals_between_midpoints():
+    """Oracle: in 1-D the cells are the intervals between consecutive midpoints of the
+    sorted centres, and KMeans.predict (it failed: Delaunay needs 2-D data)."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 1))
+    m = KMeans(4, n_init=2, random_state=0).fit(X)
+    part = cellgeom.partition(m, data=X, cells="all", progress=False)
+    c = np.sort(m.cluster_centers_[:, 0])
+    cuts = np.concatenate([[part.domain.lo[0]], (c[1:] + c[:-1]) / 2, [part.domain.hi[0]]])
+    order = np.argsort(m.cluster_centers_[:, 0])
+    vol = dict(zip(part.keys, part.volumes))
+    for rank, k in enumerate(order):
+        assert vol[str(k)] == pytest.approx(cuts[rank + 1] - cuts[rank], rel=1e-12)
+    np.testing.assert_array_equal(np.array(part.keys, dtype=int)[part.locate(X)],
+                                  m.predict(X))

@@ -80,7 +80,13 @@ def load_model(path: Path, allow_pickle: bool = False):
 def _load_skops(path: Path):
     import skops.io as sio
 
-    untrusted = sio.get_untrusted_types(file=path)
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:  # noqa: BLE001 - zip, JSON or schema errors of a bad file
+        raise RuntimeError(
+            f"MODEL {str(path)!r} is not a readable skops file ({type(exc).__name__}: "
+            f"{exc}); it may be truncated or corrupt: save it again with "
+            "skops.io.dump(model, path).") from None
     foreign = [t for t in untrusted
                if not t.startswith(_TRUSTED_PREFIXES) and t not in _TRUSTED_BOOSTER_TYPES]
     if foreign:
@@ -88,7 +94,12 @@ def _load_skops(path: Path):
             f"MODEL {str(path)!r} contains types outside scikit-learn/NumPy/SciPy and the "
             f"boosting libraries ({', '.join(foreign)}); load it yourself with "
             "skops.io.load(trusted=...) after review.")
-    return sio.load(path, trusted=untrusted)
+    try:
+        return sio.load(path, trusted=untrusted)
+    except Exception as exc:  # noqa: BLE001 - a member unreadable past the schema
+        raise RuntimeError(
+            f"MODEL {str(path)!r} is not a readable skops file ({type(exc).__name__}: "
+            f"{exc}); it may be truncated or corrupt.") from None
 
 
 def _load_booster(path: Path, library: str):

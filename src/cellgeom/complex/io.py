@@ -256,12 +256,17 @@ def _zip_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
 def atomic_write(path: Path, payload: bytes) -> None:
     """Write ``payload`` to ``path`` atomically: a temporary file in the same directory,
-    fsync, then :func:`os.replace`, so a reader never sees a half-written file."""
+    fsync, then :func:`os.replace`, so a reader never sees a half-written file.
+
+    An OS error (no permission, disk full) names ``path``, the file the caller asked
+    for, not the hidden temporary file, which is removed.
+    """
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise ValueError(f"directory {str(directory)!r} of path does not exist.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
@@ -270,10 +275,18 @@ def atomic_write(path: Path, payload: bytes) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
+    except OSError as exc:
+        _discard(tmp)
+        raise type(exc)(exc.errno, f"cannot write {str(path)!r}: {exc.strerror or exc}",
+                        str(path)) from None
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _discard(tmp)
         raise
+
+
+def _discard(tmp: str | None) -> None:
+    if tmp is not None and os.path.exists(tmp):
+        os.unlink(tmp)
 
 
 # -- loading -------------------------------------------------------------------------------------

@@ -94,13 +94,44 @@ def check_data(
     return X
 
 
+#: fewest float64 steps a side of the domain must span
+MIN_STEPS_PER_SIDE = 1000
+
+
 def resolve_domain(domain, data: np.ndarray | None, dim: int | None) -> Box:
-    """The domain box: given, or the data's bounding box padded by 5%."""
+    """The domain box: given, or the data's bounding box padded by 5%.
+
+    Raises
+    ------
+    ValueError
+        When a side of the box spans fewer than ``MIN_STEPS_PER_SIDE`` float64 numbers
+        (a box of side 2e-3 centred at 1e12, where float64 numbers are 1.2e-4 apart):
+        its points, and the model's own arithmetic on them, are rounded to a visible
+        fraction of the box, so no cell geometry could be the model's.
+    """
     if domain is None:
         if data is None:
             raise ValueError(
                 "A domain box is needed: pass domain=Box(lo, hi) or data to take its padded "
                 "bounding box."
             )
-        return Box.from_data(data)
-    return Box.coerce(domain, dim)
+        box = Box.from_data(data)
+    else:
+        box = Box.coerce(domain, dim)
+    check_resolution(box)
+    return box
+
+
+def check_resolution(box: Box) -> None:
+    """Refuse a box that float64 cannot resolve (see :func:`resolve_domain`)."""
+    step = np.spacing(np.maximum(np.abs(box.lo), np.abs(box.hi)))
+    steps = box.widths / step
+    bad = np.flatnonzero(steps < MIN_STEPS_PER_SIDE)
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"the domain box is too narrow for its distance from the origin: side {i} is "
+            f"[{box.lo[i]!r}, {box.hi[i]!r}], only {steps[i]:.0f} float64 steps wide (there "
+            f"numbers are {step[i]:.2g} apart), so points inside it are rounded to "
+            f"{1 / steps[i]:.1%} of its width. Centre the data (subtract its mean) or give a "
+            "wider domain.")

@@ -71,14 +71,18 @@ class HyperplaneArrangement:
         """Cell key of each row of X: its sign vector as a string of 0/1."""
         return _keys_from_signs(self.sign_vectors(X))
 
-    def cell_constraints(self, keys):
-        """Inequalities of the cells with the given keys: s_k (w_k x + b_k) >= 0."""
+    def cell_constraints(self, keys, origin=None):
+        """Inequalities of the cells with the given keys: ``s_k (w_k x + b_k) >= 0``.
+
+        With ``origin`` o, the rows are ``s_k w_k (x - o) <= -s_k (w_k o + b_k)``.
+        """
         out = []
         labels = np.arange(self.n_hyperplanes)
+        value = self.b if origin is None else self.W @ np.asarray(origin, float) + self.b
         for key in keys:
             sign = np.frombuffer(key.encode(), dtype=np.uint8) - ord("0")
             s = np.where(sign == 1, -1.0, 1.0)  # s (w x + b) <= 0
-            out.append((s[:, None] * self.W, -s * self.b, labels))
+            out.append((s[:, None] * self.W, -s * value, labels))
         return out
 
     def __repr__(self) -> str:
@@ -101,7 +105,8 @@ def _interior_start_key(model: HyperplaneArrangement, domain: Box) -> str:
     """Key of a cell with non-empty interior: a point off every hyperplane."""
     rng = np.random.default_rng(0)
     points = domain.lo + rng.random((64, domain.dim)) * domain.widths
-    margins = np.abs(points @ model.W.T + model.b).min(axis=1)
+    distance = np.abs(points @ model.W.T + model.b) / np.linalg.norm(model.W, axis=1)
+    margins = distance.min(axis=1)
     return str(model.keys(points[np.argmax(margins)][None, :])[0])
 
 
@@ -119,7 +124,7 @@ def _partition_arrangement(model: HyperplaneArrangement, *, domain, data, cells,
         domain=domain, keys=keys, constraints=model.cell_constraints,
         neighbor_key=flip_bit, cells_mode=cells, counts=counts, model=model,
         tol=tol, progress=progress, expand=expand, n_jobs=n_jobs, executor=executor,
-        info={"n_points_outside": n_outside},
+        info={"n_points_outside": n_outside}, key_of=model.keys,
     )
     attach_data(part, model.keys, data_keys, data is not None)
     return part

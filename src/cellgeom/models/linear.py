@@ -57,16 +57,18 @@ def _partition_linear(model, *, domain, data, cells, progress=True, tol=None, n_
 
     class_of = LargestScore(W, b)
 
-    def constraints(keys):
+    def constraints(keys, origin=None):
+        # rows around the origin o: the scores s(o) = W o + b take the place of b
+        s0 = b if origin is None else W @ np.asarray(origin, dtype=float) + b
         out = []
         for key in keys:
             k = int(key)
             if binary:
                 sign = -1.0 if k == 1 else 1.0
-                out.append((sign * W, np.array([-sign * b[0]]), np.array([1 - k])))
+                out.append((sign * W, np.array([-sign * s0[0]]), np.array([1 - k])))
             else:
                 j = np.delete(np.arange(n_classes), k)
-                out.append((W[j] - W[k], b[k] - b[j], j))
+                out.append((W[j] - W[k], s0[k] - s0[j], j))
         return out
 
     part, cls = integer_keyed_partition(

@@ -166,11 +166,13 @@ class NetworkCells:
         return chars.astype(str)
 
     # -- H-representations -------------------------------------------------------------
-    def layer_maps(self, keys) -> tuple[np.ndarray, np.ndarray]:
+    def layer_maps(self, keys, origin=None) -> tuple[np.ndarray, np.ndarray]:
         """``(A, c)`` of every used unit on the cells of ``keys``.
 
         Returns arrays of shape (B, n_units, n) and (B, n_units): ``z = A x + c``, computed
-        from the patterns alone (the recursion ``A_{l+1} = W_{l+1} D_l A_l``).
+        from the patterns alone (the recursion ``A_{l+1} = W_{l+1} D_l A_l``). With
+        ``origin`` o, ``z = A (x - o) + c``: o itself is pushed through the layers, so c
+        does not carry the cancellation of ``A o`` against the biases when o is far from 0.
         """
         B, n = len(keys), self.n_in
         P = np.frombuffer("".join(keys).encode(), dtype=np.uint8).reshape(B, -1) - ord("0")
@@ -181,9 +183,10 @@ class NetworkCells:
         shape = self.input_shape
         eye = torch.eye(n, dtype=torch.float64).reshape((1, n) + shape).expand((B, n) + shape)
         stop = None if self.classifier else self.upto_layer - 1
-        records, final = self.network.propagate(
-            None, torch.zeros((B,) + shape, dtype=torch.float64), eye, imposed=imposed,
-            stop_at=stop)
+        x0 = (torch.zeros((B,) + shape, dtype=torch.float64) if origin is None else
+              torch.as_tensor(np.asarray(origin, dtype=float)).reshape((1,) + shape)
+              .expand((B,) + shape))
+        records, final = self.network.propagate(None, x0, eye, imposed=imposed, stop_at=stop)
         A = [r["tan"].reshape(B, n, -1).transpose(1, 2).numpy() for r in records[:self.upto_layer]]
         c = [r["const"].reshape(B, -1).numpy() for r in records[:self.upto_layer]]
         if self.classifier:  # the comparisons f_k - f_j
@@ -194,19 +197,20 @@ class NetworkCells:
             c.append(cf[:, k] - cf[:, j])
         return np.concatenate(A, axis=1), np.concatenate(c, axis=1)
 
-    def constraints(self, keys):
-        """``[(A, b, labels)]``: ``(1 - 2 s_k)(A_k x + c_k) <= 0`` per unit (label k)."""
+    def constraints(self, keys, origin=None):
+        """``[(A, b, labels)]``: ``(1 - 2 s_k)(A_k x + c_k) <= 0`` per unit (label k); with
+        ``origin`` o the rows are ``A (x - o) <= b`` (see :meth:`layer_maps`)."""
         out = []
         labels_all = np.arange(self.n_units)
         for start in range(0, len(keys), _KEY_CHUNK):
             chunk = list(keys[start:start + _KEY_CHUNK])
-            A, c = self.layer_maps(chunk)
+            A, c = self.layer_maps(chunk, origin)
             for j, key in enumerate(chunk):
                 s = 1.0 - 2.0 * (np.frombuffer(key.encode(), dtype=np.uint8) - ord("0"))
                 G, h = s[:, None] * A[j], -s * c[j]
                 norms = np.linalg.norm(G, axis=1)
-                scale = max(1.0, float(np.abs(h).max(initial=0.0)))
-                live = norms > 1e-12 * scale
+                # rounding level of the cell's rows, whatever the input units
+                live = norms > 1e-12 * norms.max(initial=0.0)
                 # a unit constant on the cell: no facet; if its sign contradicts the key the
                 # cell is empty, kept as the infeasible row 0 x <= h < 0
                 bad = ~live & (h < 0)
@@ -403,7 +407,8 @@ def _partition_network(net, *, domain, data, cells, progress=True, upto_layer=No
             domain=domain, keys=keys, constraints=model.constraints,
             neighbor_key=flip_bit, cells_mode=cells, counts=counts, model=net, tol=tol,
             progress=progress, expand=expand, n_jobs=n_jobs, executor=executor,
-            exact_dim=exact_dim, volume=volume, facet_method=facet_method, info=info)
+            exact_dim=exact_dim, volume=volume, facet_method=facet_method, info=info,
+            key_of=model.keys)
     attach_data(part, model.keys, data_keys, data is not None)
     if data is not None:
         if volume == "data":  # empirical mass: vol(X) * share of the points in the cell

@@ -7,6 +7,11 @@ row (which hyperplane / unit / site it comes from) and a function naming the
 cell across a facet with a given label. Every facet of such a partition is
 shared whole with the one cell across it (true for arrangements, networks and
 Voronoi diagrams in general position), so face volumes are facet volumes.
+
+Degenerate input is normal input here: the cells are computed in the unit frame of the
+domain (:mod:`.unit_frame`, tolerances relative to the domain's scale), coincident rows
+are one facet and cells thinner than the tolerance are stepped over (:mod:`.coincident`).
+The tables are assembled in :mod:`.polytope_tables`.
 """
 from __future__ import annotations
 
@@ -15,20 +20,19 @@ import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 from tqdm import tqdm
 
-from ..core import Partition, vector_columns
-from ..geometry import Box, batch_polytope_geometry, chebyshev_centers
+from ..core import Partition
+from ..geometry import Box
 from ..geometry.facets import FACET_METHODS
-from ..geometry.highdim import highdim_geometry
-from ..parallel import Executor, map_cells, resolve_executor
+from ..parallel import CellTaskError, Executor, resolve_executor
+from .cell_geometry import Cell, DegenerateCellError, cell_geometries, volume_method
+from .coincident import PROBE_STEPS, key_across, probe_points
+from .polytope_tables import global_vertices, partition_tables
+from .unit_frame import UnitFrame
 
-__all__ = ["build_polytope_partition", "CellConstraints", "seed_keys", "attach_data",
-           "integer_keyed_partition", "KeyLocator", "IndexLocator"]
+__all__ = ["build_polytope_partition", "CellConstraints", "DegenerateCellError", "seed_keys",
+           "attach_data", "integer_keyed_partition", "KeyLocator", "IndexLocator"]
 
 #: for a list of keys, each cell's (A, b, labels) without the domain box rows
 CellConstraints = Callable[[Sequence[str]], list[tuple[np.ndarray, np.ndarray, np.ndarray]]]
@@ -54,8 +58,13 @@ def build_polytope_partition(
     exact_dim: int = 6,
     volume: str = "auto",
     facet_method: str = "simplex",
+    key_of: Callable[[np.ndarray], Sequence[str]] | None = None,
 ) -> Partition:
     """Compute the geometry of the given cells and assemble the partition tables.
+
+    The geometry is computed in the unit frame of the domain (:mod:`.unit_frame`: the
+    box mapped to ``[-1, 1]^n`` by a similarity) and mapped back, so every tolerance is
+    relative to the domain's scale and no offset carries the domain's distance from 0.
 
     Parameters
     ----------
@@ -63,14 +72,18 @@ def build_polytope_partition(
         Cell keys, in the order the cells should have.
     constraints : callable
         ``constraints(keys) -> [(A, b, labels), ...]``: inequalities ``A x <= b``
-        of each cell with an integer label >= 0 per row.
+        of each cell with an integer label >= 0 per row. If it accepts ``origin=``,
+        it is called with the domain's centre ``o`` and returns ``A (x - o) <= b``.
     neighbor_key : callable
         ``neighbor_key(key, label) -> key`` of the cell across the facet with that
-        label.
+        label. Rows defining the same hyperplane are one facet; the key across it is
+        ``neighbor_key`` applied for each of their labels (:mod:`.coincident`).
     counts : array of int, optional
         Data points per cell (0 when absent).
     tol : float, optional
-        Absolute length tolerance; default ``1e-9 * domain.scale``.
+        Absolute length tolerance; default ``1e-9 * domain.scale``. A cell whose
+        Chebyshev radius is at most ``tol`` is dropped (empty or thinner than it); rows
+        within ``tol`` (unit normal and offset) are one hyperplane.
     expand : int
         Rounds of breadth-first growth across facets: 0 builds only ``keys``; 1
         also the cells across their facets (marked ``is_data=False`` in "data"
@@ -98,6 +111,11 @@ def build_polytope_partition(
         Facets and Chebyshev centres on the high-dimensional route: the compiled vertex
         walk (certified in float64, HiGHS for what it cannot certify) or HiGHS throughout.
         Both give the same facets.
+    key_of : callable, optional
+        ``key_of(X) -> keys``, the model's own key of points. Where the cell across a
+        facet was dropped as thinner than ``tol``, the model is asked for the key just
+        beyond the facet, so the cell behind the sliver is found and becomes the
+        neighbour (without it such facets name the dropped key, ``neighbor = -2``).
     """
     if volume not in ("auto", "exact", "estimate", "data", "none"):
         raise ValueError(f"volume must be 'auto', 'exact', 'estimate', 'data' or 'none', "
@@ -107,6 +125,7 @@ def build_polytope_partition(
     volume = _resolve_volume(volume, domain.dim, int(exact_dim))
     route = (domain.dim, int(exact_dim), volume, facet_method)
     tol = 1e-9 * domain.scale if tol is None else float(tol)
+    frame = UnitFrame(domain)
     own_executor = not isinstance(executor, Executor)
     executor = resolve_executor(n_jobs, executor)  # one pool for all breadth-first rounds
     # one bar for the whole call, its total growing with each breadth-first round
@@ -114,91 +133,42 @@ def build_polytope_partition(
                disable=not progress)
     try:
         with bar:
-            return _build(domain, list(keys), constraints, neighbor_key, cells_mode, counts,
-                          model, locator, tol, bar, expand, sort_keys, executor, info, route)
+            build = _Build(frame, frame.constraints(constraints), neighbor_key,
+                           frame.key_function(key_of), tol / frame.half, bar, executor, route)
+            keys, geoms, counts, is_data = build.run(list(keys), counts, expand)
     finally:
         if own_executor:
             executor.shutdown()
-
-
-def _build(domain, keys, constraints, neighbor_key, cells_mode, counts, model, locator, tol,
-           progress, expand, sort_keys, executor, info, route=None):
-    n_jobs = None
-    route = route or (domain.dim, 6, "auto", "simplex")
-    counts = np.zeros(len(keys), dtype=np.int64) if counts is None else np.asarray(counts)
-    geoms, kept, n_dropped = _cell_geometries(domain, keys, constraints, tol, progress,
-                                              n_jobs, executor, route)
-    keys = [keys[i] for i in kept]
-    counts = counts[kept]
-    is_data = counts > 0
-    rounds = 0
-    frontier = list(range(len(keys)))
-    known = set(keys)
-    while frontier and (expand < 0 or rounds < expand):
-        # breadth-first over facets: the cells across them not seen yet
-        extra = []
-        for c in frontier:
-            geom, labels, _, _ = geoms[c]
-            for lab in labels[geom.facet_rows]:
-                if lab >= 0:
-                    nk = neighbor_key(keys[c], int(lab))
-                    if nk not in known:
-                        known.add(nk)
-                        extra.append(nk)
-        if not extra:
-            break
-        if hasattr(progress, "total"):
-            progress.total += len(extra)
-            progress.refresh()
-        new_geoms, new_kept, dropped = _cell_geometries(domain, extra, constraints, tol,
-                                                        progress, n_jobs, executor, route)
-        n_dropped += dropped
-        frontier = list(range(len(keys), len(keys) + len(new_kept)))
-        keys += [extra[i] for i in new_kept]
-        geoms += new_geoms
-        counts = np.concatenate([counts, np.zeros(len(new_kept), dtype=np.int64)])
-        is_data = np.concatenate([is_data, np.zeros(len(new_kept), dtype=bool)])
-        rounds += 1
     if sort_keys:
         data_first = cells_mode == "data"
         order = sorted(range(len(keys)), key=lambda i: (data_first and not is_data[i], keys[i]))
         keys = [keys[i] for i in order]
         geoms = [geoms[i] for i in order]
         counts, is_data = counts[order], is_data[order]
-    vertices = _global_vertices([g.vertices for g, *_ in geoms], domain.dim, tol)
-    cells, facets, hinges = _tables(domain, keys, geoms, counts, is_data, neighbor_key, tol)
+    unit = frame.unit_domain
+    tol_u = tol / frame.half
+    vertices = global_vertices([g.geom.vertices for g in geoms], unit.dim, tol_u)
+    cells, facets, hinges = partition_tables(unit, keys, geoms, counts, is_data, build.across,
+                                             tol_u)
     info = dict(info or {})
     n, exact_dim, volume, _ = route
     high = n > exact_dim
-    info.update(cells=cells_mode, tol=tol, n_dropped=n_dropped, face_to_face=True,
-                volume_method=_volume_method(high, volume))
+    info.update(cells=cells_mode, tol=tol, n_dropped=build.n_dropped, face_to_face=True,
+                volume_method=volume_method(high, volume))
+    if build.n_redirected:
+        info["n_facets_across_dropped_cells"] = build.n_redirected
     if high:  # screening statistics of the high-dimensional facet detection
-        stats = np.array([g.stats for g, *_ in geoms]).reshape(-1, 3).sum(axis=0)
+        stats = np.array([g.geom.stats for g in geoms]).reshape(-1, 3).sum(axis=0)
         info.update(facet_candidates=int(stats[0]), facet_lp=int(stats[1]),
                     facet_settled_without_lp=float(1 - stats[1] / max(1, stats[0])))
-        cells["volume_se"] = np.array([g.volume_se for g, *_ in geoms])
-        facets["volume_se"] = _cat([g.facet_volume_se for g, *_ in geoms])
+        cells["volume_se"] = np.array([g.geom.volume_se for g in geoms])
+        facets["volume_se"] = np.concatenate([g.geom.facet_volume_se for g in geoms]) \
+            if geoms else np.zeros(0)
+    frame.tables_to_domain(cells, facets, hinges)
     return Partition(
         domain=domain, keys=keys, cells=cells, facets=facets, hinges=hinges,
-        model=model, locator=locator, info=info, vertices=vertices,
+        model=model, locator=locator, info=info, vertices=frame.vertices_to_domain(vertices),
     )
-
-
-def _global_vertices(per_cell: list[np.ndarray], n: int, tol: float):
-    """Merge the cells' vertices into global vertex ids (points closer than 1e3 tol)."""
-    counts = np.array([v.shape[0] for v in per_cell], dtype=np.int64)
-    indptr = np.concatenate([[0], np.cumsum(counts)])
-    coords = np.vstack(per_cell) if per_cell else np.zeros((0, n))
-    k = coords.shape[0]
-    if k == 0:
-        return indptr, np.zeros(0, dtype=np.int64), coords
-    pairs = cKDTree(coords).query_pairs(max(tol * 1e3, 1e-12), output_type="ndarray")
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(k, k))
-    n_comp, labels = connected_components(graph, directed=False)
-    sums = np.zeros((n_comp, n))
-    np.add.at(sums, labels, coords)
-    merged = sums / np.bincount(labels, minlength=n_comp)[:, None]
-    return indptr, labels.astype(np.int64), merged
 
 
 #: volume="auto" estimates volumes on the high-dimensional route up to this dimension
@@ -220,173 +190,154 @@ def _resolve_volume(volume: str, n: int, exact_dim: int) -> str:
     return "none"
 
 
-def _volume_method(high: bool, volume: str) -> str:
-    if not high or volume == "exact":
-        return "exact"
-    return {"auto": "estimate", "estimate": "estimate"}.get(volume, volume)
+class _Build:
+    """Breadth-first construction of the cells in the unit frame."""
 
+    def __init__(self, frame, constraints, neighbor_key, key_of, tol, bar, executor, route):
+        self.frame, self.constraints, self.neighbor_key = frame, constraints, neighbor_key
+        self.key_of, self.tol, self.bar, self.executor, self.route = (key_of, tol, bar,
+                                                                      executor, route)
+        self.n_dropped = 0
+        self.n_redirected = 0
+        self.dropped: set[str] = set()
+        self.redirect: dict[tuple[str, int], str] = {}
 
-def _cell_geometries(domain, keys, constraints, tol, progress, n_jobs=None, executor=None,
-                     route=None):
-    """Chebyshev LP and the vertex route for each cell; drops empty and thin cells."""
-    box_A, box_b = domain.halfspaces()
-    box_labels = -1 - np.arange(box_A.shape[0])
-    polys = []
-    for A, b, labels in constraints(keys):
-        # box rows first: where a model's hyperplane coincides with the box, the facet is
-        # reported as domain boundary (no cell lies beyond it)
-        polys.append((np.vstack([box_A, A]), np.concatenate([box_b, b]),
-                      np.concatenate([box_labels, np.asarray(labels, dtype=np.int64)])))
-    results = map_cells(_geometry_chunk, polys, n_jobs=n_jobs, executor=executor,
-                        args=(tol, route), progress=progress, desc="cell geometry")
-    geoms, kept = [], []
-    for j, ((_, _, labels), result) in enumerate(zip(polys, results)):
-        if result is not None:
-            geom, center, radius = result
-            geoms.append((geom, labels, center, radius))
-            kept.append(j)
-    return geoms, kept, len(polys) - len(kept)
+    def across(self, key: str, cell: Cell, f: int) -> str | None:
+        """Key of the cell across facet ``f`` (None on the domain boundary)."""
+        return self.redirect.get((key, f), cell.across[f])
 
+    def cells(self, keys):
+        """Geometry of the cells of ``keys``; returns the kept keys and their cells."""
+        if hasattr(self.bar, "total") and self.bar.n:
+            self.bar.total += len(keys)
+            self.bar.refresh()
+        try:
+            geoms, kept, dropped = cell_geometries(self.frame.unit_domain, keys,
+                                                    self.constraints, self.tol, self.bar, None,
+                                                    self.executor, self.route)
+        except CellTaskError as exc:  # name the cell whose inequalities are degenerate
+            if isinstance(exc.original, DegenerateCellError) and exc.index is not None:
+                raise DegenerateCellError(f"cell {keys[exc.index]!r}: {exc.original}") from exc
+            raise
+        self.n_dropped += dropped
+        kept_set = set(kept)
+        self.dropped.update(keys[i] for i in range(len(keys)) if i not in kept_set)
+        out = []
+        for i, g in zip(kept, geoms):
+            g.across = [key_across(keys[i], grp, self.neighbor_key) for grp in g.groups]
+            out.append(g)
+        return [keys[i] for i in kept], out
 
-def _geometry_chunk(polys, tol, route=None):
-    """Per chunk: batched Chebyshev LPs, then each full-dimensional cell's geometry.
+    def run(self, keys, counts, expand):
+        counts = np.zeros(len(keys), dtype=np.int64) if counts is None else np.asarray(counts)
+        seeds = keys
+        keys, geoms = self.cells(seeds)
+        position = {k: i for i, k in enumerate(seeds)}
+        counts = counts[[position[k] for k in keys]]
+        known = set(seeds)
+        if not keys and expand < 0 and self.key_of is not None:
+            # the start cell of an enumeration was thinner than tol: start from the cells of
+            # sample points instead (seeded, so every run is the same)
+            unit = self.frame.unit_domain
+            U = unit.lo + np.random.default_rng(0).random((256, unit.dim)) * unit.widths
+            fresh = sorted({str(k) for k in self.key_of(U)} - known)
+            known.update(fresh)
+            keys, geoms = self.cells(fresh)
+            counts = np.zeros(len(keys), dtype=np.int64)
+        is_data = counts > 0
+        frontier = list(range(len(keys)))
+        rounds = 0
+        while frontier and (expand < 0 or rounds < expand):
+            extra = []
+            for c in frontier:  # breadth-first over facets: the cells across not seen yet
+                for nk in geoms[c].across:
+                    if nk is not None and nk not in known:
+                        known.add(nk)
+                        extra.append(nk)
+            start = len(keys)
+            if extra:
+                new_keys, new_geoms = self.cells(extra)
+                keys += new_keys
+                geoms += new_geoms
+            if self.key_of is not None:  # facets whose neighbour was dropped as too thin
+                new_keys, new_geoms = self._probe(keys, geoms, known, frontier)
+                keys += new_keys
+                geoms += new_geoms
+            added = len(keys) - start
+            if added == 0:
+                break
+            counts = np.concatenate([counts, np.zeros(added, dtype=np.int64)])
+            is_data = np.concatenate([is_data, np.zeros(added, dtype=bool)])
+            frontier = list(range(start, len(keys)))
+            rounds += 1
+        self._pair_across_dropped(keys, geoms)
+        return keys, geoms, counts, is_data
 
-    ``route = (n, exact_dim, volume, facet_method)``. For ``n <= exact_dim`` the exact
-    route, batched across the chunk (:func:`cellgeom.geometry.batch_polytope_geometry`:
-    vertices, facets, hinges, exact volumes). Above it the vertex count explodes, so
-    :func:`cellgeom.geometry.highdim.highdim_geometry` finds facets by the compiled vertex
-    walk (no vertices, no hinges) and estimates volumes when asked.
-    Empty and lower-dimensional cells give ``None`` (dropped, and counted).
-    """
-    n, exact_dim, volume, facet_method = route or (None, 6, "auto", "simplex")
-    high = n is not None and n > exact_dim
-    centers, radii = chebyshev_centers([(A, b) for A, b, _ in polys], method=facet_method)
-    full = [i for i, r in enumerate(radii) if r > tol]
-    out = [None] * len(polys)
-    if not high:
-        geoms = batch_polytope_geometry([polys[i][:2] for i in full], centers[full], tol=tol)
-        for i, geom in zip(full, geoms):
-            out[i] = (geom, centers[i], radii[i])
-        return out
-    for i in full:  # seeded per cell: identical on every backend
-        A, b, _ = polys[i]
-        geom = highdim_geometry(A, b, centers[i], radii[i], tol=tol,
-                                volume=volume in ("estimate", "exact"),
-                                seed=_cell_seed(A, b), facet_method=facet_method)
-        out[i] = (geom, centers[i], radii[i])
-    return out
+    def _pair_across_dropped(self, keys, geoms):
+        """Facets on the two sides of one dropped sliver see each other.
 
+        A sliver dropped as thinner than ``tol`` between two nearly parallel hyperplanes
+        is bordered by a facet of a cell on each side, both naming the sliver's key. Two
+        such facets with opposite normals whose centroids are each other's nearest are
+        neighbours; this is symmetric by construction, where probes (rounded to the
+        domain's float64 step far from the origin) could miss a small cell.
+        """
+        sides: dict[str, list[tuple[int, int]]] = {}
+        for c, g in enumerate(geoms):
+            for f, nk in enumerate(g.across):
+                if nk in self.dropped:
+                    sides.setdefault(nk, []).append((c, f))
+        for facets in sides.values():
+            if len(facets) < 2:
+                continue
+            nu = np.array([geoms[c].geom.facet_normals[f] for c, f in facets])
+            at = np.array([geoms[c].geom.facet_centroids[f] for c, f in facets])
+            dist = np.linalg.norm(at[:, None] - at[None], axis=2)
+            dist[(nu @ nu.T > -0.99) | np.eye(len(facets), dtype=bool)] = np.inf
+            best = dist.argmin(axis=1)
+            for a, b in enumerate(best):
+                if np.isfinite(dist[a, b]) and best[b] == a:
+                    (ca, fa), (cb, _) = facets[a], facets[b]
+                    if (keys[ca], fa) not in self.redirect:
+                        self.n_redirected += 1
+                    self.redirect[(keys[ca], fa)] = keys[cb]
 
-def _cell_seed(A, b) -> int:
-    """A deterministic seed from the cell's inequalities (same result on any executor)."""
-    return int(abs(hash((A.shape, float(np.round(b.sum(), 9))))) % (2**31))
-
-
-def _tables(domain, keys, geoms, counts, is_data, neighbor_key, tol):
-    n = domain.dim
-    index = {k: i for i, k in enumerate(keys)}
-    m = len(keys)
-    volume = np.array([g.volume for g, *_ in geoms])
-    centroid = np.array([g.centroid for g, *_ in geoms]).reshape(m, n)
-    centers = np.array([c for _, _, c, _ in geoms]).reshape(m, n)
-    inradius = np.array([r for *_, r in geoms], dtype=float)
-    n_facets = np.array([g.facet_rows.size for g, *_ in geoms], dtype=np.int64)
-    geoms = [(g, lab) for g, lab, *_ in geoms]
-
-    # one dict of columns: adding n vector columns one by one fragments the frame
-    cells = pd.DataFrame({"key": keys, "volume": volume, "inradius": inradius,
-                          "n_points": np.asarray(counts, dtype=np.int64), "is_data": is_data,
-                          "n_facets": n_facets,
-                          **{f"center_{j}": centers[:, j] for j in range(n)},
-                          **{f"centroid_{j}": centroid[:, j] for j in range(n)}})
-
-    # facets
-    f_cell = np.repeat(np.arange(m), n_facets)
-    f_label = np.concatenate([lab[g.facet_rows] for g, lab in geoms]) if m else np.zeros(0, int)
-    f_neighbor = np.empty(f_label.size, dtype=np.int64)
-    f_neighbor_key = np.empty(f_label.size, dtype=object)
-    for r, (c, lab) in enumerate(zip(f_cell, f_label)):
-        if lab < 0:
-            f_neighbor[r], f_neighbor_key[r] = -1, ""
-        else:
-            nk = neighbor_key(keys[c], int(lab))
-            f_neighbor[r] = index.get(nk, -2)
-            f_neighbor_key[r] = nk if f_neighbor[r] == -2 else ""
-    normals = _cat([g.facet_normals for g, _ in geoms], n)
-    fcent = _cat([g.facet_centroids for g, _ in geoms], n)
-    facets = pd.DataFrame({
-        "cell": f_cell, "label": f_label.astype(np.int64), "neighbor": f_neighbor,
-        "neighbor_key": f_neighbor_key.astype(str),
-        "volume": _cat([g.facet_volumes for g, _ in geoms]),
-        "offset": _cat([g.facet_offsets for g, _ in geoms]),
-        **{f"normal_{j}": normals[:, j] for j in range(n)},
-        **{f"centroid_{j}": fcent[:, j] for j in range(n)},
-    })
-
-    hinges = _hinge_table(geoms, f_cell, facets, n_facets, n, tol)
-    return cells, facets, hinges
-
-
-def _hinge_table(geoms, f_cell, facets, n_facets, n, tol):
-    """Per-cell hinge rows, grouped into global hinges by their geometry."""
-    offsets = np.concatenate([[0], np.cumsum(n_facets)])
-    rows = []
-    for c, (g, _) in enumerate(geoms):
-        if g.hinge_facets.size:
-            rows.append(np.column_stack([np.full(len(g.hinge_facets), c),
-                                         g.hinge_facets + offsets[c]]))
-    cols = ["hinge", "cell", "label_a", "label_b", "neighbor_a", "neighbor_b", "angle",
-            "volume", "boundary"] + vector_columns("centroid", n)
-    if not rows:
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
-    pairs = np.vstack(rows)  # (cell, global facet row a, global facet row b)
-    angle = _cat([g.hinge_angles for g, _ in geoms])
-    volume = _cat([g.hinge_volumes for g, _ in geoms])
-    centroid = _cat([g.hinge_centroids for g, _ in geoms], n)
-    label = facets["label"].to_numpy()
-    neighbor = facets["neighbor"].to_numpy()
-    normals = facets[vector_columns("normal", n)].to_numpy()
-    hinge_id = _group_hinges(centroid, normals[pairs[:, 1]], normals[pairs[:, 2]], tol)
-    table = pd.DataFrame({
-        "hinge": hinge_id, "cell": pairs[:, 0],
-        "label_a": label[pairs[:, 1]], "label_b": label[pairs[:, 2]],
-        "neighbor_a": neighbor[pairs[:, 1]], "neighbor_b": neighbor[pairs[:, 2]],
-        "angle": angle, "volume": volume,
-        "boundary": (label[pairs[:, 1]] < 0) | (label[pairs[:, 2]] < 0),
-        **{f"centroid_{j}": centroid[:, j] for j in range(n)},
-    })
-    return table.sort_values(["hinge", "cell"], kind="stable").reset_index(drop=True)
-
-
-def _group_hinges(centroid, normal_a, normal_b, tol):
-    """Global hinge ids: rows with the same centroid lying on the same (n-2)-flat.
-
-    The flat is identified by the projector onto its orthogonal complement
-    span(nu_a, nu_b), which does not depend on which cell (or which pair of
-    normals) describes it.
-    """
-    k, n = centroid.shape
-    pairs = cKDTree(centroid).query_pairs(max(tol * 1e3, 1e-12), output_type="ndarray")
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(k, k))
-    _, near = connected_components(graph, directed=False)
-    if n >= 3:
-        q, _ = np.linalg.qr(np.stack([normal_a, normal_b], axis=2))  # (k, n, 2)
-        proj = np.round(np.einsum("kia,kja->kij", q, q).reshape(k, n * n), 6)
-        signature = np.hstack([near[:, None].astype(float), proj])
-    else:
-        signature = near[:, None].astype(float)
-    _, first, inverse = np.unique(signature, axis=0, return_index=True, return_inverse=True)
-    # number the hinges in order of first appearance so ids are stable
-    rank = np.empty(first.size, dtype=np.int64)
-    rank[np.argsort(first)] = np.arange(first.size)
-    return rank[inverse.ravel()]
-
-
-def _cat(arrays, n=None):
-    arrays = [np.asarray(a) for a in arrays]
-    if not arrays:
-        return np.zeros((0, n)) if n else np.zeros(0)
-    return np.concatenate(arrays, axis=0)
+    def _probe(self, keys, geoms, known, frontier):
+        """The cells beyond the frontier's dropped neighbours, asked of the model at growing
+        distances beyond the facet (:mod:`.coincident`)."""
+        pending = [(c, f) for c in frontier for f, nk in enumerate(geoms[c].across)
+                   if nk in self.dropped]
+        index = {k: i for i, k in enumerate(keys)}
+        new_keys, new_geoms = [], []
+        unit = self.frame.unit_domain
+        # probes are the user's points: far from the origin they are rounded to the float64
+        # step of the domain's coordinates, so no probe is nearer than a few such steps
+        dom = self.frame.domain
+        grid = np.spacing(np.maximum(np.abs(dom.lo), np.abs(dom.hi)).max()) / self.frame.half
+        for step in PROBE_STEPS * max(self.tol, grid):
+            if not pending:
+                break
+            cent = np.array([geoms[c].geom.facet_centroids[f] for c, f in pending])
+            norm = np.array([geoms[c].geom.facet_normals[f] for c, f in pending])
+            found = [str(k) for k in self.key_of(probe_points(cent, norm, step, unit.lo,
+                                                              unit.hi))]
+            fresh = sorted({k for k in found if k not in known})
+            if fresh:
+                known.update(fresh)
+                kept_keys, kept_geoms = self.cells(fresh)
+                for k, g in zip(kept_keys, kept_geoms):
+                    index[k] = len(keys) + len(new_keys)
+                    new_keys.append(k)
+                    new_geoms.append(g)
+            still = []
+            for (c, f), k in zip(pending, found):
+                if k in index and k != keys[c]:
+                    self.redirect[(keys[c], f)] = k
+                    self.n_redirected += 1
+                else:
+                    still.append((c, f))
+            pending = still
+        return new_keys, new_geoms
 
 
 def seed_keys(keys_of, domain: Box, data, cells: str, include_neighbors: bool, start_key):
@@ -465,11 +416,12 @@ class IndexLocator:
 
 
 def integer_keyed_partition(index_of, n_keys: int, domain: Box, data, cells: str,
-                            **build_kwargs) -> tuple[Partition, np.ndarray]:
+                            all_ids=None, **build_kwargs) -> tuple[Partition, np.ndarray]:
     """Partition whose cells are numbered 0..n_keys-1 (classes, Voronoi sites).
 
     ``index_of(X)`` gives the integer cell of each point; the cell across the facet
     labelled j is cell j. Points are located through an index array (no hashing).
+    ``all_ids`` lists the cells of ``cells="all"`` (default: every number).
 
     Returns the partition and the integer id of each of its cells.
     """
@@ -479,10 +431,12 @@ def integer_keyed_partition(index_of, n_keys: int, domain: Box, data, cells: str
         if ids.size == 0:
             raise ValueError("No data point lies inside the domain box.")
     else:
-        ids, counts = np.arange(n_keys), None
+        ids = np.arange(n_keys) if all_ids is None else np.asarray(all_ids)
+        counts = None
     part = build_polytope_partition(
-        domain=domain, keys=[str(k) for k in ids], neighbor_key=lambda key, label: str(label),
-        cells_mode=cells, counts=counts, **build_kwargs)
+        domain=domain, keys=[str(k) for k in ids], neighbor_key=_integer_across,
+        cells_mode=cells, counts=counts, key_of=lambda X: np.asarray(index_of(X)).astype(str),
+        **build_kwargs)
     index = np.full(n_keys, -1, dtype=np.int64)
     cell_ids = np.array([int(k) for k in part.keys], dtype=np.int64)
     index[cell_ids] = np.arange(part.n_cells)
@@ -492,3 +446,8 @@ def integer_keyed_partition(index_of, n_keys: int, domain: Box, data, cells: str
         part.cells["n_points"] = np.bincount(found[found >= 0], minlength=part.n_cells)
         part.cells["is_data"] = part.cells["n_points"].to_numpy() > 0
     return part, cell_ids
+
+
+def _integer_across(key: str, label: int) -> str:
+    """Integer-keyed cells: the cell across the facet labelled j is cell j."""
+    return str(label)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._sklearn import add_predictions, check_fitted_model, model_name, prepare_inputs
+from ._sklearn import add_predictions, check_fitted_model, model_name, named_input, prepare_inputs
 from .polytopes import integer_keyed_partition
 from .registry import register_adapter
 
-__all__ = ["voronoi_sites", "delaunay_neighbors", "NearestSite"]
+__all__ = ["voronoi_sites", "delaunay_neighbors", "NearestSite", "check_label_resolution"]
 
 
 def voronoi_sites(model) -> np.ndarray:
@@ -43,19 +43,83 @@ def voronoi_sites(model) -> np.ndarray:
 
 def delaunay_neighbors(sites: np.ndarray) -> list[np.ndarray]:
     """Delaunay neighbours of every site (SciPy Qhull), a superset of the Voronoi
-    facet neighbours; degenerate inputs fall back to all sites."""
+    facet neighbours. In 1-D the neighbours along the line; degenerate inputs (all
+    sites on a lower-dimensional flat, which Qhull refuses) fall back to all sites."""
     from scipy.spatial import Delaunay, QhullError
 
     K, n = sites.shape
     everyone = [np.delete(np.arange(K), i) for i in range(K)]
+    if n == 1:  # the cells are intervals between consecutive sites
+        order = np.argsort(sites[:, 0], kind="stable")
+        rank = np.empty(K, dtype=np.int64)
+        rank[order] = np.arange(K)
+        return [np.sort(order[[r for r in (rank[i] - 1, rank[i] + 1) if 0 <= r < K]])
+                for i in range(K)]
     if K <= n + 1:
         return everyone
     try:
         tri = Delaunay(sites)
-    except QhullError:
+    except (QhullError, ValueError):
         return everyone
     indptr, indices = tri.vertex_neighbor_vertices
     return [np.sort(indices[indptr[i]: indptr[i + 1]]) for i in range(K)]
+
+
+#: models whose ``predict`` finds the nearest centre from ``|c|^2 - 2 x . c`` in float64
+_EXPANDED_DISTANCES = ("KMeans", "MiniBatchKMeans", "NearestCentroid")
+
+
+def check_label_resolution(model, S: np.ndarray, site_ids: np.ndarray, z_center: np.ndarray,
+                           z_half: np.ndarray) -> None:
+    """Refuse sites the model's own ``predict`` cannot tell apart at the cells' precision.
+
+    ``predict`` of KMeans (and NearestCentroid) compares ``|c|^2 - 2 x . c`` in float64,
+    whose rounding is about ``u M^2`` (``u`` = 2.2e-16, ``M`` the largest norm of a site
+    or a domain point). Two sites ``d`` apart differ there by ``2 d t`` at distance ``t``
+    from their bisector, so within ``delta = u M^2 / d`` of it the label is rounding
+    noise. Above ``1e-7`` of the domain's scale the cells could not be the model's
+    (nearly equal centres, or data far from the origin compared to the clusters' spread):
+    a ``ValueError`` names the two centres.
+    """
+    from scipy.spatial import cKDTree
+
+    name = model_name(model)
+    if name not in _EXPANDED_DISTANCES or S.shape[0] < 2:
+        return
+    dist, nearest = cKDTree(S).query(S, k=2)
+    i = int(np.argmin(dist[:, 1]))
+    j = int(nearest[i, 1])
+    d = float(dist[i, 1])
+    M = max(float(np.linalg.norm(S, axis=1).max()),
+            float(np.linalg.norm(np.abs(z_center) + z_half)))
+    scale = 2 * float(z_half.max())
+    delta = np.finfo(float).eps * M**2 / d
+    if delta > 1e-7 * scale:
+        a, b = sorted((int(site_ids[i]), int(site_ids[j])))
+        raise ValueError(
+            f"{name} centres {a} and {b} are {d:.3g} apart, in a domain of scale "
+            f"{scale:.3g} with centres up to {M:.3g} from the origin: {name}.predict "
+            f"compares |c|^2 - 2 x.c in float64, so within about {delta:.2g} of their "
+            "bisector its labels are rounding noise and no cells can be the model's. Merge "
+            "nearly equal centres (refit with fewer clusters), or centre the data (e.g. a "
+            "StandardScaler in a pipeline).")
+
+
+def _all_candidates_near_twins(S: np.ndarray, cand: list, scale: float) -> None:
+    """Every other site as a candidate of a site with a near twin (in place).
+
+    Qhull's Delaunay neighbours of two sites closer than 1e-6 of the domain's scale are
+    unreliable (a true Voronoi neighbour went missing, and the cell overlapped another);
+    the polytope kernel screens the redundant rows of a full candidate list.
+    """
+    from scipy.spatial import cKDTree
+
+    K = S.shape[0]
+    if K < 3:
+        return
+    pairs = cKDTree(S).query_pairs(1e-6 * scale, output_type="ndarray")
+    for i in np.unique(pairs):
+        cand[i] = np.delete(np.arange(K), i)
 
 
 _VORONOI = ["sklearn.cluster._kmeans.KMeans", "sklearn.cluster._kmeans.MiniBatchKMeans",
@@ -65,24 +129,37 @@ _VORONOI = ["sklearn.cluster._kmeans.KMeans", "sklearn.cluster._kmeans.MiniBatch
 
 
 class NearestSite:
-    """Index of the nearest site of each point, after an optional input transform (the
-    steps of a pipeline in front of the model). A plain object, so partitions pickle."""
+    """The model's site of each point, after an optional input transform (the steps of a
+    pipeline in front of the model). A plain object, so partitions pickle.
 
-    def __init__(self, sites: np.ndarray, transform=None):
+    With ``model`` (KMeans), the model's own ``predict`` labels; otherwise the index (into
+    ``site_ids``, the model's own numbering) of the nearest site by a k-d tree.
+    """
+
+    def __init__(self, sites: np.ndarray, transform=None, site_ids=None, model=None):
         from scipy.spatial import cKDTree
 
         self.tree = cKDTree(np.asarray(sites, dtype=float))
         self.transform = transform
+        self.site_ids = (np.arange(len(sites)) if site_ids is None
+                         else np.asarray(site_ids, dtype=np.int64))
+        self.model = model
 
     def __call__(self, X) -> np.ndarray:
-        Z = X if self.transform is None else self.transform(X)
-        return self.tree.query(np.asarray(Z, dtype=float))[1]
+        Z = np.asarray(X if self.transform is None else self.transform(X), dtype=float)
+        if self.model is not None:
+            return np.asarray(self.model.predict(named_input(self.model, Z)), dtype=np.int64)
+        return self.site_ids[self.tree.query(Z)[1]]
 
 
 def _partition_voronoi(model, *, domain, data, cells, progress=True, tol=None,
                        delaunay_max_dim: int = 6, n_jobs=None, executor=None,
                        _affine=None, _model=None, _transform=None):
-    """Voronoi cells of the model's sites, pulled back through ``z = T x + c``."""
+    """Voronoi cells of the model's sites, pulled back through ``z = T x + c``.
+
+    Keys are the model's own site indices (``predict`` labels for KMeans). A site that
+    repeats an earlier one exactly has no cell: ``predict`` gives its points to the first.
+    """
     record = model if _model is None else _model
     check_fitted_model(model)
     data, domain, n_outside = prepare_inputs(record, domain, data, cells)
@@ -92,28 +169,40 @@ def _partition_voronoi(model, *, domain, data, cells, progress=True, tol=None,
     site_ids = np.sort(first)
     S = sites[site_ids]
     K, nz = S.shape
+    position = np.full(sites.shape[0], -1, dtype=np.int64)
+    position[site_ids] = np.arange(K)
     T, c = _affine if _affine is not None else (np.eye(nz), np.zeros(nz))
+    z_center = T @ domain.center + c
+    check_label_resolution(model, S, site_ids, z_center, np.abs(T) @ (domain.widths / 2))
     cand = (delaunay_neighbors(S) if nz <= delaunay_max_dim
             else [np.delete(np.arange(K), i) for i in range(K)])
-    sq = np.einsum("ij,ij->i", S, S)
-    site_of = NearestSite(S, _transform)
+    _all_candidates_near_twins(S, cand, 2 * float(np.max(np.abs(T) @ (domain.widths / 2))))
+    # KMeans' keys are its own predict labels; other models' the nearest site's index
+    own = model_name(model) in ("KMeans", "MiniBatchKMeans")
+    site_of = NearestSite(S, _transform, site_ids=site_ids, model=model if own else None)
 
-    def constraints(keys):
+    def constraints(keys, origin=None):
+        # bisector rows (s_j - s_i) . (z - (s_i + s_j) / 2) <= 0 with z - z_o = T (x - o):
+        # sites relative to z_o, so neither the offsets nor the midpoints cancel when the
+        # data is far from 0 or two sites nearly coincide
+        z_o = c if origin is None else T @ np.asarray(origin, dtype=float) + c
+        D = S - z_o
         out = []
         for key in keys:
-            i = int(key)
+            i = position[int(key)]
             j = cand[i]
-            Az = S[j] - S[i]  # (s_j - s_i) . z <= (|s_j|^2 - |s_i|^2) / 2, z = T x + c
-            out.append((Az @ T, (sq[j] - sq[i]) / 2 - Az @ c, j))
+            Az = D[j] - D[i]
+            rhs = np.einsum("ij,ij->i", Az, (D[j] + D[i]) / 2)
+            out.append((Az @ T, rhs, site_ids[j]))
         return out
 
     part, site = integer_keyed_partition(
-        site_of, K, domain, data, cells, constraints=constraints, model=record, tol=tol,
-        progress=progress, n_jobs=n_jobs, executor=executor,
-        info={"n_points_outside": n_outside})
-    part.cells["site"] = site_ids[site]
+        site_of, sites.shape[0], domain, data, cells, constraints=constraints, model=record,
+        tol=tol, progress=progress, n_jobs=n_jobs, executor=executor,
+        info={"n_points_outside": n_outside}, all_ids=site_ids)
+    part.cells["site"] = site
     for j in range(nz):
-        part.cells[f"site_{j}"] = S[site, j]
+        part.cells[f"site_{j}"] = sites[site, j]
     add_predictions(part.cells, record, domain.dim)
     return part
 

@@ -1,0 +1,151 @@
+"""The partition tables of the polytope route: cells, facets, hinges and merged vertices.
+
+Assembled from the per-cell geometry of :mod:`cellgeom.models.polytopes` (in the unit
+frame of the domain; :mod:`cellgeom.models.unit_frame` maps them back).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from ..core import vector_columns
+
+__all__ = ["global_vertices", "partition_tables"]
+
+
+def global_vertices(per_cell: list[np.ndarray], n: int, tol: float):
+    """Merge the cells' vertices into global vertex ids (points closer than 1e3 tol),
+    numbered in lexicographic order of their coordinates."""
+    counts = np.array([v.shape[0] for v in per_cell], dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    coords = np.vstack(per_cell) if per_cell else np.zeros((0, n))
+    k = coords.shape[0]
+    if k == 0:
+        return indptr, np.zeros(0, dtype=np.int64), coords
+    pairs = cKDTree(coords).query_pairs(max(tol * 1e3, 1e-12), output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(k, k))
+    n_comp, labels = connected_components(graph, directed=False)
+    sums = np.zeros((n_comp, n))
+    by_value = np.lexsort(coords.T[::-1])  # a summation order that is the points' own
+    np.add.at(sums, labels[by_value], coords[by_value])
+    merged = sums / np.bincount(labels, minlength=n_comp)[:, None]
+    # number the vertices in lexicographic order of their coordinates: the order in which a
+    # cell lists its vertices (e.g. where a clipped polygon starts) does not change them
+    order = np.lexsort(merged.T[::-1])
+    rank = np.empty(n_comp, dtype=np.int64)
+    rank[order] = np.arange(n_comp)
+    return indptr, rank[labels], merged[order]
+
+
+def partition_tables(domain, keys, geoms, counts, is_data, across, tol):
+    n = domain.dim
+    index = {k: i for i, k in enumerate(keys)}
+    m = len(keys)
+    volume = np.array([g.geom.volume for g in geoms])
+    centroid = np.array([g.geom.centroid for g in geoms]).reshape(m, n)
+    centers = np.array([g.center for g in geoms]).reshape(m, n)
+    inradius = np.array([g.radius for g in geoms], dtype=float)
+    n_facets = np.array([g.geom.facet_rows.size for g in geoms], dtype=np.int64)
+
+    # one dict of columns: adding n vector columns one by one fragments the frame
+    cells = pd.DataFrame({"key": keys, "volume": volume, "inradius": inradius,
+                          "n_points": np.asarray(counts, dtype=np.int64), "is_data": is_data,
+                          "n_facets": n_facets,
+                          **{f"center_{j}": centers[:, j] for j in range(n)},
+                          **{f"centroid_{j}": centroid[:, j] for j in range(n)}})
+
+    # facets
+    f_cell = np.repeat(np.arange(m), n_facets)
+    f_label = (np.concatenate([g.labels[g.geom.facet_rows] for g in geoms]) if m
+               else np.zeros(0, int))
+    f_neighbor = np.empty(f_label.size, dtype=np.int64)
+    f_neighbor_key = np.empty(f_label.size, dtype=object)
+    r = 0
+    for c, g in enumerate(geoms):
+        for f in range(g.geom.facet_rows.size):
+            nk = across(keys[c], g, f)
+            if nk is None:
+                f_neighbor[r], f_neighbor_key[r] = -1, ""
+            else:
+                f_neighbor[r] = index.get(nk, -2)
+                f_neighbor_key[r] = nk if f_neighbor[r] == -2 else ""
+            r += 1
+    normals = _cat([g.geom.facet_normals for g in geoms], n)
+    fcent = _cat([g.geom.facet_centroids for g in geoms], n)
+    facets = pd.DataFrame({
+        "cell": f_cell, "label": f_label.astype(np.int64), "neighbor": f_neighbor,
+        "neighbor_key": f_neighbor_key.astype(str),
+        "volume": _cat([g.geom.facet_volumes for g in geoms]),
+        "offset": _cat([g.geom.facet_offsets for g in geoms]),
+        **{f"normal_{j}": normals[:, j] for j in range(n)},
+        **{f"centroid_{j}": fcent[:, j] for j in range(n)},
+    })
+
+    hinges = _hinge_table([(g.geom, g.labels) for g in geoms], f_cell, facets, n_facets, n,
+                          tol)
+    return cells, facets, hinges
+
+
+def _hinge_table(geoms, f_cell, facets, n_facets, n, tol):
+    """Per-cell hinge rows, grouped into global hinges by their geometry."""
+    offsets = np.concatenate([[0], np.cumsum(n_facets)])
+    rows = []
+    for c, (g, _) in enumerate(geoms):
+        if g.hinge_facets.size:
+            rows.append(np.column_stack([np.full(len(g.hinge_facets), c),
+                                         g.hinge_facets + offsets[c]]))
+    cols = ["hinge", "cell", "label_a", "label_b", "neighbor_a", "neighbor_b", "angle",
+            "volume", "boundary"] + vector_columns("centroid", n)
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
+    pairs = np.vstack(rows)  # (cell, global facet row a, global facet row b)
+    angle = _cat([g.hinge_angles for g, _ in geoms])
+    volume = _cat([g.hinge_volumes for g, _ in geoms])
+    centroid = _cat([g.hinge_centroids for g, _ in geoms], n)
+    label = facets["label"].to_numpy()
+    neighbor = facets["neighbor"].to_numpy()
+    normals = facets[vector_columns("normal", n)].to_numpy()
+    hinge_id = _group_hinges(centroid, normals[pairs[:, 1]], normals[pairs[:, 2]], tol)
+    table = pd.DataFrame({
+        "hinge": hinge_id, "cell": pairs[:, 0],
+        "label_a": label[pairs[:, 1]], "label_b": label[pairs[:, 2]],
+        "neighbor_a": neighbor[pairs[:, 1]], "neighbor_b": neighbor[pairs[:, 2]],
+        "angle": angle, "volume": volume,
+        "boundary": (label[pairs[:, 1]] < 0) | (label[pairs[:, 2]] < 0),
+        **{f"centroid_{j}": centroid[:, j] for j in range(n)},
+    })
+    return table.sort_values(["hinge", "cell"], kind="stable").reset_index(drop=True)
+
+
+def _group_hinges(centroid, normal_a, normal_b, tol):
+    """Global hinge ids: rows with the same centroid lying on the same (n-2)-flat.
+
+    The flat is identified by the projector onto its orthogonal complement
+    span(nu_a, nu_b), which does not depend on which cell (or which pair of
+    normals) describes it.
+    """
+    k, n = centroid.shape
+    pairs = cKDTree(centroid).query_pairs(max(tol * 1e3, 1e-12), output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(k, k))
+    _, near = connected_components(graph, directed=False)
+    if n >= 3:
+        q, _ = np.linalg.qr(np.stack([normal_a, normal_b], axis=2))  # (k, n, 2)
+        proj = np.round(np.einsum("kia,kja->kij", q, q).reshape(k, n * n), 6)
+        signature = np.hstack([near[:, None].astype(float), proj])
+    else:
+        signature = near[:, None].astype(float)
+    _, first, inverse = np.unique(signature, axis=0, return_index=True, return_inverse=True)
+    # number the hinges in order of first appearance so ids are stable
+    rank = np.empty(first.size, dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(first.size)
+    return rank[inverse.ravel()]
+
+
+def _cat(arrays, n=None):
+    arrays = [np.asarray(a) for a in arrays]
+    if not arrays:
+        return np.zeros((0, n)) if n else np.zeros(0)
+    return np.concatenate(arrays, axis=0)

@@ -1,0 +1,218 @@
+"""The generic polytope route on degenerate and badly scaled input (issue #18).
+
+Every test names its oracle: the invariants of :mod:`tests.models.polytope_oracles`
+(volumes sum to the box, each point in exactly one cell holding the model's own key,
+Minkowski closure, faces equal from both sides), or the same model without the
+degeneracy.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import cellgeom
+from cellgeom.models.network import NetworkCells
+
+from .polytope_oracles import violations
+
+DUP_CASES = {
+    "exact": ([[1, .2], [1, .2], [.1, 1]], [.1, .1, -.2]),
+    "scaled": ([[1, .2], [2.5, .5], [.1, 1]], [.1, .25, -.2]),
+    "negated": ([[1, .2], [-1, -.2], [.1, 1]], [.1, -.1, -.2]),
+    "negated_scaled": ([[1, .2], [-3, -.6], [.1, 1]], [.1, -.3, -.2]),
+    "angle_1e-12": ([[1, .2], [1, .2 + 1e-12], [.1, 1]], [.1, .1, -.2]),
+}
+
+
+def _sample(box, N=1000, seed=0):
+    rng = np.random.default_rng(seed)
+    return box.lo + rng.random((N, box.dim)) * box.widths
+
+
+@pytest.mark.parametrize("case", list(DUP_CASES))
+def test_duplicate_hyperplane_cells_equal_the_arrangement_without_the_copy(case):
+    """Oracle: the arrangement of rows 0 and 2 only (a copy adds no cell), and the
+    invariants (volumes sum to the box, points in the cell of their own sign vector)."""
+    W, b = (np.asarray(a, dtype=float) for a in DUP_CASES[case])
+    box = cellgeom.Box([-1, -1], [1, 1])
+    arr = cellgeom.HyperplaneArrangement(W, b)
+    part = cellgeom.partition(arr, domain=box, cells="all", progress=False)
+    ref = cellgeom.partition(cellgeom.HyperplaneArrangement(W[[0, 2]], b[[0, 2]]),
+                             domain=box, cells="all", progress=False)
+    assert part.n_cells == ref.n_cells == 4
+    assert violations(part, _sample(box), arr.keys) == []
+    # the same cells: a cell's key restricted to rows 0 and 2 is the reference key
+    ref_vol = dict(zip(ref.keys, ref.volumes))
+    for key, vol in zip(part.keys, part.volumes):
+        assert vol == pytest.approx(ref_vol[key[0] + key[2]], rel=1e-9)
+
+
+def _net(W1, b1, w2, seed=0):
+    net = nn.Sequential(nn.Linear(W1.shape[1], W1.shape[0]), nn.ReLU(),
+                        nn.Linear(W1.shape[0], 1)).double().eval()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.as_tensor(W1))
+        net[0].bias.copy_(torch.as_tensor(b1))
+        net[2].weight.copy_(torch.as_tensor(w2[None, :]))
+        net[2].bias.zero_()
+    return net
+
+
+def test_duplicated_relu_unit_every_point_in_the_cell_of_its_own_pattern():
+    """Oracle: the invariants, with the network's own activation pattern as the key; the
+    cells are those of the network without the copy."""
+    rng = np.random.default_rng(3)
+    W1, b1 = rng.normal(size=(5, 2)), rng.normal(size=5) * 0.3
+    W1[3], b1[3] = W1[1], b1[1]  # unit 3 duplicates unit 1
+    net = _net(W1, b1, rng.normal(size=5))
+    box = cellgeom.Box([-2, -2], [2, 2])
+    part = cellgeom.partition(net, domain=box, cells="all", progress=False)
+    keep = [0, 1, 2, 4]
+    ref = cellgeom.partition(_net(W1[keep], b1[keep], np.ones(4)), domain=box, cells="all",
+                             progress=False)
+    assert violations(part, _sample(box), NetworkCells(net).keys) == []
+    assert part.n_cells == ref.n_cells
+    np.testing.assert_allclose(np.sort(part.volumes), np.sort(ref.volumes), rtol=1e-9)
+
+
+def _shifted_arrangement(W, b, scale, shift):
+    """The arrangement of (W, b) on [-1, 1]^n seen through x = shift + scale * u."""
+    W = np.asarray(W, dtype=float)
+    n = W.shape[1]
+    Wx = W / scale
+    bx = b - Wx @ np.full(n, shift)
+    box = cellgeom.Box(np.full(n, shift - scale), np.full(n, shift + scale))
+    return cellgeom.HyperplaneArrangement(Wx, bx), box
+
+
+@pytest.mark.parametrize("scale,shift", [(3e8, 0.0), (1e9, 0.0), (1e-9, 0.0), (1e-6, 0.0),
+                                         (1e3, 1e12), (1e6, 1e12)])
+def test_scaled_and_shifted_domain_volume_shares_equal_the_unit_box_ones(scale, shift):
+    """Oracle: the same arrangement on the unit box [-1, 1]^2 (keys, volume shares) and
+    the invariants. (Offsets ``b - W shift / scale`` are stored to 1e-16 of their size,
+    so the cases keep that rounding below 1e-6 of the box.)"""
+    rng = np.random.default_rng(0)
+    W, b = rng.normal(size=(6, 2)), rng.normal(size=6) * 0.5
+    unit = cellgeom.partition(cellgeom.HyperplaneArrangement(W, b),
+                              domain=cellgeom.Box([-1, -1], [1, 1]), cells="all",
+                              progress=False)
+    arr, box = _shifted_arrangement(W, b, scale, shift)
+    part = cellgeom.partition(arr, domain=box, cells="all", progress=False)
+    assert part.keys == unit.keys
+    np.testing.assert_allclose(part.volumes / box.volume, unit.volumes / 4, rtol=1e-6,
+                               atol=1e-9)
+    assert violations(part, _sample(box), arr.keys, rel=1e-9) == []
+
+
+def test_unit_box_far_from_the_origin_volumes_sum_to_the_box():
+    """Oracle: the invariants (volumes sum to the box, each point in the cell of its own
+    sign vector, closure, faces from both sides) for a box of side 2 centred at 1e12 (it
+    failed: 'Chebyshev-centre LP failed: HiGHS Status 15')."""
+    rng = np.random.default_rng(0)
+    arr, box = _shifted_arrangement(rng.normal(size=(6, 2)), rng.normal(size=6) * 0.5,
+                                    1.0, 1e12)
+    part = cellgeom.partition(arr, domain=box, cells="all", progress=False)
+    assert part.n_cells >= 6
+    assert violations(part, _sample(box), arr.keys, rel=1e-9) == []
+
+
+def test_box_narrower_than_float64_resolves_is_refused_naming_its_steps():
+    """Oracle: the message names the side and its count of float64 steps (a box of side
+    2e-3 at 1e12 spans 16 float64 numbers: coordinates are rounded to 6% of it)."""
+    rng = np.random.default_rng(0)
+    arr, box = _shifted_arrangement(rng.normal(size=(6, 2)), rng.normal(size=6) * 0.5,
+                                    1e-3, 1e12)
+    with pytest.raises(ValueError, match=r"side 0 .* only 16 float64 steps wide"):
+        cellgeom.partition(arr, domain=box, cells="all", progress=False)
+
+
+def test_six_lines_in_a_3e8_box_volumes_sum_to_the_box():
+    """Oracle: volumes sum to the box (issue #18: 0.54 of it before)."""
+    rng = np.random.default_rng(0)
+    arr = cellgeom.HyperplaneArrangement(rng.normal(size=(6, 2)), rng.normal(size=6) * 0.5)
+    box = cellgeom.Box([-3e8, -3e8], [3e8, 3e8])
+    part = cellgeom.partition(arr, domain=box, cells="all", progress=False)
+    assert violations(part, _sample(box), arr.keys) == []
+
+
+def test_two_lines_in_a_1e9_box_volumes_sum_to_the_box():
+    """Oracle: volumes sum to the box and the four quadrant-like cells are found (it
+    raised 'the polytope is unbounded' though a box was given)."""
+    arr = cellgeom.HyperplaneArrangement([[1.0, 0.3], [-0.2, 1.0]], [0.5, -0.1])
+    box = cellgeom.Box([-1e9, -1e9], [1e9, 1e9])
+    part = cellgeom.partition(arr, domain=box, cells="all", progress=False)
+    assert part.n_cells == 4
+    assert violations(part, _sample(box), arr.keys) == []
+
+
+def test_relu_net_on_data_times_1e9_volumes_sum_to_the_box():
+    """Oracle: the invariants with the network's own patterns (a net trained at unit scale
+    applied to data 1e9 times larger: its hyperplanes meet in a 1e-9 ball at the centre;
+    volumes summed to 11.2 times the box before)."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(),
+                        nn.Linear(8, 1)).double().eval()
+    X = np.random.default_rng(1).normal(size=(200, 2)) * 1e9
+    part = cellgeom.partition(net, data=X, cells="all", progress=False)
+    assert violations(part, _sample(part.domain), NetworkCells(net).keys, rel=1e-6) == []
+
+
+def test_data_near_1e12_cells_equal_the_cells_of_the_centred_data():
+    """Oracle: the same network and data moved to the origin (keys and volumes); it failed
+    with 'Chebyshev-centre LP failed: HiGHS Status 15'."""
+    torch.manual_seed(2)
+    net = nn.Sequential(nn.Linear(2, 6), nn.ReLU(), nn.Linear(6, 1)).double().eval()
+    shift = 1e12
+    X = np.random.default_rng(2).normal(size=(300, 2))
+    ref = cellgeom.partition(net, data=X, cells="all", progress=False)
+    moved = nn.Sequential(nn.Linear(2, 6), nn.ReLU(), nn.Linear(6, 1)).double().eval()
+    with torch.no_grad():  # moved(x) = net(x - shift)
+        moved.load_state_dict(net.state_dict())
+        moved[0].bias.sub_(moved[0].weight.sum(dim=1) * shift)
+    part = cellgeom.partition(moved, data=X + shift, cells="all", progress=False)
+    assert part.keys == ref.keys
+    # the moved biases are stored to a float64 step of 1e12 (1.2e-4): the moved net's
+    # hyperplanes are those of the reference to that step, its cells' volumes to that
+    # step times their perimeter
+    np.testing.assert_allclose(part.volumes, ref.volumes, rtol=0,
+                               atol=5 * np.spacing(shift) * ref.domain.scale)
+    assert violations(part, _sample(part.domain), NetworkCells(moved).keys, rel=1e-6) == []
+
+
+def test_failed_chebyshev_lp_names_the_cell_and_the_rows_scale(monkeypatch):
+    """Oracle: the error is a ValueError naming the cell's key, the numerical cause and the
+    scale of the rows (it was 'Chebyshev-centre LP failed: HiGHS Status 15' or 'the
+    polytope is unbounded' though the box bounds every cell)."""
+    from cellgeom.models import cell_geometry
+
+    def failing(polytopes, **kwargs):
+        raise RuntimeError("Chebyshev-centre LP failed: HiGHS Status 15")
+
+    monkeypatch.setattr(cell_geometry, "chebyshev_centers", failing)
+    arr = cellgeom.HyperplaneArrangement([[1.0, 0.0], [0.0, 1.0]], [-0.3, -0.6])
+    with pytest.raises(cell_geometry.DegenerateCellError,
+                       match=r"cell '\d\d'.*HiGHS Status 15.*numerical.*normals of length"):
+        cellgeom.partition(arr, domain=cellgeom.Box([0, 0], [1, 1]), cells="all",
+                           progress=False)
+
+
+@pytest.mark.parametrize("kind", ["offset", "tilt"])
+@pytest.mark.parametrize("eps", [1e-14, 1e-12, 1e-10, 1e-8, 1e-6])
+def test_near_duplicate_hyperplane_volumes_sum_minkowski_closes_faces_symmetric(eps, kind):
+    """Oracle: the invariants (volumes sum to the box, Minkowski closure, faces equal from
+    both sides, each point in the cell of its own sign vector) with row 4 a copy of row 0
+    moved by eps along its normal or turned by eps (cells were missing, residuals reached
+    0.47 and face tables were asymmetric)."""
+    rng = np.random.default_rng(11)
+    W, b = rng.normal(size=(5, 3)), rng.normal(size=5) * 0.4
+    W[4], b[4] = W[0], b[0]
+    if kind == "offset":
+        b[4] += eps * np.linalg.norm(W[0])
+    else:
+        W[4] += eps * np.linalg.norm(W[0]) * np.array([0.48, -0.6, 0.64])
+    arr = cellgeom.HyperplaneArrangement(W, b)
+    box = cellgeom.Box([-1, -1, -1], [1, 1, 1])
+    part = cellgeom.partition(arr, domain=box, cells="all", progress=False)
+    assert violations(part, _sample(box), arr.keys, rel=1e-7) == []
