@@ -304,12 +304,16 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     new_starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     take = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in order])
     verts = np.ascontiguousarray(verts[take])
-    centers, radii = chebyshev_polygons(verts, new_starts)
-    A, c = model.layer_maps(list(keys))  # (R, U, 2), (R, U)
+    # measures from coordinates relative to the domain's centre o: far from 0 (data near
+    # 1e12) the shoelace products of raw coordinates cancel catastrophically (#18)
+    o = domain.center
+    centers, radii = chebyshev_polygons(verts - o, new_starts)
+    centers = centers + o
+    A, c = model.layer_maps(list(keys), origin=o)  # (R, U, 2), (R, U): z = A (x - o) + c
     cell = np.repeat(np.arange(len(keys)), counts)
     nxt = np.arange(len(verts)) + 1
     nxt[new_starts[1:] - 1] = new_starts[:-1]
-    p, q = verts, verts[nxt]
+    p, q = verts - o, verts[nxt] - o
     norm = np.linalg.norm(A, axis=2)
     with np.errstate(divide="ignore", invalid="ignore"):
         dp = np.abs(np.einsum("eud,ed->eu", A[cell], p) + c[cell]) / norm[cell]
@@ -318,17 +322,17 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     labels = unit.astype(np.int64)
     box_tol = 1e3 * tol
     for axis in range(2):  # Box.halfspaces order: 2i lower, 2i+1 upper side of axis i
-        for side, bound in ((0, domain.lo[axis]), (1, domain.hi[axis])):
+        for side, bound in ((0, domain.lo[axis] - o[axis]), (1, domain.hi[axis] - o[axis])):
             on = (np.abs(p[:, axis] - bound) <= box_tol) & (np.abs(q[:, axis] - bound) <= box_tol)
             labels[on] = -1 - (2 * axis + side)
     edge = q - p
     length = np.hypot(edge[:, 0], edge[:, 1])
     normal = np.column_stack([edge[:, 1], -edge[:, 0]]) / length[:, None]
-    offset = np.einsum("ed,ed->e", normal, p)
+    offset = np.einsum("ed,ed->e", normal, p + o)
     cross = p[:, 0] * q[:, 1] - q[:, 0] * p[:, 1]
     area = 0.5 * np.bincount(cell, weights=cross)
-    cen = np.column_stack([np.bincount(cell, weights=(p[:, j] + q[:, j]) * cross)
-                           for j in range(2)]) / (6 * area[:, None])
+    cen = o + np.column_stack([np.bincount(cell, weights=(p[:, j] + q[:, j]) * cross)
+                               for j in range(2)]) / (6 * area[:, None])
     # facets in the order of the H-representation rows (box rows, then units), as the LP
     # route lists them; hinge j of a cell joins its edges j and j + 1 at vertex j + 1
     perm = np.lexsort((np.where(labels < 0, -1 - labels, 4 + labels), cell))
@@ -338,7 +342,7 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     cosang = np.clip(np.einsum("ed,ed->e", normal, normal[nxt]), -1.0, 1.0)
     angle = np.pi - np.arccos(cosang)
     f_normal, f_offset, f_len = normal[perm], offset[perm], length[perm]
-    f_mid, f_lab = (0.5 * (p + q))[perm], labels[perm]
+    f_mid, f_lab = (o + 0.5 * (p + q))[perm], labels[perm]
     ones = np.ones(len(verts))
     geoms = []
     for i in range(len(keys)):
@@ -347,20 +351,27 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
             volume=float(area[i]), centroid=cen[i], vertices=verts[a:b],
             facet_rows=np.arange(b - a), facet_normals=f_normal[a:b],
             facet_offsets=f_offset[a:b], facet_volumes=f_len[a:b], facet_centroids=f_mid[a:b],
-            hinge_facets=pairs[a:b], hinge_volumes=ones[a:b], hinge_centroids=q[a:b],
+            hinge_facets=pairs[a:b], hinge_volumes=ones[a:b], hinge_centroids=o + q[a:b],
             hinge_angles=angle[a:b]), f_lab[a:b], centers[i], radii[i]))
     return list(keys), geoms
 
 
 def _partition_plane(model: NetworkCells, net, domain, tol, info):
     """``cells="all"`` partition of a 2-D-input network from :func:`_plane_geometries`."""
-    from .polytopes import _global_vertices, _tables
+    from .cell_geometry import Cell
+    from .polytope_tables import global_vertices, partition_tables
 
     tol = 1e-9 * domain.scale if tol is None else float(tol)
     keys, geoms = _plane_geometries(model, domain, tol)
+    cells_ = []
+    for key, (g, lab, center, radius) in zip(keys, geoms):
+        labels = lab[g.facet_rows]
+        cells_.append(Cell(g, lab, center, radius, [(int(k),) for k in labels],
+                           [flip_bit(key, int(k)) if k >= 0 else None for k in labels]))
     counts = np.zeros(len(keys), dtype=np.int64)
-    vertices = _global_vertices([g.vertices for g, *_ in geoms], 2, tol)
-    cells, facets, hinges = _tables(domain, keys, geoms, counts, counts > 0, flip_bit, tol)
+    vertices = global_vertices([g.vertices for g, *_ in geoms], 2, tol)
+    cells, facets, hinges = partition_tables(domain, keys, cells_, counts, counts > 0,
+                                             lambda key, cell, f: cell.across[f], tol)
     info = dict(info, cells="all", tol=tol, n_dropped=0, face_to_face=True,
                 volume_method="exact", route="slice")
     return Partition(domain=domain, keys=keys, cells=cells, facets=facets, hinges=hinges,
