@@ -7,7 +7,7 @@ import numpy as np
 
 from ..geometry import Box
 
-__all__ = ["check_data", "resolve_domain", "vector_columns", "frame_columns"]
+__all__ = ["check_data", "check_resolution", "frame_columns", "resolve_domain", "vector_columns"]
 
 
 def vector_columns(prefix: str, dim: int) -> list[str]:
