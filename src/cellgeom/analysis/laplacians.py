@@ -125,7 +125,10 @@ def _diag_inverse(M: sp.spmatrix, p: int) -> sp.csr_matrix:
 
 
 def _scaled(B: sp.spmatrix, row=None, col=None) -> sp.csr_matrix:
-    """``diag(row) B diag(col)`` by scaling the stored entries (no diagonal products)."""
+    """``diag(row) B diag(col)`` by scaling the stored entries (no diagonal products);
+    ``None`` is the identity (B itself is returned when both are)."""
+    if row is None and col is None:
+        return sp.csr_matrix(B, dtype=float)
     out = sp.csr_matrix(B, dtype=float, copy=True)
     if row is not None:
         out.data *= np.repeat(row, np.diff(out.indptr))
@@ -134,26 +137,46 @@ def _scaled(B: sp.spmatrix, row=None, col=None) -> sp.csr_matrix:
     return out
 
 
-def _stiffness(cx, p: int, gram: bool) -> sp.csr_matrix:
-    """``S_p = M_p B_{p+1} M_{p+1}^{-1} B_{p+1}^T M_p + B_p^T M_{p-1} B_p`` for diagonal
-    Gram matrices: each term is one sparse product of a scaled (cached) boundary matrix
-    with its transpose, and the two are added only when both exist."""
+def _stiffness(cx, p: int, gram: bool, form: str = "S") -> sp.csr_matrix:
+    """``S_p = M_p B_{p+1} M_{p+1}^{-1} B_{p+1}^T M_p + B_p^T M_{p-1} B_p`` (``form="S"``),
+    ``L_p = M_p^{-1} S_p`` ("L") or ``M_p^{-1/2} S_p M_p^{-1/2}`` ("N"), for diagonal Gram
+    matrices. Each term is one sparse product of a boundary matrix and its cached CSR
+    transpose, the diagonal factors applied to their stored entries (never as matrix
+    products, never to the product), and the two terms are added only when both exist."""
     d = _gram_diagonal(cx, p, gram)
+    up_left = up_right = down_left = down_right = None  # None: the identity
+    if d is not None and form == "S":
+        up_left = up_right = d
+    elif d is not None:
+        _check_positive(d, p)
+        if form == "L":
+            up_right, down_left = d, 1.0 / d
+        else:
+            up_left = up_right = np.sqrt(d)
+            down_left = down_right = 1.0 / up_left
     terms = []
     if p + 1 <= cx.dim:
         up = _gram_diagonal(cx, p + 1, gram)
         if up is not None:
             _check_positive(up, p + 1)
-        C = _scaled(cx.boundary(p + 1), d, None if up is None else 1.0 / np.sqrt(up))
-        terms.append(C @ C.T)
+        s = None if up is None else 1.0 / np.sqrt(up)
+        terms.append(_scaled(cx.boundary(p + 1), up_left, s)
+                     @ _scaled(_cobound(cx, p + 1), s, up_right))
     if p >= 1:
         down = _gram_diagonal(cx, p - 1, gram)
-        C = _scaled(cx.boundary(p), None if down is None else np.sqrt(down))
-        terms.append(C.T @ C)
+        s = None if down is None else np.sqrt(down)
+        terms.append(_scaled(_cobound(cx, p), down_left, s)
+                     @ _scaled(cx.boundary(p), s, down_right))
     n = cx.n_simplices(p)
     if not terms:
         return sp.csr_matrix((n, n))
     return sp.csr_matrix(terms[0] if len(terms) == 1 else terms[0] + terms[1])
+
+
+def _cobound(cx, p: int) -> sp.csr_matrix:
+    """B_p^T in CSR form (a complex's cached coboundary; else the transpose converted)."""
+    get = getattr(cx, "coboundary", None)
+    return get(p) if callable(get) else sp.csr_matrix(cx.boundary(p).T)
 
 
 @renamed_keywords(weighted="gram")
@@ -232,15 +255,7 @@ def hodge_laplacian(cx, p: int, gram: bool = True, normalized: bool = False):
     M_diag = not gram or _is_diagonal(M)
     up_diag = not gram or p + 1 > cx.dim or _is_diagonal(cx.gram(p + 1))
     if M_diag and up_diag:
-        S = _stiffness(cx, p, gram)
-        if not gram:
-            return S
-        d = np.asarray(M.diagonal(), dtype=float)
-        _check_positive(d, p)
-        if normalized:
-            half_inv = 1.0 / np.sqrt(d)
-            return _scaled(S, half_inv, half_inv)
-        return _scaled(S, 1.0 / d)
+        return _stiffness(cx, p, gram, "N" if normalized else "L")
     if normalized:
         raise ValueError(
             f"normalized=True needs a diagonal M_{p}; metric {cx.metric!r} couples edges. "

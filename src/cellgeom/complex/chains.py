@@ -82,12 +82,17 @@ class SimplexIndex:
     def boundary(self, p: int) -> sp.csr_matrix:
         """B_p (rows (p-1)-simplices, columns p-simplices), entries (-1)^i for the face
         without vertex i."""
+        return self.boundary_pair(p)[0]
+
+    def boundary_pair(self, p: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """``(B_p, B_p^T)``, both in CSR form: the transpose comes free from the
+        column-wise construction, so no product ever converts a transpose."""
         n_rows = len(self.simplices[p - 1]) if p >= 1 else 0
         simp = np.asarray(self.simplices[p], dtype=np.int64) if p < len(self.simplices) else \
             np.zeros((0, p + 1), dtype=np.int64)
         n = len(simp)
         if p == 0 or n == 0:
-            return sp.csr_matrix((n_rows, n))
+            return sp.csr_matrix((n_rows, n)), sp.csr_matrix((n, n_rows))
         width = p + 1
         # the face without vertex i, for i = p..0, comes in increasing lexicographic order
         idx = np.empty((n, width), dtype=np.int64)
@@ -104,9 +109,9 @@ class SimplexIndex:
             data = np.broadcast_to(val, (n, width))[np.arange(n)[:, None], srt].ravel()
         else:
             data = np.tile(val, n)
-        csc = sp.csc_matrix((data, idx.ravel(), np.arange(0, n * width + 1, width)),
-                            shape=(n_rows, n))
-        return csc.tocsr()
+        indptr = np.arange(0, n * width + 1, width)
+        BT = sp.csr_matrix((data, idx.ravel(), indptr), shape=(n, n_rows))
+        return BT.T.tocsr(), BT
 
 
 def boundary_matrix(faces: np.ndarray, simplices: np.ndarray) -> sp.csr_matrix:

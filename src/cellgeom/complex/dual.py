@@ -52,7 +52,7 @@ def has_dual_structure(partition) -> bool:
                 and len(partition.vertices) > 0)
 
 
-def dual_nerve(partition, max_dim, extend, facet_volumes):
+def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None):
     """Simplices and Gram weights of the triangulated dual complex.
 
     Parameters
@@ -66,6 +66,9 @@ def dual_nerve(partition, max_dim, extend, facet_volumes):
         every facet is a (p-1)-simplex; see :func:`cellgeom.complex.nerve.clique_chunks`.
     facet_volumes : callable
         ``facet_volumes(pairs)`` -> (n-1)-volume shared by each pair of cells.
+    facet_pairs : int array (k, 2), optional
+        The pairs of cells sharing a facet (boxes: with the pairs meeting at a corner,
+        the touching pairs, found without a sweep).
 
     Returns
     -------
@@ -77,8 +80,10 @@ def dual_nerve(partition, max_dim, extend, facet_volumes):
     order = canonical_order(partition)
     rank = np.empty(m, dtype=np.int64)
     rank[order] = np.arange(m)
-    strata = _BoxStrata(partition, order) if isinstance(partition, BoxPartition) else \
-        _VertexStrata(partition, rank)
+    if isinstance(partition, BoxPartition):
+        strata = _BoxStrata(partition, order, rank, facet_pairs)
+    else:
+        strata = _VertexStrata(partition, rank)
 
     def shared_volumes(pairs):
         return facet_volumes(np.sort(order[pairs], axis=1))
@@ -177,13 +182,11 @@ def _weights(p, simp, info, index, facet_volumes):
         raise RuntimeError(f"dual rule: simplex {bad.tolist()} spans more than its carrier")
     top = info.codim == p
     out = np.zeros(k)
-    if np.any(top):
-        vol = info.vol[top]
-        if p == 1:
-            vol = facet_volumes(simp[row[top]])
+    if np.any(top) and p == 1:  # a facet carries the one edge of its two cells
+        np.add.at(out, row[top], facet_volumes(simp[row[top]]))
+    elif np.any(top):
         _, inv, t = np.unique(info.key[top], return_inverse=True, return_counts=True)
-        inv = inv.ravel()
-        np.add.at(out, row[top], vol / t[inv])
+        np.add.at(out, row[top], info.vol[top] / t[inv.ravel()])
     has_top = np.bincount(row[top], minlength=k) > 0
     inner = np.flatnonzero(~has_top)
     if inner.size:
@@ -220,13 +223,21 @@ class _BoxStrata:
     with coinciding coordinates meet them (see :func:`box_extend`). Cells are numbered
     in ``order`` (new cell i is the partition's cell ``order[i]``)."""
 
-    def __init__(self, part, order):
+    def __init__(self, part, order, rank, facet_pairs=None):
         self.lo = np.ascontiguousarray(np.asarray(part.lo, dtype=float)[order])
         self.hi = np.ascontiguousarray(np.asarray(part.hi, dtype=float)[order])
         self.n = part.dim
         m = len(self.lo)
-        order = np.argsort(self.lo[:, 0], kind="stable").astype(np.int64)
-        a, b = box_touching(self.lo, self.hi, order)
+        if facet_pairs is None:  # all touching pairs by a sweep
+            a, b = box_touching(self.lo, self.hi,
+                                np.argsort(self.lo[:, 0], kind="stable").astype(np.int64))
+        else:
+            # touching = sharing a facet, or meeting at a corner (two axes end to end)
+            fp = rank[np.asarray(facet_pairs, dtype=np.int64).reshape(-1, 2)]
+            cp = _corner_pairs(self.lo, self.hi)
+            key = np.unique(np.concatenate([np.min(fp, 1) * m + np.max(fp, 1),
+                                            cp[:, 0] * m + cp[:, 1]]))
+            a, b = key // m, key % m
         self._pairs = np.column_stack([a, b])
         both_a = np.concatenate([a, b])
         both_b = np.concatenate([b, a])
@@ -254,6 +265,54 @@ class _BoxStrata:
     def commit(self, info):
         self.r_ptr = info.ptr
         self.r_lo, self.r_hi = info.extra
+
+
+def _corner_pairs(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Pairs ``a < c`` of closed boxes that touch without sharing a facet: on two axes f,
+    g their intervals meet end to end, on the others they overlap or touch. Found by an
+    exact join on the coordinate pairs (hi_a[f], hi_a[g] or lo_a[g]) = (lo_c[f], lo_c[g] or
+    hi_c[g]) (coordinates replaced by their integer ranks per axis), so only boxes sharing
+    two exact coordinates are ever paired."""
+    m, n = lo.shape
+    rlo = np.empty((m, n), dtype=np.int64)
+    rhi = np.empty((m, n), dtype=np.int64)
+    size = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        vals, inv = np.unique(np.concatenate([lo[:, j], hi[:, j]]), return_inverse=True)
+        rlo[:, j], rhi[:, j] = inv[:m], inv[m:]
+        size[j] = len(vals)
+    out = []
+    for f in range(n):
+        for g in range(n):
+            if g == f:
+                continue
+            for c_side in (0, 1):  # c above a on g too, or below it
+                if c_side == 1 and g < f:
+                    continue  # (a below c on f, c below a on g) is (c, a) with f, g swapped
+                ka = rhi[:, f] * size[g] + (rhi[:, g] if c_side == 0 else rlo[:, g])
+                kc = rlo[:, f] * size[g] + (rlo[:, g] if c_side == 0 else rhi[:, g])
+                ia, ic = _equi_join(ka, kc)
+                if ia.size == 0:
+                    continue
+                ok = np.ones(ia.size, dtype=bool)
+                for h in range(n):
+                    if h not in (f, g):
+                        ok &= np.maximum(lo[ia, h], lo[ic, h]) <= np.minimum(hi[ia, h],
+                                                                             hi[ic, h])
+                out.append(np.column_stack([np.minimum(ia, ic), np.maximum(ia, ic)])[ok])
+    pairs = np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
+    return np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
+
+
+def _equi_join(ka: np.ndarray, kc: np.ndarray):
+    """All (i, j) with ``ka[i] == kc[j]`` (integer keys), by sorting kc."""
+    order = np.argsort(kc, kind="stable")
+    sk = kc[order]
+    start = np.searchsorted(sk, ka, "left")
+    count = np.searchsorted(sk, ka, "right") - start
+    ia = np.repeat(np.arange(len(ka)), count)
+    offs = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    return ia, order[np.repeat(start, count) + offs]
 
 
 class _VertexStrata:

@@ -20,7 +20,7 @@ import numpy as np
 from .chains import SimplexIndex
 from .dual import dual_nerve, has_dual_structure
 
-__all__ = ["nerve", "RULES", "clique_chunks", "facet_edges", "facet_pair_volumes"]
+__all__ = ["nerve", "build_nerve", "RULES", "clique_chunks", "facet_edges", "facet_pair_volumes"]
 
 RULES = ("dual", "facet", "cech")
 
@@ -29,6 +29,11 @@ CHUNK_ROWS = 2_000_000
 
 
 def nerve(partition, rule: str = "dual", max_dim: int | None = None):
+    """Simplices of the nerve and the diagonal of each Gram matrix; see :func:`build_nerve`."""
+    return build_nerve(partition, rule, max_dim)[:2]
+
+
+def build_nerve(partition, rule: str = "dual", max_dim: int | None = None):
     """Simplices of the nerve and the diagonal of each Gram matrix.
 
     Returns
@@ -40,6 +45,8 @@ def nerve(partition, rule: str = "dual", max_dim: int | None = None):
         edges between cells sharing a facet; in general the volume of the common
         piece in its own dimension (1 for a point), shared out over a fan under
         "dual" (see :mod:`cellgeom.complex.dual`).
+    facets : (pairs, volumes) or None
+        :func:`facet_edges` of the partition when the rule needed it (computed once).
     """
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}.")
@@ -48,9 +55,12 @@ def nerve(partition, rule: str = "dual", max_dim: int | None = None):
     if max_dim is not None and (isinstance(max_dim, bool)
                                 or not isinstance(max_dim, (int, np.integer)) or max_dim < 0):
         raise ValueError(f"max_dim must be a non-negative integer or None, got {max_dim!r}.")
+    facets = facet_edges(partition) if rule in ("dual", "facet") else None
     if rule == "dual" and has_dual_structure(partition):
-        return dual_nerve(partition, max_dim, clique_chunks,
-                          lambda pairs: facet_pair_volumes(partition, pairs))
+        simplices, volumes = dual_nerve(
+            partition, max_dim, clique_chunks,
+            lambda pairs: facet_pair_volumes(partition, pairs, facets), facets[0])
+        return simplices, volumes, facets
     # "facet", and "dual" on a partition without vertices (high-dimensional route): the
     # facet nerve, which is the dual complex wherever at most k+1 cells meet at a
     # codimension-k face (general position)
@@ -58,13 +68,13 @@ def nerve(partition, rule: str = "dual", max_dim: int | None = None):
     volumes = [partition.volumes.astype(float)]
     if rule in ("facet", "dual"):
         top = n if max_dim is None else min(max_dim, n)
-        edges, edge_vol = facet_edges(partition)
+        edges, edge_vol = facets
     else:
         top = max_dim
         groups = _touching_groups(partition)
         edges, edge_vol = _cech_edges(partition, groups)
     if top is not None and top < 1:
-        return simplices, volumes
+        return simplices, volumes, facets
     simplices.append(edges)
     volumes.append(edge_vol)
     index = SimplexIndex(simplices)
@@ -88,7 +98,7 @@ def nerve(partition, rule: str = "dual", max_dim: int | None = None):
         volumes.append(new_vol)
         index.add(new)
         p += 1
-    return simplices, volumes
+    return simplices, volumes, facets
 
 
 def facet_edges(partition):
@@ -106,11 +116,11 @@ def facet_edges(partition):
     return np.column_stack([uniq // m, uniq % m]).reshape(-1, 2), vol
 
 
-def facet_pair_volumes(partition, pairs) -> np.ndarray:
+def facet_pair_volumes(partition, pairs, facets=None) -> np.ndarray:
     """(n-1)-volume of the face shared by each pair of cells (rows ``a < b``); 0 where the
-    two cells share no facet."""
+    two cells share no facet. ``facets``: :func:`facet_edges` of the partition, if known."""
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    edges, vol = facet_edges(partition)
+    edges, vol = facet_edges(partition) if facets is None else facets
     m = max(partition.n_cells, 1)
     key = edges[:, 0] * m + edges[:, 1]
     want = pairs[:, 0] * m + pairs[:, 1]

@@ -9,7 +9,7 @@ from ..core import Partition
 from .chains import SimplexIndex, betti_from_boundaries
 from .gram import gram_matrices, smallest_eigenvalue, warn_if_not_positive_definite
 from .io import read_complex_parts, save_complex
-from .nerve import RULES, facet_pair_volumes, nerve
+from .nerve import RULES, build_nerve, facet_pair_volumes
 
 __all__ = ["RiemannianComplex", "build_complex", "load"]
 
@@ -41,14 +41,14 @@ class RiemannianComplex:
         Smallest eigenvalue of M_1 (positive for "diagonal").
     """
 
-    def __init__(self, partition, simplices, volumes, rule, metric):
+    def __init__(self, partition, simplices, volumes, rule, metric, facets=None):
         self.partition = partition
         self.rule = rule
         self.metric = metric
         self._simplices = simplices
         self._volumes = volumes
         self._grams = gram_matrices(partition, simplices, volumes, metric)
-        self._boundaries: dict[int, sp.csr_matrix] = {}
+        self._boundaries: dict[int, tuple[sp.csr_matrix, sp.csr_matrix]] = {}  # B_p, B_p^T
         self._index: SimplexIndex | None = None
         self.gram_min_eigenvalue = (
             smallest_eigenvalue(self._grams[1]) if len(self._grams) > 1 else float("nan")
@@ -56,7 +56,7 @@ class RiemannianComplex:
         if metric == "dihedral" and len(self._grams) > 1:
             scale = float(np.max(volumes[1])) if len(volumes[1]) else 1.0
             warn_if_not_positive_definite(self.gram_min_eigenvalue, 1e-12 * scale)
-        self.edges = self._edge_table()
+        self.edges = self._edge_table(facets)
 
     def __repr__(self) -> str:
         counts = ", ".join(str(len(s)) for s in self._simplices)
@@ -107,15 +107,23 @@ class RiemannianComplex:
         ``boundary(0)`` is the zero map to the empty (-1)-chains, shape (0, n_0).
         Built once from integer simplex keys and cached on the complex.
         """
+        return self._boundary_pair(p)[0]
+
+    def coboundary(self, p: int) -> sp.csr_matrix:
+        """B_p^T (rows p-simplices, columns (p-1)-simplices) in CSR form, cached with B_p."""
+        return self._boundary_pair(p)[1]
+
+    def _boundary_pair(self, p: int):
         self._check_rank(p)
         if p not in self._boundaries:
             if p == 0:
-                B = sp.csr_matrix((0, self.n_vertices))
+                pair = (sp.csr_matrix((0, self.n_vertices)), sp.csr_matrix((self.n_vertices, 0)))
             elif p > self.dim:
-                B = sp.csr_matrix((self.n_simplices(p - 1), 0))
+                k = self.n_simplices(p - 1)
+                pair = (sp.csr_matrix((k, 0)), sp.csr_matrix((0, k)))
             else:
-                B = self.index.boundary(p)
-            self._boundaries[p] = B
+                pair = self.index.boundary_pair(p)
+            self._boundaries[p] = pair
         return self._boundaries[p]
 
     def gram(self, p: int) -> sp.csr_matrix:
@@ -142,23 +150,23 @@ class RiemannianComplex:
         return betti_from_boundaries(sizes, [self.boundary(p) for p in range(len(sizes))])
 
     # -- tables and interop --
-    def _edge_table(self) -> pd.DataFrame:
+    def _edge_table(self, facets=None) -> pd.DataFrame:
         edges = self.simplices(1) if self.dim >= 1 else np.zeros((0, 2), dtype=np.int64)
         cen = self.partition.centroids
         length = np.linalg.norm(cen[edges[:, 0]] - cen[edges[:, 1]], axis=1) if len(edges) else \
             np.zeros(0)
         return pd.DataFrame({
             "a": edges[:, 0], "b": edges[:, 1],
-            "face_volume": self._face_volumes(edges),
+            "face_volume": self._face_volumes(edges, facets),
             "length": length,
         })
 
-    def _face_volumes(self, edges):
+    def _face_volumes(self, edges, facets=None):
         if len(edges) == 0:
             return np.zeros(0)
         if self.rule != "dual" or not hasattr(self.partition, "faces"):
             return np.asarray(self.simplex_volumes(1), dtype=float)  # M_1, as before
-        return facet_pair_volumes(self.partition, edges)
+        return facet_pair_volumes(self.partition, edges, facets)
 
     def to_networkx(self):
         """The 1-skeleton as a ``networkx.Graph``.
@@ -242,8 +250,8 @@ def build_complex(partition, rule: str = "dual", metric: str = "diagonal",
         raise ValueError("the partition has no cells: nothing to build a complex on.")
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}.")
-    simplices, volumes = nerve(partition, rule=rule, max_dim=max_dim)
-    return RiemannianComplex(partition, simplices, volumes, rule, metric)
+    simplices, volumes, facets = build_nerve(partition, rule=rule, max_dim=max_dim)
+    return RiemannianComplex(partition, simplices, volumes, rule, metric, facets)
 
 
 def load(path) -> RiemannianComplex:
