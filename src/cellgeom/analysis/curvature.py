@@ -15,7 +15,8 @@ import pandas as pd
 
 from ..core import vector_columns
 from ._deprecation import renamed_keywords
-from .density import check_metric_alpha, edge_graph, pair_distances
+from ._transport import edge_transports, grouped_distances, two_hop_bounds
+from .density import check_metric_alpha, edge_graph
 from .statistics import _edges_of, _partition_of, cell_density, edge_density
 
 os.environ.setdefault("POT_BACKEND_DISABLE_PYTORCH", "1")
@@ -384,9 +385,11 @@ def ollivier_curvature(n, edges, lengths, w_ab, w_ba, fallback, laziness, *,
     """Ollivier-Ricci curvature of every edge for given walk weights and edge lengths.
 
     ``w_ab[e]`` is the weight of b in the walk from a (``w_ba`` the reverse); ``fallback``
-    replaces a vertex's weights when they are all 0. Exact W_1 per edge by POT's network
-    simplex on the (deg_a + 1) x (deg_b + 1) costs; geodesics by local Dijkstra searches
-    bounded by the path through the edge.
+    replaces a vertex's weights when they are all 0. An edge of infinite length carries
+    no path. Exact W_1 per edge by a compiled transportation simplex on the
+    (deg_a + 1) x (deg_b + 1) costs (POT's network simplex where it does not converge);
+    geodesics by compiled Dijkstra searches from each support member, stopped at the
+    longest path through the edge it needs.
     """
     edges = np.asarray(edges, dtype=np.int64)
     m = len(edges)
@@ -400,6 +403,14 @@ def ollivier_curvature(n, edges, lengths, w_ab, w_ba, fallback, laziness, *,
     kk = np.minimum(rows, cols) * n + np.maximum(rows, cols)
     to_member[pos] = lengths[e_order[np.searchsorted(key_e[e_order], kk)]]
     a, b = edges[:, 0], edges[:, 1]
+    # d(a, b): bounded by the edge, or (an edge without a path of its own) by two hops
+    bound = lengths.copy()
+    no_path = ~np.isfinite(bound)
+    if no_path.any():
+        bound[no_path] = two_hop_bounds(graph.indptr.astype(np.int64),
+                                        graph.indices.astype(np.int64), graph.data,
+                                        a[no_path], b[no_path])
+    d_edge = _local_distances(graph, a, b, bound)
     sa, sb = ptr[a + 1] - ptr[a], ptr[b + 1] - ptr[b]
     size = sa * sb
     eptr = np.zeros(m + 1, dtype=np.int64)
@@ -408,12 +419,11 @@ def ollivier_curvature(n, edges, lengths, w_ab, w_ba, fallback, laziness, *,
     t = np.arange(eptr[-1]) - eptr[e_of]
     ka = ptr[a][e_of] + t // sb[e_of]
     lb = ptr[b][e_of] + t % sb[e_of]
-    upper = to_member[ka] + lengths[e_of] + to_member[lb]
+    upper = to_member[ka] + d_edge[e_of] + to_member[lb]
     # only pairs that carry mass need a distance (a zero-mass member's cost never matters)
     need = (mass[ka] > 0) & (mass[lb] > 0)
     cost = np.where(need, np.inf, 0.0)
-    cost[need] = pair_distances(graph, idx[ka][need], idx[lb][need], upper=upper[need])
-    d_edge = pair_distances(graph, a, b, upper=lengths)
+    cost[need] = _local_distances(graph, idx[ka][need], idx[lb][need], upper[need])
     from ..parallel import map_cells
 
     w1 = map_cells(_w1_chunk, np.arange(m), n_jobs=n_jobs, executor=executor,
@@ -426,23 +436,44 @@ def ollivier_curvature(n, edges, lengths, w_ab, w_ba, fallback, laziness, *,
     return kappa
 
 
-def _w1_chunk(edge_ids, edges, ptr, mass, eptr, cost):
-    """Exact W_1 for a chunk of edges with POT's network-simplex core (no per-call checks)."""
-    from ot.lp.emd_wrap import emd_c
+def _local_distances(graph, u, v, upper) -> np.ndarray:
+    """d(u_t, v_t) for every pair, by one search per distinct source stopped at the
+    largest bound it needs (inf beyond its bound; an infinite bound searches everything)."""
+    u = np.asarray(u, dtype=np.int64)
+    v = np.asarray(v, dtype=np.int64)
+    if u.size == 0:
+        return np.zeros(0)
+    order = np.argsort(u, kind="stable")
+    src, start = np.unique(u[order], return_index=True)
+    limit = np.maximum.reduceat(np.asarray(upper, dtype=float)[order], start)
+    limit = limit * (1 + 1e-9)  # a bound met exactly must not be lost to rounding
+    t_ptr = np.append(start, u.size).astype(np.int64)
+    dist = grouped_distances(graph.indptr.astype(np.int64), graph.indices.astype(np.int64),
+                             graph.data.astype(float), src, limit, t_ptr, v[order])
+    out = np.empty(u.size)
+    out[order] = dist
+    return out
 
-    out = np.empty(len(edge_ids))
-    bad = 0
-    for t, e in enumerate(np.asarray(edge_ids).tolist()):
-        i, j = edges[e]
-        mu, nu = mass[ptr[i]:ptr[i + 1]], mass[ptr[j]:ptr[j + 1]]
-        M = cost[eptr[e]:eptr[e + 1]].reshape(mu.size, nu.size)
-        if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(nu)) and np.all(np.isfinite(M))):
-            out[t] = np.nan
-            continue
-        res = emd_c(mu, nu, M, 100_000, 1)
-        out[t] = res[1]
-        bad += res[4] != 1
-    if bad:
-        warnings.warn(f"the transport solver did not reach optimality on {bad} edges.",
-                      RuntimeWarning, stacklevel=2)
+
+def _w1_chunk(edge_ids, edges, ptr, mass, eptr, cost):
+    """Exact W_1 for a chunk of edges: the compiled transportation simplex, and POT's
+    network simplex for any problem where it does not converge."""
+    ids = np.asarray(edge_ids, dtype=np.int64)
+    out, converged = edge_transports(ids, edges[:, 0].copy(), edges[:, 1].copy(), ptr, mass,
+                                     eptr, cost)
+    if not converged.all():
+        from ot.lp.emd_wrap import emd_c
+
+        bad = 0
+        for t in np.flatnonzero(~converged).tolist():
+            e = ids[t]
+            i, j = edges[e]
+            mu, nu = mass[ptr[i]:ptr[i + 1]], mass[ptr[j]:ptr[j + 1]]
+            M = np.ascontiguousarray(cost[eptr[e]:eptr[e + 1]].reshape(mu.size, nu.size))
+            res = emd_c(mu, nu, M, 100_000, 1)
+            out[t] = res[1]
+            bad += res[4] != 1
+        if bad:
+            warnings.warn(f"the transport solver did not reach optimality on {bad} edges.",
+                          RuntimeWarning, stacklevel=2)
     return out
