@@ -35,15 +35,24 @@ class SimplexIndex:
         self.simplices = []
         self._keys: list[np.ndarray] = []
         self._order: list[np.ndarray | None] = []
+        self._faces: list[np.ndarray | None] = []
         for s in simplices:
             self.add(s)
 
-    def add(self, s: np.ndarray) -> None:
-        """Append the next dimension's simplices (every facet already indexed)."""
+    def add(self, s: np.ndarray, faces: np.ndarray | None = None) -> None:
+        """Append the next dimension's simplices (every facet already indexed).
+
+        ``faces``: optional (n_p, p+1) indices of each simplex's facets among the
+        (p-1)-simplices, column i the facet without vertex i, when the caller found them
+        already (the clique extension does): then nothing is looked up again.
+        """
         p = len(self.simplices)
         self.simplices.append(s)
         if p == 0:
             keys = np.asarray(s, dtype=np.int64).reshape(-1)
+        elif faces is not None:  # the facet without the last vertex is the prefix
+            faces = np.asarray(faces, dtype=np.int64).reshape(len(s), p + 1)
+            keys = faces[:, p] * self.n_vertices + np.asarray(s, dtype=np.int64)[:, -1]
         else:
             keys = self._prefix_key(p, np.asarray(s, dtype=np.int64))
             if np.any(keys < 0):
@@ -57,6 +66,28 @@ class SimplexIndex:
                 raise ValueError(f"the {p}-simplices contain a repeated row")
         self._keys.append(keys)
         self._order.append(order)
+        self._faces.append(faces if p > 0 else None)
+
+    def sorted_keys(self, p: int) -> np.ndarray:
+        """The keys of the p-simplices in increasing order (the row order when the rows
+        are lexicographic)."""
+        keys, order = self._keys[p], self._order[p]
+        return keys if order is None else keys[order]
+
+    def faces(self, p: int) -> np.ndarray:
+        """(n_p, p+1) indices of the facets of each p-simplex, column i the facet without
+        vertex i (found once, by lookups when not given to :meth:`add`)."""
+        if self._faces[p] is None:
+            simp = np.asarray(self.simplices[p], dtype=np.int64)
+            idx = np.empty((len(simp), p + 1), dtype=np.int64)
+            for i in range(p + 1):
+                idx[:, i] = self.find(p - 1, np.delete(simp, i, axis=1))
+            if np.any(idx < 0):
+                bad = simp[int(np.flatnonzero((idx < 0).any(axis=1))[0])]
+                raise ValueError(f"simplex {bad.tolist()} has a face that is not in the "
+                                 "complex")
+            self._faces[p] = idx
+        return self._faces[p]
 
     def _prefix_key(self, p, rows):
         pre = self.find(p - 1, rows[:, :-1])
@@ -95,14 +126,8 @@ class SimplexIndex:
             return sp.csr_matrix((n_rows, n)), sp.csr_matrix((n, n_rows))
         width = p + 1
         # the face without vertex i, for i = p..0, comes in increasing lexicographic order
-        idx = np.empty((n, width), dtype=np.int64)
-        val = np.empty(width, dtype=float)
-        for col, i in enumerate(range(p, -1, -1)):
-            idx[:, col] = self.find(p - 1, np.delete(simp, i, axis=1))
-            val[col] = -1.0 if i % 2 else 1.0
-        if np.any(idx < 0):
-            bad = simp[int(np.flatnonzero((idx < 0).any(axis=1))[0])]
-            raise ValueError(f"simplex {bad.tolist()} has a face that is not in the complex")
+        idx = np.ascontiguousarray(self.faces(p)[:, ::-1])
+        val = np.array([-1.0 if i % 2 else 1.0 for i in range(p, -1, -1)])
         if self._order[p - 1] is not None:  # faces not in lexicographic order: sort per column
             srt = np.argsort(idx, axis=1)
             idx = np.take_along_axis(idx, srt, axis=1)

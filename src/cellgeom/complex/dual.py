@@ -73,6 +73,8 @@ def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None):
     Returns
     -------
     simplices, volumes : lists over p, as :func:`cellgeom.complex.nerve.nerve`.
+    faces : list over p (None for p = 0) of (n_p, p+1) facet indices, column i the
+        facet without vertex i (for :meth:`SimplexIndex.add`).
     """
     n, m = partition.dim, partition.n_cells
     top = n if max_dim is None else min(int(max_dim), n)
@@ -92,16 +94,19 @@ def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None):
     volumes = [np.asarray(partition.volumes, dtype=float)]
     index = SimplexIndex(simplices)
     p = 1
+    faces = [None]
     while p <= top and len(simplices[-1]):
         if p == 1:
-            chunks = [strata.pairs()] if m > 1 else []
+            pairs = strata.pairs() if m > 1 else np.zeros((0, 2), np.int64)
+            chunks = [(pairs, np.column_stack([pairs[:, 1], pairs[:, 0]]))]
         else:
             chunks = extend(index, p, simplices[1])
-        kept, carriers = [], []
-        for cand in chunks:
-            tau = index.find(p - 1, cand[:, 1:])
-            keep, info = strata.extend(cand, tau)
+        kept, kept_faces, carriers = [], [], []
+        for cand, cand_faces in chunks:
+            # the facet without the first cell realises the rest of the candidate
+            keep, info = strata.extend(cand, cand_faces[:, 0])
             kept.append(cand[keep])
+            kept_faces.append(cand_faces[keep])
             carriers.append(info)
         new = np.concatenate(kept) if kept else np.zeros((0, p + 1), np.int64)
         if len(new) == 0:
@@ -109,14 +114,28 @@ def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None):
         info = _Carriers.concat(carriers)
         strata.commit(info)
         simplices.append(new)
-        index.add(new)
+        faces.append(np.concatenate(kept_faces))
+        index.add(new, faces[-1])
         volumes.append(_weights(p, new, info, index, shared_volumes))
         p += 1
-    for q in range(1, len(simplices)):  # back to the partition's cell numbers
-        rows = np.sort(order[simplices[q]], axis=1)
+    return _renumber(simplices, volumes, faces, order)
+
+
+def _renumber(simplices, volumes, faces, order):
+    """Simplices, weights and facet indices back in the partition's cell numbers (rows
+    sorted within and lexicographically across)."""
+    inverse = order  # level 0: renumbered cell -> the partition's cell
+    for q in range(1, len(simplices)):
+        mapped = order[simplices[q]]
+        in_row = np.argsort(mapped, axis=1)
+        rows = np.take_along_axis(mapped, in_row, axis=1)
         srt = np.lexsort(rows.T[::-1])
-        simplices[q], volumes[q] = rows[srt], volumes[q][srt]
-    return simplices, volumes
+        # the facet without the i-th vertex of the sorted row
+        f = np.take_along_axis(inverse[faces[q]], in_row, axis=1)
+        simplices[q], volumes[q], faces[q] = rows[srt], volumes[q][srt], f[srt]
+        inverse = np.empty(len(srt), dtype=np.int64)
+        inverse[srt] = np.arange(len(srt))
+    return simplices, volumes, faces
 
 
 def canonical_order(partition) -> np.ndarray:

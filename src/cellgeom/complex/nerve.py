@@ -33,6 +33,13 @@ def nerve(partition, rule: str = "dual", max_dim: int | None = None):
     return build_nerve(partition, rule, max_dim)[:2]
 
 
+def _index_of(simplices, faces):
+    index = SimplexIndex(simplices[:1])
+    for s, f in zip(simplices[1:], faces[1:]):
+        index.add(s, f)
+    return index
+
+
 def build_nerve(partition, rule: str = "dual", max_dim: int | None = None):
     """Simplices of the nerve and the diagonal of each Gram matrix.
 
@@ -47,6 +54,8 @@ def build_nerve(partition, rule: str = "dual", max_dim: int | None = None):
         "dual" (see :mod:`cellgeom.complex.dual`).
     facets : (pairs, volumes) or None
         :func:`facet_edges` of the partition when the rule needed it (computed once).
+    index : SimplexIndex
+        The lookup of the simplices, with the facets found while building them.
     """
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}.")
@@ -57,10 +66,10 @@ def build_nerve(partition, rule: str = "dual", max_dim: int | None = None):
         raise ValueError(f"max_dim must be a non-negative integer or None, got {max_dim!r}.")
     facets = facet_edges(partition) if rule in ("dual", "facet") else None
     if rule == "dual" and has_dual_structure(partition):
-        simplices, volumes = dual_nerve(
+        simplices, volumes, faces = dual_nerve(
             partition, max_dim, clique_chunks,
             lambda pairs: facet_pair_volumes(partition, pairs, facets), facets[0])
-        return simplices, volumes, facets
+        return simplices, volumes, facets, _index_of(simplices, faces)
     # "facet", and "dual" on a partition without vertices (high-dimensional route): the
     # facet nerve, which is the dual complex wherever at most k+1 cells meet at a
     # codimension-k face (general position)
@@ -74,10 +83,11 @@ def build_nerve(partition, rule: str = "dual", max_dim: int | None = None):
         groups = _touching_groups(partition)
         edges, edge_vol = _cech_edges(partition, groups)
     if top is not None and top < 1:
-        return simplices, volumes, facets
+        return simplices, volumes, facets, SimplexIndex(simplices)
     simplices.append(edges)
     volumes.append(edge_vol)
-    index = SimplexIndex(simplices)
+    index = SimplexIndex(simplices[:1])
+    index.add(edges, np.column_stack([edges[:, 1], edges[:, 0]]) if len(edges) else None)
     p = 2
     while (top is None or p <= top) and len(simplices[-1]):
         if rule == "cech":
@@ -85,20 +95,22 @@ def build_nerve(partition, rule: str = "dual", max_dim: int | None = None):
             new_vol = np.array([partition.common_piece(s)[1] for s in new]) if len(new) else \
                 np.zeros(0)
         else:
-            kept, kept_vol = [], []
-            for cand in clique_chunks(index, p, edges):
+            kept, kept_vol, kept_faces = [], [], []
+            for cand, faces in clique_chunks(index, p, edges):
                 keep, vol = _facet_filter(partition, cand, n - p)
                 kept.append(cand[keep])
                 kept_vol.append(vol[keep])
+                kept_faces.append(faces[keep])
             new = np.concatenate(kept) if kept else np.zeros((0, p + 1), np.int64)
             new_vol = np.concatenate(kept_vol) if kept_vol else np.zeros(0)
+            new_faces = np.concatenate(kept_faces) if kept_faces else None
         if len(new) == 0:
             break
         simplices.append(new)
         volumes.append(new_vol)
-        index.add(new)
+        index.add(new, None if rule == "cech" else new_faces)
         p += 1
-    return simplices, volumes, facets
+    return simplices, volumes, facets, index
 
 
 def facet_edges(partition):
@@ -131,11 +143,15 @@ def facet_pair_volumes(partition, pairs, facets=None) -> np.ndarray:
 
 
 def clique_chunks(index: SimplexIndex, p: int, edges: np.ndarray):
-    """Candidate p-simplices, in chunks, lexicographically ordered across chunks.
+    """Candidate p-simplices, in chunks, lexicographically ordered across chunks, with the
+    indices of their facets.
 
     Each (p-1)-simplex is extended by every neighbour w of its last vertex with
     w above it (the edges as an upper adjacency in CSR form); a candidate is kept when
-    every facet is a (p-1)-simplex (integer-key lookups in ``index``).
+    every facet is a (p-1)-simplex. The facet without vertex i < p is that of the
+    extended simplex plus w, so its key is ``faces_{p-1}[row, i] * n + w``: one sorted
+    lookup per facet, no recursion. Yields ``(cand, faces)``, ``faces[:, i]`` the index
+    of the facet without vertex i (the last column the extended (p-1)-simplex).
     """
     prev = index.simplices[p - 1]
     m = index.n_vertices
@@ -147,6 +163,9 @@ def clique_chunks(index: SimplexIndex, p: int, edges: np.ndarray):
     indptr = np.zeros(m + 1, dtype=np.int64)
     np.cumsum(np.bincount(up[:, 0], minlength=m), out=indptr[1:])
     counts_all = indptr[prev[:, -1] + 1] - indptr[prev[:, -1]]
+    prev_faces = index.faces(p - 1)
+    keys = index.sorted_keys(p - 1)
+    order_prev = index._order[p - 1]
     avail = _available_bytes()
     yielded = 0
     cum = np.cumsum(counts_all)
@@ -156,6 +175,7 @@ def clique_chunks(index: SimplexIndex, p: int, edges: np.ndarray):
         if stop <= start:
             continue
         block = prev[start:stop]
+        start_row = start
         last = block[:, -1]
         counts = counts_all[start:stop]
         start = stop
@@ -164,15 +184,22 @@ def clique_chunks(index: SimplexIndex, p: int, edges: np.ndarray):
         rows = np.repeat(np.arange(len(block)), counts)
         offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
         w = up[indptr[last][rows] + offsets, 1]
-        cand = np.column_stack([block[rows], w])
-        ok = np.ones(len(cand), dtype=bool)
-        for i in range(width - 1):  # the facet without vertex i (the one without w is prev)
-            ok &= index.find(p - 1, np.delete(cand, i, axis=1)) >= 0
-        cand = cand[ok]
+        prev_row = start_row + rows
+        faces = np.empty((len(w), width), dtype=np.int64)
+        faces[:, p] = prev_row
+        ok = np.ones(len(w), dtype=bool)
+        for i in range(p):  # the facet without vertex i: (prev without vertex i) + w
+            key = prev_faces[prev_row, i] * m + w
+            pos = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
+            hit = keys[pos] == key
+            faces[:, i] = pos if order_prev is None else order_prev[pos]
+            ok &= hit
+        cand = np.column_stack([block[rows], w])[ok]
+        faces = faces[ok]
         if len(cand):
             yielded += len(cand)
             _check_memory(p, yielded, width, avail)
-            yield cand
+            yield cand, faces
 
 
 def _check_memory(p, n_rows, width, avail):

@@ -41,7 +41,7 @@ class RiemannianComplex:
         Smallest eigenvalue of M_1 (positive for "diagonal").
     """
 
-    def __init__(self, partition, simplices, volumes, rule, metric, facets=None):
+    def __init__(self, partition, simplices, volumes, rule, metric, facets=None, index=None):
         self.partition = partition
         self.rule = rule
         self.metric = metric
@@ -49,7 +49,7 @@ class RiemannianComplex:
         self._volumes = volumes
         self._grams = gram_matrices(partition, simplices, volumes, metric)
         self._boundaries: dict[int, tuple[sp.csr_matrix, sp.csr_matrix]] = {}  # B_p, B_p^T
-        self._index: SimplexIndex | None = None
+        self._index: SimplexIndex | None = index
         self.gram_min_eigenvalue = (
             smallest_eigenvalue(self._grams[1]) if len(self._grams) > 1 else float("nan")
         )
@@ -250,8 +250,8 @@ def build_complex(partition, rule: str = "dual", metric: str = "diagonal",
         raise ValueError("the partition has no cells: nothing to build a complex on.")
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}.")
-    simplices, volumes, facets = build_nerve(partition, rule=rule, max_dim=max_dim)
-    return RiemannianComplex(partition, simplices, volumes, rule, metric, facets)
+    simplices, volumes, facets, index = build_nerve(partition, rule=rule, max_dim=max_dim)
+    return RiemannianComplex(partition, simplices, volumes, rule, metric, facets, index)
 
 
 def load(path) -> RiemannianComplex:
