@@ -357,12 +357,22 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
 
 
 def _partition_plane(model: NetworkCells, net, domain, tol, info):
-    """``cells="all"`` partition of a 2-D-input network from :func:`_plane_geometries`."""
+    """``cells="all"`` partition of a 2-D-input network from :func:`_plane_geometries`.
+
+    None when the slice has a cell thinner than ``tol`` (coincident or nearly coincident
+    units leave zero-area regions and doubled edges): the polytope route, which merges
+    such units and steps over slivers, then builds the partition (#18).
+    """
     from .cell_geometry import Cell
     from .polytope_tables import global_vertices, partition_tables
 
     tol = 1e-9 * domain.scale if tol is None else float(tol)
-    keys, geoms = _plane_geometries(model, domain, tol)
+    try:
+        keys, geoms = _plane_geometries(model, domain, tol)
+    except ZeroDivisionError:  # a degenerate polygon in the Chebyshev enumeration
+        return None
+    if any(not radius > tol for *_, radius in geoms):
+        return None
     cells_ = []
     for key, (g, lab, center, radius) in zip(keys, geoms):
         labels = lab[g.facet_rows]
@@ -411,9 +421,10 @@ def _partition_network(net, *, domain, data, cells, progress=True, upto_layer=No
         start_key=lambda: _start_key(model, domain))
     info = {"n_points_outside": n_outside, "upto_layer": model.upto_layer,
             "n_units": model.n_units}
+    part = None
     if model.input_shape == (2,) and cells == "all" and model.upto_layer == len(model.sizes):
         part = _partition_plane(model, net, domain, tol, info)  # the exact slice engine
-    else:
+    if part is None:
         part = build_polytope_partition(
             domain=domain, keys=keys, constraints=model.constraints,
             neighbor_key=flip_bit, cells_mode=cells, counts=counts, model=net, tol=tol,
