@@ -80,6 +80,17 @@ def _full_partitions():
     km.cluster_centers_ = g
     out.append(("Voronoi of a grid", cellgeom.partition(km, domain=([-0.5, -0.5], [2.5, 2.5]),
                                                         cells="all", progress=False)))
+    # ReLU networks (the example: 2-16-16-2 on moons, 153 crossings under "facet"),
+    # and a 3-D net through the polytope route
+    for n, width, seed in [(2, 16, 0), (3, 6, 1)]:
+        torch = pytest.importorskip("torch")
+        torch.manual_seed(seed)
+        net = torch.nn.Sequential(torch.nn.Linear(n, width), torch.nn.ReLU(),
+                                  torch.nn.Linear(width, width), torch.nn.ReLU(),
+                                  torch.nn.Linear(width, 2)).eval()
+        out.append((f"ReLU net {n}-{width}-{width}-2",
+                    cellgeom.partition(net, domain=(-2 * np.ones(n), 2 * np.ones(n)),
+                                       cells="all", progress=False)))
     return out
 
 
