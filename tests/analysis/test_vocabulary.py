@@ -58,6 +58,8 @@ ALIASES = [
     (statistics.cell_statistics, "weights", "sample_weight", "w", ("cx", "X")),
     (statistics.edge_statistics, "weights", "sample_weight", "w", ("cx", "X")),
     (density.density_metric, "weights", "sample_weight", "w", ("cx", "X")),
+    (statistics.edge_density, "mean", "edge_mean", "harmonic",
+     (np.array([1.0, 4.0, 0.0]), np.array([[0, 1], [1, 2]]))),
     (curvature.edge_curvature, "alpha", "laziness", 0.25, ("cx", "ollivier", "X")),
     (curvature.edge_curvature, "weights", "sample_weight", "w", ("cx", "forman", "X")),
     (curvature.vertex_curvature, "alpha", "laziness", 0.25, ("cx", "statistical", "X")),

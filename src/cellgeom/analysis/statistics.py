@@ -137,16 +137,19 @@ def cell_density(obj, data=None, sample_weight=None) -> tuple[np.ndarray, np.nda
     return mass, density
 
 
-def edge_density(density, edges, mean: str = "geometric") -> np.ndarray:
+@renamed_keywords(mean="edge_mean")
+def edge_density(density, edges, edge_mean: str = "geometric") -> np.ndarray:
     """Density of each edge from its two cells' densities.
 
     Parameters
     ----------
     density : float array (n_cells,)
     edges : int array (n_edges, 2)
-    mean : {"geometric", "arithmetic", "harmonic"}
+    edge_mean : {"geometric", "arithmetic", "harmonic"}
         ``sqrt(rho_a rho_b)`` (default), ``(rho_a + rho_b) / 2`` or
-        ``2 rho_a rho_b / (rho_a + rho_b)`` (0 when both are 0).
+        ``2 rho_a rho_b / (rho_a + rho_b)`` (0 when both are 0). The same keyword as in
+        :func:`~cellgeom.analysis.density.density_metric` and the curvature functions
+        (``mean=`` is its deprecated old name).
 
     Returns
     -------
@@ -159,14 +162,15 @@ def edge_density(density, edges, mean: str = "geometric") -> np.ndarray:
     >>> edge_density([1.0, 4.0], [[0, 1]], "harmonic").tolist()
     [1.6]
     """
-    if mean not in EDGE_MEANS:
-        raise ValueError(f"edge density mean must be one of {EDGE_MEANS}, got {mean!r}.")
+    if edge_mean not in EDGE_MEANS:
+        raise ValueError(f"edge density mean (edge_mean) must be one of {EDGE_MEANS}, "
+                         f"got {edge_mean!r}.")
     rho = np.asarray(density, dtype=float)
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     ra, rb = rho[edges[:, 0]], rho[edges[:, 1]]
-    if mean == "geometric":
+    if edge_mean == "geometric":
         return np.sqrt(ra * rb)
-    if mean == "arithmetic":
+    if edge_mean == "arithmetic":
         return 0.5 * (ra + rb)
     s = ra + rb
     with np.errstate(divide="ignore", invalid="ignore"):
