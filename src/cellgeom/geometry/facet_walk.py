@@ -29,7 +29,7 @@ __all__ = ["facet_status", "UNDECIDED", "REDUNDANT", "FACET", "FALLBACK"]
 UNDECIDED, REDUNDANT, FACET, FALLBACK = -2, 0, 1, -1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _redundancy_bound(A, b, k, y, basis, lo, hi, g, exact):
     """Upper bound of ``a_k x`` over ``P`` without row ``k`` (relaxed by one unit).
 
@@ -67,8 +67,8 @@ def _redundancy_bound(A, b, k, y, basis, lo, hi, g, exact):
     return total + _box_max(g, lo, hi)
 
 
-@njit(cache=True)
-def _verify_facet(A, b, live, k, w, center, s_center, tol):
+@njit(cache=True, error_model="numpy")
+def _verify_facet(A, b, live, k, w, center, s_center, tol, Ap):
     """Exact witness check: a point violating row ``k`` by more than ``tol``, strictly
     inside every other live row.
 
@@ -80,8 +80,9 @@ def _verify_facet(A, b, live, k, w, center, s_center, tol):
     if not viol > 2.0 * tol:
         return False
     mu = 0.5 * (viol - tol) / (viol + s_center[k])
-    p = (1.0 - mu) * w + mu * center
-    Ap = A @ p
+    for j in range(w.size):  # in place: w is a scratch point
+        w[j] = (1.0 - mu) * w[j] + mu * center[j]
+    np.dot(A, w, Ap)
     if not Ap[k] - b[k] > tol:
         return False
     for i in range(A.shape[0]):
@@ -90,40 +91,48 @@ def _verify_facet(A, b, live, k, w, center, s_center, tol):
     return True
 
 
-@njit(cache=True)
-def _certify_slot(A, b, live, status, l, basis, D, x, s, center, s_center, tol, Ad):
+@njit(cache=True, error_model="numpy")
+def _certify_slot(A, b, live, status, l, basis, D, x, s, Ac, rows, nrows, center, s_center,
+                  tol, Ad, p):
     """Facet witness for the basic row of slot ``l``: its edge ``D[l]`` out of ``P``.
 
     ``a_r . D[l] = 1`` and the other basic rows stay tight along it; walking it until
-    another row blocks gives a point that violates only row ``r``.
+    another row that may block stops it gives a point that violates only row ``r``
+    (checked on every live row by :func:`_verify_facet`).
     """
     r = basis[l]
     d = D[l]
-    np.dot(A, d, Ad)
+    n = d.size
     piv_tol = 1e-10 * np.sqrt(np.dot(d, d))
+    np.dot(Ac[:nrows], d, Ad[:nrows])
     t = 1.0  # the violation: at most one unit, as the relaxed LP of the oracle
-    for i in range(A.shape[0]):  # basic and dead rows carry slack inf
-        if Ad[i] > piv_tol:
-            t = min(t, max(s[i], 0.0) / Ad[i])
-    if t > 2.0 * tol and _verify_facet(A, b, live, r, x + t * d, center, s_center, tol):
-        status[r] = FACET
+    for q in range(nrows):  # basic rows carry slack inf
+        if Ad[q] > piv_tol:
+            t = min(t, max(s[rows[q]], 0.0) / Ad[q])
+    if t > 2.0 * tol:
+        for j in range(n):
+            p[j] = x[j] + t * d[j]
+        if _verify_facet(A, b, live, r, p, center, s_center, tol, Ad):
+            status[r] = FACET
 
 
-@njit(cache=True)
-def _decide_row(A, b, live, status, k, basis, is_basic, art_val, D, w, y, x, s, center,
-                s_center, lo, hi, tol, harris, max_pivots, counters, d, Ad, alpha, g):
+@njit(cache=True, error_model="numpy")
+def _decide_row(A, b, live, status, k, basis, is_basic, art_val, D, w, y, x, s, Ac, rows,
+                nrows, center, s_center, lo, hi, tol, harris, max_pivots, counters, d, Ad, alpha, g,
+                p):
     """Walk ``max a_k x`` over ``P`` with row ``k`` relaxed until a certificate settles it.
 
     Stops with ``status[k]`` = FACET (a verified witness), REDUNDANT (the bound of
-    :func:`_redundancy_bound` below ``b_k - tol``) or FALLBACK (the optimum lies within
-    ``tol`` of ``b_k``, a numerical failure, or the pivot cap). The current vertex always
-    stays a vertex of ``P``: a step that would cross hyperplane ``k`` is not taken. Rows
-    entering the basis on the way are tried as facets (their edge out of ``P``).
+    :func:`_redundancy_bound` within ``tol / 2`` of ``b_k``) or FALLBACK (the optimum lies
+    between ``b_k + tol / 2`` and ``b_k + 2 tol``, a numerical failure, or the pivot cap).
+    A step crossing hyperplane ``k`` by more than ``2 tol`` is not taken, so the vertex
+    stays in ``P`` up to that. Rows entering the basis on the way are tried as facets
+    (their edge out of ``P``). Only ``rows[:nrows]`` block (see :func:`_facet_kernel`).
     """
     n = D.shape[0]
     pivots, degenerate = 0, 0
     s[k] = np.inf  # row k is relaxed: it never blocks
-    y[:] = D @ A[k]
+    np.dot(D, A[k], y)
     while True:
         if counters[1] >= REFACTOR:
             counters[1] = 0
@@ -131,10 +140,11 @@ def _decide_row(A, b, live, status, k, basis, is_basic, art_val, D, w, y, x, s, 
                 _reset(center, basis, art_val, D, w, x, s, is_basic, A, b, live)
                 status[k] = FALLBACK
                 break
-            y[:] = D @ A[k]
-        value = np.dot(A[k], x)
-        if (_redundancy_bound(A, b, k, y, basis, lo, hi, g, False) < b[k] - 2.0 * tol
-                and _redundancy_bound(A, b, k, y, basis, lo, hi, g, True) < b[k] - tol):
+            np.dot(D, A[k], y)
+        # redundant when the bound cannot exceed the oracle's b_k + tol: the cheap form
+        # first (a filter), then the exact one
+        if (_redundancy_bound(A, b, k, y, basis, lo, hi, g, False) < b[k] + 0.75 * tol
+                and _redundancy_bound(A, b, k, y, basis, lo, hi, g, True) < b[k] + 0.5 * tol):
             status[k] = REDUNDANT
             break
         if pivots >= max_pivots:
@@ -149,33 +159,42 @@ def _decide_row(A, b, live, status, k, basis, is_basic, art_val, D, w, y, x, s, 
             d[j] = sign * D[slot, j]
         gain = sign * y[slot]
         dnorm = np.sqrt(w[slot])
-        np.dot(A, d, Ad)
-        enter, t = _ratio(Ad, s, 1e-10 * dnorm, harris, bland)
+        enter, _, t = _ratio(Ac, rows, nrows, d, s, Ad, 1e-10 * dnorm, harris, bland)
+        value = np.dot(A[k], x)
         end = value + t * gain
         if end > b[k] + 2.0 * tol:  # the edge leaves P through row k: a witness
             tw = min(t, (b[k] + 1.0 - value) / gain)
-            ok = _verify_facet(A, b, live, k, x + tw * d, center, s_center, tol)
+            for j in range(n):
+                p[j] = x[j] + tw * d[j]
+            ok = _verify_facet(A, b, live, k, p, center, s_center, tol, Ad)
             status[k] = FACET if ok else FALLBACK
             break
-        if end > b[k] or enter < 0:  # would end within tol outside P
+        if enter < 0:
             status[k] = FALLBACK
             break
-        _pivot(A, b, D, w, y, basis, is_basic, x, s, slot, enter, t, d, Ad, alpha)
+        _pivot(A, b, D, w, y, basis, is_basic, x, s, rows, nrows, slot, enter, t, d, Ad,
+               alpha, p)
         s[k] = np.inf  # row k may have left its slot: it stays relaxed
         pivots += 1
         counters[0] += 1
         counters[1] += 1
         degenerate = degenerate + 1 if t * dnorm <= harris else 0
         if status[enter] == UNDECIDED and enter != k:
-            _certify_slot(A, b, live, status, slot, basis, D, x, s, center, s_center, tol,
-                          Ad)
+            _certify_slot(A, b, live, status, slot, basis, D, x, s, Ac, rows, nrows, center,
+                          s_center, tol, Ad, p)
     if not is_basic[k]:  # back among the rows that block
         s[k] = b[k] - np.dot(A[k], x)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _facet_kernel(A, b, live, status, center, lo, hi, lo_row, hi_row, lo2, hi2, tol,
                   harris, max_pivots):
+    """Settle every undecided live row by walks (``status`` in place).
+
+    Returns the number of walks and of pivots. The ratio tests run over ``rows``: the
+    live rows not yet certified redundant. Dropping a redundant row leaves ``P`` as it is
+    (up to ``tol``), and every certificate is still checked on all live rows.
+    """
     m, n = A.shape
     basis = np.empty(n, dtype=np.int64)
     art_val = np.empty(n)
@@ -186,9 +205,16 @@ def _facet_kernel(A, b, live, status, center, lo, hi, lo_row, hi_row, lo2, hi2, 
     is_basic = np.zeros(m, dtype=np.bool_)
     _reset(center, basis, art_val, D, w, x, s, is_basic, A, b, live)
     s_center = b - A @ center
-    y, d, alpha, g = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    y, d, alpha, g, p = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     Ad = np.empty(m)
     cosine = np.empty(m)
+    rows = np.flatnonzero(live & (status != REDUNDANT))
+    Ac = np.empty((rows.size, n))  # the rows that may block, contiguous for BLAS
+    for q in range(rows.size):
+        Ac[q] = A[rows[q]]
+    position = np.full(m, -1)
+    position[rows] = np.arange(rows.size)
+    nrows = rows.size
     counters = np.zeros(3, dtype=np.int64)  # pivots, pivots since refactorisation, LPs
     lo_k, hi_k = lo.copy(), hi.copy()
     current = -1
@@ -214,13 +240,21 @@ def _facet_kernel(A, b, live, status, center, lo, hi, lo_row, hi_row, lo2, hi2, 
                 hi_k[a] = min(hi2[a], hi[a] + 1.0)
             if lo_row[a] == k:
                 lo_k[a] = max(lo2[a], lo[a] - 1.0)
-        _decide_row(A, b, live, status, k, basis, is_basic, art_val, D, w, y, x, s, center,
-                    s_center, lo_k, hi_k, tol, harris, max_pivots, counters, d, Ad, alpha, g)
+        _decide_row(A, b, live, status, k, basis, is_basic, art_val, D, w, y, x, s, Ac, rows,
+                    nrows, center, s_center, lo_k, hi_k, tol, harris, max_pivots, counters, d,
+                    Ad, alpha, g, p)
+        if status[k] == REDUNDANT and position[k] >= 0:  # it no longer blocks
+            q = position[k]
+            nrows -= 1
+            last = rows[nrows]
+            rows[q], position[last] = last, q
+            rows[nrows], position[k] = k, -1
+            Ac[q] = Ac[nrows]
         for l in range(n):  # the undecided basic rows of the vertex reached
             r = basis[l]
             if r >= 0 and status[r] == UNDECIDED:
-                _certify_slot(A, b, live, status, l, basis, D, x, s, center, s_center, tol,
-                              Ad)
+                _certify_slot(A, b, live, status, l, basis, D, x, s, Ac, rows, nrows,
+                              center, s_center, tol, Ad, p)
     return counters[2], counters[0]
 
 

@@ -37,7 +37,7 @@ BLAND_AFTER = 12
 _FAST = {"reassoc", "contract"}
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _block(s, live, is_basic, skip):
     """Rows that may not enter get slack +inf: the ratio test then needs no masks."""
     for i in range(s.size):
@@ -45,7 +45,7 @@ def _block(s, live, is_basic, skip):
             s[i] = np.inf
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _refactor(A, b, basis, art_val, D, w, x, s, is_basic, live, skip):
     """Recompute ``D``, its row norms, the vertex ``x`` and the slacks from the basis."""
     n = D.shape[0]
@@ -74,7 +74,7 @@ def _refactor(A, b, basis, art_val, D, w, x, s, is_basic, live, skip):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _reset(center, basis, art_val, D, w, x, s, is_basic, A, b, live):
     """Back to the interior point with every slot artificial (free)."""
     n = D.shape[0]
@@ -90,7 +90,7 @@ def _reset(center, basis, art_val, D, w, x, s, is_basic, A, b, live):
     _block(s, live, is_basic, -1)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _price(y, w, basis, k, bland):
     """Leaving slot and the sign of its move (slot -1 if the basis is optimal).
 
@@ -111,57 +111,67 @@ def _price(y, w, basis, k, bland):
             sg = -1.0
         if rate <= 0.0:
             continue
-        rate /= np.sqrt(w[l])
-        if rate <= 1e-11:
+        score = rate * rate / w[l]  # the squared rate per unit length: no square root
+        if score <= 1e-22:
             continue
         if bland:
             key = r if r >= 0 else -(1 << 40) + l  # artificial slots first, then row order
             if key < best_key:
                 best_key, leave, sign = key, l, sg
-        elif rate > best:
-            best, leave, sign = rate, l, sg
+        elif score > best:
+            best, leave, sign = score, l, sg
     return leave, sign
 
 
-@njit(cache=True)
-def _ratio(Ad, s, piv_tol, harris, bland):
+@njit(cache=True, error_model="numpy")
+def _ratio(Ac, rows, nrows, d, s, Ad, piv_tol, harris, bland):
     """Entering row and step length along ``d`` (row -1 and inf when nothing blocks).
 
-    Rows that may not enter carry slack +inf (see :func:`_block`). Harris' two passes:
-    the longest step that keeps every row within ``harris`` of feasibility, then among
-    the rows blocking before it the one with the largest ``a_i d`` (the most stable
-    pivot). Under Bland's rule: the lowest blocking index.
+    ``Ac[:nrows]`` holds the rows that may block (``Ac[q] = A[rows[q]]``, contiguous: one
+    BLAS product gives ``Ad[q] = a_{rows[q]} d``). Harris' two passes: the longest step
+    that keeps every row within ``harris`` of feasibility, then among the rows blocking
+    before it the one with the largest ``a_i d`` (the most stable pivot), or the lowest
+    index under Bland's rule. Basic rows and the relaxed row carry slack +inf (see
+    :func:`_block`): no masks.
     """
-    m = Ad.size
+    np.dot(Ac[:nrows], d, Ad[:nrows])
     extra = 0.0 if bland else harris
     tmax = np.inf
-    for i in range(m):  # branch-free: a select and a min per row
-        a = Ad[i]
-        si = max(s[i], 0.0)
-        t = (si + extra) / a if a > piv_tol else np.inf
-        tmax = min(tmax, t)
+    for q in range(nrows):  # a division only when the row blocks earlier
+        a = Ad[q]
+        num = max(s[rows[q]], 0.0) + extra
+        if a > piv_tol and num < tmax * a:
+            tmax = num / a
     if tmax == np.inf:
-        return -1, np.inf
-    enter, best = -1, 0.0
-    for i in range(m):
-        a = Ad[i]
+        return -1, -1, np.inf
+    enter, at, best = -1, -1, 0.0
+    for q in range(nrows):
+        a = Ad[q]
+        i = rows[q]
         if a > piv_tol and max(s[i], 0.0) <= tmax * a:
             if bland:
-                enter = i
-                break  # lowest index among the minimisers
-            if a > best:
-                best, enter = a, i
-    return enter, max(s[enter], 0.0) / Ad[enter]
+                if enter < 0 or i < enter:
+                    enter, at = i, q  # the lowest index among the minimisers
+            elif a > best:
+                best, enter, at = a, i, q
+    return enter, at, max(s[enter], 0.0) / Ad[at]
 
 
-@njit(cache=True, fastmath=_FAST)
-def _pivot(A, b, D, w, y, basis, is_basic, x, s, slot, enter, t, d, Ad, alpha):
-    """Move to the next vertex; rank-one update of ``D``, its row norms and ``y = D c``."""
+@njit(cache=True, fastmath=_FAST, error_model="numpy")
+def _pivot(A, b, D, w, y, basis, is_basic, x, s, rows, nrows, slot, enter, t, d, Ad, alpha,
+           prow):
+    """Move to the next vertex; rank-one update of ``D``, its row norms and ``y = D c``.
+
+    Only the slacks of ``rows[:nrows]`` move (``Ad[q]`` is row ``rows[q]``'s, from
+    :func:`_ratio`). ``alpha`` and ``prow`` are scratch vectors of length ``n``; the new
+    pivot row lives in ``prow`` during the update so that the compiler sees no aliasing
+    between the row read and the rows written, and vectorises the update.
+    """
     n = D.shape[0]
     for j in range(n):
         x[j] += t * d[j]
-    for i in range(s.size):
-        s[i] -= t * Ad[i]
+    for q in range(nrows):
+        s[rows[q]] -= t * Ad[q]
     old = basis[slot]
     basis[slot] = enter
     is_basic[enter] = True
@@ -169,33 +179,30 @@ def _pivot(A, b, D, w, y, basis, is_basic, x, s, slot, enter, t, d, Ad, alpha):
     if old >= 0:
         is_basic[old] = False
         s[old] = b[old] - np.dot(A[old], x)
-    a = A[enter]
-    for l in range(n):
-        Dl = D[l]
-        acc = 0.0
-        for j in range(n):
-            acc += Dl[j] * a[j]
-        alpha[l] = acc
+    np.dot(D, A[enter], alpha)
     inv = 1.0 / alpha[slot]
-    Dj = D[slot]
+    acc = 0.0
     for j in range(n):
-        Dj[j] *= inv
-    w[slot] = np.dot(Dj, Dj)
+        v = D[slot, j] * inv
+        prow[j] = v
+        acc += v * v
+    w[slot] = acc
     y[slot] *= inv
     for l in range(n):
-        if l != slot and alpha[l] != 0.0:
-            f = alpha[l]
+        f = alpha[l]
+        if l != slot and f != 0.0:
             Dl = D[l]
             acc = 0.0
             for j in range(n):
-                v = Dl[j] - f * Dj[j]
+                v = Dl[j] - f * prow[j]
                 Dl[j] = v
                 acc += v * v
             w[l] = acc
             y[l] -= f * y[slot]
+    D[slot, :] = prow
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _box_max(g, lo, hi):
     """``max g.x`` over the box ``lo <= x <= hi`` (inf when an open side counts)."""
     total = 0.0
@@ -234,7 +241,7 @@ def axis_bounds(A, b, live):
     return lo, hi, lo_row, hi_row, lo2, hi2
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _chebyshev_kernel(Z, b, start, harris, max_pivots):
     """``max r`` s.t. ``a_i x + r <= b_i``: the walk from ``start`` with objective ``e_r``.
 
@@ -251,7 +258,8 @@ def _chebyshev_kernel(Z, b, start, harris, max_pivots):
     is_basic = np.zeros(m, dtype=np.bool_)
     _reset(start, basis, art_val, D, w, z, s, is_basic, Z, b, live)
     Ad = np.empty(m)
-    d, alpha = np.empty(n1), np.empty(n1)
+    rows = np.arange(m)
+    d, alpha, prow = np.empty(n1), np.empty(n1), np.empty(n1)
     obj = np.zeros(n1)
     obj[n1 - 1] = 1.0
     y = D @ obj
@@ -269,11 +277,11 @@ def _chebyshev_kernel(Z, b, start, harris, max_pivots):
         for j in range(n1):
             d[j] = sign * D[slot, j]
         dnorm = np.sqrt(w[slot])
-        np.dot(Z, d, Ad)
-        enter, t = _ratio(Ad, s, 1e-10 * dnorm, harris, bland)
+        enter, _, t = _ratio(Z, rows, m, d, s, Ad, 1e-10 * dnorm, harris, bland)
         if enter < 0:
             return z, basis, y, False  # unbounded: no box
-        _pivot(Z, b, D, w, y, basis, is_basic, z, s, slot, enter, t, d, Ad, alpha)
+        _pivot(Z, b, D, w, y, basis, is_basic, z, s, rows, m, slot, enter, t, d, Ad, alpha,
+               prow)
         since += 1
         degenerate = degenerate + 1 if t * dnorm <= harris else 0
     return z, basis, y, False
