@@ -62,7 +62,7 @@ def test_polygons_are_the_cells_vertices_ccw_and_tile_the_box():
     np.testing.assert_allclose(areas, part.cells["volume"], rtol=1e-9)
     np.testing.assert_allclose(areas.sum(), 4.0, rtol=1e-12)
     np.testing.assert_array_equal(coll.get_array(), part.cells["volume"].to_numpy())
-    assert len(ax.figure.axes) == 2  # the colour bar
+    assert len(ax.figure.axes) + len(ax.child_axes) == 2  # the colour bar (an inset)
     pts = next(c for c in ax.collections if c.get_offsets().shape == X.shape)
     np.testing.assert_array_equal(pts.get_offsets(), X)
 
@@ -88,7 +88,7 @@ def test_nerve_edges_join_centroids_and_take_edge_colours():
         np.testing.assert_allclose(seg, [cen[a], cen[b]])
     np.testing.assert_array_equal(lines.get_array(), cx.edges["face_volume"].to_numpy())
     assert sorted(np.round(cx.edges["face_volume"], 12)) == [0.3, 0.4, 0.6, 0.7]
-    assert len(ax.figure.axes) == 1
+    assert len(ax.figure.axes) + len(ax.child_axes) == 1
 
 
 def test_categorical_colouring_gets_a_legend_and_existing_axes_are_used():
@@ -169,3 +169,22 @@ def test_layer_counts_and_training_plot_the_table_columns():
         plot_training(tr, columns="acc")
     with pytest.raises(ValueError, match="empty"):
         plot_layer_counts(pd.DataFrame({"n_cells": []}))
+
+
+def test_colour_bar_labels_stay_clear_of_the_next_subplot():
+    """Oracle: the rendered bounding boxes (constrained layout, side by side subplots):
+    the left plot's colour-bar label does not overlap the right plot's y label."""
+    import matplotlib.pyplot as plt
+
+    arr = cellgeom.HyperplaneArrangement([[1, 0], [0, 1], [1, 1]], [-0.3, -0.6, -1.0])
+    part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3), layout="constrained")
+    for ax in axes:
+        cellgeom.plot_partition(part, color_by="volume", ax=ax)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    bar = axes[0].child_axes[0]
+    left = bar.yaxis.label.get_window_extent(renderer)
+    right = axes[1].yaxis.label.get_window_extent(renderer)
+    assert left.x1 < right.x0
+    plt.close(fig)

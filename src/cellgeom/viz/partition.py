@@ -282,16 +282,16 @@ def _draw_data(ax, X, data_color) -> list:
 
 
 def _colorbar(ax, mappable, label: str):
-    """A colour bar as tall as the (equal-aspect) axes, appended on the right."""
-    from mpl_toolkits.axes_grid1 import make_axes_locatable
+    """A colour bar as tall as the (equal-aspect) axes, on its right.
 
-    divider = getattr(ax, "_cellgeom_divider", None)
-    first = divider is None
-    if first:
-        divider = make_axes_locatable(ax)
-        ax._cellgeom_divider = divider
+    An inset of the axes (placed in axes coordinates, so it follows the aspect-adjusted
+    box) rather than an axes_grid1 divider: layout managers ("constrained", "tight")
+    see an inset's labels and keep the neighbouring subplot clear of them.
+    """
+    bars = getattr(ax, "_cellgeom_colorbars", 0)
     # the second bar leaves room for the first one's tick labels and label
-    cax = divider.append_axes("right", size="4%", pad=0.1 if first else 0.75)
+    cax = ax.inset_axes([1.03 + 0.22 * bars, 0.0, 0.04, 1.0])
+    ax._cellgeom_colorbars = bars + 1
     ax.figure.colorbar(mappable, cax=cax, label=label)
 
 
