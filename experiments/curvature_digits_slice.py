@@ -164,7 +164,7 @@ def main() -> None:
     ax.set_title("cells coloured by the model's class on the plane\n"
                  "64-64-64-10 digits MLP on the plane mean digit + PC1, PC2")
     fig.tight_layout()
-    fig.savefig(OUT / "digits_slice_prediction.png", dpi=110)
+    fig.savefig(OUT / "digits_slice_prediction.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     print("wrote", OUT / "digits_slice_prediction.png")
     print(f"done in {time.perf_counter() - t_start:.0f} s")

@@ -102,7 +102,7 @@ def save_panels(cx, X, stats, kv_stat, ke, prefix: str, subtitle: str | None = N
             plot_partition(cx, color_by=cells_c, ax=ax, show_nerve=True,
                            edge_color_by=edge_c, cmap="Greys", edge_cmap="coolwarm_r",
                            alpha=0.35)
-        bars = fig.axes[1:]  # the cells' colour bar, then the edges'
+        bars = ax.child_axes  # the cells' colour bar, then the edges' (insets)
         bars[0].set_ylabel(cells_label)
         if edge_c is not None:
             bars[1].set_ylabel("statistical Ricci curvature (edges)")
@@ -118,7 +118,7 @@ def save_panels(cx, X, stats, kv_stat, ke, prefix: str, subtitle: str | None = N
             ax.set_ylabel(axis_labels[1])
         ax.set_title(title if subtitle is None else f"{title}\n{subtitle}", fontsize="medium")
         fig.tight_layout()
-        fig.savefig(OUT / name, dpi=110)
+        fig.savefig(OUT / name, dpi=110, bbox_inches="tight")
         plt.close(fig)
         print("wrote", OUT / name)
 
