@@ -21,7 +21,8 @@ from ._sklearn import add_predictions, check_fitted_model, model_name, prepare_i
 from .registry import register_adapter
 from .trees import TreeArrays, leaf_boxes
 
-__all__ = ["ensemble_trees", "partition_trees", "refine_boxes"]
+__all__ = ["EnsembleLeaves", "LeafTupleLocator", "TupleLookup", "ensemble_trees",
+           "partition_trees", "refine_boxes"]
 
 
 def ensemble_trees(model) -> list[TreeArrays]:
@@ -127,20 +128,56 @@ def _grid_bound(trees, domain, scale, shift) -> float:
     return float(np.exp(total))
 
 
-def _tuple_lookup(cell_leaves: np.ndarray):
-    """Map leaf tuples (rows) to cell indices by sorting byte views (no dict of tuples)."""
-    cl = np.ascontiguousarray(cell_leaves, dtype=np.int64)
-    void = np.dtype((np.void, cl.itemsize * cl.shape[1]))
-    keys = cl.view(void).ravel()
-    order = np.argsort(keys)
-    sorted_keys = keys[order]
+class TupleLookup:
+    """Map leaf tuples (rows) to cell indices by sorting byte views (no dict of tuples).
 
-    def lookup(rows: np.ndarray) -> np.ndarray:
-        q = np.ascontiguousarray(rows, dtype=np.int64).view(void).ravel()
-        pos = np.minimum(np.searchsorted(sorted_keys, q), len(order) - 1)
-        return np.where(sorted_keys[pos] == q, order[pos], -1)
+    A plain object of arrays, so partitions holding it pickle. Rows not among the
+    cells' tuples map to -1.
+    """
 
-    return lookup
+    def __init__(self, cell_leaves: np.ndarray):
+        cl = np.ascontiguousarray(cell_leaves, dtype=np.int64)
+        self.width = cl.shape[1]
+        keys = cl.view(self._void()).ravel()
+        self.order = np.argsort(keys)
+        self.sorted_keys = keys[self.order]
+
+    def _void(self):
+        return np.dtype((np.void, 8 * self.width))
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        q = np.ascontiguousarray(rows, dtype=np.int64).view(self._void()).ravel()
+        if len(self.order) == 0:
+            return np.full(len(q), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.sorted_keys, q), len(self.order) - 1)
+        return np.where(self.sorted_keys[pos] == q, self.order[pos], -1)
+
+
+class LeafTupleLocator:
+    """``locate`` of an ensemble's partition: each point's leaf tuple, looked up.
+
+    Picklable when ``leaves_of`` is (the adapters pass plain objects, not closures).
+    """
+
+    def __init__(self, leaves_of, lookup: TupleLookup):
+        self.leaves_of = leaves_of
+        self.lookup = lookup
+
+    def __call__(self, X) -> np.ndarray:
+        return self.lookup(self.leaves_of(X))
+
+
+class EnsembleLeaves:
+    """``leaves_of`` of a scikit-learn ensemble: the leaf of each point in each tree,
+    from the trees' own arrays (after the pipeline's ``transform``, if any)."""
+
+    def __init__(self, trees, transform=None):
+        self.trees = trees
+        self.transform = transform
+
+    def __call__(self, X) -> np.ndarray:
+        Z = np.asarray(X if self.transform is None else self.transform(X), dtype=float)
+        return np.column_stack([t.apply(Z) for t in self.trees])
 
 
 _ENSEMBLES = [
@@ -192,7 +229,7 @@ def partition_trees(trees, leaves_of, *, domain, data, cells, record, n_outside:
         n_dropped = int((~keep).sum())
         lo, hi, leaves = lo[keep], hi[keep], leaves[keep]
         counts = np.zeros(len(lo), dtype=np.int64)
-        lookup = _tuple_lookup(leaves)
+        lookup = TupleLookup(leaves)
         if data is not None:
             inside = data[domain.contains(data)]
             if len(inside):
@@ -213,14 +250,15 @@ def partition_trees(trees, leaves_of, *, domain, data, cells, record, n_outside:
         keep = np.all(hi > lo, axis=1)  # float32 rounding can leave a data point's box empty
         n_dropped = int((~keep).sum())
         lo, hi, leaves, counts = lo[keep], hi[keep], leaves[keep], counts[keep]
-        lookup = _tuple_lookup(leaves)
+        lookup = TupleLookup(leaves)
     keys = _leaf_keys(leaves)
     info = {"cells": cells, "n_dropped": n_dropped, "n_points_outside": n_outside,
             "n_trees": len(trees)}
     if tol is not None:
         info["tol"] = float(tol)
     return build_box_partition(domain=domain, keys=keys, lo=lo, hi=hi, counts=counts,
-                               model=record, locator=lambda X: lookup(leaves_of(X)), info=info)
+                               model=record, locator=LeafTupleLocator(leaves_of, lookup),
+                               info=info)
 
 
 def _leaf_keys(leaves: np.ndarray) -> list[str]:
@@ -247,12 +285,7 @@ def _partition_ensemble(model, *, domain, data, cells, tol=None, n_jobs=None, ex
     data, domain, n_outside = prepare_inputs(record, domain, data, cells)
     scale, shift = _affine if _affine is not None else (None, None)
     trees = ensemble_trees(model)
-    transform = _transform or (lambda X: X)
-
-    def leaves_of(X):
-        Z = np.asarray(transform(X), dtype=float)
-        return np.column_stack([t.apply(Z) for t in trees])
-
+    leaves_of = EnsembleLeaves(trees, _transform)
     part = partition_trees(trees, leaves_of, domain=domain, data=data, cells=cells,
                            record=record, n_outside=n_outside, progress=progress, tol=tol,
                            max_cells=max_cells, scale=scale, shift=shift,

@@ -15,7 +15,7 @@ from ..geometry import Box
 from ._sklearn import add_predictions, check_fitted_model, named_input, prepare_inputs
 from .registry import register_adapter
 
-__all__ = ["BoxPartition", "TreeArrays", "leaf_boxes"]
+__all__ = ["BoxPartition", "TreeArrays", "TreeLeafLocator", "TreeLeaves", "leaf_boxes"]
 
 
 # -- trees as arrays ----------------------------------------------------------------------------
@@ -119,6 +119,32 @@ _TREES = ["sklearn.tree._classes.DecisionTreeClassifier",
           "sklearn.tree._classes.ExtraTreeRegressor"]
 
 
+class TreeLeaves:
+    """``model.apply`` on float32 inputs (as scikit-learn compares), after the
+    pipeline's ``transform`` if any. A plain object, so partitions holding it pickle."""
+
+    def __init__(self, model, transform=None):
+        self.model = model
+        self.transform = transform
+
+    def __call__(self, X) -> np.ndarray:
+        Z = X if self.transform is None else self.transform(X)
+        return self.model.apply(named_input(self.model,
+                                            np.ascontiguousarray(Z, dtype=np.float32)))
+
+
+class TreeLeafLocator:
+    """``locate`` of a tree's partition: the leaf's cell index (-1 for leaves that are
+    not cells)."""
+
+    def __init__(self, leaf_of: TreeLeaves, index: np.ndarray):
+        self.leaf_of = leaf_of
+        self.index = index
+
+    def __call__(self, X) -> np.ndarray:
+        return self.index[self.leaf_of(X)]
+
+
 def _partition_tree(model, *, domain, data, cells, tol=None, n_jobs=None, executor=None,
                     progress=True, _affine=None, _model=None, _transform=None):
     """Leaves of a single tree as a :class:`BoxPartition` (see module docstring)."""
@@ -130,12 +156,7 @@ def _partition_tree(model, *, domain, data, cells, tol=None, n_jobs=None, execut
     node_lo, node_hi = leaf_boxes(tree, domain, scale, shift)
     leaves = np.flatnonzero(tree.left < 0)
     nonempty = leaves[np.all(node_hi[leaves] > node_lo[leaves], axis=1)]
-    transform = _transform or (lambda X: X)
-
-    def leaf_of(X):
-        return model.apply(named_input(model, np.ascontiguousarray(transform(X),
-                                                                   dtype=np.float32)))
-
+    leaf_of = TreeLeaves(model, _transform)
     counts = np.zeros(tree.left.size, dtype=np.int64)
     if data is not None:
         inside = data[domain.contains(data)]
@@ -157,7 +178,7 @@ def _partition_tree(model, *, domain, data, cells, tol=None, n_jobs=None, execut
         info["tol"] = float(tol)
     part = build_box_partition(
         domain=domain, keys=[str(v) for v in own], lo=node_lo[order], hi=node_hi[order],
-        counts=counts[own], model=record, locator=lambda X: index[leaf_of(X)], info=info,
+        counts=counts[own], model=record, locator=TreeLeafLocator(leaf_of, index), info=info,
         outside_keys=[str(v) for v in rest])
     add_predictions(part.cells, record, domain.dim)
     part.cells["leaf"] = own

@@ -22,7 +22,8 @@ from ...geometry import Box
 from ..ensembles import partition_trees
 from ..trees import TreeArrays
 
-__all__ = ["BoostedModel", "add_columns", "partition_boosted", "check_booster_input"]
+__all__ = ["BoostedModel", "BoosterLeaves", "add_columns", "partition_boosted",
+           "check_booster_input"]
 
 
 @dataclass
@@ -59,6 +60,32 @@ class BoostedModel:
     check_domain: Callable[[Box], None] | None = None
 
 
+class BoosterLeaves:
+    """``leaves_of`` of a booster: the library's own leaf ids of each point, each tree.
+
+    Pickles as ``(model, reader)``; the booster (whose ``leaves`` is a closure over the
+    library's model) is read again on first use after unpickling.
+    """
+
+    def __init__(self, model, reader=None, booster: BoostedModel | None = None):
+        self.model = model
+        self.reader = reader
+        self._booster = booster
+
+    def __getstate__(self):
+        if self.reader is None:
+            raise TypeError(f"the leaf function of this {type(self.model).__name__} "
+                            "partition cannot be pickled (no reader given)")
+        return {"model": self.model, "reader": self.reader, "_booster": None}
+
+    def __call__(self, X) -> np.ndarray:
+        if self._booster is None:
+            self._booster = self.reader(self.model)
+        booster = self._booster
+        return np.asarray(booster.leaves(check_booster_input(booster, X, name="X")),
+                          dtype=np.int64).reshape(len(X), -1)
+
+
 def add_columns(out: dict, name: str, values, always_split: bool = False) -> None:
     """Store ``values`` as column ``name`` (1-D, or one column) or ``name_<k>`` per column.
 
@@ -88,8 +115,8 @@ def check_booster_input(booster: BoostedModel, X, name: str = "data",
 
 
 def partition_boosted(model, booster: BoostedModel, *, domain, data, cells: str,
-                      progress: bool = True, tol=None,
-                      max_cells: int = 200_000) -> BoxPartition:
+                      progress: bool = True, tol=None, max_cells: int = 200_000,
+                      reader: Callable[[object], BoostedModel] | None = None) -> BoxPartition:
     """Cells of a booster: the common refinement of all its trees' leaves.
 
     Parameters
@@ -102,6 +129,10 @@ def partition_boosted(model, booster: BoostedModel, *, domain, data, cells: str,
         As in :func:`cellgeom.partition`.
     max_cells : int
         ``cells="all"`` refuses, with the estimated count, above this.
+    reader : callable, optional
+        The module-level function that read ``booster`` from ``model``: a pickled
+        partition re-reads the booster with it (the library's leaf function is a
+        closure, which does not pickle).
     """
     if data is not None:
         data = check_booster_input(booster, data,
@@ -115,10 +146,7 @@ def partition_boosted(model, booster: BoostedModel, *, domain, data, cells: str,
         booster.check_domain(domain)
     n_outside = 0 if data is None else int((~domain.contains(data)).sum())
 
-    def leaves_of(X):
-        return np.asarray(booster.leaves(check_booster_input(booster, X, name="X")),
-                          dtype=np.int64).reshape(len(X), -1)
-
+    leaves_of = BoosterLeaves(model, reader, booster)
     part = partition_trees(booster.trees, leaves_of, domain=domain, data=data, cells=cells,
                            record=model, n_outside=n_outside, progress=progress, tol=tol,
                            max_cells=max_cells, name=booster.name)

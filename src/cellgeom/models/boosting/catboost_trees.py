@@ -286,4 +286,5 @@ def _partition_catboost(model, *, domain, data, cells, tol=None, n_jobs=None, ex
                         progress=True, max_cells: int = 200_000):
     """Cells of a CatBoost model (see the module docstring and :func:`partition_boosted`)."""
     return partition_boosted(model, read_catboost(model), domain=domain, data=data, cells=cells,
-                             progress=progress, tol=tol, max_cells=max_cells)
+                             progress=progress, tol=tol, max_cells=max_cells,
+                             reader=read_catboost)

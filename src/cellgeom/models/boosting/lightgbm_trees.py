@@ -298,7 +298,8 @@ def _partition_lightgbm(model, *, domain, data, cells, tol=None, n_jobs=None, ex
                         progress=True, max_cells: int = 200_000) -> BoxPartition:
     """Cells of a LightGBM model (see the module docstring and :func:`partition_boosted`)."""
     return partition_boosted(model, _read(model), domain=domain, data=data, cells=cells,
-                             progress=progress, tol=tol, max_cells=max_cells)
+                             progress=progress, tol=tol, max_cells=max_cells,
+                             reader=_read)
 
 
 for _name in ("lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor"):

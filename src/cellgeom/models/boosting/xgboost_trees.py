@@ -263,4 +263,5 @@ def _partition_xgboost(model, *, domain, data, cells, tol=None, n_jobs=None, exe
                        progress=True, max_cells: int = 200_000):
     """Cells of an XGBoost model (see the module docstring and :func:`partition_boosted`)."""
     return partition_boosted(model, read_xgboost(model), domain=domain, data=data, cells=cells,
-                             progress=progress, tol=tol, max_cells=max_cells)
+                             progress=progress, tol=tol, max_cells=max_cells,
+                             reader=read_xgboost)
