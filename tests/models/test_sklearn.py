@@ -14,22 +14,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 import cellgeom
 
-
-def _data(n=2, N=200, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.random((N, n)) * np.arange(1, n + 1)
-    y = (X[:, 0] + X[:, -1] > 1.5).astype(int) + (X[:, 0] > 0.6)
-    return X, y
-
-
-def _check_locate_and_centre_predictions(part, model, Xt, own_assign):
-    """Oracle: the model's own assignment (nearest centre / arg-max) and model.predict."""
-    cell = part.locate(Xt)
-    assert np.all(cell >= 0)
-    assert np.array_equal(own_assign, np.array(part.keys, dtype=int)[cell])
-    assert np.array_equal(part.cells["prediction"].to_numpy()[cell], model.predict(Xt))
-    assert np.array_equal(part.cells["prediction"].to_numpy(), model.predict(part.centers))
-    assert abs(part.volumes.sum() / part.domain.volume - 1) < 1e-9
+from ..helpers import sklearn_data as _data
 
 
 def test_errors_unfitted_wrong_features_unsupported_nonaffine():
