@@ -123,7 +123,7 @@ def _decide_row(A, b, live, status, k, basis, is_basic, art_val, D, w, y, x, s, 
     """Walk ``max a_k x`` over ``P`` with row ``k`` relaxed until a certificate settles it.
 
     Stops with ``status[k]`` = FACET (a verified witness), REDUNDANT (the bound of
-    :func:`_redundancy_bound` within ``tol / 2`` of ``b_k``) or FALLBACK (the optimum lies
+    :func:`_redundancy_bound` below ``b_k + tol / 2``) or FALLBACK (the optimum lies
     between ``b_k + tol / 2`` and ``b_k + 2 tol``, a numerical failure, or the pivot cap).
     A step crossing hyperplane ``k`` by more than ``2 tol`` is not taken, so the vertex
     stays in ``P`` up to that. Rows entering the basis on the way are tried as facets
@@ -268,9 +268,10 @@ def facet_status(A, b, center, live, known=None, tol: float = 1e-9,
 
     * **redundant**: at any basis, ``y = A_B^{-T} a_k``, ``y+ = max(y, 0)``,
       ``r = a_k - sum y+_j a_j``; row ``k`` is redundant when
-      ``sum y+_j b_j + sum_i max(r_i lo_i, r_i hi_i) < b_k - tol`` (the box ``lo, hi``
+      ``sum y+_j b_j + sum_i max(r_i lo_i, r_i hi_i) < b_k + tol / 2`` (the box ``lo, hi``
       from the axis rows absorbs the residual; row ``k``'s own box bound is relaxed by one
-      unit, as in the relaxed LP that defines the answer);
+      unit, as in the relaxed LP that defines the answer, whose facet threshold is
+      ``b_k + tol``);
     * **facet**: a point ``x = v + t d`` on an edge out of ``P`` through row ``k`` (``d`` an
       edge direction ``A_B^{-1} e_j``), pulled towards ``center`` so that it violates row
       ``k`` by more than ``tol`` and satisfies every other row strictly.
