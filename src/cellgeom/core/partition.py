@@ -285,6 +285,8 @@ def _faces_from_facets(facets: pd.DataFrame, keys: list[str], dim: int) -> pd.Da
             "cell_b": f["neighbor"].to_numpy(),
             "key_b": f["neighbor_key"].to_numpy(),
             "volume": f["volume"].to_numpy(),
+            # the estimated route's error bar (pooled from both sides of a shared face)
+            **({"volume_se": f["volume_se"].to_numpy()} if "volume_se" in f else {}),
             "boundary": np.where(f["neighbor"].to_numpy() == -1, -1 - label, -1),
             "label": label,
             "offset": f["offset"].to_numpy(),

@@ -11,8 +11,8 @@ exactly that answer:
   float64 on the original rows -- a witness point that violates only that row (facet) or
   nonnegative multipliers of the basis rows whose bound, with the residual absorbed by the
   box, stays below ``b_i + tol / 2`` (redundant). Rows it cannot certify (an optimum
-  between ``b_i + tol / 2`` and ``b_i + 2 tol``, cycling cut off by the pivot cap, a numerical failure) go to the
-  HiGHS route below, row by row.
+  between ``b_i + tol / 2`` and ``b_i + 2 tol``, cycling cut off by the pivot cap, a
+  numerical failure) go to the HiGHS route below, row by row.
 * ``method="highs"``: certificates, then warm-started simplex LPs on one persistent HiGHS
   model per cell (``highspy``), ordered so that consecutive objectives are close.
 

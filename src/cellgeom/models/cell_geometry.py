@@ -33,8 +33,13 @@ class Cell:
 
 
 def volume_method(high: bool, volume: str) -> str:
-    if not high or volume == "exact":
+    """The ``info["volume_method"]`` label: "exact" only for the exact vertex route (which
+    ``volume="exact"`` always takes), else what the high-dimensional route computed."""
+    if not high:
         return "exact"
+    if volume == "exact":
+        raise ValueError("volume='exact' runs on the exact vertex route only; the route "
+                         "was not switched (an internal error).")
     return {"auto": "estimate", "estimate": "estimate"}.get(volume, volume)
 
 
@@ -103,7 +108,7 @@ def _geometry_chunk(polys, tol, route=None):
                                         tol=kernel_tol(tol, route))
     else:  # seeded per cell: identical on every backend
         geoms = [highdim_geometry(*polys[i], centers[i], radii[i], tol=tol,
-                                  volume=volume in ("estimate", "exact"),
+                                  volume=volume == "estimate",
                                   seed=_cell_seed(*polys[i]), facet_method=facet_method)
                  for i in full]
     for i, geom in zip(full, geoms):

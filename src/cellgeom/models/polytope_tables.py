@@ -13,7 +13,7 @@ from scipy.spatial import cKDTree
 
 from ..core import vector_columns
 
-__all__ = ["global_vertices", "partition_tables"]
+__all__ = ["global_vertices", "partition_tables", "pool_face_estimates"]
 
 
 def global_vertices(per_cell: list[np.ndarray], n: int, tol: float):
@@ -87,6 +87,63 @@ def partition_tables(domain, keys, geoms, counts, is_data, across, tol):
     hinges = _hinge_table([(g.geom, g.labels) for g in geoms], f_cell, facets, n_facets, n,
                           tol)
     return cells, facets, hinges
+
+
+def pool_face_estimates(facets: pd.DataFrame) -> None:
+    """One estimate per face shared by two built cells, written to both facet rows.
+
+    On the estimated route each cell estimates its facets' (n-1)-volumes on its own
+    (pyramid identity, :mod:`cellgeom.geometry.volume_mc`), so the two sides of a face
+    carry two independent estimates ``v_1 +- s_1`` and ``v_2 +- s_2`` of one number. Both
+    rows get their inverse-variance mean
+
+        v = (v_1 / s_1^2 + v_2 / s_2^2) / (1 / s_1^2 + 1 / s_2^2),  s = (1/s_1^2 + 1/s_2^2)^-1/2
+
+    (units: length^(n-1)), so the ``faces`` table, the nerve's edge weights and either
+    cell's facet list agree whichever cell comes first. Where an error bar is missing (the
+    chains did not mix: NaN) the finite estimates are averaged, with the error bar of a
+    mean of independent estimates when all are known, else NaN. In place; faces towards
+    the boundary or a cell outside the partition keep their one estimate.
+    """
+    if "volume_se" not in facets or len(facets) == 0:
+        return
+    cell = facets["cell"].to_numpy()
+    neighbor = facets["neighbor"].to_numpy()
+    rows = np.flatnonzero(neighbor >= 0)
+    if rows.size == 0:
+        return
+    lo = np.minimum(cell[rows], neighbor[rows]).astype(np.int64)
+    hi = np.maximum(cell[rows], neighbor[rows]).astype(np.int64)
+    # two convex cells share at most one face: the unordered pair names it
+    _, face = np.unique(lo * (int(hi.max()) + 1) + hi, return_inverse=True)
+    face = face.ravel()
+    k = int(face.max()) + 1
+    vol = facets["volume"].to_numpy(dtype=float)[rows]
+    se = facets["volume_se"].to_numpy(dtype=float)[rows]
+    known = np.isfinite(vol)
+    weighted = known & np.isfinite(se) & (se > 0)
+
+    def per_face(values):
+        return np.bincount(face, weights=values, minlength=k)
+
+    n_known = per_face(known.astype(float))
+    all_weighted = per_face(weighted.astype(float)) == n_known
+    w = np.where(weighted, 1.0 / np.where(weighted, se, 1.0) ** 2, 0.0)
+    w_sum = per_face(w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inverse_var = per_face(np.where(weighted, vol, 0.0) * w) / w_sum
+        inverse_se = 1.0 / np.sqrt(w_sum)
+        mean = per_face(np.where(known, vol, 0.0)) / n_known
+        se_sq = per_face(np.where(known & np.isfinite(se), se, 0.0) ** 2)
+        has_se = per_face((known & np.isfinite(se)).astype(float)) == n_known
+        mean_se = np.where(has_se, np.sqrt(se_sq) / n_known, np.nan)
+    use_weights = all_weighted & (n_known > 0)
+    pooled = np.where(use_weights, inverse_var, np.where(n_known > 0, mean, np.nan))
+    pooled_se = np.where(use_weights, inverse_se, np.where(n_known > 0, mean_se, np.nan))
+    volume = facets["volume"].to_numpy(dtype=float).copy()
+    volume_se = facets["volume_se"].to_numpy(dtype=float).copy()
+    volume[rows], volume_se[rows] = pooled[face], pooled_se[face]
+    facets["volume"], facets["volume_se"] = volume, volume_se
 
 
 def _hinge_table(geoms, f_cell, facets, n_facets, n, tol):

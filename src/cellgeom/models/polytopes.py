@@ -28,7 +28,7 @@ from ..geometry.facets import FACET_METHODS
 from ..parallel import CellTaskError, Executor, resolve_executor
 from .cell_geometry import Cell, DegenerateCellError, cell_geometries, volume_method
 from .coincident import PROBE_STEPS, key_across, probe_points
-from .polytope_tables import global_vertices, partition_tables
+from .polytope_tables import global_vertices, partition_tables, pool_face_estimates
 from .unit_frame import UnitFrame
 
 __all__ = ["build_polytope_partition", "CellConstraints", "DegenerateCellError", "seed_keys",
@@ -102,11 +102,15 @@ def build_polytope_partition(
     volume : {"auto", "exact", "estimate", "data", "none"}
         Volumes on the high-dimensional route: "estimate" uses the rounded multiphase
         Monte Carlo estimator of :mod:`cellgeom.geometry.volume_mc` (columns
-        ``volume_se`` of cells and facets; NaN when the chains did not mix); "auto" does so
-        up to ``AUTO_ESTIMATE_DIM`` input dimensions and skips volumes above it (a warning
-        says so: the estimator costs seconds to minutes per cell there); "data" and "none"
-        skip it (NaN; adapters fill "data" with the empirical mass). Ignored for
-        ``n <= exact_dim`` (always exact).
+        ``volume_se`` of cells and facets; NaN when the chains did not mix; a face shared
+        by two built cells gets one pooled estimate, see :func:`.pool_face_estimates`);
+        "auto" does so up to ``AUTO_ESTIMATE_DIM`` input dimensions and skips volumes above
+        it (a warning says so: the estimator costs seconds to minutes per cell there);
+        "data" and "none" skip it (NaN; adapters fill "data" with the empirical mass).
+        "exact" takes the exact vertex route (Qhull) whatever ``exact_dim`` says, up to
+        ``EXACT_VOLUME_MAX_DIM`` dimensions (vertex counts, and Qhull's time, grow fast
+        with the dimension), and raises a ``ValueError`` above it: exact volumes are never
+        replaced by estimates. For ``n <= exact_dim`` volumes are always exact.
     facet_method : {"simplex", "highs"}
         Facets and Chebyshev centres on the high-dimensional route: the compiled vertex
         walk (certified in float64, HiGHS for what it cannot certify) or HiGHS throughout.
@@ -122,8 +126,11 @@ def build_polytope_partition(
                          f"got {volume!r}.")
     if facet_method not in FACET_METHODS:
         raise ValueError(f"facet_method must be one of {FACET_METHODS}, got {facet_method!r}.")
-    volume = _resolve_volume(volume, domain.dim, int(exact_dim))
-    route = (domain.dim, int(exact_dim), volume, facet_method)
+    exact_dim = int(exact_dim)
+    volume = _resolve_volume(volume, domain.dim, exact_dim)
+    if volume == "exact":  # exact means the vertex route (Qhull), never an estimate
+        exact_dim = max(exact_dim, domain.dim)
+    route = (domain.dim, exact_dim, volume, facet_method)
     tol = 1e-9 * domain.scale if tol is None else float(tol)
     frame = UnitFrame(domain)
     own_executor = not isinstance(executor, Executor)
@@ -164,6 +171,7 @@ def build_polytope_partition(
         cells["volume_se"] = np.array([g.geom.volume_se for g in geoms])
         facets["volume_se"] = np.concatenate([g.geom.facet_volume_se for g in geoms]) \
             if geoms else np.zeros(0)
+        pool_face_estimates(facets)  # one estimate per shared face, whichever cell is first
     frame.tables_to_domain(cells, facets, hinges)
     return Partition(
         domain=domain, keys=keys, cells=cells, facets=facets, hinges=hinges,
@@ -175,8 +183,21 @@ def build_polytope_partition(
 AUTO_ESTIMATE_DIM = 16
 
 
+#: volume="exact" takes the exact vertex route (Qhull) up to this dimension, and is refused
+#: above it (the vertex count of a cell grows exponentially with the dimension)
+EXACT_VOLUME_MAX_DIM = 8
+
+
 def _resolve_volume(volume: str, n: int, exact_dim: int) -> str:
-    """What "auto" means for this dimension; warns when volumes are skipped."""
+    """What "auto" means for this dimension; warns when volumes are skipped, refuses
+    "exact" where the exact vertex route is out of reach."""
+    if volume == "exact" and n > max(exact_dim, EXACT_VOLUME_MAX_DIM):
+        raise ValueError(
+            f"volume='exact' needs the exact vertex route (Qhull vertex enumeration), which "
+            f"cellgeom runs up to {EXACT_VOLUME_MAX_DIM} dimensions (or exact_dim), but the "
+            f"cells are {n}-dimensional: their vertex counts are out of reach. Use "
+            "volume='estimate' (Monte Carlo estimates with standard errors, column "
+            "volume_se), volume='data' (the empirical data mass) or volume='none'.")
     if volume != "auto" or n <= exact_dim:
         return volume
     if n <= AUTO_ESTIMATE_DIM:
