@@ -90,3 +90,61 @@ def test_estimated_shared_faces_are_symmetric_and_match_the_exact_face_areas():
     se = pair["volume_se"].to_numpy()
     assert np.all(np.isfinite(se))
     assert np.all(np.abs(pair["volume"] - pair["volume_exact"]) <= 4 * se + 1e-12)
+
+
+def _linear_and_kmeans(n=7, seed=0):
+    from sklearn.cluster import KMeans
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(seed)
+    X = rng.random((300, n))
+    y = (X[:, 0] + X[:, 1] > 1).astype(int)
+    return X, [LogisticRegression().fit(X, y),
+               KMeans(3, n_init=3, random_state=seed).fit(X)]
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["LogisticRegression", "KMeans"])
+def test_linear_and_voronoi_accept_volume_like_the_other_polytope_models(which):
+    """Oracles: volume='exact' tiles the box exactly (Qhull) in 7-D; 'data' is the
+    empirical mass vol(X) n_i / N; 'none' gives NaN volumes; the labels say which."""
+    X, models = _linear_and_kmeans()
+    model = models[which]
+    box = cellgeom.Box(np.zeros(7), np.ones(7))
+    exact = cellgeom.partition(model, box, X, cells="all", volume="exact", progress=False)
+    assert exact.info["volume_method"] == "exact" and exact.has_vertices
+    assert abs(exact.volumes.sum() - 1.0) <= 1e-9
+    data = cellgeom.partition(model, box, X, volume="data", progress=False)
+    assert data.info["volume_method"] == "data"
+    np.testing.assert_allclose(data.volumes, data.cells["n_points"] / len(X))
+    none = cellgeom.partition(model, box, X, volume="none", progress=False)
+    assert none.info["volume_method"] == "none" and np.isnan(none.volumes).all()
+    assert none.keys == data.keys and len(none.facets) == len(data.facets)
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["LogisticRegression", "KMeans"])
+def test_linear_and_voronoi_volume_values_are_checked_by_the_registry(which):
+    """Oracle: a ValueError from the registry's option check naming the model and the
+    accepted values; volume='exact' in 20-D is refused like for networks."""
+    X, models = _linear_and_kmeans()
+    name = type(models[which]).__name__
+    with pytest.raises(ValueError, match=rf"volume must be one of 'auto'.*for {name}, got 'exakt'"):
+        cellgeom.partition(models[which], data=X, volume="exakt", progress=False)
+    X20, models20 = _linear_and_kmeans(20)
+    with pytest.raises(ValueError, match=r"volume='exact'.*20-dimensional"):
+        cellgeom.partition(models20[which], data=X20, volume="exact", progress=False)
+
+
+def test_volume_through_a_pipeline_reaches_the_final_estimator():
+    """Oracle: the same volumes as the final estimator's partition on scaled data."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    X, _ = _linear_and_kmeans()
+    y = (X[:, 0] > 0.5).astype(int)
+    pipe = make_pipeline(MinMaxScaler(), LogisticRegression()).fit(X, y)
+    part = cellgeom.partition(pipe, data=X, volume="data", progress=False)
+    assert part.info["volume_method"] == "data"
+    np.testing.assert_allclose(part.volumes, part.cells["n_points"] / len(X) * part.domain.volume)
+    with pytest.raises(ValueError, match="volume must be one of"):
+        cellgeom.partition(pipe, data=X, volume="bogus", progress=False)

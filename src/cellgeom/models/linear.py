@@ -44,7 +44,10 @@ class LargestScore:
 
 
 def _partition_linear(model, *, domain, data, cells, progress=True, tol=None, n_jobs=None,
-                      executor=None, _affine=None, _model=None, _transform=None):
+                      executor=None, volume="auto", exact_dim=6, _affine=None, _model=None,
+                      _transform=None):
+    """Arg-max cells of a linear classifier; ``volume`` and ``exact_dim`` as for every
+    polytope model (:func:`cellgeom.models.polytopes.build_polytope_partition`)."""
     record = model if _model is None else _model
     check_fitted_model(model)
     data, domain, n_outside = prepare_inputs(record, domain, data, cells)
@@ -73,8 +76,8 @@ def _partition_linear(model, *, domain, data, cells, progress=True, tol=None, n_
 
     part, cls = integer_keyed_partition(
         class_of, n_classes, domain, data, cells, constraints=constraints, model=record, tol=tol,
-        progress=progress, n_jobs=n_jobs, executor=executor,
-        info={"n_points_outside": n_outside})
+        progress=progress, n_jobs=n_jobs, executor=executor, volume=volume,
+        exact_dim=exact_dim, info={"n_points_outside": n_outside})
     part.cells["class_index"] = cls
     add_predictions(part.cells, record, domain.dim)
     return part

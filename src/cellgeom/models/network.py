@@ -28,7 +28,7 @@ from ..core import Partition, check_data, resolve_domain
 from ..nn.layers import PiecewiseLinearNetwork, as_network
 from ..nn.steps import MaxPoolStep
 from .arrangement import flip_bit
-from .polytopes import attach_data, build_polytope_partition, seed_keys
+from .polytopes import attach_data, build_polytope_partition, data_volumes, seed_keys
 from .registry import register_adapter
 
 __all__ = ["NetworkCells", "layerwise_table"]
@@ -434,9 +434,7 @@ def _partition_network(net, *, domain, data, cells, progress=True, upto_layer=No
     attach_data(part, model.keys, data_keys, data is not None)
     if data is not None:
         if volume == "data":  # empirical mass: vol(X) * share of the points in the cell
-            share = part.cells["n_points"].to_numpy() / max(1, len(data_keys))
-            part.cells["volume"] = share * domain.volume
-            part.info["volume_method"] = "data"
+            data_volumes(part, len(data_keys))
     if part.n_cells and model.classifier:  # constant on each cell: from its comparison bits
         part.cells["prediction"] = model.predictions(part.keys)
     elif part.n_cells:

@@ -29,10 +29,12 @@ from ..parallel import CellTaskError, Executor, resolve_executor
 from .cell_geometry import Cell, DegenerateCellError, cell_geometries, volume_method
 from .coincident import PROBE_STEPS, key_across, probe_points
 from .polytope_tables import global_vertices, partition_tables, pool_face_estimates
+from .registry import VOLUME_METHODS
 from .unit_frame import UnitFrame
 
 __all__ = ["build_polytope_partition", "CellConstraints", "DegenerateCellError", "seed_keys",
-           "attach_data", "integer_keyed_partition", "KeyLocator", "IndexLocator"]
+           "attach_data", "integer_keyed_partition", "KeyLocator", "IndexLocator",
+           "data_volumes"]
 
 #: for a list of keys, each cell's (A, b, labels) without the domain box rows
 CellConstraints = Callable[[Sequence[str]], list[tuple[np.ndarray, np.ndarray, np.ndarray]]]
@@ -121,8 +123,8 @@ def build_polytope_partition(
         beyond the facet, so the cell behind the sliver is found and becomes the
         neighbour (without it such facets name the dropped key, ``neighbor = -2``).
     """
-    if volume not in ("auto", "exact", "estimate", "data", "none"):
-        raise ValueError(f"volume must be 'auto', 'exact', 'estimate', 'data' or 'none', "
+    if not isinstance(volume, str) or volume not in VOLUME_METHODS:
+        raise ValueError(f"volume must be one of {', '.join(map(repr, VOLUME_METHODS))}, "
                          f"got {volume!r}.")
     if facet_method not in FACET_METHODS:
         raise ValueError(f"facet_method must be one of {FACET_METHODS}, got {facet_method!r}.")
@@ -466,7 +468,21 @@ def integer_keyed_partition(index_of, n_keys: int, domain: Box, data, cells: str
         found = part.locate(data)
         part.cells["n_points"] = np.bincount(found[found >= 0], minlength=part.n_cells)
         part.cells["is_data"] = part.cells["n_points"].to_numpy() > 0
+        if build_kwargs.get("volume") == "data":
+            data_volumes(part, int(domain.contains(data).sum()))
     return part, cell_ids
+
+
+def data_volumes(part: Partition, n_inside: int) -> None:
+    """``volume="data"``: each cell's empirical mass ``vol(X) * n_i / N`` (in place).
+
+    ``n_i`` is the number of data points in cell ``i`` and ``N = n_inside`` the number
+    inside the domain ``X``; units of the domain's volume. ``info["volume_method"]`` becomes
+    "data".
+    """
+    share = part.cells["n_points"].to_numpy() / max(1, int(n_inside))
+    part.cells["volume"] = share * part.domain.volume
+    part.info["volume_method"] = "data"
 
 
 def _integer_across(key: str, label: int) -> str:

@@ -18,10 +18,13 @@ from typing import Any
 from ..core import Partition
 
 __all__ = ["Adapter", "adapter_for", "feature_names_of", "partition", "register_adapter",
-           "supported_models", "check_common_parameters", "check_options"]
+           "supported_models", "check_common_parameters", "check_options", "VOLUME_METHODS"]
 
 #: parameters every adapter accepts, whatever the model family
 COMMON_PARAMETERS = ("tol", "n_jobs", "executor", "progress")
+#: the values of options shared by several families, checked by :func:`check_options`
+VOLUME_METHODS = ("auto", "exact", "estimate", "data", "none")
+SHARED_OPTION_VALUES = {"volume": VOLUME_METHODS}
 _POSITIONAL = ("domain", "data", "cells")
 
 
@@ -220,10 +223,16 @@ def check_common_parameters(tol, n_jobs, progress) -> None:
 
 
 def check_options(adapter: Adapter, options: dict) -> None:
-    """Refuse keywords the adapter does not declare, listing what is accepted."""
-    if adapter.options is None:
-        return
-    unknown = sorted(set(options) - set(adapter.options))
+    """Refuse keywords the adapter does not declare, listing what is accepted, and values
+    of the shared options (``volume``) outside their list."""
+    accepted = options if adapter.options is None else adapter.options  # None: checks its own
+    unknown = sorted(set(options) - set(accepted))
+    if not unknown:
+        for name, allowed in SHARED_OPTION_VALUES.items():
+            value = options.get(name, allowed[0])
+            if not isinstance(value, str) or value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))} for "
+                                 f"{adapter.label}, got {value!r}.")
     if unknown:
         specific = ", ".join(adapter.options) if adapter.options else "none"
         raise TypeError(
@@ -272,8 +281,9 @@ def partition(
         Show a progress bar on long work.
     **options
         Family-specific options, checked by name: ``include_neighbors``
-        (arrangements, networks), ``upto_layer``, ``exact_dim``, ``volume``
-        (networks), ``max_cells`` (forests, boosters), ``delaunay_max_dim``
+        (arrangements, networks), ``upto_layer`` (networks), ``exact_dim``, ``volume``
+        (networks, linear classifiers, Voronoi models; ``volume`` one of
+        :data:`VOLUME_METHODS`), ``max_cells`` (forests, boosters), ``delaunay_max_dim``
         (Voronoi models). An unknown keyword raises a ``TypeError`` listing
         the accepted ones.
 

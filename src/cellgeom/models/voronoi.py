@@ -154,11 +154,14 @@ class NearestSite:
 
 def _partition_voronoi(model, *, domain, data, cells, progress=True, tol=None,
                        delaunay_max_dim: int = 6, n_jobs=None, executor=None,
-                       _affine=None, _model=None, _transform=None):
+                       volume="auto", exact_dim=6, _affine=None, _model=None,
+                       _transform=None):
     """Voronoi cells of the model's sites, pulled back through ``z = T x + c``.
 
     Keys are the model's own site indices (``predict`` labels for KMeans). A site that
     repeats an earlier one exactly has no cell: ``predict`` gives its points to the first.
+    ``volume`` and ``exact_dim`` as for every polytope model
+    (:func:`cellgeom.models.polytopes.build_polytope_partition`).
     """
     record = model if _model is None else _model
     check_fitted_model(model)
@@ -198,8 +201,8 @@ def _partition_voronoi(model, *, domain, data, cells, progress=True, tol=None,
 
     part, site = integer_keyed_partition(
         site_of, sites.shape[0], domain, data, cells, constraints=constraints, model=record,
-        tol=tol, progress=progress, n_jobs=n_jobs, executor=executor,
-        info={"n_points_outside": n_outside}, all_ids=site_ids)
+        tol=tol, progress=progress, n_jobs=n_jobs, executor=executor, volume=volume,
+        exact_dim=exact_dim, info={"n_points_outside": n_outside}, all_ids=site_ids)
     part.cells["site"] = site
     for j in range(nz):
         part.cells[f"site_{j}"] = sites[site, j]
