@@ -39,7 +39,7 @@ def _tree_point(leaves):
     tree = DecisionTreeRegressor(max_leaf_nodes=leaves, random_state=0).fit(X, y)
     box = cellgeom.Box(np.zeros(4), np.ones(4))
     part, t = _timed(cellgeom.partition, tree, domain=box, cells="all", progress=False)
-    cx, t_cx = _timed(cellgeom.complex, part)
+    cx, t_cx = _timed(cellgeom.build_complex, part)
     return part.n_cells, t + t_cx
 
 
@@ -47,7 +47,7 @@ def _forest_point(n_points):
     X, y = _synthetic(n_points, 6)
     forest = RandomForestRegressor(n_estimators=20, max_depth=8, random_state=0).fit(X, y)
     part, t = _timed(cellgeom.partition, forest, data=X, cells="data", progress=False)
-    cx, t_cx = _timed(cellgeom.complex, part)
+    cx, t_cx = _timed(cellgeom.build_complex, part)
     return part.n_cells, t + t_cx
 
 
@@ -75,7 +75,7 @@ def _million_cell_child(leaves, queue):
     box = cellgeom.Box([0.0, 0.0], [1.0, 1.0])
     part, t_part = _timed(cellgeom.partition, tree, domain=box, cells="all", progress=False)
     # the cell Laplacian needs the 1-skeleton only (the 2-D tree's triangles are millions)
-    cx, t_cx = _timed(cellgeom.complex, part, max_dim=1)
+    cx, t_cx = _timed(cellgeom.build_complex, part, max_dim=1)
     L, t_lap = _timed(cell_laplacian, cx)
     queue.put(dict(cells=part.n_cells, edges=len(cx.edges), t_part=t_part, t_cx=t_cx,
                    t_lap=t_lap, nnz=int(L.nnz)))
