@@ -436,27 +436,53 @@ def as_network(net, dtype: torch.dtype | None = torch.float64) -> PiecewiseLinea
         net = net.module
     if not isinstance(net, nn.Module):
         raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
-    sig = _state_signature(net)
+    mods, meta, tensors = _state_signature(net)
     cached = _NETWORKS.get(net, {}).get(dtype)
-    if cached is not None and cached[0] == sig:  # same modules, modes and parameter values
-        return cached[1]
+    if cached is not None and cached[0] == (mods, meta) and _same_values(cached[1], tensors):
+        return cached[2]  # same modules, modes, tensors and values
     network = _as_network(net, dtype)
-    _NETWORKS.setdefault(net, {})[dtype] = (sig, network)
+    _NETWORKS.setdefault(net, {})[dtype] = ((mods, meta), _snapshot(tensors), network)
     return network
 
 
-#: validated networks per user module and dtype; weak, so a module can be collected
+#: validated networks per user module and dtype, with a snapshot of the weights they were
+#: built from; weak, so a module can be collected
 _NETWORKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+_SCALARS = (bool, int, float, str, type(None))
 
 
 def _state_signature(net: nn.Module) -> tuple:
-    """What a cached network depends on: every submodule and its train/eval flag, and every
-    parameter and buffer with its in-place version counter (bumped by each optimiser step
-    or assignment), dtype and device."""
-    mods = tuple((id(m), m.training) for m in net.modules())
-    tensors = tuple((id(t), t._version, t.dtype, t.device)
-                    for t in (*net.parameters(), *net.buffers()))
-    return mods, tensors
+    """What a cached network depends on besides the weights' values: every submodule (its
+    identity, class, train/eval flag, scalar settings such as ``negative_slope`` or
+    ``stride``, an instance-level ``forward`` and its hooks), and every parameter and buffer
+    (identity, version counter, storage address, shape, strides, dtype, device). The last
+    item is the tensors themselves, whose values :func:`_same_values` compares."""
+    mods = []
+    for m in net.modules():
+        settings = tuple((k, v) for k, v in vars(m).items() if not k.startswith("_")
+                         and (isinstance(v, _SCALARS) or (isinstance(v, tuple) and all(
+                             isinstance(x, _SCALARS) for x in v))))
+        hooks = tuple(id(h) for d in (m._forward_hooks, m._forward_pre_hooks) for h in d.values())
+        mods.append((id(m), type(m), m.training, settings, id(vars(m).get("forward")), hooks))
+    tensors = [t for t in (*net.parameters(), *net.buffers()) if t is not None]
+    meta = tuple((id(t), t._version, t.data_ptr(), tuple(t.shape), t.stride(), t.dtype, t.device)
+                 for t in tensors)
+    return tuple(mods), meta, tuple(tensors)
+
+
+def _snapshot(tensors: tuple) -> tuple:
+    """Copies of the weights a network is built from. In-place changes through ``.data``
+    (``p.data.mul_(2)``) bump no version counter, so only the values themselves tell."""
+    with torch.no_grad():
+        return tuple(t.detach().clone() for t in tensors)
+
+
+def _same_values(snapshot: tuple, tensors: tuple) -> bool:
+    """Whether every tensor still holds the snapshot's values, bit for bit (NaN never
+    compares equal, so a NaN weight always rebuilds and is refused there)."""
+    with torch.no_grad():
+        return all(torch.equal(a, b.detach()) for a, b in zip(snapshot, tensors))
 
 
 def _as_network(net: nn.Module, dtype) -> PiecewiseLinearNetwork:
