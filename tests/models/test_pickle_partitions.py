@@ -33,7 +33,8 @@ def _models():
         except ImportError:
             continue
         kwargs = {"n_estimators": 5, "max_depth": 2}
-        kwargs.update({"lightgbm": {"verbose": -1}, "catboost": {"verbose": 0}}.get(module, {}))
+        kwargs.update({"lightgbm": {"verbose": -1},
+                       "catboost": {"verbose": 0, "allow_writing_files": False}}.get(module, {}))
         out.append((module, getattr(lib, factory)(**kwargs)))
     return out
 
