@@ -17,6 +17,7 @@ from .simplex import (
     _box_max,
     _pivot,
     _price,
+    _products,
     _ratio,
     _refactor,
     _reset,
@@ -92,8 +93,8 @@ def _verify_facet(A, b, live, k, w, center, s_center, tol, Ap):
 
 
 @njit(cache=True, error_model="numpy")
-def _certify_slot(A, b, live, status, l, basis, D, x, s, Ac, rows, nrows, center, s_center,
-                  tol, Ad, p):
+def _certify_slot(A, b, live, status, l, basis, D, x, s, Ac, rows, ngen, nrows, ax, cf,
+                  center, s_center, tol, Ad, p):
     """Facet witness for the basic row of slot ``l``: its edge ``D[l]`` out of ``P``.
 
     ``a_r . D[l] = 1`` and the other basic rows stay tight along it; walking it until
@@ -104,7 +105,7 @@ def _certify_slot(A, b, live, status, l, basis, D, x, s, Ac, rows, nrows, center
     d = D[l]
     n = d.size
     piv_tol = 1e-10 * np.sqrt(np.dot(d, d))
-    np.dot(Ac[:nrows], d, Ad[:nrows])
+    _products(Ac, ngen, nrows, ax, cf, d, Ad)
     t = 1.0  # the violation: at most one unit, as the relaxed LP of the oracle
     for q in range(nrows):  # basic rows carry slack inf
         if Ad[q] > piv_tol:
@@ -118,8 +119,8 @@ def _certify_slot(A, b, live, status, l, basis, D, x, s, Ac, rows, nrows, center
 
 @njit(cache=True, error_model="numpy")
 def _decide_row(A, b, live, status, k, basis, is_basic, art_val, D, w, y, x, s, Ac, rows,
-                nrows, center, s_center, lo, hi, tol, harris, max_pivots, counters, d, Ad, alpha, g,
-                p):
+                ngen, nrows, ax, cf, center, s_center, lo, hi, tol, harris, max_pivots,
+                counters, d, Ad, alpha, g, p):
     """Walk ``max a_k x`` over ``P`` with row ``k`` relaxed until a certificate settles it.
 
     Stops with ``status[k]`` = FACET (a verified witness), REDUNDANT (the bound of
@@ -159,7 +160,8 @@ def _decide_row(A, b, live, status, k, basis, is_basic, art_val, D, w, y, x, s, 
             d[j] = sign * D[slot, j]
         gain = sign * y[slot]
         dnorm = np.sqrt(w[slot])
-        enter, _, t = _ratio(Ac, rows, nrows, d, s, Ad, 1e-10 * dnorm, harris, bland)
+        enter, _, t = _ratio(Ac, rows, ngen, nrows, ax, cf, d, s, Ad, 1e-10 * dnorm, harris,
+                             bland)
         value = np.dot(A[k], x)
         end = value + t * gain
         if end > b[k] + 2.0 * tol:  # the edge leaves P through row k: a witness
@@ -180,15 +182,15 @@ def _decide_row(A, b, live, status, k, basis, is_basic, art_val, D, w, y, x, s, 
         counters[1] += 1
         degenerate = degenerate + 1 if t * dnorm <= harris else 0
         if status[enter] == UNDECIDED and enter != k:
-            _certify_slot(A, b, live, status, slot, basis, D, x, s, Ac, rows, nrows, center,
-                          s_center, tol, Ad, p)
+            _certify_slot(A, b, live, status, slot, basis, D, x, s, Ac, rows, ngen, nrows, ax,
+                          cf, center, s_center, tol, Ad, p)
     if not is_basic[k]:  # back among the rows that block
         s[k] = b[k] - np.dot(A[k], x)
 
 
 @njit(cache=True, error_model="numpy")
 def _facet_kernel(A, b, live, status, center, lo, hi, lo_row, hi_row, lo2, hi2, tol,
-                  harris, max_pivots):
+                  harris, max_pivots, axis_of, coef_of):
     """Settle every undecided live row by walks (``status`` in place).
 
     Returns the number of walks and of pivots. The ratio tests run over ``rows``: the
@@ -208,13 +210,21 @@ def _facet_kernel(A, b, live, status, center, lo, hi, lo_row, hi_row, lo2, hi2, 
     y, d, alpha, g, p = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     Ad = np.empty(m)
     cosine = np.empty(m)
-    rows = np.flatnonzero(live & (status != REDUNDANT))
-    Ac = np.empty((rows.size, n))  # the rows that may block, contiguous for BLAS
-    for q in range(rows.size):
+    # the rows that may block: general rows first (contiguous in Ac for BLAS), then the
+    # axis rows (ax, cf: their axis and coefficient, by position)
+    blocking = live & (status != REDUNDANT)
+    general = np.flatnonzero(blocking & (axis_of < 0))
+    rows = np.concatenate((general, np.flatnonzero(blocking & (axis_of >= 0))))
+    ngen, nrows = general.size, rows.size
+    Ac = np.empty((ngen, n))
+    for q in range(ngen):
         Ac[q] = A[rows[q]]
+    ax = np.zeros(m, dtype=np.int64)
+    cf = np.zeros(m)
+    for q in range(ngen, nrows):
+        ax[q], cf[q] = axis_of[rows[q]], coef_of[rows[q]]
     position = np.full(m, -1)
-    position[rows] = np.arange(rows.size)
-    nrows = rows.size
+    position[rows] = np.arange(nrows)
     counters = np.zeros(3, dtype=np.int64)  # pivots, pivots since refactorisation, LPs
     lo_k, hi_k = lo.copy(), hi.copy()
     current = -1
@@ -241,20 +251,27 @@ def _facet_kernel(A, b, live, status, center, lo, hi, lo_row, hi_row, lo2, hi2, 
             if lo_row[a] == k:
                 lo_k[a] = max(lo2[a], lo[a] - 1.0)
         _decide_row(A, b, live, status, k, basis, is_basic, art_val, D, w, y, x, s, Ac, rows,
-                    nrows, center, s_center, lo_k, hi_k, tol, harris, max_pivots, counters, d,
-                    Ad, alpha, g, p)
+                    ngen, nrows, ax, cf, center, s_center, lo_k, hi_k, tol, harris, max_pivots,
+                    counters, d, Ad, alpha, g, p)
         if status[k] == REDUNDANT and position[k] >= 0:  # it no longer blocks
             q = position[k]
+            if q < ngen:  # the last general row fills its place, the last axis row that one
+                ngen -= 1
+                moved = rows[ngen]
+                rows[q], position[moved] = moved, q
+                Ac[q] = Ac[ngen]
+                q = ngen
             nrows -= 1
-            last = rows[nrows]
-            rows[q], position[last] = last, q
-            rows[nrows], position[k] = k, -1
-            Ac[q] = Ac[nrows]
+            if q < nrows:
+                moved = rows[nrows]
+                rows[q], position[moved] = moved, q
+                ax[q], cf[q] = ax[nrows], cf[nrows]
+            position[k] = -1
         for l in range(n):  # the undecided basic rows of the vertex reached
             r = basis[l]
             if r >= 0 and status[r] == UNDECIDED:
-                _certify_slot(A, b, live, status, l, basis, D, x, s, Ac, rows, nrows,
-                              center, s_center, tol, Ad, p)
+                _certify_slot(A, b, live, status, l, basis, D, x, s, Ac, rows, ngen, nrows, ax,
+                              cf, center, s_center, tol, Ad, p)
     return counters[2], counters[0]
 
 
@@ -312,7 +329,11 @@ def facet_status(A, b, center, live, known=None, tol: float = 1e-9,
     lo, hi, lo_row, hi_row, lo2, hi2 = axis_bounds(A, b, live)
     harris = 1e-3 * tol
     cap = 20 * n + 200 if max_pivots is None else int(max_pivots)
+    single = np.count_nonzero(A, axis=1) == 1  # axis rows: a box side, product by lookup
+    axis_of = np.where(single, np.abs(A).argmax(axis=1), -1).astype(np.int64)
+    coef_of = np.where(single, A[np.arange(m), np.maximum(axis_of, 0)], 0.0)
     lps, pivots = _facet_kernel(A, b, live, status, np.asarray(center, dtype=float), lo, hi,
-                                lo_row, hi_row, lo2, hi2, float(tol), harris, cap)
+                                lo_row, hi_row, lo2, hi2, float(tol), harris, cap, axis_of,
+                                coef_of)
     return status.astype(np.int8), int(lps), int(pivots)
 

@@ -124,17 +124,31 @@ def _price(y, w, basis, k, bland):
 
 
 @njit(cache=True, error_model="numpy")
-def _ratio(Ac, rows, nrows, d, s, Ad, piv_tol, harris, bland):
+def _products(Ac, ngen, nrows, ax, cf, d, Ad):
+    """``Ad[q] = a_{rows[q]} d`` for the rows that may block.
+
+    ``rows[:ngen]`` are general rows, held contiguous in ``Ac[:ngen]`` (one BLAS
+    product); ``rows[ngen:nrows]`` are axis rows ``cf[q] e_{ax[q]}`` (a box side), whose
+    product is one entry of ``d``: a third of a network cell's rows cost no arithmetic.
+    """
+    if ngen > 0:
+        np.dot(Ac[:ngen], d, Ad[:ngen])
+    for q in range(ngen, nrows):
+        Ad[q] = cf[q] * d[ax[q]]
+
+
+@njit(cache=True, error_model="numpy")
+def _ratio(Ac, rows, ngen, nrows, ax, cf, d, s, Ad, piv_tol, harris, bland):
     """Entering row and step length along ``d`` (row -1 and inf when nothing blocks).
 
-    ``Ac[:nrows]`` holds the rows that may block (``Ac[q] = A[rows[q]]``, contiguous: one
-    BLAS product gives ``Ad[q] = a_{rows[q]} d``). Harris' two passes: the longest step
+    ``rows[:nrows]`` are the rows that may block, their products with ``d`` from
+    :func:`_products`. Harris' two passes: the longest step
     that keeps every row within ``harris`` of feasibility, then among the rows blocking
     before it the one with the largest ``a_i d`` (the most stable pivot), or the lowest
     index under Bland's rule. Basic rows and the relaxed row carry slack +inf (see
     :func:`_block`): no masks.
     """
-    np.dot(Ac[:nrows], d, Ad[:nrows])
+    _products(Ac, ngen, nrows, ax, cf, d, Ad)
     extra = 0.0 if bland else harris
     tmax = np.inf
     for q in range(nrows):  # a division only when the row blocks earlier
@@ -219,25 +233,35 @@ def _box_max(g, lo, hi):
 
 
 def axis_bounds(A, b, live):
-    """The tightest and second tightest bound per axis and side from axis-aligned rows."""
+    """The tightest and second tightest bound per axis and side from axis-aligned rows.
+
+    Returns ``lo, hi`` (n,), the rows giving them ``lo_row, hi_row`` (-1: none; the first
+    row among equal values) and the second tightest values ``lo2, hi2`` (a repeated value
+    counts twice). Sorted per axis and side, no loop over rows.
+    """
     m, n = A.shape
     lo, hi = np.full(n, -np.inf), np.full(n, np.inf)
     lo2, hi2 = lo.copy(), hi.copy()
     lo_row, hi_row = np.full(n, -1), np.full(n, -1)
-    nz = np.count_nonzero(A, axis=1)
-    for i in np.flatnonzero(live & (nz == 1)):
-        a = int(np.flatnonzero(A[i])[0])
-        v = b[i] / A[i, a]
-        if A[i, a] > 0:
-            if v < hi[a]:
-                hi2[a], hi[a], hi_row[a] = hi[a], v, i
-            elif v < hi2[a]:
-                hi2[a] = v
-        else:
-            if v > lo[a]:
-                lo2[a], lo[a], lo_row[a] = lo[a], v, i
-            elif v > lo2[a]:
-                lo2[a] = v
+    rows = np.flatnonzero(live & (np.count_nonzero(A, axis=1) == 1))
+    if rows.size == 0:
+        return lo, hi, lo_row, hi_row, lo2, hi2
+    axis = np.abs(A[rows]).argmax(axis=1)
+    coef = A[rows, axis]
+    value = b[rows] / coef
+    for upper, first, second, first_row in ((True, hi, hi2, hi_row), (False, lo, lo2, lo_row)):
+        pick = (coef > 0) if upper else (coef < 0)
+        r, a, v = rows[pick], axis[pick], value[pick]
+        if r.size == 0:
+            continue
+        # per axis the tightest first (smallest upper, largest lower), then by row
+        order = np.lexsort((r, v if upper else -v, a))
+        r, a, v = r[order], a[order], v[order]
+        start = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
+        first[a[start]] = v[start]
+        first_row[a[start]] = r[start]
+        has_second = np.r_[start[1:], a.size] - start > 1
+        second[a[start[has_second]]] = v[start[has_second] + 1]
     return lo, hi, lo_row, hi_row, lo2, hi2
 
 
@@ -259,6 +283,7 @@ def _chebyshev_kernel(Z, b, start, harris, max_pivots):
     _reset(start, basis, art_val, D, w, z, s, is_basic, Z, b, live)
     Ad = np.empty(m)
     rows = np.arange(m)
+    no_axis, no_coef = np.zeros(0, dtype=np.int64), np.zeros(0)  # every row general
     d, alpha, prow = np.empty(n1), np.empty(n1), np.empty(n1)
     obj = np.zeros(n1)
     obj[n1 - 1] = 1.0
@@ -277,7 +302,8 @@ def _chebyshev_kernel(Z, b, start, harris, max_pivots):
         for j in range(n1):
             d[j] = sign * D[slot, j]
         dnorm = np.sqrt(w[slot])
-        enter, _, t = _ratio(Z, rows, m, d, s, Ad, 1e-10 * dnorm, harris, bland)
+        enter, _, t = _ratio(Z, rows, m, m, no_axis, no_coef, d, s, Ad, 1e-10 * dnorm, harris,
+                             bland)
         if enter < 0:
             return z, basis, y, False  # unbounded: no box
         _pivot(Z, b, D, w, y, basis, is_basic, z, s, rows, m, slot, enter, t, d, Ad, alpha,
