@@ -73,20 +73,36 @@ def partition_tables(domain, keys, geoms, counts, is_data, across, tol):
                 f_neighbor[r] = index.get(nk, -2)
                 f_neighbor_key[r] = nk if f_neighbor[r] == -2 else ""
             r += 1
-    normals = _cat([g.geom.facet_normals for g in geoms], n)
-    fcent = _cat([g.geom.facet_centroids for g in geoms], n)
-    facets = pd.DataFrame({
-        "cell": f_cell, "label": f_label.astype(np.int64), "neighbor": f_neighbor,
-        "neighbor_key": f_neighbor_key.astype(str),
-        "volume": _cat([g.geom.facet_volumes for g in geoms]),
-        "offset": _cat([g.geom.facet_offsets for g in geoms]),
-        **{f"normal_{j}": normals[:, j] for j in range(n)},
-        **{f"centroid_{j}": fcent[:, j] for j in range(n)},
-    })
+    facets = _facet_frame(geoms, n, f_cell, f_label, f_neighbor, f_neighbor_key)
 
     hinges = _hinge_table([(g.geom, g.labels) for g in geoms], f_cell, facets, n_facets, n,
                           tol)
     return cells, facets, hinges
+
+
+def _facet_frame(geoms, n, f_cell, f_label, f_neighbor, f_neighbor_key) -> pd.DataFrame:
+    """The facets table: ``cell, label, neighbor, neighbor_key, volume, offset,
+    normal_0.., centroid_0..``.
+
+    The float columns are written once into one block (column-major, so the frame takes
+    it without a copy); building them column by column made pandas stack 2 n + 2 copies,
+    which on 1,797 digits cells (566k facets, n = 64) was seconds of the parent process.
+    """
+    k = int(f_cell.size)
+    block = np.empty((2 + 2 * n, k))  # row j of the block is column j of the frame
+    if k:
+        np.concatenate([g.geom.facet_volumes for g in geoms], out=block[0])
+        np.concatenate([g.geom.facet_offsets for g in geoms], out=block[1])
+        np.concatenate([g.geom.facet_normals for g in geoms], axis=0, out=block[2:2 + n].T)
+        np.concatenate([g.geom.facet_centroids for g in geoms], axis=0, out=block[2 + n:].T)
+    columns = ["volume", "offset"] + vector_columns("normal", n) + vector_columns("centroid", n)
+    facets = pd.DataFrame(block.T, columns=columns, copy=False)
+    # the key strings as Python objects: pandas makes its string column from them directly
+    for j, (name, values) in enumerate((("cell", f_cell), ("label", f_label.astype(np.int64)),
+                                        ("neighbor", f_neighbor),
+                                        ("neighbor_key", f_neighbor_key))):
+        facets.insert(j, name, values)
+    return facets
 
 
 def pool_face_estimates(facets: pd.DataFrame) -> None:
