@@ -43,6 +43,10 @@ def volume_method(high: bool, volume: str) -> str:
     return {"auto": "estimate", "estimate": "estimate"}.get(volume, volume)
 
 
+#: cells per task on the high-dimensional route (about 1.5 s of work for 64-D cells)
+HIGH_DIM_CHUNK = 32
+
+
 def cell_geometries(domain, keys, constraints, tol, progress, n_jobs=None, executor=None,
                      route=None):
     """Chebyshev LP and the vertex route for each cell; drops empty and thin cells.
@@ -58,8 +62,13 @@ def cell_geometries(domain, keys, constraints, tol, progress, n_jobs=None, execu
         # reported as domain boundary (no cell lies beyond it)
         polys.append((np.vstack([box_A, A]), np.concatenate([box_b, b]),
                       np.concatenate([box_labels, np.asarray(labels, dtype=np.int64)])))
+    n, exact_dim = (route or (None, 6))[:2]
+    # the high-dimensional route costs ~50 ms per cell: small chunks keep every worker busy
+    # to the end (a few large chunks left one idle for a chunk's time at the tail)
+    chunk = HIGH_DIM_CHUNK if n is not None and n > exact_dim else None
     results = map_cells(_geometry_chunk, polys, n_jobs=n_jobs, executor=executor,
-                        args=(tol, route), progress=progress, desc="cell geometry")
+                        chunk_size=chunk, args=(tol, route), progress=progress,
+                        desc="cell geometry")
     geoms, kept = [], []
     for j, ((_, _, labels), result) in enumerate(zip(polys, results)):
         if result is not None:
