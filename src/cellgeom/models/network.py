@@ -18,6 +18,7 @@ is the sign vector of ``HyperplaneArrangement(W_1, b_1)``, so both give the same
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -27,6 +28,7 @@ import torch
 from ..core import Partition, check_data, resolve_domain
 from ..nn.layers import PiecewiseLinearNetwork, as_network
 from ..nn.steps import MaxPoolStep
+from ..nn.threads import one_torch_thread
 from .arrangement import flip_bit
 from .polytopes import attach_data, build_polytope_partition, data_volumes, seed_keys
 from .registry import register_adapter
@@ -271,9 +273,9 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     cell's own pullback, :meth:`NetworkCells.layer_maps`) is nearest to both endpoints;
     Chebyshev centres come from the exact 2-D LP vertex enumeration.
 
-    Returns keys (sorted) and ``(PolytopeGeometry, labels, center, radius)`` per cell.
+    Returns keys (sorted), their bits, and the flat arrays of
+    :func:`cellgeom.models.plane_tables.plane_tables`.
     """
-    from ..geometry.polytope import PolytopeGeometry
     from ..nn.slice_kernel import chebyshev_polygons, cut_polygons
     from ..nn.slices import slice_partition
 
@@ -296,13 +298,13 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
         st_verts, starts, parent, pat, _, _ = cut_polygons(
             st_verts, starts, np.ascontiguousarray(coeffs), np.zeros(1), 1e-11 * np.sqrt(2), 0.0)
         bits = np.hstack([bits[parent], pat.astype(np.uint8)])
-    keys = (bits + ord("0")).view(f"S{bits.shape[1]}").ravel().astype(str)
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
+    keys_s = (bits + ord("0")).view(f"S{bits.shape[1]}").ravel()
+    order = np.argsort(keys_s, kind="stable")  # bytes sort as the str keys do
+    keys = keys_s[order].astype(str)
     verts = lo + st_verts * w  # input coordinates
     counts = np.diff(starts)[order]
     new_starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    take = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in order])
+    take = np.repeat(starts[:-1][order] - new_starts[:-1], counts) + np.arange(new_starts[-1])
     verts = np.ascontiguousarray(verts[take])
     # measures from coordinates relative to the domain's centre o: far from 0 (data near
     # 1e12) the shoelace products of raw coordinates cancel catastrophically (#18)
@@ -317,8 +319,10 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     norm = np.linalg.norm(A, axis=2)
     with np.errstate(divide="ignore", invalid="ignore"):
         dp = np.abs(np.einsum("eud,ed->eu", A[cell], p) + c[cell]) / norm[cell]
-        dq = np.abs(np.einsum("eud,ed->eu", A[cell], q) + c[cell]) / norm[cell]
-    unit = np.nan_to_num(np.maximum(dp, dq), nan=np.inf).argmin(axis=1)
+    dq = dp[nxt]  # q is the next vertex of the same cell
+    far = np.maximum(dp, dq)
+    far[np.isnan(far)] = np.inf  # units constant on the cell (0 / 0)
+    unit = far.argmin(axis=1)
     labels = unit.astype(np.int64)
     box_tol = 1e3 * tol
     for axis in range(2):  # Box.halfspaces order: 2i lower, 2i+1 upper side of axis i
@@ -341,19 +345,12 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     pairs = np.sort(np.column_stack([local_rank, local_rank[nxt]]), axis=1)
     cosang = np.clip(np.einsum("ed,ed->e", normal, normal[nxt]), -1.0, 1.0)
     angle = np.pi - np.arccos(cosang)
-    f_normal, f_offset, f_len = normal[perm], offset[perm], length[perm]
-    f_mid, f_lab = (o + 0.5 * (p + q))[perm], labels[perm]
-    ones = np.ones(len(verts))
-    geoms = []
-    for i in range(len(keys)):
-        a, b = new_starts[i], new_starts[i + 1]
-        geoms.append((PolytopeGeometry(
-            volume=float(area[i]), centroid=cen[i], vertices=verts[a:b],
-            facet_rows=np.arange(b - a), facet_normals=f_normal[a:b],
-            facet_offsets=f_offset[a:b], facet_volumes=f_len[a:b], facet_centroids=f_mid[a:b],
-            hinge_facets=pairs[a:b], hinge_volumes=ones[a:b], hinge_centroids=o + q[a:b],
-            hinge_angles=angle[a:b]), f_lab[a:b], centers[i], radii[i]))
-    return list(keys), geoms
+    flat = {"starts": new_starts, "verts": verts, "area": area, "centroid": cen,
+            "centers": centers, "radii": radii,
+            "f_normal": normal[perm], "f_offset": offset[perm], "f_len": length[perm],
+            "f_mid": (o + 0.5 * (p + q))[perm], "f_lab": labels[perm],
+            "hinge_pairs": pairs, "hinge_angle": angle, "hinge_centroid": o + q}
+    return keys, bits[order], flat
 
 
 def _partition_plane(model: NetworkCells, net, domain, tol, info):
@@ -363,29 +360,20 @@ def _partition_plane(model: NetworkCells, net, domain, tol, info):
     units leave zero-area regions and doubled edges): the polytope route, which merges
     such units and steps over slivers, then builds the partition (#18).
     """
-    from .cell_geometry import Cell
-    from .polytope_tables import global_vertices, partition_tables
+    from .plane_tables import plane_tables
 
     tol = 1e-9 * domain.scale if tol is None else float(tol)
     try:
-        keys, geoms = _plane_geometries(model, domain, tol)
+        keys, bits, flat = _plane_geometries(model, domain, tol)
     except ZeroDivisionError:  # a degenerate polygon in the Chebyshev enumeration
         return None
-    if any(not radius > tol for *_, radius in geoms):
+    if not (flat["radii"] > tol).all():
         return None
-    cells_ = []
-    for key, (g, lab, center, radius) in zip(keys, geoms):
-        labels = lab[g.facet_rows]
-        cells_.append(Cell(g, lab, center, radius, [(int(k),) for k in labels],
-                           [flip_bit(key, int(k)) if k >= 0 else None for k in labels]))
-    counts = np.zeros(len(keys), dtype=np.int64)
-    vertices = global_vertices([g.vertices for g, *_ in geoms], 2, tol)
-    cells, facets, hinges = partition_tables(domain, keys, cells_, counts, counts > 0,
-                                             lambda key, cell, f: cell.across[f], tol)
+    cells, facets, hinges, vertices = plane_tables(keys, bits, flat, tol)
     info = dict(info, cells="all", tol=tol, n_dropped=0, face_to_face=True,
                 volume_method="exact", route="slice")
-    return Partition(domain=domain, keys=keys, cells=cells, facets=facets, hinges=hinges,
-                     model=net, locator=None, info=info, vertices=vertices)
+    return Partition(domain=domain, keys=list(keys), cells=cells, facets=facets,
+                     hinges=hinges, model=net, locator=None, info=info, vertices=vertices)
 
 
 def _start_key(cells: NetworkCells, domain) -> str:
@@ -409,6 +397,15 @@ def _partition_network(net, *, domain, data, cells, progress=True, upto_layer=No
     per cell.
     """
     model = NetworkCells(net, upto_layer, input_shape, output)
+    # 2-D input: many small torch calls, faster on one thread (see one_torch_thread)
+    with one_torch_thread() if model.input_shape == (2,) else contextlib.nullcontext():
+        return _partition_cells(model, net, domain, data, cells, progress, tol,
+                                include_neighbors, exact_dim, volume, n_jobs, executor,
+                                facet_method)
+
+
+def _partition_cells(model, net, domain, data, cells, progress, tol, include_neighbors,
+                     exact_dim, volume, n_jobs, executor, facet_method):
     dim = model.n_in
     if data is not None:
         data = check_data(data, dim)

@@ -13,15 +13,22 @@ from scipy.spatial import cKDTree
 
 from ..core import vector_columns
 
-__all__ = ["global_vertices", "partition_tables", "pool_face_estimates"]
+__all__ = ["global_vertices", "global_vertices_flat", "partition_tables",
+           "pool_face_estimates"]
 
 
 def global_vertices(per_cell: list[np.ndarray], n: int, tol: float):
     """Merge the cells' vertices into global vertex ids (points closer than 1e3 tol),
     numbered in lexicographic order of their coordinates."""
     counts = np.array([v.shape[0] for v in per_cell], dtype=np.int64)
-    indptr = np.concatenate([[0], np.cumsum(counts)])
     coords = np.vstack(per_cell) if per_cell else np.zeros((0, n))
+    return global_vertices_flat(coords, counts, n, tol)
+
+
+def global_vertices_flat(coords: np.ndarray, counts: np.ndarray, n: int, tol: float):
+    """:func:`global_vertices` of the cells' vertices given as one array ``coords`` (cells
+    contiguous, ``counts[i]`` rows for cell ``i``)."""
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     k = coords.shape[0]
     if k == 0:
         return indptr, np.zeros(0, dtype=np.int64), coords
@@ -208,9 +215,10 @@ def _group_hinges(centroid, normal_a, normal_b, tol):
         q, _ = np.linalg.qr(np.stack([normal_a, normal_b], axis=2))  # (k, n, 2)
         proj = np.round(np.einsum("kia,kja->kij", q, q).reshape(k, n * n), 6)
         signature = np.hstack([near[:, None].astype(float), proj])
-    else:
-        signature = near[:, None].astype(float)
-    _, first, inverse = np.unique(signature, axis=0, return_index=True, return_inverse=True)
+    else:  # a point in the plane: its component alone (1-D unique, no row sort)
+        signature = near
+    _, first, inverse = np.unique(signature, axis=0 if signature.ndim == 2 else None,
+                                  return_index=True, return_inverse=True)
     # number the hinges in order of first appearance so ids are stable
     rank = np.empty(first.size, dtype=np.int64)
     rank[np.argsort(first)] = np.arange(first.size)

@@ -21,20 +21,21 @@ __all__ = ["cut_polygons"]
 
 
 @njit(cache=True)
-def _split(V, f, tol):
-    """Parts ``{f <= 0}`` and ``{f >= 0}`` of the convex polygon V (k, 2)."""
-    k = V.shape[0]
-    neg = np.empty((2 * k, 2))
-    pos = np.empty((2 * k, 2))
+def _split_into(V, n, f, tol, neg, pos):
+    """Parts ``{f <= 0}`` (into ``neg``) and ``{f >= 0}`` (into ``pos``) of the convex
+    polygon ``V[:n]``; returns their vertex counts. Vertices within ``tol`` of the line go
+    to both parts, crossing points of edges are added to both."""
     nn_, np_ = 0, 0
-    for i in range(k):
-        j = (i + 1) % k
+    for i in range(n):
+        j = i + 1 if i + 1 < n else 0
         fi, fj = f[i], f[j]
         if fi <= tol:
-            neg[nn_] = V[i]
+            neg[nn_, 0] = V[i, 0]
+            neg[nn_, 1] = V[i, 1]
             nn_ += 1
         if fi >= -tol:
-            pos[np_] = V[i]
+            pos[np_, 0] = V[i, 0]
+            pos[np_, 1] = V[i, 1]
             np_ += 1
         if (fi < -tol and fj > tol) or (fi > tol and fj < -tol):
             w = fi / (fi - fj)
@@ -46,39 +47,40 @@ def _split(V, f, tol):
             pos[np_, 1] = y
             nn_ += 1
             np_ += 1
-    return neg[:nn_].copy(), pos[:np_].copy()
+    return nn_, np_
 
 
 @njit(cache=True)
-def _clean(V, tol):
-    """Drop vertices within ``tol`` of the line through their neighbours (and duplicates)."""
-    while V.shape[0] > 3:
-        k = V.shape[0]
+def _clean_in_place(V, n, tol):
+    """Drop, one at a time, the first vertex of ``V[:n]`` within ``tol`` of the line through
+    its neighbours (or of its predecessor); returns the new count (at least 3 kept)."""
+    tol2 = tol * tol
+    while n > 3:
         drop = -1
-        for i in range(k):
-            p = V[(i - 1) % k]
-            q = V[(i + 1) % k]
-            bx, by = q[0] - p[0], q[1] - p[1]
-            blen = np.hypot(bx, by)
-            dist = abs(bx * (V[i, 1] - p[1]) - by * (V[i, 0] - p[0]))
-            if dist <= tol * blen or np.hypot(V[i, 0] - p[0], V[i, 1] - p[1]) <= tol:
+        for i in range(n):
+            h = i - 1 if i > 0 else n - 1
+            q = i + 1 if i + 1 < n else 0
+            bx, by = V[q, 0] - V[h, 0], V[q, 1] - V[h, 1]
+            ex, ey = V[i, 0] - V[h, 0], V[i, 1] - V[h, 1]
+            dist = bx * ey - by * ex
+            # |cross| <= tol |base| and |V_i - V_h| <= tol, squared (no hypot per vertex)
+            if dist * dist <= tol2 * (bx * bx + by * by) or ex * ex + ey * ey <= tol2:
                 drop = i
                 break
         if drop < 0:
             break
-        out = np.empty((k - 1, 2))
-        out[:drop] = V[:drop]
-        out[drop:] = V[drop + 1:]
-        V = out
-    return V
+        for i in range(drop, n - 1):
+            V[i, 0] = V[i + 1, 0]
+            V[i, 1] = V[i + 1, 1]
+        n -= 1
+    return n
 
 
 @njit(cache=True)
-def _area_centroid(V):
+def _area_centroid(V, n):
     a, cx, cy = 0.0, 0.0, 0.0
-    k = V.shape[0]
-    for i in range(k):
-        j = (i + 1) % k
+    for i in range(n):
+        j = i + 1 if i + 1 < n else 0
         cr = V[i, 0] * V[j, 1] - V[j, 0] * V[i, 1]
         a += cr
         cx += (V[i, 0] + V[j, 0]) * cr
@@ -86,7 +88,39 @@ def _area_centroid(V):
     a *= 0.5
     if a != 0.0:
         return a, cx / (6 * a), cy / (6 * a)
-    return a, V[:, 0].mean(), V[:, 1].mean()
+    return a, V[:n, 0].mean(), V[:n, 1].mean()
+
+
+@njit(cache=True)
+def _disk(V, n):
+    """A disk holding the polygon ``V[:n]``: centre (vertex mean), radius, and the size of
+    the centre's coordinates (for the rounding margin of :func:`_side`)."""
+    cx, cy = 0.0, 0.0
+    for i in range(n):
+        cx += V[i, 0]
+        cy += V[i, 1]
+    cx /= n
+    cy /= n
+    r2 = 0.0
+    for i in range(n):
+        dx, dy = V[i, 0] - cx, V[i, 1] - cy
+        r2 = max(r2, dx * dx + dy * dy)
+    return cx, cy, np.sqrt(r2), abs(cx) + abs(cy)
+
+
+@njit(cache=True)
+def _side(line, cx, cy, R, size, tol):
+    """+1 if every point of the disk is more than ``tol`` above the unit-normed line, -1 if
+    more than ``tol`` below, 0 if the disk does not decide (then the vertices do). The
+    margin covers the rounding of the vertices' own values, so the answer is the one the
+    vertex test would give: +1 means no cut and a far vertex above, -1 no cut, below."""
+    fc = cx * line[0] + cy * line[1] + line[2]
+    slack = R * (1.0 + 1e-9) + tol + 1e-12 * (size + R + abs(line[2]))
+    if fc > slack:
+        return 1
+    if fc < -slack:
+        return -1
+    return 0
 
 
 @njit(cache=True)
@@ -106,24 +140,47 @@ def cut_polygons(verts, starts, coeffs, breaks, tol, area_min):
     -------
     out_verts (V', 2), out_starts (Q + 1,), parent (Q,), pattern (Q, U) int16, area (Q,),
     centroid (Q, 2)
+
+    Notes
+    -----
+    Depth first, without allocation per piece: the piece being cut lives in a work buffer,
+    the ``{f >= 0}`` parts wait on a stack of fixed slots (a piece of an ``n``-gon cut by
+    ``m`` lines has at most ``n + m`` vertices, and the stack holds at most ``m + 1``
+    pieces, their next line indices strictly increasing upwards); outputs grow by doubling.
     """
     P = starts.shape[0] - 1
     U = coeffs.shape[1]
     nb = breaks.shape[0]
     L = U * nb
-    cap = max(16, 4 * verts.shape[0])
-    ov = np.empty((cap, 2))
-    ostart = [0]
-    parents = []
-    pats = []
-    areas = []
-    cents = []
-    nv = 0
+    vcap = max(16, 4 * verts.shape[0])
+    qcap = max(16, 4 * P)
+    ov = np.empty((vcap, 2))
+    ostart = np.zeros(qcap + 1, dtype=np.int64)
+    par = np.empty(qcap, dtype=np.int64)
+    pattern = np.empty((qcap, U), dtype=np.int16)
+    area = np.empty(qcap)
+    cen = np.empty((qcap, 2))
+    lines = np.empty((L, 3))
+    live = np.empty(L, dtype=np.bool_)
+    cross = np.empty(L, dtype=np.int64)
+    nmax = 3
     for p in range(P):
-        V0 = verts[starts[p]:starts[p + 1]]
+        nmax = max(nmax, starts[p + 1] - starts[p])
+    depth_cap = min(L, 32) + 1  # grown below when a polygon has more crossing lines
+    kcap = nmax + depth_cap + 1  # vertices of any piece
+    stackV = np.empty((depth_cap, kcap, 2))
+    stackN = np.empty(depth_cap, dtype=np.int64)
+    stackK = np.empty(depth_cap, dtype=np.int64)
+    stackS = np.empty((depth_cap, U), dtype=np.int16)
+    cur = np.empty((kcap, 2))
+    tmp = np.empty((kcap, 2))
+    f = np.empty(kcap)
+    pat = np.empty(U, dtype=np.int16)
+    nv, Q = 0, 0
+    for p in range(P):
+        s0 = starts[p]
+        n0 = starts[p + 1] - s0
         # unit-normed lines of this polygon: rows (a, b, c - t_j), line index k * nb + j
-        lines = np.empty((L, 3))
-        live = np.empty(L, dtype=np.bool_)
         for k in range(U):
             a, b, c = coeffs[p, k, 0], coeffs[p, k, 1], coeffs[p, k, 2]
             nrm = np.hypot(a, b)
@@ -141,19 +198,24 @@ def cut_polygons(verts, starts, coeffs, breaks, tol, area_min):
                     live[r] = False
         # screen: only lines crossing the polygon can cut its pieces; the others give
         # every piece the same piece index, read once here
-        base = np.zeros(U, dtype=np.int16)
-        cross = np.empty(L, dtype=np.int64)
+        for k in range(U):
+            stackS[0, k] = 0
         nc = 0
-        n0 = V0.shape[0]
+        dx, dy, dR, dsize = _disk(verts[s0:s0 + n0], n0)
         for r in range(L):
             k = r // nb
             if not live[r]:
                 if lines[r, 2] > 0:
-                    base[k] += 1
+                    stackS[0, k] += 1
+                continue
+            side = _side(lines[r], dx, dy, dR, dsize, tol)
+            if side != 0:
+                if side > 0:
+                    stackS[0, k] += 1
                 continue
             lo, hi, far = np.inf, -np.inf, 0.0
             for i in range(n0):
-                fi = V0[i, 0] * lines[r, 0] + V0[i, 1] * lines[r, 1] + lines[r, 2]
+                fi = verts[s0 + i, 0] * lines[r, 0] + verts[s0 + i, 1] * lines[r, 1] + lines[r, 2]
                 lo = min(lo, fi)
                 hi = max(hi, fi)
                 if abs(fi) > abs(far):
@@ -162,77 +224,127 @@ def cut_polygons(verts, starts, coeffs, breaks, tol, area_min):
                 cross[nc] = r
                 nc += 1
             elif far > 0:
-                base[k] += 1
-        f = np.empty(max(8, 2 * n0 + 2 * nc + 4))
-        stackV = [V0.copy()]
-        stackK = [0]
-        stackS = [base]
-        while len(stackV) > 0:
-            V = stackV.pop()
-            ci = stackK.pop()
-            pat = stackS.pop()
+                stackS[0, k] += 1
+        if nc + 1 > depth_cap or nmax + nc + 2 > kcap:  # the stack is empty here
+            depth_cap = max(nc + 1, depth_cap)
+            kcap = max(nmax + nc + 2, kcap)
+            stackV = np.empty((depth_cap, kcap, 2))
+            stackN = np.empty(depth_cap, dtype=np.int64)
+            stackK = np.empty(depth_cap, dtype=np.int64)
+            base = stackS[0].copy()
+            stackS = np.empty((depth_cap, U), dtype=np.int16)
+            stackS[0] = base
+            cur = np.empty((kcap, 2))
+            tmp = np.empty((kcap, 2))
+            f = np.empty(kcap)
+        for i in range(n0):
+            stackV[0, i, 0] = verts[s0 + i, 0]
+            stackV[0, i, 1] = verts[s0 + i, 1]
+        stackN[0] = n0
+        stackK[0] = 0
+        depth = 1
+        while depth > 0:
+            depth -= 1
+            n = stackN[depth]
+            ci = stackK[depth]
+            for i in range(n):
+                cur[i, 0] = stackV[depth, i, 0]
+                cur[i, 1] = stackV[depth, i, 1]
+            for k in range(U):
+                pat[k] = stackS[depth, k]
             done = False
+            dx, dy, dR, dsize = _disk(cur, n)
             while ci < nc:
                 r = cross[ci]
                 k = r // nb
-                n = V.shape[0]
-                if n > f.shape[0]:
-                    f = np.empty(2 * n)
+                side = _side(lines[r], dx, dy, dR, dsize, tol)
+                if side != 0:
+                    if side > 0:
+                        pat[k] += 1
+                    ci += 1
+                    continue
                 lo, hi, far = np.inf, -np.inf, 0.0
                 for i in range(n):
-                    f[i] = V[i, 0] * lines[r, 0] + V[i, 1] * lines[r, 1] + lines[r, 2]
-                    lo = min(lo, f[i])
-                    hi = max(hi, f[i])
-                    if abs(f[i]) > abs(far):
-                        far = f[i]
+                    fi = cur[i, 0] * lines[r, 0] + cur[i, 1] * lines[r, 1] + lines[r, 2]
+                    f[i] = fi
+                    lo = min(lo, fi)
+                    hi = max(hi, fi)
+                    if abs(fi) > abs(far):
+                        far = fi
                 if lo < -tol and hi > tol:
-                    neg, pos = _split(V, f[:n], tol)
-                    if pos.shape[0] >= 3:
-                        s2 = pat.copy()
-                        s2[k] += 1
-                        stackV.append(pos)
-                        stackK.append(ci + 1)
-                        stackS.append(s2)
-                    if neg.shape[0] < 3:
+                    if 2 * n > kcap:  # only if rounding made a piece non-convex
+                        kcap = 2 * n
+                        stackV = _grow_stack(stackV, kcap)
+                        tmp = np.empty((kcap, 2))
+                        c2 = np.empty((kcap, 2))
+                        c2[:n] = cur[:n]
+                        cur = c2
+                        f2 = np.empty(kcap)
+                        f2[:n] = f[:n]
+                        f = f2
+                    n_neg, n_pos = _split_into(cur, n, f, tol, tmp, stackV[depth])
+                    if n_pos >= 3:  # waits in the slot just freed
+                        stackN[depth] = n_pos
+                        stackK[depth] = ci + 1
+                        for kk in range(U):
+                            stackS[depth, kk] = pat[kk]
+                        stackS[depth, k] += 1
+                        depth += 1
+                    if n_neg < 3:
                         done = True
                         break
-                    V = neg
+                    cur, tmp = tmp, cur
+                    n = n_neg
+                    dx, dy, dR, dsize = _disk(cur, n)
                 elif far > 0:
                     pat[k] += 1
                 ci += 1
             if done:
                 continue
-            V = _clean(V, tol)
-            a, cx, cy = _area_centroid(V)
+            n = _clean_in_place(cur, n, tol)
+            a, cx, cy = _area_centroid(cur, n)
             if a <= area_min:
                 continue
-            n = V.shape[0]
             if nv + n > ov.shape[0]:
                 grown = np.empty((2 * (nv + n), 2))
                 grown[:nv] = ov[:nv]
                 ov = grown
-            ov[nv:nv + n] = V
+            if Q + 1 > par.shape[0]:
+                q2 = 2 * (Q + 1)
+                ostart = _grow1(ostart, q2 + 1, Q + 1)
+                par = _grow1(par, q2, Q)
+                area = _grow1(area, q2, Q)
+                p2 = np.empty((q2, U), dtype=np.int16)
+                p2[:Q] = pattern[:Q]
+                pattern = p2
+                c2 = np.empty((q2, 2))
+                c2[:Q] = cen[:Q]
+                cen = c2
+            ov[nv:nv + n] = cur[:n]
             nv += n
-            ostart.append(nv)
-            parents.append(p)
-            pats.append(pat)
-            areas.append(a)
-            cents.append((cx, cy))
-    Q = len(parents)
-    pattern = np.empty((Q, U), dtype=np.int16)
-    area = np.empty(Q)
-    cen = np.empty((Q, 2))
-    par = np.empty(Q, dtype=np.int64)
-    for q in range(Q):
-        pattern[q] = pats[q]
-        area[q] = areas[q]
-        cen[q, 0] = cents[q][0]
-        cen[q, 1] = cents[q][1]
-        par[q] = parents[q]
-    st = np.empty(Q + 1, dtype=np.int64)
-    for q in range(Q + 1):
-        st[q] = ostart[q]
-    return ov[:nv].copy(), st, par, pattern, area, cen
+            ostart[Q + 1] = nv
+            par[Q] = p
+            pattern[Q] = pat
+            area[Q] = a
+            cen[Q, 0] = cx
+            cen[Q, 1] = cy
+            Q += 1
+    return (ov[:nv].copy(), ostart[:Q + 1].copy(), par[:Q].copy(), pattern[:Q].copy(),
+            area[:Q].copy(), cen[:Q].copy())
+
+
+@njit(cache=True)
+def _grow_stack(stack, kcap):
+    out = np.empty((stack.shape[0], kcap, 2))
+    out[:, :stack.shape[1]] = stack
+    return out
+
+
+@njit(cache=True)
+def _grow1(a, size, used):
+    out = np.empty(size, dtype=a.dtype)
+    out[:used] = a[:used]
+    return out
 
 
 @njit(cache=True)
@@ -258,29 +370,29 @@ def chebyshev_polygons(verts, starts):
             N[i, 0], N[i, 1] = ey / ln, -ex / ln  # outward for counter-clockwise order
             b[i] = N[i, 0] * V[i, 0] + N[i, 1] * V[i, 1]
         best, bx, by = -np.inf, V[:, 0].mean(), V[:, 1].mean()
-        M = np.empty((3, 3))
-        rhs = np.empty(3)
         for a in range(k):
             for c in range(a + 1, k):
                 for d in range(c + 1, k):
-                    M[0, 0], M[0, 1], M[0, 2] = N[a, 0], N[a, 1], 1.0
-                    M[1, 0], M[1, 1], M[1, 2] = N[c, 0], N[c, 1], 1.0
-                    M[2, 0], M[2, 1], M[2, 2] = N[d, 0], N[d, 1], 1.0
-                    det = np.linalg.det(M)
+                    # rows (N_i, 1) . (x, y, r) = b_i, by Cramer's rule
+                    ax, ay, cx, cy, dx, dy = N[a, 0], N[a, 1], N[c, 0], N[c, 1], N[d, 0], N[d, 1]
+                    m0, m1, m2 = cy - dy, cx - dx, cx * dy - cy * dx
+                    det = ax * m0 - ay * m1 + m2
                     if abs(det) < 1e-14:
                         continue
-                    rhs[0], rhs[1], rhs[2] = b[a], b[c], b[d]
-                    sol = np.linalg.solve(M, rhs)
-                    if sol[2] <= best:
+                    ba, bc, bd = b[a], b[c], b[d]
+                    r = (ax * (cy * bd - bc * dy) - ay * (cx * bd - bc * dx)
+                         + ba * m2) / det
+                    if r <= best:
                         continue
+                    x = (ba * m0 - ay * (bc - bd) + (bc * dy - cy * bd)) / det
+                    y = (ax * (bc - bd) - ba * m1 + (cx * bd - bc * dx)) / det
                     ok = True
                     for i in range(k):
-                        if N[i, 0] * sol[0] + N[i, 1] * sol[1] + sol[2] > b[i] + 1e-12 * (
-                                1.0 + abs(b[i])):
+                        if N[i, 0] * x + N[i, 1] * y + r > b[i] + 1e-12 * (1.0 + abs(b[i])):
                             ok = False
                             break
                     if ok:
-                        best, bx, by = sol[2], sol[0], sol[1]
+                        best, bx, by = r, x, y
         centers[p, 0], centers[p, 1] = bx, by
         radii[p] = max(best, 0.0)
     return centers, radii

@@ -28,6 +28,7 @@ from .layers import PiecewiseLinearNetwork, as_network
 from .patterns import _small_uint, pack_patterns
 from .slice_kernel import cut_polygons
 from .steps import MaxPoolStep
+from .threads import one_torch_thread
 
 __all__ = ["SliceRegions", "slice_partition", "PolygonList"]
 
@@ -427,6 +428,11 @@ def slice_partition(net, origin, u, v, extent, *, min_area: float = 1e-12, tol: 
     >>> regions.locate([[0.1, 0.2]]).shape
     (1,)
     """
+    with one_torch_thread():
+        return _slice_partition(net, origin, u, v, extent, min_area, tol, dtype)
+
+
+def _slice_partition(net, origin, u, v, extent, min_area, tol, dtype) -> SliceRegions:
     network: PiecewiseLinearNetwork = as_network(net, dtype)
     origin_t = network.check_input(np.asarray(origin)[None], "origin[None]")
     shape = tuple(origin_t.shape)

@@ -1,0 +1,60 @@
+"""``partition(net, cells="all")`` on 2-D inputs (the slice engine's route, tables built by
+whole-array operations) gives the polytope route's tables.
+
+Oracle: the same call with the slice route switched off (the LP/vertex polytope route).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import cellgeom
+from cellgeom.models import network as network_module
+
+
+def _net(out, seed):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(2, 7), nn.ReLU(), nn.Linear(7, 6), nn.LeakyReLU(0.1),
+                         nn.Linear(6, out)).double().eval()
+
+
+def _sorted(frame, by):
+    return frame.sort_values(by, kind="stable").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("out,box", [(1, ([-2.0, -1.5], [2.5, 2.0])),
+                                     (3, ([1e6 - 3.0, -2.0], [1e6 + 3.0, 2.0]))])
+def test_slice_route_tables_equal_the_polytope_route(monkeypatch, out, box):
+    net = _net(out, 3 + out)
+    if out == 3:  # the box far from the origin: the first layer sees inputs near 1e6
+        with torch.no_grad():
+            net[0].bias -= net[0].weight[:, 0] * 1e6
+    domain = cellgeom.Box(*box)
+    fast = cellgeom.partition(net, domain, cells="all", progress=False)
+    assert fast.info["route"] == "slice"
+    monkeypatch.setattr(network_module, "_partition_plane", lambda *a, **k: None)
+    slow = cellgeom.partition(net, domain, cells="all", progress=False)
+    assert fast.n_cells == slow.n_cells > 10
+    assert list(fast.keys) == list(slow.keys)
+    for a, b in ((fast.cells, slow.cells), (fast.facets, slow.facets),
+                 (fast.hinges, slow.hinges)):
+        assert list(a.columns) == list(b.columns)
+        assert list(a.dtypes) == list(b.dtypes)
+    scale = float(np.max(domain.widths))
+    for col in ("volume", "inradius"):
+        np.testing.assert_allclose(fast.cells[col], slow.cells[col], rtol=1e-7,
+                                   atol=1e-9 * scale ** (2 if col == "volume" else 1))
+    np.testing.assert_array_equal(fast.cells["n_facets"], slow.cells["n_facets"])
+    f, s = _sorted(fast.facets, ["cell", "label"]), _sorted(slow.facets, ["cell", "label"])
+    for col in ("cell", "label", "neighbor"):
+        np.testing.assert_array_equal(f[col], s[col])
+    np.testing.assert_allclose(f["volume"], s["volume"], rtol=1e-7, atol=1e-9 * scale)
+    key = ["cell", "label_a", "label_b"]
+    fh, sh = _sorted(fast.hinges, key), _sorted(slow.hinges, key)
+    for col in key + ["neighbor_a", "neighbor_b", "boundary"]:
+        np.testing.assert_array_equal(fh[col], sh[col])
+    np.testing.assert_allclose(fh["angle"], sh["angle"], atol=1e-7)
+    assert fast.hinges["hinge"].nunique() == slow.hinges["hinge"].nunique()
+    assert len(fast.vertices[2]) == len(slow.vertices[2])
