@@ -216,3 +216,47 @@ def test_near_duplicate_hyperplane_volumes_sum_minkowski_closes_faces_symmetric(
     box = cellgeom.Box([-1, -1, -1], [1, 1, 1])
     part = cellgeom.partition(arr, domain=box, cells="all", progress=False)
     assert violations(part, _sample(box), arr.keys, rel=1e-7) == []
+
+
+def _relu_net_near(W1, b1, W2, b2, o):
+    """ReLU net ``x -> relu(W2 relu(W1 (x - o) + b1) + b2)`` (summed) in raw coordinates."""
+    net = nn.Sequential(nn.Linear(W1.shape[1], len(W1)), nn.ReLU(), nn.Linear(len(W1), len(W2)),
+                        nn.ReLU(), nn.Linear(len(W2), 1)).double().eval()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.as_tensor(W1))
+        net[0].bias.copy_(torch.as_tensor(b1 - W1 @ o))
+        net[2].weight.copy_(torch.as_tensor(W2))
+        net[2].bias.copy_(torch.as_tensor(b2))
+    return net
+
+
+def test_network_layer_maps_near_1e12_are_bit_identical_whatever_the_batch():
+    """Oracle: a cell's maps ``z = A (x - o) + c`` computed alone equal, bit for bit, those
+    computed in a batch of other cells (a batched ``W_1 o + b_1`` rounded differently with
+    the batch size: 2.4e-4 near 1e12, so two neighbours saw different hyperplanes)."""
+    rng = np.random.default_rng(0)
+    o = np.full(4, 1e12)
+    net = _relu_net_near(rng.normal(size=(5, 4)), rng.normal(size=5) * 0.4,
+                         rng.normal(size=(4, 5)), rng.normal(size=4) * 0.3, o)
+    cells = NetworkCells(net)
+    keys = list(cells.keys(o + rng.uniform(-1, 1, size=(300, 4))))
+    A_all, c_all = cells.layer_maps(keys, origin=o)
+    for i in range(0, len(keys), 37):
+        A1, c1 = cells.layer_maps([keys[i]], origin=o)
+        assert np.array_equal(A1[0], A_all[i]) and np.array_equal(c1[0, :5], c_all[i, :5])
+
+
+def test_duplicated_unit_4d_net_near_1e12_volumes_sum_and_faces_are_symmetric():
+    """Oracle: the invariants (volumes sum to the box, faces equal from both sides, each
+    point in the cell of its own pattern, closure) for a 4-D ReLU net with a duplicated unit
+    in a box of side 2 centred at 1e12 (volumes summed to 0.999994 of the box, faces
+    differed by 3e-4 between the two sides: the property test's case ('relu', 4, 0.0,
+    'copy', 1.0, 1e12, 0))."""
+    rng = np.random.default_rng(0)
+    W1, b1 = rng.normal(size=(5, 4)), rng.normal(size=5) * 0.4
+    W1[4], b1[4] = W1[0], b1[0]
+    o = np.full(4, 1e12)
+    net = _relu_net_near(W1, b1, rng.normal(size=(4, 5)), rng.normal(size=4) * 0.3, o)
+    box = cellgeom.Box(o - 1, o + 1)
+    part = cellgeom.partition(net, domain=box, cells="all", progress=False)
+    assert violations(part, _sample(box, 400), NetworkCells(net).keys, rel=1e-6) == []

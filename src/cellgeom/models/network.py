@@ -185,15 +185,23 @@ class NetworkCells:
         shape = self.input_shape
         eye = torch.eye(n, dtype=torch.float64).reshape((1, n) + shape).expand((B, n) + shape)
         stop = None if self.classifier else self.upto_layer - 1
-        x0 = (torch.zeros((B,) + shape, dtype=torch.float64) if origin is None else
-              torch.as_tensor(np.asarray(origin, dtype=float)).reshape((1,) + shape)
-              .expand((B,) + shape))
+        # the origin as ONE row, broadcast against the B patterns: the layers before the
+        # first activation (``W_1 o + b_1``, where o near 1e12 cancels to ~1e-4) run once
+        # on a batch of 1, so every cell, in every call, gets bit-identical first-layer
+        # constants and both sides of a face the same hyperplane (#18); a batched product
+        # rounds differently with the batch size
+        x0 = torch.as_tensor(np.zeros(n) if origin is None else
+                             np.asarray(origin, dtype=float)).reshape((1,) + shape)
         records, final = self.network.propagate(None, x0, eye, imposed=imposed, stop_at=stop)
+
+        def batch(t):
+            return torch.broadcast_to(t, (B,) + tuple(t.shape[1:])).reshape(B, -1).numpy()
+
         A = [r["tan"].reshape(B, n, -1).transpose(1, 2).numpy() for r in records[:self.upto_layer]]
-        c = [r["const"].reshape(B, -1).numpy() for r in records[:self.upto_layer]]
+        c = [batch(r["const"]) for r in records[:self.upto_layer]]
         if self.classifier:  # the comparisons f_k - f_j
             Af = final["tan"].reshape(B, n, -1).transpose(1, 2).numpy()
-            cf = final["const"].reshape(B, -1).numpy()
+            cf = batch(final["const"])
             j, k = self.pairs[:, 0], self.pairs[:, 1]
             A.append(Af[:, k] - Af[:, j])
             c.append(cf[:, k] - cf[:, j])

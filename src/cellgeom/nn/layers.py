@@ -329,8 +329,9 @@ class PiecewiseLinearNetwork:
         else:
             z = {s: parts[s][0] for s in parts}
         v, c, t = z.get("v"), z.get("c"), z.get("t")
-        b = (v if v is not None else c).shape[0] if (v is not None or c is not None) \
-            else t.shape[0] // m
+        # the batch: a constant of batch 1 (one origin, shared by every imposed pattern)
+        # broadcasts against the tangents and patterns of B rows
+        b = v.shape[0] if v is not None else t.shape[0] // m if t is not None else c.shape[0]
         rec = {"name": self.layers[i].name, "value": v, "const": c,
                "tan": None if t is None else t.reshape((b, m) + tuple(t.shape[1:]))}
         if v is None and i >= len(imposed):  # nothing decides this layer's pattern
