@@ -260,3 +260,20 @@ def test_duplicated_unit_4d_net_near_1e12_volumes_sum_and_faces_are_symmetric():
     box = cellgeom.Box(o - 1, o + 1)
     part = cellgeom.partition(net, domain=box, cells="all", progress=False)
     assert violations(part, _sample(box, 400), NetworkCells(net).keys, rel=1e-6) == []
+
+
+def test_scaled_copy_unit_2d_net_near_1e12_faces_are_symmetric():
+    """Oracle: the invariants for a 2-D ReLU net whose unit 4 is 2.5 x unit 0, in a box of
+    side 2e3 centred at 1e12. The stored biases make the two lines 2e-4 apart, a sliver
+    as wide as the float64 step of the slice's vertices: the slice route labelled both its
+    sides with unit 0, so faces were twice as large from one side (the property test's
+    case ('relu', 2, 0.0, 'scaled', 1000.0, 1e12, 2))."""
+    rng = np.random.default_rng(2)
+    W1, b1 = rng.normal(size=(5, 2)), rng.normal(size=5) * 0.4
+    W1[4], b1[4] = 2.5 * W1[0], 2.5 * b1[0]
+    rng.normal(size=2)
+    o = np.full(2, 1e12)
+    net = _relu_net_near(W1 / 1e3, b1, rng.normal(size=(4, 5)), rng.normal(size=4) * 0.3, o)
+    box = cellgeom.Box(o - 1e3, o + 1e3)
+    part = cellgeom.partition(net, domain=box, cells="all", progress=False)
+    assert violations(part, _sample(box, 400), NetworkCells(net).keys, rel=1e-6) == []

@@ -282,7 +282,8 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     Chebyshev centres come from the exact 2-D LP vertex enumeration.
 
     Returns keys (sorted), their bits, and the flat arrays of
-    :func:`cellgeom.models.plane_tables.plane_tables`.
+    :func:`cellgeom.models.plane_tables.plane_tables`; None when an edge lies within reach
+    of two units' lines (its label is ambiguous).
     """
     from ..nn.slice_kernel import chebyshev_polygons, cut_polygons
     from ..nn.slices import slice_partition
@@ -333,10 +334,19 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     unit = far.argmin(axis=1)
     labels = unit.astype(np.int64)
     box_tol = 1e3 * tol
+    # an edge within reach of two units' lines (coincident or nearly coincident units, the
+    # sides of a sliver between them) cannot be labelled from its endpoints: they are rounded
+    # to the float64 step of the domain's coordinates, far from 0 as wide as the sliver (#18)
+    reach = box_tol + 64 * np.spacing(np.maximum(np.abs(domain.lo), np.abs(domain.hi)).max())
+    ambiguous = (np.partition(far, 1, axis=1)[:, 1] <= reach) if far.shape[1] > 1 else \
+        np.zeros(len(far), dtype=bool)
     for axis in range(2):  # Box.halfspaces order: 2i lower, 2i+1 upper side of axis i
         for side, bound in ((0, domain.lo[axis] - o[axis]), (1, domain.hi[axis] - o[axis])):
             on = (np.abs(p[:, axis] - bound) <= box_tol) & (np.abs(q[:, axis] - bound) <= box_tol)
             labels[on] = -1 - (2 * axis + side)
+            ambiguous[on] = False
+    if ambiguous.any():
+        return None
     edge = q - p
     length = np.hypot(edge[:, 0], edge[:, 1])
     normal = np.column_stack([edge[:, 1], -edge[:, 0]]) / length[:, None]
@@ -365,16 +375,21 @@ def _partition_plane(model: NetworkCells, net, domain, tol, info):
     """``cells="all"`` partition of a 2-D-input network from :func:`_plane_geometries`.
 
     None when the slice has a cell thinner than ``tol`` (coincident or nearly coincident
-    units leave zero-area regions and doubled edges): the polytope route, which merges
-    such units and steps over slivers, then builds the partition (#18).
+    units leave zero-area regions and doubled edges) or an edge whose unit is ambiguous
+    (two units' lines within the rounding of its endpoints): the polytope route, which
+    labels every facet by its own row, merges coincident units and steps over slivers,
+    then builds the partition (#18).
     """
     from .plane_tables import plane_tables
 
     tol = 1e-9 * domain.scale if tol is None else float(tol)
     try:
-        keys, bits, flat = _plane_geometries(model, domain, tol)
+        built = _plane_geometries(model, domain, tol)
     except ZeroDivisionError:  # a degenerate polygon in the Chebyshev enumeration
         return None
+    if built is None:
+        return None
+    keys, bits, flat = built
     if not (flat["radii"] > tol).all():
         return None
     cells, facets, hinges, vertices = plane_tables(keys, bits, flat, tol)
