@@ -152,3 +152,27 @@ def test_one_feature_kmeans_cells_are_the_intervals_between_midpoints():
         assert vol[str(k)] == pytest.approx(cuts[rank + 1] - cuts[rank], rel=1e-12)
     np.testing.assert_array_equal(np.array(part.keys, dtype=int)[part.locate(X)],
                                   m.predict(X))
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+def test_float32_kmeans_keys_equal_predict_of_float32_points(pipeline):
+    """Oracle: KMeans.predict of the float32 points (as the model takes them) is every
+    point's key, the invariants hold and the centres' predictions are their own keys
+    (it failed: predict refused the float64 centres, 'Buffer dtype mismatch')."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from .polytope_oracles import violations
+
+    X = _data(N=300)[0].astype(np.float32)
+    km = KMeans(5, n_init=2, random_state=0)
+    m = (make_pipeline(StandardScaler(), km) if pipeline else km).fit(X)
+    assert km.cluster_centers_.dtype == np.float32
+    part = cellgeom.partition(m, data=X, cells="all", progress=False)
+    assert part.n_cells == 5
+    keys = np.array(part.keys, dtype=int)
+    np.testing.assert_array_equal(keys[part.locate(X)], m.predict(X))
+    np.testing.assert_array_equal(part.cells["prediction"].to_numpy(), keys)
+    Xt = part.domain.lo + np.random.default_rng(1).random((1000, 2)) * part.domain.widths
+    assert violations(part, Xt, lambda Z: m.predict(Z.astype(np.float32)).astype(str),
+                      rel=1e-6) == []

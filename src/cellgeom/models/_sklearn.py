@@ -12,7 +12,7 @@ import pandas as pd
 from ..core import check_data, resolve_domain, vector_columns
 
 __all__ = ["check_fitted_model", "check_model_input", "add_predictions", "model_name",
-           "named_input", "prepare_inputs"]
+           "named_input", "prepare_inputs", "input_dtype", "model_input"]
 
 
 def model_name(model) -> str:
@@ -32,6 +32,24 @@ def named_input(model, X):
     if names is None or isinstance(X, pd.DataFrame):
         return X
     return pd.DataFrame(X, columns=names, copy=False)
+
+
+def input_dtype(model) -> type:
+    """The float type the model's ``predict`` takes: float32 for a k-means model (or a
+    pipeline ending in one) fitted on float32 data, whose compiled kernels accept only
+    points of their centres' dtype ("Buffer dtype mismatch, expected 'const double' but
+    got 'float'"); float64 otherwise."""
+    steps = getattr(model, "steps", None)
+    final = steps[-1][1] if steps else model
+    centres = getattr(final, "cluster_centers_", None)
+    return np.float32 if getattr(centres, "dtype", None) == np.float32 else np.float64
+
+
+def model_input(model, X):
+    """``X`` as the model's ``predict`` takes it: in :func:`input_dtype` (float32 points are
+    compared as the model compares its own float32 data) and named as by
+    :func:`named_input`."""
+    return named_input(model, np.asarray(X, dtype=input_dtype(model)))
 
 
 def check_fitted_model(model) -> None:
@@ -92,7 +110,7 @@ def add_predictions(cells: pd.DataFrame, model, dim: int) -> pd.DataFrame:
     if len(centers) == 0:
         cells["prediction"] = pd.Series(dtype=float)
         return cells
-    centers = named_input(model, centers)
+    centers = model_input(model, centers)
     pred = np.asarray(model.predict(centers))
     if pred.ndim == 2:  # multi-output: one column per output, prediction_<j>
         for j in range(pred.shape[1]):

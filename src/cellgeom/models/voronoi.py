@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._sklearn import add_predictions, check_fitted_model, model_name, named_input, prepare_inputs
+from ._sklearn import (
+    add_predictions,
+    check_fitted_model,
+    input_dtype,
+    model_input,
+    model_name,
+    prepare_inputs,
+)
 from .polytopes import integer_keyed_partition
 from .registry import register_adapter
 
@@ -73,13 +80,15 @@ def check_label_resolution(model, S: np.ndarray, site_ids: np.ndarray, z_center:
                            z_half: np.ndarray) -> None:
     """Refuse sites the model's own ``predict`` cannot tell apart at the cells' precision.
 
-    ``predict`` of KMeans (and NearestCentroid) compares ``|c|^2 - 2 x . c`` in float64,
-    whose rounding is about ``u M^2`` (``u`` = 2.2e-16, ``M`` the largest norm of a site
-    or a domain point). Two sites ``d`` apart differ there by ``2 d t`` at distance ``t``
-    from their bisector, so within ``delta = u M^2 / d`` of it the label is rounding
-    noise. Above ``1e-7`` of the domain's scale the cells could not be the model's
-    (nearly equal centres, or data far from the origin compared to the clusters' spread):
-    a ``ValueError`` names the two centres.
+    ``predict`` of KMeans (and NearestCentroid) compares ``|c|^2 - 2 x . c`` in float64
+    (float32 for a k-means model fitted on float32 data), whose rounding is about
+    ``u M^2`` (``u`` the unit roundoff, 2.2e-16 or 1.2e-7, ``M`` the largest norm of a
+    site or a domain point). Two sites ``d`` apart differ there by ``2 d t`` at distance
+    ``t`` from their bisector, so within ``delta = u M^2 / d`` of it the label is rounding
+    noise. Above ``max(1e-7, 16 u)`` of the domain's scale the cells could not be the
+    model's (nearly equal centres, or data far from the origin compared to the clusters'
+    spread): a ``ValueError`` names the two centres. (A float32 model's own labels are
+    noise within about ``1e-7 M^2 / d`` of a bisector whatever cellgeom does.)
     """
     from scipy.spatial import cKDTree
 
@@ -93,16 +102,18 @@ def check_label_resolution(model, S: np.ndarray, site_ids: np.ndarray, z_center:
     M = max(float(np.linalg.norm(S, axis=1).max()),
             float(np.linalg.norm(np.abs(z_center) + z_half)))
     scale = 2 * float(z_half.max())
-    delta = np.finfo(float).eps * M**2 / d
-    if delta > 1e-7 * scale:
+    dtype = input_dtype(model)
+    u = float(np.finfo(dtype).eps)
+    delta = u * M**2 / d
+    if delta > max(1e-7, 16 * u) * scale:
         a, b = sorted((int(site_ids[i]), int(site_ids[j])))
         raise ValueError(
             f"{name} centres {a} and {b} are {d:.3g} apart, in a domain of scale "
             f"{scale:.3g} with centres up to {M:.3g} from the origin: {name}.predict "
-            f"compares |c|^2 - 2 x.c in float64, so within about {delta:.2g} of their "
-            "bisector its labels are rounding noise and no cells can be the model's. Merge "
-            "nearly equal centres (refit with fewer clusters), or centre the data (e.g. a "
-            "StandardScaler in a pipeline).")
+            f"compares |c|^2 - 2 x.c in {np.dtype(dtype).name}, so within about {delta:.2g} "
+            "of their bisector its labels are rounding noise and no cells can be the "
+            "model's. Merge nearly equal centres (refit with fewer clusters), or centre the "
+            "data (e.g. a StandardScaler in a pipeline).")
 
 
 def _all_candidates_near_twins(S: np.ndarray, cand: list, scale: float) -> None:
@@ -148,7 +159,7 @@ class NearestSite:
     def __call__(self, X) -> np.ndarray:
         Z = np.asarray(X if self.transform is None else self.transform(X), dtype=float)
         if self.model is not None:
-            return np.asarray(self.model.predict(named_input(self.model, Z)), dtype=np.int64)
+            return np.asarray(self.model.predict(model_input(self.model, Z)), dtype=np.int64)
         return self.site_ids[self.tree.query(Z)[1]]
 
 
