@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from functools import partial
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -64,6 +65,10 @@ def check_input(X, rule, dtype: torch.dtype, device, what: str = "X") -> torch.T
     :class:`PiecewiseLinearNetwork`); callers that cache it (the geometric regularizer)
     check a batch without re-walking the network.
     """
+    if isinstance(X, np.ndarray) and not X.flags.writeable:
+        # torch would share the read-only buffer (and warn "The given NumPy array is not
+        # writable"): a copy, only then
+        X = X.copy()
     X = torch.as_tensor(X, dtype=dtype, device=device)
     fits, desc = rule
     if X.dim() < 2:
