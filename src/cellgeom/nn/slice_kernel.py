@@ -396,3 +396,4 @@ def chebyshev_polygons(verts, starts):
         centers[p, 0], centers[p, 1] = bx, by
         radii[p] = max(best, 0.0)
     return centers, radii
+

@@ -13,7 +13,8 @@ window entry is the maximum), the pieces are kept, and the next layer follows.
 Cutting is exact convex clipping of vertex lists in float64, done for all polygons of
 a chunk and all their unit lines by one compiled kernel
 (:func:`cellgeom.nn.slice_kernel.cut_polygons`, numba, cached to disk); max-pool layers,
-whose pieces are the arg-max regions of each window, are cut polygon by polygon here.
+whose pieces are the arg-max regions of each window, by a second compiled kernel
+(:func:`cellgeom.nn.pool_kernel.cut_windows`).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import torch
 
 from .layers import PiecewiseLinearNetwork, as_network
 from .patterns import _small_uint, pack_patterns
+from .pool_kernel import cut_windows
 from .slice_kernel import cut_polygons
 from .steps import MaxPoolStep
 from .threads import one_torch_thread
@@ -202,98 +204,6 @@ def _area_centroid(padded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return area, cen
 
 
-def _split(V: np.ndarray, f: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """Cut convex polygon ``V`` (k, 2) by the line ``f = 0`` (f: signed distances at vertices).
-
-    Returns the parts ``{f <= 0}`` and ``{f >= 0}``; vertices within ``tol`` of
-    the line belong to both, so no sliver thinner than ``tol`` is ever created.
-    """
-    k = len(V)
-    j = np.r_[1:k, 0]
-    fj = f[j]
-    cross = ((f < -tol) & (fj > tol)) | ((f > tol) & (fj < -tol))
-    w = f / np.where(cross, f - fj, 1.0)
-    cand = np.empty((2 * k, 2))
-    cand[0::2] = V
-    cand[1::2] = V + w[:, None] * (V[j] - V)
-    neg = np.empty(2 * k, dtype=bool)
-    pos = np.empty(2 * k, dtype=bool)
-    neg[0::2], pos[0::2] = f <= tol, f >= -tol
-    neg[1::2] = pos[1::2] = cross
-    return cand[neg], cand[pos]
-
-
-def _window_cuts(F: np.ndarray, valid: np.ndarray, tol_rel: float) -> np.ndarray:
-    """Whether the arg-max of each window changes over a polygon.
-
-    F : (k_vertices, n_windows, K) window values at the vertices; valid : (n_windows, K)
-    marks real (not padding) entries. A window does not cut when one entry is within
-    tolerance of the maximum at every vertex (by convexity, then on the whole polygon).
-    """
-    F = np.where(valid, F, -np.inf)
-    top = F.max(axis=-1, keepdims=True)
-    scale = np.where(valid, np.abs(F), 0.0).max(axis=(0, 2), keepdims=True)
-    near = F >= top - tol_rel * scale
-    return ~near.all(axis=0).any(axis=-1)
-
-
-def _cut_by_windows(V, windows: np.ndarray, valid: np.ndarray, tol: float,
-                    tol_rel: float) -> list[np.ndarray]:
-    """Cut V into the regions of constant arg-max of each window.
-
-    windows : (n_w, K, 3) affine functions ``(a_s, a_t, b)`` of the window entries.
-    Exactly equal entries are resolved to the first, as torch does.
-    """
-    out, stack = [], [(V, windows, valid)]
-    while stack:
-        V, windows, valid = stack.pop()
-        F = np.einsum("kd,wjd->kwj", V, windows[..., :2]) + windows[..., 2]
-        cuts = _window_cuts(F, valid, tol_rel)
-        if not cuts.any():
-            out.append(V)
-            continue
-        idx = np.flatnonzero(cuts)
-        W, ok = windows[idx[0]], np.flatnonzero(valid[idx[0]])
-        rest = (windows[idx[1:]], valid[idx[1:]])
-        for i in ok:
-            piece = V
-            for j in ok:
-                if j == i or len(piece) < 3:
-                    continue
-                g = W[i] - W[j]  # the region of entry i has g >= 0 for every j
-                norm = math.hypot(g[0], g[1])
-                if norm == 0:
-                    if g[2] < 0 or (g[2] == 0 and j < i):
-                        piece = piece[:0]
-                    continue
-                _, piece = _split(piece, (piece @ g[:2] + g[2]) / norm, tol)
-            if len(piece) >= 3:
-                stack.append((piece, *rest))
-    return out
-
-
-def _flat_vertices(V: np.ndarray, tol: float) -> np.ndarray:
-    prev, nxt = np.roll(V, 1, axis=0), np.roll(V, -1, axis=0)
-    base = nxt - prev
-    blen = np.hypot(base[:, 0], base[:, 1])
-    dist = np.abs(base[:, 0] * (V[:, 1] - prev[:, 1]) - base[:, 1] * (V[:, 0] - prev[:, 0]))
-    return (dist <= tol * blen) | (np.hypot(*(V - prev).T) <= tol)
-
-
-def _clean(V: np.ndarray, tol: float) -> np.ndarray:
-    """Drop vertices within ``tol`` of the line through their neighbours (incl. duplicates).
-
-    One at a time (rarely needed): two near-duplicates flag each other, and only one
-    of them may go.
-    """
-    while len(V) > 3:
-        flat = _flat_vertices(V, tol)
-        if not flat.any():
-            break
-        V = np.delete(V, np.flatnonzero(flat)[0], axis=0)
-    return V
-
-
 # ----------------------------------------------------------------------- driver
 def _extent(extent) -> tuple[float, float, float, float]:
     if np.ndim(extent) == 0:
@@ -318,29 +228,19 @@ def _plane_coeffs(network, origin, u, v, imposed, layer: int, p: int) -> np.ndar
 
 
 def _cut_windows(sub, coeffs, st, window, tol_len, tol, area_min, shape):
-    """Max-pool layer: cut each polygon into the pieces of constant arg-max of every window."""
+    """Max-pool layer: cut each polygon into the pieces of constant arg-max of every window
+    (compiled, :func:`cellgeom.nn.slice_kernel.cut_windows`); patterns at the centroids."""
     verts, starts = sub
-    chunk = np.split(verts, starts[1:-1])
     win, valid = window
-    W = coeffs[:, np.where(valid, win, 0)]  # (P, C*L, K, 3)
-    children, parent = [], []
-    for i, V in enumerate(chunk):
-        pieces = _cut_by_windows(V, W[i], valid, tol_len, tol)
-        children += pieces
-        parent += [i] * len(pieces)
-    parent = np.asarray(parent, dtype=np.intp)
-    if not children:
+    W = np.ascontiguousarray(coeffs[:, np.where(valid, win, 0)])  # (P, C*L, K, 3)
+    ov, os_, parent, area, cen = cut_windows(verts, starts, W, np.ascontiguousarray(valid),
+                                             tol_len, tol, area_min)
+    if not len(parent):
         return verts[:0], np.zeros(1, np.int64), parent, np.zeros((0,) + tuple(shape)), \
             np.zeros(0), np.zeros((0, 2))
-    children = [_clean(V, tol_len) for V in children]
-    padded = _pad(children)
-    area, cen = _area_centroid(padded)
-    keep = area > area_min
-    kept = [c for c, k in zip(children, keep) if k]
-    pat = _piece_patterns(padded[keep], cen[keep], parent[keep], coeffs, st, window, shape)
-    ov, os_ = _concat_polygons([(c, np.array([0, len(c)])) for c in kept]) if kept else \
-        (verts[:0], np.zeros(1, np.int64))
-    return ov, os_, parent[keep], pat, area[keep], cen[keep]
+    pat = _piece_patterns(np.zeros((len(parent), 1, 2)), cen, parent, coeffs, st, window,
+                          shape)
+    return ov, os_, parent, pat, area, cen
 
 
 def _concat_polygons(pieces):
