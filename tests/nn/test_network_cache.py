@@ -101,3 +101,23 @@ def test_unchanged_weights_reuse_the_cached_network():
     _double_in_place_data(net)
     assert net[0].weight._version == version  # invisible to version counters
     assert as_network(net) is not first
+
+
+def test_cache_does_not_keep_deleted_networks_alive():
+    """Oracle: a weak reference to each network; the cache is bounded, so networks the
+    user dropped (float64 nets are cached without a copy, referring to the module) are
+    freed once newer ones pushed them out."""
+    import gc
+    import weakref
+
+    from cellgeom.nn import layers
+
+    refs = []
+    for _ in range(3 * layers._CACHE_SIZE):
+        net = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)).double()
+        layers.as_network(net, torch.float64)
+        refs.append(weakref.ref(net))
+        del net
+    gc.collect()
+    assert sum(r() is not None for r in refs) <= layers._CACHE_SIZE
+    assert len(layers._NETWORKS) <= layers._CACHE_SIZE

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import torch
@@ -438,17 +439,26 @@ def as_network(net, dtype: torch.dtype | None = torch.float64) -> PiecewiseLinea
     if not isinstance(net, nn.Module):
         raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
     mods, meta, tensors = _state_signature(net)
-    cached = _NETWORKS.get(net, {}).get(dtype)
-    if cached is not None and cached[0] == (mods, meta) and _same_values(cached[1], tensors):
-        return cached[2]  # same modules, modes, tensors and values
+    key = (id(net), dtype)
+    cached = _NETWORKS.get(key)
+    if (cached is not None and cached[0]() is net and cached[1] == (mods, meta)
+            and _same_values(cached[2], tensors)):
+        _NETWORKS.move_to_end(key)
+        return cached[3]  # same module, modes, tensors and values
     network = _as_network(net, dtype)
-    _NETWORKS.setdefault(net, {})[dtype] = ((mods, meta), _snapshot(tensors), network)
+    _NETWORKS[key] = (weakref.ref(net), (mods, meta), _snapshot(tensors), network)
+    _NETWORKS.move_to_end(key)
+    while len(_NETWORKS) > _CACHE_SIZE:
+        _NETWORKS.popitem(last=False)
     return network
 
 
-#: validated networks per user module and dtype, with a snapshot of the weights they were
-#: built from; weak, so a module can be collected
-_NETWORKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: validated networks per (user module, dtype), least recently used first, with a weak
+#: reference checking the module's identity and a snapshot of the weights they were built
+#: from. Bounded rather than weak-keyed: a network built without a dtype copy refers to
+#: the user's module, which would keep a weak key alive for ever.
+_NETWORKS: OrderedDict = OrderedDict()
+_CACHE_SIZE = 8
 
 _SCALARS = (bool, int, float, str, type(None))
 
