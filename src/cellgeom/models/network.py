@@ -190,8 +190,8 @@ class NetworkCells:
         # on a batch of 1, so every cell, in every call, gets bit-identical first-layer
         # constants and both sides of a face the same hyperplane (#18); a batched product
         # rounds differently with the batch size
-        x0 = torch.as_tensor(np.zeros(n) if origin is None else
-                             np.asarray(origin, dtype=float)).reshape((1,) + shape)
+        x0 = torch.tensor(np.zeros(n) if origin is None else
+                          np.asarray(origin, dtype=float)).reshape((1,) + shape)
         records, final = self.network.propagate(None, x0, eye, imposed=imposed, stop_at=stop)
 
         def batch(t):
@@ -297,7 +297,7 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     if model.classifier:  # the arg-max comparisons cut the regions once more
         imposed = [torch.as_tensor(p.reshape((R,) + shape))
                    for p, shape in zip(regions.patterns, model.unit_shapes)]
-        const = torch.as_tensor(lo, dtype=torch.float64)[None].expand(R, 2)
+        const = torch.tensor(lo, dtype=torch.float64)[None].expand(R, 2)  # lo may be read-only
         tan = torch.tensor([[w[0], 0.0], [0.0, w[1]]], dtype=torch.float64)[None].expand(R, 2, 2)
         _, final = model.network.propagate(None, const, tan, imposed=imposed)
         fo, fc = final["tan"].reshape(R, 2, -1).numpy(), final["const"].reshape(R, -1).numpy()

@@ -336,8 +336,8 @@ def _slice_partition(net, origin, u, v, extent, min_area, tol, dtype) -> SliceRe
     network: PiecewiseLinearNetwork = as_network(net, dtype)
     origin_t = network.check_input(np.asarray(origin)[None], "origin[None]")
     shape = tuple(origin_t.shape)
-    u_t = torch.as_tensor(np.asarray(u), dtype=network.dtype, device=network.device)
-    v_t = torch.as_tensor(np.asarray(v), dtype=network.dtype, device=network.device)
+    u_t = torch.tensor(np.asarray(u), dtype=network.dtype, device=network.device)
+    v_t = torch.tensor(np.asarray(v), dtype=network.dtype, device=network.device)
     for name, d in (("u", u_t), ("v", v_t)):
         if d.numel() != origin_t.numel():
             raise ValueError(f"{name} has {d.numel()} values, but origin has shape {shape[1:]}")
