@@ -308,5 +308,6 @@ def _facet_volumes(A, b, rows, c, X, vol, se_log):
     fvol = n * vol * p / h
     with np.errstate(divide="ignore", invalid="ignore"):
         rel_p = np.where(p > 0, p_c.std(axis=0, ddof=1) / np.sqrt(C) / p, np.inf)
-    fse = np.where(p > 0, fvol * np.sqrt(rel_p**2 + se_log**2), np.nan)
+        # both branches are evaluated: 0 * inf where p == 0 is discarded, not a defect
+        fse = np.where(p > 0, fvol * np.sqrt(rel_p**2 + se_log**2), np.nan)
     return fvol, fse
