@@ -6,9 +6,10 @@ sides are given the same interior points (the partition's Chebyshev centres; the
 LPs that find them are outside both timings). cellgeom's figure is its batched
 exact kernel ``batch_polytope_geometry`` over all cells at once, which returns the
 full PolytopeGeometry per cell (vertices, volume, centroid, facets with their
-areas and centroids, hinges with lengths, centroids and dihedral angles). In 2-D
-it makes no Qhull call; in 3-D it makes one HalfspaceIntersection per cell (for
-the vertices only, no ConvexHull) and batches everything else.
+areas and centroids, hinges with lengths, centroids and dihedral angles), in one
+compiled call with no Qhull call: one vertex enumeration (double description) per
+cell, and facets, hinges and every measure read from its vertex/row incidences.
+Rows in 2-D to 5-D (#19: >= 5x in 2-D / 3-D, >= 2x in 4-D / 5-D).
 """
 from __future__ import annotations
 
@@ -53,8 +54,11 @@ def _cellgeom_volumes(polys):
 
 def run(quick: bool = False) -> list[dict]:
     rows = []
-    cases = [(12, 2, "lines in the unit square"), (6, 3, "planes in the unit cube")] if quick \
-        else [(30, 2, "lines in the unit square"), (12, 3, "planes in the unit cube")]
+    cases = [(12, 2, "lines in the unit square"), (6, 3, "planes in the unit cube"),
+             (5, 4, "hyperplanes in the unit 4-cube"), (5, 5, "hyperplanes in the unit 5-cube")] \
+        if quick else [(30, 2, "lines in the unit square"), (12, 3, "planes in the unit cube"),
+                       (9, 4, "hyperplanes in the unit 4-cube"),
+                       (8, 5, "hyperplanes in the unit 5-cube")]
     for k, n, what in cases:
         arr, box = _arrangement(k, n, seed=k)
         part, t_all, mb_all = measure(cellgeom.partition, arr, domain=box, cells="all",
@@ -65,7 +69,6 @@ def run(quick: bool = False) -> list[dict]:
         assert np.allclose(ours, ref, rtol=1e-9)
         assert abs(part.volumes.sum() - box.volume) < 1e-9
         m = part.n_cells
-        qhull = "no Qhull call" if n == 2 else "one HalfspaceIntersection per cell"
         rows.append(dict(
             benchmark=f"per-cell geometry vs Qhull volume ({k} {what})",
             size=f"{m} cells", cellgeom_s=t_ours,
@@ -73,7 +76,7 @@ def run(quick: bool = False) -> list[dict]:
             reference_s=t_ref, cellgeom_mb=mb_ours, reference_mb=mb_ref,
             notes=f"{1e3 * t_ours / m:.3f} ms/cell vs {1e3 * t_ref / m:.3f} ms/cell; both "
                   f"given the Chebyshev centres; cellgeom: batched kernel, all cells at "
-                  f"once ({qhull}), full geometry (facets, face volumes, hinges, angles); "
+                  f"once (no Qhull call), full geometry (facets, face volumes, hinges, angles); "
                   f"reference: volume only, one Qhull pair per cell",
         ))
         rows.append(dict(

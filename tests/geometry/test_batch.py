@@ -1,4 +1,5 @@
-"""The batched kernel against the per-cell vertex route and against SciPy's Qhull volumes."""
+"""The batched kernel against the per-cell Qhull vertex route (``qhull_oracle``) and against
+SciPy's Qhull volumes."""
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -9,8 +10,9 @@ from cellgeom.geometry import (
     Box,
     batch_polytope_geometry,
     chebyshev_centers,
-    polytope_geometry,
 )
+
+from .qhull_oracle import qhull_geometry
 
 
 def arrangement_cells(n, k, seed, n_points=40, scale=1.0):
@@ -60,7 +62,7 @@ def check_cells(polys, centers, tol):
     got = batch_polytope_geometry(polys, centers, tol=tol)
     assert len(got) == len(polys)
     for (A, b), c, g in zip(polys, centers, got):
-        assert_same_geometry(g, polytope_geometry(A, b, c, tol=tol))
+        assert_same_geometry(g, qhull_geometry(A, b, c, tol=tol))
         assert g.volume == pytest.approx(scipy_volume(A, b, c), rel=1e-9)
     return got
 
@@ -189,7 +191,7 @@ def test_other_dimensions_take_the_vertex_route(n):
     A, b = np.vstack([A, cut]), np.append(b, 0.5 * np.sqrt(n) / 2 + 0.2)
     c = np.full(n, 0.2)
     got = batch_polytope_geometry([(A, b)], c[None])[0]
-    assert_same_geometry(got, polytope_geometry(A, b, c))
+    assert_same_geometry(got, qhull_geometry(A, b, c))
 
 
 def test_cells_with_different_row_counts_in_one_batch():
@@ -246,7 +248,7 @@ def test_spatial_slivers_below_and_near_the_tolerance():
 
 
 def test_rank_two_matches_the_svd():
-    from cellgeom.geometry.batch3d import _rank_two
+    from cellgeom.geometry.face_lattice import _spans
     from cellgeom.geometry.polytope import _affine_rank
 
     rng = np.random.default_rng(3)
@@ -260,10 +262,10 @@ def test_rank_two_matches_the_svd():
         sets.append(pts)
     for off in [1e-12, 5e-10, 2e-9]:  # and some off the plane
         sets.append(np.column_stack([rng.random(4), rng.random(4), off * rng.standard_normal(4)]))
-    X = np.concatenate([p - p.mean(axis=0) for p in sets])
-    k = np.array([len(p) for p in sets])
-    starts = np.concatenate([[0], np.cumsum(k)[:-1]])
-    got = _rank_two(X, X[:, 0], X[:, 1], X[:, 2], starts, k, tol)
+    # the rank test of the compiled kernel, for points near the plane z = 0
+    N, U = np.array([[0.0, 0.0, 1.0]]), np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    G, y = np.empty((3, 3)), np.empty(3)
+    got = np.array([_spans(p, np.arange(len(p)), len(p), N, 1, U, tol, G, y) for p in sets])
     want = [_affine_rank(p, tol) == 2 for p in sets]
     assert got.tolist() == want
     assert 0 < sum(want) < len(want)

@@ -2,7 +2,7 @@
 
 Nothing here imports the rest of cellgeom: these are plain functions of arrays.
 """
-from .batch import batch_polytope_geometry
+from .batch import batch_polytope_geometry, polytope_geometry
 from .box import Box
 from .intersection import common_piece
 from .lp import (
@@ -15,7 +15,6 @@ from .lp import (
 from .polytope import (
     PolytopeGeometry,
     flat_volume_centroid,
-    polytope_geometry,
     polytope_vertices,
     polytope_volume,
 )

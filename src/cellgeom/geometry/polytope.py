@@ -1,13 +1,11 @@
-"""Exact geometry of one bounded convex polytope ``{x : A x <= b}`` in low dimension.
+"""Exact geometry of bounded convex polytopes ``{x : A x <= b}`` in low dimension.
 
-The vertex route: Qhull (``scipy.spatial.HalfspaceIntersection``) gives the
-vertices from an interior point; every other quantity follows from the
-vertex/inequality incidences:
-
-* a row is a facet iff its incident vertices span an (n-1)-flat;
-* two facets meet in a hinge iff their common vertices span an (n-2)-flat;
-* volumes and centroids come from a triangulation of the convex hull
-  (``scipy.spatial.ConvexHull``) coned from an interior point.
+:class:`PolytopeGeometry` is what the partition tables need about one cell;
+:func:`cellgeom.geometry.batch.polytope_geometry` computes it for one cell and
+:func:`cellgeom.geometry.batch.batch_polytope_geometry` for many in one compiled
+call. The Qhull helpers here serve the lower-dimensional pieces where cells meet
+(:func:`flat_volume_centroid`, :func:`polytope_vertices`) and a plain volume
+(:func:`polytope_volume`).
 
 This is exact up to floating point and fast while the number of vertices is
 moderate (n up to about 6 to 8). Above that use the LP kernels in ``lp``.
@@ -22,10 +20,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import ConvexHull, HalfspaceIntersection, QhullError, cKDTree
 
-from .lp import normalize_rows, repeated_rows
+from .lp import normalize_rows
 
-__all__ = ["PolytopeGeometry", "polytope_geometry", "polytope_volume", "flat_volume_centroid",
-           "polytope_vertices"]
+__all__ = ["PolytopeGeometry", "polytope_volume", "flat_volume_centroid", "polytope_vertices"]
 
 
 @dataclass
@@ -105,130 +102,6 @@ def polytope_vertices(A, b, interior_point, tol: float = 1e-10) -> np.ndarray:
         return np.array([[lower.max()], [upper.min()]])
     hs = HalfspaceIntersection(np.hstack([A_unit, -b_unit[:, None]]), interior_point)
     return _merge_close_points(hs.intersections, tol)
-
-
-def polytope_geometry(A, b, interior_point, tol: float = 1e-9) -> PolytopeGeometry:
-    """Exact geometry of a bounded full-dimensional polytope (vertex route).
-
-    Parameters
-    ----------
-    A, b : arrays of shape (m, n), (m,)
-        The inequalities ``A x <= b``; redundant and repeated rows are allowed
-        (a repeated row is reported once, at its first occurrence).
-    interior_point : array (n,)
-        A point strictly inside, e.g. the Chebyshev centre.
-    tol : float
-        Absolute length tolerance for incidences and ranks (callers pass a
-        multiple of the domain's scale).
-    """
-    A = np.asarray(A, dtype=float)
-    A_unit, b_unit, norms = normalize_rows(A, b)
-    m, n = A_unit.shape
-    apex = np.asarray(interior_point, dtype=float)
-    vertices = polytope_vertices(A, b, apex, tol=tol * 1e-2)
-
-    slack = b_unit[:, None] - A_unit @ vertices.T
-    incident = (np.abs(slack) <= tol) & (norms[:, None] > 0)
-    incident &= ~repeated_rows(A_unit, b_unit, tol)[:, None]
-    counts = incident.sum(axis=1)
-
-    candidates = np.flatnonzero(counts >= n)
-    if n <= 2:  # merged distinct vertices: two of them always span a segment
-        facet_rows = candidates
-    else:
-        facet_rows = np.array([i for i in candidates
-                               if _affine_rank(vertices[incident[i]], tol) == n - 1], dtype=int)
-    f = facet_rows.size
-    facet_normals = A_unit[facet_rows]
-    facet_offsets = b_unit[facet_rows]
-    facet_volumes, facet_centroids = _facet_measures(vertices, incident[facet_rows],
-                                                     facet_normals, tol)
-    # cone decomposition from the apex: vol = sum_F h_F vol(F) / n, and the centroid of
-    # the cone over F is apex + n/(n+1) (centroid_F - apex)
-    heights = facet_offsets - facet_normals @ apex
-    cone_volumes = heights * facet_volumes / n
-    volume = float(cone_volumes.sum())
-    cone_centroids = apex + n / (n + 1) * (facet_centroids - apex)
-    centroid = cone_volumes @ cone_centroids / volume if volume > 0 else apex.copy()
-
-    hinge_facets, hinge_volumes, hinge_centroids = [], [], []
-    if n >= 2 and f >= 2:
-        inc_f = incident[facet_rows].astype(np.int32)
-        common = inc_f @ inc_f.T
-        ii, jj = np.nonzero(np.triu(common >= max(n - 1, 1), k=1))
-        for i, j in zip(ii, jj):
-            pts = vertices[incident[facet_rows[i]] & incident[facet_rows[j]]]
-            if n == 3:  # two distinct (merged) vertices on two facets: a segment
-                d = pts - pts[0]
-                far = np.argmax(np.einsum("ij,ij->i", d, d))
-                vol, cen = float(np.linalg.norm(d[far])), (pts[0] + pts[far]) / 2
-            else:
-                if n >= 4 and _affine_rank(pts, tol) != n - 2:
-                    continue
-                vol, cen = flat_volume_centroid(pts, n - 2, tol)
-            hinge_facets.append((i, j))
-            hinge_volumes.append(vol)
-            hinge_centroids.append(cen)
-    hinge_facets = np.asarray(hinge_facets, dtype=int).reshape(-1, 2)
-    cosines = np.einsum(
-        "ij,ij->i", facet_normals[hinge_facets[:, 0]], facet_normals[hinge_facets[:, 1]]
-    )
-    hinge_angles = np.pi - np.arccos(np.clip(cosines, -1.0, 1.0))
-    return PolytopeGeometry(
-        volume=volume,
-        centroid=centroid,
-        vertices=vertices,
-        facet_rows=facet_rows,
-        facet_normals=facet_normals,
-        facet_offsets=facet_offsets,
-        facet_volumes=facet_volumes,
-        facet_centroids=facet_centroids,
-        hinge_facets=hinge_facets,
-        hinge_volumes=np.asarray(hinge_volumes, dtype=float),
-        hinge_centroids=np.asarray(hinge_centroids, dtype=float).reshape(-1, n),
-        hinge_angles=hinge_angles,
-    )
-
-
-def _facet_measures(vertices, incidence, normals, tol):
-    """(n-1)-volumes and centroids of facets, closed forms in 2-D and 3-D."""
-    f, n = normals.shape[0], vertices.shape[1]
-    volumes = np.empty(f)
-    centroids = np.empty((f, n))
-    for k in range(f):
-        pts = vertices[incidence[k]]
-        if n == 1:
-            volumes[k], centroids[k] = 1.0, pts[0]
-        elif n == 2:  # a segment: extent along the tangent
-            t = pts @ np.array([-normals[k, 1], normals[k, 0]])
-            lo, hi = t.argmin(), t.argmax()
-            volumes[k] = t[hi] - t[lo]
-            centroids[k] = (pts[lo] + pts[hi]) / 2
-        elif n == 3:  # a convex polygon: order by angle, shoelace area and centroid
-            volumes[k], centroids[k] = _polygon_in_plane(pts, normals[k])
-        else:
-            volumes[k], centroids[k] = flat_volume_centroid(pts, n - 1, tol)
-    return volumes, centroids
-
-
-def _polygon_in_plane(pts, normal):
-    """Area and centroid of the convex polygon with vertices pts in the plane normal . x = d."""
-    a, b, c = normal
-    u = np.array([0.0, -c, b]) if abs(a) < 0.9 else np.array([c, 0.0, -a])  # normal x e_k
-    u /= np.sqrt(u @ u)
-    v = np.array([b * u[2] - c * u[1], c * u[0] - a * u[2], a * u[1] - b * u[0]])
-    mean = pts.sum(axis=0) / len(pts)
-    xy = (pts - mean) @ np.column_stack([u, v])
-    order = np.argsort(np.arctan2(xy[:, 1], xy[:, 0]))
-    x, y = xy[order, 0], xy[order, 1]
-    x1, y1 = np.concatenate([x[1:], x[:1]]), np.concatenate([y[1:], y[:1]])
-    cross = x * y1 - x1 * y
-    area = cross.sum() / 2
-    if area <= 0:
-        return 0.0, mean
-    cx = ((x + x1) * cross).sum() / (6 * area)
-    cy = ((y + y1) * cross).sum() / (6 * area)
-    return float(area), mean + cx * u + cy * v
 
 
 def flat_volume_centroid(points: np.ndarray, k: int, tol: float = 1e-9) -> tuple[float, np.ndarray]:
