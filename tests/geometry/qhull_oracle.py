@@ -141,9 +141,8 @@ def flat_measures(points, k, tol):
     from 3 up the hull's volume (joggled when Qhull refuses the exact input) and the
     centroid of the simplices of a joggled Delaunay triangulation (Qhull's exact one
     leaves out pieces of co-spherical input such as a box's facets)."""
-    volume, centroid = flat_volume_centroid(points, k, tol)
     if k < 3:
-        return volume, centroid
+        return flat_volume_centroid(points, k, tol)
     mean = points.mean(axis=0)
     _, sing, vt = np.linalg.svd(points - mean, full_matrices=False)
     if sing.size < k or sing[k - 1] <= tol:

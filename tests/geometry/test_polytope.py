@@ -1,4 +1,6 @@
 """Polytope kernels against independent routes: SciPy Qhull volumes, brute-force LP facets."""
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -132,3 +134,38 @@ def test_batched_chebyshev_detects_empty_and_flat_cells():
     assert affine_hull_dimension(*full) == 2
     assert affine_hull_dimension(*flat) == 1
     assert affine_hull_dimension(*empty) == -1
+
+
+def _cube_cut(n, W, c):
+    eye = np.eye(n)
+    return np.vstack([W, eye, -eye]), np.concatenate([c, np.ones(n), np.ones(n)])
+
+
+def test_volume_in_8d_where_qhull_hulls_fail():
+    """Oracles: symmetry (a plane through the centre halves [-1,1]^8: 128), the chamber
+    x_1 <= ... <= x_8 of the cube (2^8 / 8!), and 10^6-point Monte Carlo for the cube cut
+    by six random planes, where Qhull's hull of the vertices fails ("wide merge") and the
+    former Qhull route returned a volume of 0."""
+    n = 8
+    w = np.random.default_rng(5).normal(size=(1, n))
+    assert polytope_volume(*_cube_cut(n, w, np.zeros(1))) == pytest.approx(128, rel=1e-12)
+    chain = np.eye(n)[:-1] - np.eye(n, k=1)[:-1]  # x_i - x_{i+1} <= 0
+    assert polytope_volume(*_cube_cut(n, chain, np.zeros(n - 1))) == pytest.approx(
+        2.0**n / math.factorial(n), rel=1e-12)
+    rng = np.random.default_rng(1)
+    W, c = rng.normal(size=(6, n)), 0.3 * rng.normal(size=6)
+    X = np.random.default_rng(11).uniform(-1, 1, size=(1_000_000, n))
+    share = np.mean(np.all(X @ W.T <= c, axis=1))
+    mc, se = 2.0**n * share, 2.0**n * np.sqrt(share * (1 - share) / len(X))
+    assert abs(polytope_volume(*_cube_cut(n, W, c)) - mc) < 4 * se  # 2.8559 vs 2.86 +- 0.03
+
+
+def test_flat_piece_qhull_refuses_is_zero_only_when_flat():
+    """A 2-D piece whose points Qhull refuses: exactly collinear points (bounding box of
+    no area) count as 0; a wrong 0 is never returned for a piece with area."""
+    from cellgeom.geometry.polytope import _hull_volume_centroid
+
+    line = np.c_[np.linspace(0, 2, 5), np.zeros(5)]  # in its principal frame, as called
+    assert _hull_volume_centroid(line, line.mean(axis=0))[0] == 0.0
+    square = np.array([[0.0, 0], [1, 0], [0, 1], [1, 1]])
+    assert _hull_volume_centroid(square, square.mean(axis=0))[0] == pytest.approx(1.0)

@@ -2,7 +2,7 @@
 
 Nothing here imports the rest of cellgeom: these are plain functions of arrays.
 """
-from .batch import batch_polytope_geometry, polytope_geometry
+from .batch import batch_polytope_geometry, polytope_geometry, polytope_volume
 from .box import Box
 from .intersection import common_piece
 from .lp import (
@@ -16,7 +16,6 @@ from .polytope import (
     PolytopeGeometry,
     flat_volume_centroid,
     polytope_vertices,
-    polytope_volume,
 )
 
 __all__ = [

@@ -32,9 +32,10 @@ import numpy as np
 
 from .enumeration import batch_vertices
 from .face_lattice import batch_faces
+from .lp import chebyshev_center
 from .polytope import PolytopeGeometry
 
-__all__ = ["batch_polytope_geometry", "polytope_geometry"]
+__all__ = ["batch_polytope_geometry", "polytope_geometry", "polytope_volume"]
 
 _UNBOUNDED = ("the polytope is unbounded: add bounding inequalities (a domain box); "
               "volumes of unbounded cells are infinite.")
@@ -143,3 +144,49 @@ def polytope_geometry(A, b, interior_point, tol: float = 1e-9) -> PolytopeGeomet
     """
     point = np.asarray(interior_point, dtype=float).reshape(1, -1)
     return batch_polytope_geometry([(A, b)], point, tol=tol)[0]
+
+
+def polytope_volume(A, b, interior_point=None, tol: float | None = None) -> float:
+    """n-volume of the bounded polytope ``{x : A x <= b}`` (vertex route, any n).
+
+    The volume of :func:`polytope_geometry`: vertices by double description, then
+    ``vol = sum_f h_f vol_{n-1}(F_f) / n`` over the facets ``F_f`` at distance ``h_f`` from
+    the interior point, each facet measured the same way one dimension down. Qhull's
+    ``ConvexHull`` of the vertices is not used: from about 8-D it fails ("wide merge")
+    on cells of a box cut by a few planes.
+
+    Parameters
+    ----------
+    A, b : arrays of shape (m, n), (m,)
+        The inequalities; redundant and repeated rows are allowed.
+    interior_point : array (n,), optional
+        A point strictly inside; default the Chebyshev centre (and volume 0 when the
+        polytope has no interior, radius <= 0).
+    tol : float, optional
+        Absolute length tolerance for incidences; default ``1e-9`` times the problem's
+        scale (the largest of 1, the interior point's coordinates and the inradius).
+
+    Returns
+    -------
+    float
+        The n-volume, in the units of ``x`` to the power n.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[-1., 0], [0, -1], [1, 1]]); b = np.array([0., 0, 1])
+    >>> round(polytope_volume(A, b), 12)
+    0.5
+    """
+    A = np.asarray(A, dtype=float)
+    b = np.asarray(b, dtype=float).ravel()
+    radius = None
+    if interior_point is None:
+        interior_point, radius = chebyshev_center(A, b)
+        if radius <= 0:
+            return 0.0
+    interior_point = np.asarray(interior_point, dtype=float).ravel()
+    if tol is None:
+        scale = max(1.0, float(np.abs(interior_point).max(initial=0.0)), radius or 0.0)
+        tol = 1e-9 * scale
+    return float(polytope_geometry(A, b, interior_point, tol=tol).volume)

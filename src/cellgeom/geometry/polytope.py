@@ -4,8 +4,7 @@
 :func:`cellgeom.geometry.batch.polytope_geometry` computes it for one cell and
 :func:`cellgeom.geometry.batch.batch_polytope_geometry` for many in one compiled
 call. The Qhull helpers here serve the lower-dimensional pieces where cells meet
-(:func:`flat_volume_centroid`, :func:`polytope_vertices`) and a plain volume
-(:func:`polytope_volume`).
+(:func:`flat_volume_centroid`, :func:`polytope_vertices`).
 
 This is exact up to floating point and fast while the number of vertices is
 moderate (n up to about 6 to 8). Above that use the LP kernels in ``lp``.
@@ -22,7 +21,7 @@ from scipy.spatial import ConvexHull, HalfspaceIntersection, QhullError, cKDTree
 
 from .lp import normalize_rows
 
-__all__ = ["PolytopeGeometry", "polytope_volume", "flat_volume_centroid", "polytope_vertices"]
+__all__ = ["PolytopeGeometry", "flat_volume_centroid", "polytope_vertices"]
 
 
 @dataclass
@@ -69,26 +68,6 @@ class PolytopeGeometry:
     hinge_angles: np.ndarray
 
 
-def polytope_volume(A, b, interior_point=None) -> float:
-    """n-volume of the bounded polytope ``{x : A x <= b}`` (Qhull).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> A = np.array([[-1., 0], [0, -1], [1, 1]]); b = np.array([0., 0, 1])
-    >>> round(polytope_volume(A, b), 12)
-    0.5
-    """
-    if interior_point is None:
-        from .lp import chebyshev_center
-
-        interior_point, radius = chebyshev_center(A, b)
-        if radius <= 0:
-            return 0.0
-    vertices = polytope_vertices(A, b, interior_point)
-    return _hull_volume_centroid(vertices, interior_point)[0]
-
-
 def polytope_vertices(A, b, interior_point, tol: float = 1e-10) -> np.ndarray:
     """Vertices of ``{x : A x <= b}`` from a strictly interior point (Qhull)."""
     A_unit, b_unit, norms = normalize_rows(A, b)
@@ -126,6 +105,10 @@ def flat_volume_centroid(points: np.ndarray, k: int, tol: float = 1e-9) -> tuple
     return vol, mean + cen @ vt[:k]
 
 
+#: a hull Qhull refuses counts as flat when its bounding box is this thin (relative)
+_FLAT_RTOL = 1e-9
+
+
 def _hull_volume_centroid(points: np.ndarray, apex: np.ndarray) -> tuple[float, np.ndarray]:
     """Volume and centroid of conv(points) by coning its triangulated boundary from apex."""
     d = points.shape[1]
@@ -134,8 +117,16 @@ def _hull_volume_centroid(points: np.ndarray, apex: np.ndarray) -> tuple[float, 
         return float(hi - lo), np.array([(lo + hi) / 2])
     try:
         hull = ConvexHull(points)
-    except QhullError:
-        return 0.0, points.mean(axis=0)
+    except QhullError as error:
+        # Qhull refuses nearly flat input: within tolerance when even the bounding box
+        # of the points (in their principal frame) has no volume; otherwise a 0 here
+        # would be a wrong number, so say so
+        extent = np.ptp(points, axis=0)
+        if np.prod(extent) <= (_FLAT_RTOL * extent.max()) * extent.max() ** (d - 1):
+            return 0.0, points.mean(axis=0)
+        raise ValueError(f"Qhull failed on the convex hull of {len(points)} points spanning "
+                         f"{d} dimensions ({str(error).splitlines()[0]}); their volume is "
+                         "not computed rather than reported as 0") from error
     simplices = points[hull.simplices]  # (s, d, d)
     edges = simplices - apex[None, None, :]
     cone_volumes = np.abs(np.linalg.det(edges)) / factorial(d)
