@@ -121,6 +121,17 @@ def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None):
     return _renumber(simplices, volumes, faces, order)
 
 
+def _row_order(rows, m):
+    """Lexicographic order of distinct rows of ids in [0, m): one argsort of an integer
+    key per row when it fits in int64 (much faster than lexsort), else lexsort."""
+    if m ** rows.shape[1] < 2**62:
+        key = np.zeros(len(rows), dtype=np.int64)
+        for j in range(rows.shape[1]):
+            key = key * m + rows[:, j]
+        return np.argsort(key, kind="stable")  # ties (none expected) as lexsort
+    return np.lexsort(rows.T[::-1])
+
+
 def _renumber(simplices, volumes, faces, order):
     """Simplices, weights and facet indices back in the partition's cell numbers (rows
     sorted within and lexicographically across)."""
@@ -129,7 +140,7 @@ def _renumber(simplices, volumes, faces, order):
         mapped = order[simplices[q]]
         in_row = np.argsort(mapped, axis=1)
         rows = np.take_along_axis(mapped, in_row, axis=1)
-        srt = np.lexsort(rows.T[::-1])
+        srt = _row_order(rows, len(order))
         # the facet without the i-th vertex of the sorted row
         f = np.take_along_axis(inverse[faces[q]], in_row, axis=1)
         simplices[q], volumes[q], faces[q] = rows[srt], volumes[q][srt], f[srt]
@@ -260,7 +271,7 @@ class _BoxStrata:
         self._pairs = np.column_stack([a, b])
         both_a = np.concatenate([a, b])
         both_b = np.concatenate([b, a])
-        srt = np.lexsort((both_b, both_a))
+        srt = np.argsort(both_a * m + both_b, kind="stable")  # = lexsort((both_b, both_a))
         self.nids = np.ascontiguousarray(both_b[srt])
         self.nptr = np.zeros(m + 1, dtype=np.int64)
         np.cumsum(np.bincount(both_a, minlength=m), out=self.nptr[1:])
@@ -270,7 +281,7 @@ class _BoxStrata:
 
     def pairs(self):
         p = self._pairs
-        return p[np.lexsort((p[:, 1], p[:, 0]))]
+        return p[_row_order(p, len(self.lo))]
 
     def extend(self, cand, tau):
         ok, ptr, lo, hi, dims, vols, sptr, sids = box_extend(
@@ -320,7 +331,10 @@ def _corner_pairs(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
                                                                              hi[ic, h])
                 out.append(np.column_stack([np.minimum(ia, ic), np.maximum(ia, ic)])[ok])
     pairs = np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
-    return np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
+    if not len(pairs):
+        return pairs.reshape(0, 2)
+    key = np.unique(pairs[:, 0] * m + pairs[:, 1])  # 1-D keys: row-wise unique is slow
+    return np.column_stack([key // m, key % m])
 
 
 def _equi_join(ka: np.ndarray, kc: np.ndarray):
@@ -349,7 +363,9 @@ class _VertexStrata:
         indptr = np.asarray(indptr, dtype=np.int64)
         vid = np.asarray(vid, dtype=np.int64)
         cell = rank[np.repeat(np.arange(m), np.diff(indptr))]
-        pairs = np.unique(np.column_stack([cell, vid]), axis=0)  # drops merged repeats
+        nv = max(len(coords), 1)
+        key = np.unique(cell * nv + vid)  # drops merged repeats; (cell, vid) order
+        pairs = np.column_stack([key // nv, key % nv])
         self.cvids = pairs[:, 1].copy()
         self.cvptr = np.zeros(m + 1, dtype=np.int64)
         np.cumsum(np.bincount(pairs[:, 0], minlength=m), out=self.cvptr[1:])
