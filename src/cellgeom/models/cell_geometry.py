@@ -13,7 +13,7 @@ import numpy as np
 
 from ..geometry import batch_polytope_geometry, chebyshev_centers, normalize_rows
 from ..geometry.highdim import highdim_geometry
-from ..parallel import map_cells
+from ..parallel import ProcessExecutor, map_cells, resolve_executor
 from .coincident import merge_coincident_rows
 
 __all__ = ["Cell", "DegenerateCellError", "cell_geometries", "volume_method", "kernel_tol"]
@@ -54,21 +54,30 @@ def cell_geometries(domain, keys, constraints, tol, progress, n_jobs=None, execu
     Returns the kept cells (:class:`Cell`, ``across`` not yet filled), their indices into
     ``keys`` and the number dropped.
     """
-    box_A, box_b = domain.halfspaces()
-    box_labels = -1 - np.arange(box_A.shape[0])
-    polys = []
-    for A, b, labels in constraints(keys):
-        # box rows first: where a model's hyperplane coincides with the box, the facet is
-        # reported as domain boundary (no cell lies beyond it)
-        polys.append((np.vstack([box_A, A]), np.concatenate([box_b, b]),
-                      np.concatenate([box_labels, np.asarray(labels, dtype=np.int64)])))
     n, exact_dim = (route or (None, 6))[:2]
-    # the high-dimensional route costs ~50 ms per cell: small chunks keep every worker busy
-    # to the end (a few large chunks left one idle for a chunk's time at the tail)
-    chunk = HIGH_DIM_CHUNK if n is not None and n > exact_dim else None
-    results = map_cells(_geometry_chunk, polys, n_jobs=n_jobs, executor=executor,
-                        chunk_size=chunk, args=(tol, route), progress=progress,
-                        desc="cell geometry")
+    high = n is not None and n > exact_dim
+    resolved = resolve_executor(n_jobs, executor)
+    try:
+        if high and resolved is not executor and isinstance(resolved, ProcessExecutor):
+            # workers import cellgeom and load the compiled kernels (~2.5 s) while this
+            # process still builds the cells' inequalities
+            resolved.prestart(_warm_kernels, n)
+        box_A, box_b = domain.halfspaces()
+        box_labels = -1 - np.arange(box_A.shape[0])
+        polys = []
+        for A, b, labels in constraints(keys):
+            # box rows first: where a model's hyperplane coincides with the box, the facet
+            # is reported as domain boundary (no cell lies beyond it)
+            polys.append((np.vstack([box_A, A]), np.concatenate([box_b, b]),
+                          np.concatenate([box_labels, np.asarray(labels, dtype=np.int64)])))
+        # the high-dimensional route costs ~50 ms per cell: small chunks keep every worker
+        # busy to the end (a few large chunks left one idle for a chunk's time at the tail)
+        chunk = HIGH_DIM_CHUNK if high else None
+        results = map_cells(_geometry_chunk, polys, executor=resolved, chunk_size=chunk,
+                            args=(tol, route), progress=progress, desc="cell geometry")
+    finally:
+        if resolved is not executor:
+            resolved.shutdown()
     geoms, kept = [], []
     for j, ((_, _, labels), result) in enumerate(zip(polys, results)):
         if result is not None:
@@ -76,6 +85,17 @@ def cell_geometries(domain, keys, constraints, tol, progress, n_jobs=None, execu
             geoms.append(Cell(geom, labels, center, radius, groups, []))
             kept.append(j)
     return geoms, kept, len(polys) - len(kept)
+
+
+def _warm_kernels(n: int) -> None:
+    """Load the compiled kernels of the high-dimensional route (a worker's warm-up): the
+    Chebyshev centre and the facets of the unit box in dimension ``n``."""
+    from ..geometry.facet_walk import facet_status
+
+    A = np.vstack([-np.eye(n), np.eye(n)])
+    b = np.concatenate([np.zeros(n), np.ones(n)])
+    chebyshev_centers([(A, b)], method="simplex")
+    facet_status(A, b, np.full(n, 0.5), np.ones(2 * n, dtype=bool))
 
 
 class DegenerateCellError(ValueError):

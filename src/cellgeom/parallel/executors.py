@@ -217,6 +217,16 @@ class ProcessExecutor(Executor):
                     initializer=_init_worker)
             return self._pool
 
+    def prestart(self, func: Callable[..., Any], *args: Any) -> None:
+        """Start the workers now and run ``func(*args)`` once per worker, not waited for.
+
+        For a warm-up (imports, loading compiled kernels) that overlaps with work the caller
+        still does in this process before its first map; a failure here surfaces in the map.
+        """
+        pool = self._get_pool()
+        for _ in range(self.n_workers):
+            pool.submit(func, *args)
+
     def shutdown(self) -> None:
         """Stop the worker processes; a later map starts a fresh pool."""
         with self._lock:
