@@ -39,6 +39,7 @@ from ..core import BoxPartition, vector_columns
 from ..geometry import flat_volume_centroid
 from ._strata_kernels import box_extend, box_touching, star_pairs, vertex_strata
 from .chains import SimplexIndex
+from .dual_plane import dual_nerve_plane
 
 __all__ = ["dual_nerve", "has_dual_structure", "canonical_order"]
 
@@ -82,6 +83,10 @@ def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None):
     order = canonical_order(partition)
     rank = np.empty(m, dtype=np.int64)
     rank[order] = np.arange(m)
+    if isinstance(partition, BoxPartition) and n == 2 and facet_pairs is not None:
+        # closed form in the plane (same complex; see dual_plane)
+        return dual_nerve_plane(partition.lo, partition.hi, partition.volumes, rank, facet_pairs,
+                                facet_volumes, top)
     if isinstance(partition, BoxPartition):
         strata = _BoxStrata(partition, order, rank, facet_pairs)
     else:
