@@ -12,10 +12,10 @@ entering the sweep is tested against the other side's open boxes on the remainin
 in one vectorised pass. Where the boxes are too wide on every axis for a sweep to
 prune (a deep tree in 8-D: most pairs of a group overlap on any one axis), the group's
 pairs are all tested in vectorised passes instead, which costs less than the sweep's
-bookkeeping. Candidate pairs are never stored: a compiled pass (numba) counts the
-faces, the outputs are allocated at their final size, and a second pass writes the
-faces into them, so the memory is the output's (``32 + 8 n`` bytes per face) plus
-O(m n) work arrays.
+bookkeeping. Candidate pairs are never stored: a compiled pass (numba) appends the
+faces' pairs to buffers grown by doubling, and a second flat pass over those pairs writes
+the faces' volumes and centroids, so the memory is the output's (``32 + 8 n`` bytes per
+face, plus at most the pair buffers' slack) and O(m n) work arrays.
 """
 from __future__ import annotations
 
@@ -89,22 +89,30 @@ def box_adjacency(lo: np.ndarray, hi: np.ndarray):
     hi = np.ascontiguousarray(hi, dtype=float)
     m, n = lo.shape
     work = _workspace(m, n)
-    plans = [(f, np.argsort(hi[:, f], kind="stable"), np.argsort(lo[:, f], kind="stable"))
-             for f in range(n)]
-    # two passes of the same kernel: count, allocate the outputs at their final size,
-    # write (cheaper than growing and copying 100 bytes per face)
-    none = [np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty((0, n))]
-    counts = np.array([_faces_on_axis(lo, hi, f, oa, ob, *none, 0, work)
-                       for f, oa, ob in plans], dtype=np.int64)
-    total = int(counts.sum())
-    out = [np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total),
-           np.empty((total, n))]
-    start = 0
-    for (f, oa, ob), k in zip(plans, counts):
-        _faces_on_axis(lo, hi, f, oa, ob, *out, start, work)
-        start += k
-    a, b, volume, centroid = out
-    return a, b, np.repeat(np.arange(n, dtype=np.int64), counts), volume, centroid
+    # one pass finds the pairs into buffers grown by doubling (16 bytes per face); a
+    # second, flat pass over the pairs computes the faces' volumes and centroids, so the
+    # sweep's inner loops only test and append
+    cap = max(1024, 8 * m)
+    buf_a, buf_b = np.empty(cap, np.int64), np.empty(cap, np.int64)
+    ends = np.zeros(n + 1, dtype=np.int64)
+    for f in range(n):
+        if f:  # room for the remaining axes at the rate seen so far: few regrowths
+            need = int(1.2 * ends[f] * n / f) + 1024
+            if need > buf_a.size:
+                buf_a, buf_b = _grown(buf_a, buf_b, ends[f], need)
+        oa = np.argsort(hi[:, f], kind="stable")
+        ob = np.argsort(lo[:, f], kind="stable")
+        ends[f + 1], buf_a, buf_b = _pairs_on_axis(lo, hi, f, oa, ob, buf_a, buf_b,
+                                                   ends[f], work)
+    total = int(ends[-1])
+    a, b = buf_a[:total], buf_b[:total]
+    if 2 * total < buf_a.size:  # do not keep a mostly empty buffer alive
+        a, b = a.copy(), b.copy()
+    axis = np.repeat(np.arange(n, dtype=np.int64), np.diff(ends))
+    volume = np.empty(total)
+    centroid = np.empty((total, n))
+    _face_geometry(lo, hi, a, b, axis, volume, centroid)
+    return a, b, axis, volume, centroid
 
 
 def _workspace(m, n):
@@ -128,26 +136,42 @@ _SWEEP_BELOW = 0.25
 
 
 @njit(cache=True, nogil=True)
-def _write_face(lo, hi, f, a, b, out_a, out_b, out_vol, out_cen, k):  # pragma: no cover
-    """Row k of the output: box a below box b on axis f."""
-    out_a[k] = a
-    out_b[k] = b
-    vol = 1.0
-    for h in range(lo.shape[1]):
-        if h == f:
-            out_cen[k, h] = hi[a, f]
-        else:
-            top = min(hi[a, h], hi[b, h])
-            bottom = max(lo[a, h], lo[b, h])
-            out_cen[k, h] = (bottom + top) / 2
-            vol *= top - bottom
-    out_vol[k] = vol
+def _grown(buf_a, buf_b, k, need):  # pragma: no cover - compiled
+    """The pair buffers doubled until they hold ``need`` rows, their first k rows kept."""
+    size = 2 * buf_a.size
+    while size < need:
+        size *= 2
+    new_a = np.empty(size, np.int64)
+    new_b = np.empty(size, np.int64)
+    new_a[:k] = buf_a[:k]
+    new_b[:k] = buf_b[:k]
+    return new_a, new_b
 
 
 @njit(cache=True, nogil=True)
-def _faces_on_axis(lo, hi, f, oa, ob, out_a, out_b, out_vol, out_cen, start,
+def _face_geometry(lo, hi, a, b, axis, volume, centroid):  # pragma: no cover - compiled
+    """Volume and centroid of each face: box a[k] below box b[k] on axis[k]."""
+    n = lo.shape[1]
+    for k in range(a.size):
+        f = axis[k]
+        s = a[k]
+        t = b[k]
+        vol = 1.0
+        for h in range(n):
+            if h == f:
+                centroid[k, h] = hi[s, f]
+            else:
+                top = min(hi[s, h], hi[t, h])
+                bottom = max(lo[s, h], lo[t, h])
+                centroid[k, h] = (bottom + top) / 2
+                vol *= top - bottom
+        volume[k] = vol
+
+
+@njit(cache=True, nogil=True)
+def _pairs_on_axis(lo, hi, f, oa, ob, buf_a, buf_b, start,
                    work):  # pragma: no cover - compiled
-    """Count the faces on axis f (empty outputs), or write them from row ``start`` on.
+    """Append the pairs sharing a face on axis f to the buffers from row ``start`` on.
 
     ``oa`` sorts the boxes by hi_f, ``ob`` by lo_f; merging the two finds the groups of
     equal shared coordinate (side 0: boxes below, side 1: boxes above). Small groups
@@ -156,7 +180,6 @@ def _faces_on_axis(lo, hi, f, oa, ob, out_a, out_b, out_vol, out_cen, start,
     """
     gid, Llo, Lhi, glo, ghi, Olo, Ohi, Og, Oid, hit, alive, dims = work
     m, n = lo.shape
-    write = out_a.size > 0
     D = n - 2
     k = start
     ia = 0
@@ -195,8 +218,10 @@ def _faces_on_axis(lo, hi, f, oa, ob, out_a, out_b, out_vol, out_cen, start,
                             ok = False
                             break
                     if ok:
-                        if write:
-                            _write_face(lo, hi, f, a, b, out_a, out_b, out_vol, out_cen, k)
+                        if k >= buf_a.size:
+                            buf_a, buf_b = _grown(buf_a, buf_b, k, k + 1)
+                        buf_a[k] = a
+                        buf_b[k] = b
                         k += 1
             continue
         # sweep axis: the thinnest relative to the group's extent (fewest open boxes)
@@ -237,23 +262,13 @@ def _faces_on_axis(lo, hi, f, oa, ob, out_a, out_b, out_vol, out_cen, start,
                     oh = Lhi[e]
                     for u in range(na):
                         hit[u] &= (ol[u] < bh) & (oh[u] > bl)
+                # branch-free compaction: write every candidate, advance over the hits
+                if k + na > buf_a.size:
+                    buf_a, buf_b = _grown(buf_a, buf_b, k, k + na)
                 for u in range(na):
-                    if hit[u] and not write:
-                        k += 1
-                    elif hit[u]:
-                        # the face from the group's copies (in cache), not from lo/hi
-                        out_a[k] = gid[u]
-                        out_b[k] = b
-                        out_cen[k, f] = lo[b, f]
-                        vol = 1.0
-                        for e in range(n - 1):
-                            h = dims[e]
-                            top = min(Lhi[e, u], hi[b, h])
-                            bottom = max(Llo[e, u], lo[b, h])
-                            out_cen[k, h] = (bottom + top) / 2
-                            vol *= top - bottom
-                        out_vol[k] = vol
-                        k += 1
+                    buf_a[k] = gid[u]
+                    buf_b[k] = b
+                    k += hit[u]
             continue
         e = 0
         for h in range(n):
@@ -288,15 +303,16 @@ def _faces_on_axis(lo, hi, f, oa, ob, out_a, out_b, out_vol, out_cen, start,
                         hit[u] &= (ol[u] < bh) & (oh[u] > bl)
                 n_closed = 0
                 for u in range(no):
-                    if not alive[u]:
-                        n_closed += 1
-                    elif hit[u]:
-                        if write:
-                            s = gid[Oid[other, u]]
-                            a = gid[t] if side == 0 else s
-                            b = s if side == 0 else gid[t]
-                            _write_face(lo, hi, f, a, b, out_a, out_b, out_vol, out_cen, k)
-                        k += 1
+                    n_closed += 1 - alive[u]
+                # branch-free compaction: write every candidate, advance over the hits
+                if k + no > buf_a.size:
+                    buf_a, buf_b = _grown(buf_a, buf_b, k, k + no)
+                own = gid[t]
+                below, above = (buf_a, buf_b) if side == 0 else (buf_b, buf_a)
+                for u in range(no):
+                    below[k] = own
+                    above[k] = gid[Oid[other, u]]
+                    k += hit[u]
                 if n_closed * 4 > no:  # drop the closed boxes once they are a quarter
                     keep = 0
                     for u in range(no):
@@ -315,7 +331,7 @@ def _faces_on_axis(lo, hi, f, oa, ob, out_a, out_b, out_vol, out_cen, start,
                 Olo[side, e, c] = Llo[e, t]
                 Ohi[side, e, c] = Lhi[e, t]
             n_open[side] = c + 1
-    return k - start
+    return k, buf_a, buf_b
 
 
 def box_touching_pairs(lo: np.ndarray, hi: np.ndarray):
