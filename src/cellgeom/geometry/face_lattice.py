@@ -492,7 +492,12 @@ def cell_faces(A, b, active, P, center, tol):  # pragma: no cover - compiled
     h_mean = np.zeros((h_cap, n))
     h_bits = np.empty((h_cap, Wv), np.uint64)
     nh = 0
+    extent = 0.0  # the vertices' coordinate scale: their rounding is eps times it
+    for v in range(V):
+        for j in range(n):
+            extent = max(extent, abs(P[v, j]))
     for i in range(f if n >= 2 else 0):
+        ai = A[facets[i]]
         for j in range(i + 1, f):
             count = 0
             for w in range(Wv):
@@ -500,12 +505,45 @@ def cell_faces(A, b, active, P, center, tol):  # pragma: no cover - compiled
                 count += popcount(h_bits[nh, w])
             if count < max(n - 1, 1):
                 continue
+            aj = A[facets[j]]
+            cos = 0.0
+            for t in range(n):
+                cos += ai[t] * aj[t]
+            sin = 0.0
+            for t in range(n):
+                sin += (aj[t] - cos * ai[t]) ** 2
+            sin = np.sqrt(sin)
+            tol_h = tol
+            if sin < 0.1:
+                # nearly parallel hyperplanes: a vertex within tol of both can lie up to
+                # tol / sin(theta) off their common flat, and one on it is placed only
+                # to eps * extent / sin(theta): keep the vertices within that of the
+                # flat (distance^2 = (s_i^2 - 2 cos s_i s_j + s_j^2) / sin^2 from the
+                # slacks), and allow that spread in the rank test
+                tol_h = max(tol, 64.0 * 2.220446049250313e-16 * extent / max(sin, 1e-300))
+                count = 0
+                for v in range(V):
+                    if not _has(h_bits[nh], v):
+                        continue
+                    s_i = b[facets[i]]
+                    s_j = b[facets[j]]
+                    for t in range(n):
+                        s_i -= ai[t] * P[v, t]
+                        s_j -= aj[t] * P[v, t]
+                    dist2 = (s_i * s_i - 2.0 * cos * s_i * s_j + s_j * s_j) / max(
+                        sin * sin, 1e-300)
+                    if dist2 > tol_h * tol_h:
+                        h_bits[nh, v >> 6] &= ~(_ONE << np.uint64(v & 63))
+                    else:
+                        count += 1
+                if count < max(n - 1, 1):
+                    continue
             if n >= 4:
-                Nd[0, 0] = A[facets[i]]
-                Nd[0, 1] = A[facets[j]]
+                Nd[0, 0] = ai
+                Nd[0, 1] = aj
                 _basis(Nd[0], 2, Ud[0], n)
                 p = _members(h_bits[nh], V, idx)
-                if not _spans(P, idx, p, Nd[0], 2, Ud[0], tol, G, gy):
+                if not _spans(P, idx, p, Nd[0], 2, Ud[0], tol_h, G, gy):
                     continue
             pairs[nh, 0] = i
             pairs[nh, 1] = j
