@@ -61,6 +61,20 @@ def _has(bits, v):  # pragma: no cover - compiled
     return (bits[v >> 6] >> np.uint64(v & 63)) & np.uint64(1)
 
 
+@njit(cache=True, inline="always")
+def _off_normal(ai, aj, nu):  # pragma: no cover - compiled
+    """``nu = aj - (ai . aj) ai`` (the part of unit row aj off unit row ai); returns
+    ``(ai . aj, |nu|)``, the cosine and sine of the angle between the two rows."""
+    cos = 0.0
+    for t in range(ai.size):
+        cos += aj[t] * ai[t]
+    norm = 0.0
+    for t in range(ai.size):
+        nu[t] = aj[t] - cos * ai[t]
+        norm += nu[t] * nu[t]
+    return cos, np.sqrt(norm)
+
+
 @njit(cache=True)
 def _members(bits, V, idx):  # pragma: no cover - compiled
     """Write the set bits (vertex indices, increasing) into idx; return their count."""
@@ -492,6 +506,7 @@ def cell_faces(A, b, active, P, center, tol):  # pragma: no cover - compiled
     h_mean = np.zeros((h_cap, n))
     h_bits = np.empty((h_cap, Wv), np.uint64)
     nh = 0
+    off = np.empty(n)
     extent = 0.0  # the vertices' coordinate scale: their rounding is eps times it
     for v in range(V):
         for j in range(n):
@@ -506,13 +521,7 @@ def cell_faces(A, b, active, P, center, tol):  # pragma: no cover - compiled
             if count < max(n - 1, 1):
                 continue
             aj = A[facets[j]]
-            cos = 0.0
-            for t in range(n):
-                cos += ai[t] * aj[t]
-            sin = 0.0
-            for t in range(n):
-                sin += (aj[t] - cos * ai[t]) ** 2
-            sin = np.sqrt(sin)
+            cos, sin = _off_normal(ai, aj, off)
             tol_h = tol
             if sin < 0.1:
                 # nearly parallel hyperplanes: a vertex within tol of both can lie up to
@@ -615,16 +624,7 @@ def cell_faces(A, b, active, P, center, tol):  # pragma: no cover - compiled
             for side in range(2):
                 i = pairs[e, side]
                 j = pairs[e, 1 - side]
-                ai = A[facets[i]]
-                aj = A[facets[j]]
-                d = 0.0
-                for t in range(n):
-                    d += aj[t] * ai[t]
-                norm = 0.0
-                for t in range(n):
-                    nu[t] = aj[t] - d * ai[t]
-                    norm += nu[t] * nu[t]
-                norm = np.sqrt(norm)
+                _, norm = _off_normal(A[facets[i]], A[facets[j]], nu)
                 if norm < 1e-12:
                     continue
                 height = 0.0
