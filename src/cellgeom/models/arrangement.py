@@ -5,6 +5,7 @@ import numpy as np
 
 from ..core import check_data, resolve_domain
 from ..geometry import Box
+from .facet_neighbors import flip_bit
 from .polytopes import attach_data, build_polytope_partition, seed_keys
 from .registry import register_adapter
 
@@ -94,11 +95,6 @@ def _keys_from_signs(signs: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=object)
     chars = (signs.astype(np.uint8) + ord("0")).view(f"S{signs.shape[1]}").ravel()
     return chars.astype(str)
-
-
-def flip_bit(key: str, k: int) -> str:
-    """The key with bit k flipped: the cell across hyperplane k."""
-    return key[:k] + ("1" if key[k] == "0" else "0") + key[k + 1 :]
 
 
 def _interior_start_key(model: HyperplaneArrangement, domain: Box) -> str:

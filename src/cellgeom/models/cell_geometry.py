@@ -22,14 +22,15 @@ __all__ = ["Cell", "DegenerateCellError", "cell_geometries", "volume_method", "k
 @dataclass
 class Cell:
     """One built cell in the unit frame: its geometry, row labels, Chebyshev centre and
-    radius, and per facet the labels of the rows supporting it and the key across."""
+    radius, and per facet the labels of the rows supporting it and the key across (None
+    until the build needs it)."""
 
     geom: object
     labels: np.ndarray
     center: np.ndarray
     radius: float
     groups: list
-    across: list
+    across: list | None
 
 
 def volume_method(high: bool, volume: str) -> str:
@@ -82,7 +83,7 @@ def cell_geometries(domain, keys, constraints, tol, progress, n_jobs=None, execu
     for j, ((_, _, labels), result) in enumerate(zip(polys, results)):
         if result is not None:
             geom, center, radius, groups = result
-            geoms.append(Cell(geom, labels, center, radius, groups, []))
+            geoms.append(Cell(geom, labels, center, radius, groups, None))
             kept.append(j)
     return geoms, kept, len(polys) - len(kept)
 

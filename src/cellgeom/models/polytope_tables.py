@@ -47,9 +47,13 @@ def global_vertices_flat(coords: np.ndarray, counts: np.ndarray, n: int, tol: fl
     return indptr, rank[labels], merged[order]
 
 
-def partition_tables(domain, keys, geoms, counts, is_data, across, tol):
+def partition_tables(domain, keys, geoms, counts, is_data, neighbors, tol):
+    """The cells, facets and hinges tables of the built cells (unit frame).
+
+    ``neighbors = (neighbor, neighbor_key)``: the facets' columns naming the cell across
+    (:func:`.facet_neighbors.facet_neighbors`), in the order of the cells' facets.
+    """
     n = domain.dim
-    index = {k: i for i, k in enumerate(keys)}
     m = len(keys)
     volume = np.array([g.geom.volume for g in geoms])
     centroid = np.array([g.geom.centroid for g in geoms]).reshape(m, n)
@@ -68,18 +72,7 @@ def partition_tables(domain, keys, geoms, counts, is_data, across, tol):
     f_cell = np.repeat(np.arange(m), n_facets)
     f_label = (np.concatenate([g.labels[g.geom.facet_rows] for g in geoms]) if m
                else np.zeros(0, int))
-    f_neighbor = np.empty(f_label.size, dtype=np.int64)
-    f_neighbor_key = np.empty(f_label.size, dtype=object)
-    r = 0
-    for c, g in enumerate(geoms):
-        for f in range(g.geom.facet_rows.size):
-            nk = across(keys[c], g, f)
-            if nk is None:
-                f_neighbor[r], f_neighbor_key[r] = -1, ""
-            else:
-                f_neighbor[r] = index.get(nk, -2)
-                f_neighbor_key[r] = nk if f_neighbor[r] == -2 else ""
-            r += 1
+    f_neighbor, f_neighbor_key = neighbors
     facets = _facet_frame(geoms, n, f_cell, f_label, f_neighbor, f_neighbor_key)
 
     hinges = _hinge_table([(g.geom, g.labels) for g in geoms], f_cell, facets, n_facets, n,

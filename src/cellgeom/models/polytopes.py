@@ -28,6 +28,7 @@ from ..geometry.facets import FACET_METHODS
 from ..parallel import CellTaskError, Executor, resolve_executor
 from .cell_geometry import Cell, DegenerateCellError, cell_geometries, volume_method
 from .coincident import PROBE_STEPS, key_across, probe_points
+from .facet_neighbors import facet_neighbors
 from .polytope_tables import global_vertices, partition_tables, pool_face_estimates
 from .registry import VOLUME_METHODS
 from .unit_frame import UnitFrame
@@ -157,7 +158,8 @@ def build_polytope_partition(
     unit = frame.unit_domain
     tol_u = tol / frame.half
     vertices = global_vertices([g.geom.vertices for g in geoms], unit.dim, tol_u)
-    cells, facets, hinges = partition_tables(unit, keys, geoms, counts, is_data, build.across,
+    neighbors = facet_neighbors(keys, [g.groups for g in geoms], neighbor_key, build.redirect)
+    cells, facets, hinges = partition_tables(unit, keys, geoms, counts, is_data, neighbors,
                                              tol_u)
     info = dict(info or {})
     n, exact_dim, volume, _ = route
@@ -225,9 +227,13 @@ class _Build:
         self.dropped: set[str] = set()
         self.redirect: dict[tuple[str, int], str] = {}
 
-    def across(self, key: str, cell: Cell, f: int) -> str | None:
-        """Key of the cell across facet ``f`` (None on the domain boundary)."""
-        return self.redirect.get((key, f), cell.across[f])
+    def across(self, key: str, cell: Cell) -> list[str | None]:
+        """Keys of the cells across the facets of ``cell`` (None on the domain boundary),
+        before redirects; computed when first needed (the tables take them from
+        :func:`.facet_neighbors.facet_neighbors`, for all facets at once)."""
+        if cell.across is None:
+            cell.across = [key_across(key, grp, self.neighbor_key) for grp in cell.groups]
+        return cell.across
 
     def cells(self, keys):
         """Geometry of the cells of ``keys``; returns the kept keys and their cells."""
@@ -245,11 +251,7 @@ class _Build:
         self.n_dropped += dropped
         kept_set = set(kept)
         self.dropped.update(keys[i] for i in range(len(keys)) if i not in kept_set)
-        out = []
-        for i, g in zip(kept, geoms):
-            g.across = [key_across(keys[i], grp, self.neighbor_key) for grp in g.groups]
-            out.append(g)
-        return [keys[i] for i in kept], out
+        return [keys[i] for i in kept], geoms
 
     def run(self, keys, counts, expand):
         counts = np.zeros(len(keys), dtype=np.int64) if counts is None else np.asarray(counts)
@@ -273,7 +275,7 @@ class _Build:
         while frontier and (expand < 0 or rounds < expand):
             extra = []
             for c in frontier:  # breadth-first over facets: the cells across not seen yet
-                for nk in geoms[c].across:
+                for nk in self.across(keys[c], geoms[c]):
                     if nk is not None and nk not in known:
                         known.add(nk)
                         extra.append(nk)
@@ -305,9 +307,11 @@ class _Build:
         neighbours; this is symmetric by construction, where probes (rounded to the
         domain's float64 step far from the origin) could miss a small cell.
         """
+        if not self.dropped:
+            return
         sides: dict[str, list[tuple[int, int]]] = {}
         for c, g in enumerate(geoms):
-            for f, nk in enumerate(g.across):
+            for f, nk in enumerate(self.across(keys[c], g)):
                 if nk in self.dropped:
                     sides.setdefault(nk, []).append((c, f))
         for facets in sides.values():
@@ -328,7 +332,8 @@ class _Build:
     def _probe(self, keys, geoms, known, frontier):
         """The cells beyond the frontier's dropped neighbours, asked of the model at growing
         distances beyond the facet (:mod:`.coincident`)."""
-        pending = [(c, f) for c in frontier for f, nk in enumerate(geoms[c].across)
+        pending = [(c, f) for c in frontier
+                   for f, nk in enumerate(self.across(keys[c], geoms[c]))
                    if nk in self.dropped]
         index = {k: i for i, k in enumerate(keys)}
         new_keys, new_geoms = [], []
