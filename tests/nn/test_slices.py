@@ -207,6 +207,32 @@ def test_property_random_small_nets_tile_and_match_patterns(widths, act, seed):
     np.testing.assert_array_equal(keys, regions.keys[owner])
 
 
+@settings(max_examples=15, deadline=None)
+@given(widths=st.lists(st.integers(1, 9), min_size=1, max_size=3),
+       act=st.sampled_from(["relu", "leaky", "hardtanh"]), seed=st.integers(0, 2**16))
+def test_dense_chain_route_equals_the_general_propagation(widths, act, seed):
+    """Oracle: the same slice with the plane map pushed through the network from the input
+    at every layer (the general route for any traced graph), instead of the NumPy chain."""
+    from cellgeom.nn import slices
+
+    make = {"relu": nn.ReLU, "leaky": lambda: nn.LeakyReLU(0.2),
+            "hardtanh": lambda: nn.Hardtanh(-0.3, 0.6)}[act]
+    layers, n = [], 4
+    for w in widths:
+        layers += [nn.Linear(n, w), make(), nn.Linear(w, w)]  # two affine maps in a row
+        n = w
+    net = _init(nn.Sequential(*layers, nn.Linear(n, 1)), seed)
+    o, u, v = _plane((4,), seed)
+    assert slices._DenseChain.supports(slices.as_network(net, torch.float64))
+    fast = slice_partition(net, o, u, v, 1.5)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(slices._DenseChain, "supports", staticmethod(lambda network: False))
+        general = slice_partition(net, o, u, v, 1.5)
+    np.testing.assert_array_equal(fast.keys, general.keys)
+    np.testing.assert_allclose(fast.areas, general.areas, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fast.polygons.vertices, general.polygons.vertices, atol=1e-9)
+
+
 def _slice_keys(seed):
     net, (o, u, v), extent = CASES["residual"]()
     return slice_partition(net, o, u, v, extent).keys

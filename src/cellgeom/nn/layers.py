@@ -94,6 +94,7 @@ class PiecewiseLinearNetwork:
         p = next(iter(module.parameters()), None)
         self.device = p.device if p is not None else torch.device("cpu")
         self.ops = None
+        self._shape_cache: dict = {}
         self._checked = False
         try:
             self._build(example)
@@ -102,6 +103,7 @@ class PiecewiseLinearNetwork:
 
     def _build(self, example) -> None:
         self.graph_module, self.ops = trace_network(self.module, example)
+        self._shape_cache = {}
         self.steps = [op.step if op.step is not None else Step(op.node.name, None)
                       for op in self.ops if op.kind in ("affine", "act", "maxpool", "select")
                       or (op.kind == "same" and not op.info.get("shape"))]
@@ -166,6 +168,17 @@ class PiecewiseLinearNetwork:
         except RuntimeError as err:
             raise ValueError(f"input of shape {tuple(X.shape)} does not fit the network: "
                              f"{err}") from err
+
+    def layer_shapes(self, X: torch.Tensor) -> list[tuple[tuple, tuple | None]]:
+        """Per activation layer, the shape of its input (one point, batch axis dropped) and
+        for max-pool its output shape, for inputs shaped like ``X`` (probed once per input
+        shape: they depend on the architecture only)."""
+        key = tuple(X.shape[1:])
+        if key not in self._shape_cache:
+            records, _ = self.probe(X[:1])
+            self._shape_cache[key] = [(tuple(r["value"].shape[1:]), r.get("out_shape"))
+                                      for r in records]
+        return self._shape_cache[key]
 
     @torch.no_grad()
     def _check_batch(self, x1: torch.Tensor) -> None:

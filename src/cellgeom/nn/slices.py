@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..geometry.simplex import blas_controller
 from .layers import PiecewiseLinearNetwork, as_network
 from .patterns import _small_uint, pack_patterns
 from .pool_kernel import cut_windows
 from .slice_kernel import cut_polygons
-from .steps import MaxPoolStep
+from .steps import ActivationStep, MaxPoolStep
 from .threads import one_torch_thread
 
 __all__ = ["SliceRegions", "slice_partition", "PolygonList"]
@@ -227,6 +228,78 @@ def _plane_coeffs(network, origin, u, v, imposed, layer: int, p: int) -> np.ndar
     return torch.cat([lin, rec["const"].reshape(p, -1, 1)], dim=2).cpu().numpy()
 
 
+class _DenseChain:
+    """The plane map pushed through a chain of ``nn.Linear`` layers and elementwise
+    activations in NumPy, one layer at a time: each polygon carries the affine map of its
+    last activation's output, so a layer costs one matrix product for all polygons instead
+    of a propagation from the input through every earlier layer (the general route,
+    :func:`_plane_coeffs`). Same numbers up to rounding.
+
+    Maps are stored as rows ``(p, 3, units)``: the ``s``, ``t`` and constant coefficients of
+    every unit, so that a layer is ``rows @ W.T``.
+    """
+
+    def __init__(self, network, origin, u, v):
+        self.maps = []  # per activation layer: (W, c) from the previous one's output
+        W = c = None
+        for op in network.ops:
+            if op.kind in ("input", "output", "guard"):
+                continue
+            if op.kind == "affine":
+                lin = op.step.module
+                w = lin.weight.detach().cpu().numpy().astype(float)
+                b = (lin.bias.detach().cpu().numpy().astype(float) if lin.bias is not None
+                     else np.zeros(w.shape[0]))
+                W, c = (w, b) if W is None else (w @ W, w @ c + b)
+                continue
+            self.maps.append((W, c))
+            W = c = None
+        self.rows = np.stack([u, v, origin])[None]  # x = s u + t v + origin
+
+    @staticmethod
+    def supports(network) -> bool:
+        """A chain of Linear layers and elementwise activations with scalar slopes, in
+        float64, every activation preceded by at least one Linear."""
+        if not network.chain or network.dtype != torch.float64:
+            return False
+        seen_linear = False
+        for op in network.ops:
+            if op.kind in ("input", "output", "guard"):
+                continue
+            if op.kind == "affine" and isinstance(getattr(op.step, "module", None),
+                                                  torch.nn.Linear):
+                seen_linear = True
+                continue
+            if op.kind != "act" or not seen_linear or not isinstance(op.step, ActivationStep) \
+                    or any(torch.is_tensor(x) for x in op.step.slopes):
+                return False
+            seen_linear = False
+        return True
+
+    def coeffs(self, layer: int, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pre-activations of ``layer`` on polygons ``c0:c1``: as the kernel reads them,
+        (p, U, 3) contiguous, and as rows (p, 3, U)."""
+        W, c = self.maps[layer]
+        rows = self.rows if len(self.rows) == 1 else self.rows[c0:c1]
+        z = (rows.reshape(-1, rows.shape[2]) @ W.T).reshape(len(rows), 3, -1)
+        z[:, 2] += c
+        if len(rows) == 1:  # the first layer: one map for every polygon
+            z = np.broadcast_to(z, (c1 - c0,) + z.shape[1:])
+        return np.ascontiguousarray(z.transpose(0, 2, 1)), z
+
+    @staticmethod
+    def output_rows(step, z: np.ndarray, parent: np.ndarray, pattern: np.ndarray):
+        """The activation's output on the new pieces as rows: ``slope z + offset``."""
+        table = np.asarray(step.slopes, dtype=float)
+        rows = z[parent]
+        if np.array_equal(table, [0.0, 1.0]) and not any(step.offsets):  # ReLU: a mask
+            rows *= pattern[:, None, :]
+        else:
+            rows *= table[pattern][:, None, :]
+            rows[:, 2] += np.asarray(step.offsets, dtype=float)[pattern]
+        return rows
+
+
 def _cut_windows(sub, coeffs, st, window, tol_len, tol, area_min, shape):
     """Max-pool layer: cut each polygon into the pieces of constant arg-max of every window
     (compiled, :func:`cellgeom.nn.slice_kernel.cut_windows`); patterns at the centroids."""
@@ -309,10 +382,12 @@ def slice_partition(net, origin, u, v, extent, *, min_area: float = 1e-12, tol: 
     -----
     The polygons are exact up to floating-point rounding: every vertex is an
     intersection of unit lines or rectangle sides, computed by clipping, with no
-    grid anywhere. Work per layer: one batched pass of the plane map through the network
-    for all current polygons (patterns of earlier layers imposed), then one compiled
-    pass that screens which unit lines cross each polygon and clips by those, so the
-    cost grows with the number of regions found. A 64-128-128-10 MLP trained on
+    grid anywhere. Work per layer: the plane map of every current polygon at that layer
+    (for a chain of Linear layers and elementwise activations, one matrix product from the
+    previous layer's maps; for any other traced graph, one batched pass through the
+    network with the patterns of earlier layers imposed), then one compiled pass that
+    screens which unit lines cross each polygon and clips by those, so the cost grows
+    with the number of regions found. A 64-128-128-10 MLP trained on
     ``load_digits``, on the plane through three digits that regioncam uses, gives its
     6,186 regions (the same patterns) in about 0.1 s on one core; any traced model works,
     convolutional ones included (:mod:`cellgeom.nn.trace`). ``min_area=0`` keeps every
@@ -328,7 +403,9 @@ def slice_partition(net, origin, u, v, extent, *, min_area: float = 1e-12, tol: 
     >>> regions.locate([[0.1, 0.2]]).shape
     (1,)
     """
-    with one_torch_thread():
+    # one thread for torch and BLAS: the products are small, and threads waiting for a busy
+    # core cost more than they save (see one_torch_thread)
+    with one_torch_thread(), blas_controller().limit(limits=1, user_api="blas"):
         return _slice_partition(net, origin, u, v, extent, min_area, tol, dtype)
 
 
@@ -347,25 +424,29 @@ def _slice_partition(net, origin, u, v, extent, min_area, tol, dtype) -> SliceRe
     tol_len = tol * math.hypot(s1 - s0, t1 - t0)
     area_min = min_area * rect_area
 
-    records, _ = network.probe(origin_t)  # shapes of every layer
+    layer_shapes = network.layer_shapes(origin_t)
+    dense = (_DenseChain(network, origin_t[0].cpu().numpy(), u_t[0].cpu().numpy(),
+                         v_t[0].cpu().numpy()) if _DenseChain.supports(network) else None)
     verts = np.array([[s0, t0], [s1, t0], [s1, t1], [s0, t1]])
     starts = np.array([0, 4], dtype=np.int64)
     pats: list[torch.Tensor] = []
     for layer, st in enumerate(network.layer_steps):
-        rec = records[layer]
-        units = rec["value"][0].numel()
-        window, shape = None, tuple(rec["value"].shape[1:])
+        in_shape, out_shape = layer_shapes[layer]
+        units = math.prod(in_shape)
+        window, shape = None, in_shape
         if isinstance(st, MaxPoolStep):
-            shape = rec["out_shape"]
-            window = tuple(a.numpy() for a in st.window_index(tuple(rec["value"].shape[1:]),
-                                                              shape))
+            shape = out_shape
+            window = tuple(a.numpy() for a in st.window_index(in_shape, shape))
         n_polys = len(starts) - 1
         step = max(1, _CHUNK_ELEMENTS // (units * 3))
-        pieces, parents, new_pats, measures = [], [], [], []
+        pieces, parents, new_pats, measures, posts = [], [], [], [], []
         for c0 in range(0, n_polys, step):
             c1 = min(n_polys, c0 + step)
-            coeffs = _plane_coeffs(network, origin_t, u_t, v_t, [p[c0:c1] for p in pats],
-                                   layer, c1 - c0)
+            if dense is not None:
+                coeffs, z = dense.coeffs(layer, c0, c1)
+            else:
+                coeffs = _plane_coeffs(network, origin_t, u_t, v_t, [p[c0:c1] for p in pats],
+                                       layer, c1 - c0)
             sub = verts[starts[c0]:starts[c1]], starts[c0:c1 + 1] - starts[c0]
             if window is None:  # compiled: every polygon of the chunk by all its lines
                 ov, os_, parent, pat, area, cen = cut_polygons(
@@ -380,8 +461,13 @@ def _slice_partition(net, origin, u, v, extent, min_area, tol, dtype) -> SliceRe
                 measures.append((area, cen))
                 parents.append(parent + c0)
                 new_pats.append(pat.astype(_small_uint(st.n_pieces), copy=False))
+                if dense is not None and layer + 1 < len(network.layer_steps):
+                    posts.append(dense.output_rows(st, z, parent,
+                                                   pat.reshape(len(parent), -1)))
         if not parents:
             raise RuntimeError("every piece of the slice fell below min_area")
+        if posts:
+            dense.rows = posts[0] if len(posts) == 1 else np.concatenate(posts)
         verts, starts = _concat_polygons(pieces)
         parents = np.concatenate(parents)
         pats = [p[parents] for p in pats] + [np.concatenate(new_pats)]
