@@ -14,20 +14,24 @@ import cellgeom
 from cellgeom.models import network as network_module
 
 
-def _net(out, seed):
+def _net(out, seed, width=(7, 6)):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(2, 7), nn.ReLU(), nn.Linear(7, 6), nn.LeakyReLU(0.1),
-                         nn.Linear(6, out)).double().eval()
+    return nn.Sequential(nn.Linear(2, width[0]), nn.ReLU(), nn.Linear(*width), nn.LeakyReLU(0.1),
+                         nn.Linear(width[1], out)).double().eval()
 
 
 def _sorted(frame, by):
     return frame.sort_values(by, kind="stable").reset_index(drop=True)
 
 
-@pytest.mark.parametrize("out,box", [(1, ([-2.0, -1.5], [2.5, 2.0])),
-                                     (3, ([1e6 - 3.0, -2.0], [1e6 + 3.0, 2.0]))])
-def test_slice_route_tables_equal_the_polytope_route(monkeypatch, out, box):
-    net = _net(out, 3 + out)
+@pytest.mark.parametrize("out,box,width", [
+    (1, ([-2.0, -1.5], [2.5, 2.0]), (7, 6)),
+    (3, ([1e6 - 3.0, -2.0], [1e6 + 3.0, 2.0]), (7, 6)),
+    # 2,900 cells, with edges short enough that both ends lie within the tolerance of a
+    # second unit's line crossing near them: labelled by their direction
+    (1, ([-1.0, -1.0], [1.0, 1.0]), (64, 64))])
+def test_slice_route_tables_equal_the_polytope_route(monkeypatch, out, box, width):
+    net = _net(out, 3 + out if width == (7, 6) else 0, width)
     if out == 3:  # the box far from the origin: the first layer sees inputs near 1e6
         with torch.no_grad():
             net[0].bias -= net[0].weight[:, 0] * 1e6

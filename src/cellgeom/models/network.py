@@ -338,12 +338,15 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     # sides of a sliver between them) cannot be labelled from its endpoints: they are rounded
     # to the float64 step of the domain's coordinates, far from 0 as wide as the sliver (#18)
     reach = box_tol + 64 * np.spacing(np.maximum(np.abs(domain.lo), np.abs(domain.hi)).max())
+    ambiguous = np.zeros(len(far), dtype=bool)
     if far.shape[1] > 1:  # second-nearest line: the nearest one masked (half np.partition's time)
         second = far.copy()
         second[np.arange(len(far)), unit] = np.inf
         ambiguous = second.min(axis=1) <= reach
-    else:
-        ambiguous = np.zeros(len(far), dtype=bool)
+    if ambiguous.any():  # a short edge near where another line crosses: its direction decides
+        unit, ambiguous = _label_by_direction(A, norm, cell, p, q, far, unit, ambiguous, reach,
+                                              domain)
+        labels = unit.astype(np.int64)
     for axis in range(2):  # Box.halfspaces order: 2i lower, 2i+1 upper side of axis i
         for side, bound in ((0, domain.lo[axis] - o[axis]), (1, domain.hi[axis] - o[axis])):
             on = (np.abs(p[:, axis] - bound) <= box_tol) & (np.abs(q[:, axis] - bound) <= box_tol)
@@ -373,6 +376,38 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
             "f_mid": (o + 0.5 * (p + q))[perm], "f_lab": labels[perm],
             "hinge_pairs": pairs, "hinge_angle": angle, "hinge_centroid": o + q}
     return keys, bits[order], flat
+
+
+def _label_by_direction(A, norm, cell, p, q, far, unit, ambiguous, reach, domain):
+    """Labels of the edges whose endpoints lie within ``reach`` of several units' lines.
+
+    Both endpoints of a short edge can lie that close to a line crossing near it; the edge
+    lies along its own line, though, and across the other at the angle of the two lines.
+    Among the lines within reach, the edge takes the one it is parallel to:
+    ``|sin| = |A_u . (q - p)| / (|A_u| |q - p|)``. The sines are known to within
+    ``2 err / |q - p|`` (``err``: the endpoints' rounding, far from 0 the float64 step of
+    the domain's coordinates), so an edge stays ambiguous when a second line is as parallel
+    to within twice that: coincident or nearly coincident units, for the polytope route.
+    Returns the labels and the edges still ambiguous.
+    """
+    rows = np.flatnonzero(ambiguous)
+    edge = q[rows] - p[rows]
+    length = np.hypot(edge[:, 0], edge[:, 1])
+    A_rows, norm_rows = A[cell[rows]], norm[cell[rows]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sine = np.abs(np.einsum("rud,rd->ru", A_rows, edge)) / (norm_rows * length[:, None])
+    sine[~(far[rows] <= reach) | np.isnan(sine)] = np.inf
+    best = sine.argmin(axis=1)
+    ordered = np.sort(sine, axis=1)
+    err = far[rows, best] + 64 * np.spacing(np.maximum(np.abs(domain.lo),
+                                                       np.abs(domain.hi)).max())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        resolved = ordered[:, 1] - ordered[:, 0] > 4 * err / length
+    unit = unit.copy()
+    unit[rows[resolved]] = best[resolved]
+    still = ambiguous.copy()
+    still[rows[resolved]] = False
+    return unit, still
 
 
 def _partition_plane(model: NetworkCells, net, domain, tol, info):
