@@ -285,7 +285,7 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     :func:`cellgeom.models.plane_tables.plane_tables`; None when an edge lies within reach
     of two units' lines (its label is ambiguous).
     """
-    from ..nn.slice_kernel import chebyshev_polygons, cut_polygons
+    from ..nn.slice_kernel import chebyshev_polygons, cut_polygons, nearest_lines
     from ..nn.slices import slice_partition
 
     lo, w = domain.lo, domain.widths
@@ -325,26 +325,17 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     nxt = np.arange(len(verts)) + 1
     nxt[new_starts[1:] - 1] = new_starts[:-1]
     p, q = verts - o, verts[nxt] - o
-    norm = np.linalg.norm(A, axis=2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dp = np.abs(np.einsum("eud,ed->eu", A[cell], p) + c[cell]) / norm[cell]
-    dq = dp[nxt]  # q is the next vertex of the same cell
-    far = np.maximum(dp, dq)
-    far[np.isnan(far)] = np.inf  # units constant on the cell (0 / 0)
-    unit = far.argmin(axis=1)
+    norm = np.sqrt(A[..., 0] ** 2 + A[..., 1] ** 2)
+    unit, _, second = nearest_lines(A, c, norm, new_starts, p)  # compiled, no (edges, units)
     labels = unit.astype(np.int64)
     box_tol = 1e3 * tol
     # an edge within reach of two units' lines (coincident or nearly coincident units, the
     # sides of a sliver between them) cannot be labelled from its endpoints: they are rounded
     # to the float64 step of the domain's coordinates, far from 0 as wide as the sliver (#18)
     reach = box_tol + 64 * np.spacing(np.maximum(np.abs(domain.lo), np.abs(domain.hi)).max())
-    ambiguous = np.zeros(len(far), dtype=bool)
-    if far.shape[1] > 1:  # second-nearest line: the nearest one masked (half np.partition's time)
-        second = far.copy()
-        second[np.arange(len(far)), unit] = np.inf
-        ambiguous = second.min(axis=1) <= reach
+    ambiguous = second <= reach
     if ambiguous.any():  # a short edge near where another line crosses: its direction decides
-        unit, ambiguous = _label_by_direction(A, norm, cell, p, q, far, unit, ambiguous, reach,
+        unit, ambiguous = _label_by_direction(A, c, norm, cell, p, q, unit, ambiguous, reach,
                                               domain)
         labels = unit.astype(np.int64)
     for axis in range(2):  # Box.halfspaces order: 2i lower, 2i+1 upper side of axis i
@@ -378,7 +369,7 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     return keys, bits[order], flat
 
 
-def _label_by_direction(A, norm, cell, p, q, far, unit, ambiguous, reach, domain):
+def _label_by_direction(A, c, norm, cell, p, q, unit, ambiguous, reach, domain):
     """Labels of the edges whose endpoints lie within ``reach`` of several units' lines.
 
     Both endpoints of a short edge can lie that close to a line crossing near it; the edge
@@ -391,15 +382,19 @@ def _label_by_direction(A, norm, cell, p, q, far, unit, ambiguous, reach, domain
     Returns the labels and the edges still ambiguous.
     """
     rows = np.flatnonzero(ambiguous)
+    A_rows, c_rows, norm_rows = A[cell[rows]], c[cell[rows]], norm[cell[rows]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        far = np.maximum(np.abs(np.einsum("rud,rd->ru", A_rows, p[rows]) + c_rows),
+                         np.abs(np.einsum("rud,rd->ru", A_rows, q[rows]) + c_rows)) / norm_rows
+    far[np.isnan(far)] = np.inf  # units constant on the cell (0 / 0)
     edge = q[rows] - p[rows]
     length = np.hypot(edge[:, 0], edge[:, 1])
-    A_rows, norm_rows = A[cell[rows]], norm[cell[rows]]
     with np.errstate(divide="ignore", invalid="ignore"):
         sine = np.abs(np.einsum("rud,rd->ru", A_rows, edge)) / (norm_rows * length[:, None])
-    sine[~(far[rows] <= reach) | np.isnan(sine)] = np.inf
+    sine[~(far <= reach) | np.isnan(sine)] = np.inf
     best = sine.argmin(axis=1)
     ordered = np.sort(sine, axis=1)
-    err = far[rows, best] + 64 * np.spacing(np.maximum(np.abs(domain.lo),
+    err = far[np.arange(len(rows)), best] + 64 * np.spacing(np.maximum(np.abs(domain.lo),
                                                        np.abs(domain.hi)).max())
     with np.errstate(divide="ignore", invalid="ignore"):
         resolved = ordered[:, 1] - ordered[:, 0] > 4 * err / length

@@ -399,3 +399,48 @@ def chebyshev_polygons(verts, starts):
         radii[p] = max(best, 0.0)
     return centers, radii
 
+
+
+@njit(cache=True)
+def nearest_lines(A, c, norm, starts, p):
+    """For every edge of every polygon, the unit lines nearest to both its endpoints.
+
+    ``z_u(x) = A[r, u] . x + c[r, u]`` on polygon ``r`` (vertices ``p[starts[r]:starts[r+1]]``,
+    edge ``i`` from vertex ``i`` to the next); the distance of an edge to line ``u`` is the
+    larger of its endpoints' ``|z_u| / |A[r, u]|`` (infinite for a unit constant on the
+    polygon). Returns per edge the nearest unit, its distance and the second-smallest
+    distance, in one pass without the (edges, units) arrays.
+    """
+    E = p.shape[0]
+    U = A.shape[1]
+    unit = np.empty(E, dtype=np.int64)
+    first = np.empty(E)
+    second = np.empty(E)
+    dist = np.empty((0, U))
+    for r in range(starts.shape[0] - 1):
+        s0, s1 = starts[r], starts[r + 1]
+        k = s1 - s0
+        if dist.shape[0] < k:
+            dist = np.empty((k, U))
+        for i in range(k):
+            x, y = p[s0 + i, 0], p[s0 + i, 1]
+            for u in range(U):
+                nrm = norm[r, u]
+                if nrm > 0:
+                    dist[i, u] = abs(A[r, u, 0] * x + A[r, u, 1] * y + c[r, u]) / nrm
+                else:
+                    dist[i, u] = np.inf
+        for i in range(k):
+            j = i + 1 if i + 1 < k else 0
+            best, nxt, arg = np.inf, np.inf, 0
+            for u in range(U):
+                d = max(dist[i, u], dist[j, u])
+                if d < best:
+                    nxt = best
+                    best, arg = d, u
+                elif d < nxt:
+                    nxt = d
+            unit[s0 + i] = arg
+            first[s0 + i] = best
+            second[s0 + i] = nxt
+    return unit, first, second
