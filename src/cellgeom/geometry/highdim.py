@@ -39,6 +39,33 @@ class HighDimGeometry(PolytopeGeometry):
     stats: tuple = field(default=(0, 0, 0))
     facet_volume_se: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
+    def __getstate__(self) -> dict:
+        """Pickled without the arrays that are all NaN (nothing estimated: the facet
+        centroids, and the facet volumes unless asked): they were half of the bytes a
+        64-D cell sent from a worker process (315 x 64 NaNs per cell). They come back
+        as read-only NaN arrays that take no memory (:class:`_AllNaN`)."""
+        state = self.__dict__.copy()
+        for name, value in state.items():
+            if isinstance(value, np.ndarray) and value.size > 1 and \
+                    value.dtype == np.float64 and np.isnan(value).all():
+                state[name] = _AllNaN(value.shape)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update({name: value.array() if isinstance(value, _AllNaN) else value
+                              for name, value in state.items()})
+
+
+class _AllNaN:
+    """The shape of a float64 array that is NaN throughout (see
+    :meth:`HighDimGeometry.__getstate__`)."""
+
+    def __init__(self, shape: tuple) -> None:
+        self.shape = tuple(shape)
+
+    def array(self) -> np.ndarray:
+        return np.broadcast_to(np.float64(np.nan), self.shape)
+
 
 def estimate_volume(A, b, center, radius=None, rng=None, *, n_chains: int = 32,
                     steps_per_phase: int | None = None, outer_radius: float | None = None,

@@ -93,8 +93,14 @@ def _facet_frame(geoms, n, f_cell, f_label, f_neighbor, f_neighbor_key) -> pd.Da
     if k:
         np.concatenate([g.geom.facet_volumes for g in geoms], out=block[0])
         np.concatenate([g.geom.facet_offsets for g in geoms], out=block[1])
-        np.concatenate([g.geom.facet_normals for g in geoms], axis=0, out=block[2:2 + n].T)
-        np.concatenate([g.geom.facet_centroids for g in geoms], axis=0, out=block[2 + n:].T)
+        # one cell's rectangle at a time: a concatenation into the transposed block wrote
+        # (and first touched) 2 n pages apart element by element, 0.4-1.2 s instead of 0.15
+        start = 0
+        for g in geoms:
+            stop = start + g.geom.facet_rows.size
+            block[2:2 + n, start:stop] = g.geom.facet_normals.T
+            block[2 + n:, start:stop] = g.geom.facet_centroids.T
+            start = stop
     columns = ["volume", "offset"] + vector_columns("normal", n) + vector_columns("centroid", n)
     facets = pd.DataFrame(block.T, columns=columns, copy=False)
     # the key strings as Python objects: pandas makes its string column from them directly
