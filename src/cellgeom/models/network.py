@@ -286,11 +286,12 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     of two units' lines (its label is ambiguous).
     """
     from ..nn.slice_kernel import chebyshev_polygons, cut_polygons, nearest_lines
-    from ..nn.slices import slice_partition
+    from ..nn.slices import slice_with_maps
+    from .plane_tables import label_by_direction
 
     lo, w = domain.lo, domain.widths
-    regions = slice_partition(model.network, lo, [w[0], 0.0], [0.0, w[1]], (0.0, 1.0, 0.0, 1.0),
-                              min_area=0.0)
+    regions, st_maps = slice_with_maps(model.network, lo, [w[0], 0.0], [0.0, w[1]],
+                                       (0.0, 1.0, 0.0, 1.0), min_area=0.0)
     R = regions.n_regions
     bits = np.concatenate([p.reshape(R, -1).astype(np.uint8) for p in regions.patterns], axis=1)
     st_verts, starts = regions.polygons.vertices, regions.polygons.starts
@@ -320,7 +321,12 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     o = domain.center
     centers, radii = chebyshev_polygons(verts - o, new_starts)
     centers = centers + o
-    A, c = model.layer_maps(list(keys), origin=o)  # (R, U, 2), (R, U): z = A (x - o) + c
+    if st_maps is not None and not model.classifier:  # the slice's own maps, in x - o
+        z = np.concatenate(st_maps, axis=2)[order]  # (R, 3, U) in (s, t), s = (x0 - lo0) / w0
+        A = np.stack([z[:, 0] / w[0], z[:, 1] / w[1]], axis=2)
+        c = z[:, 2] + z[:, 0] * ((o[0] - lo[0]) / w[0]) + z[:, 1] * ((o[1] - lo[1]) / w[1])
+    else:
+        A, c = model.layer_maps(list(keys), origin=o)  # (R, U, 2), (R, U): z = A (x - o) + c
     cell = np.repeat(np.arange(len(keys)), counts)
     nxt = np.arange(len(verts)) + 1
     nxt[new_starts[1:] - 1] = new_starts[:-1]
@@ -335,7 +341,7 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     reach = box_tol + 64 * np.spacing(np.maximum(np.abs(domain.lo), np.abs(domain.hi)).max())
     ambiguous = second <= reach
     if ambiguous.any():  # a short edge near where another line crosses: its direction decides
-        unit, ambiguous = _label_by_direction(A, c, norm, cell, p, q, unit, ambiguous, reach,
+        unit, ambiguous = label_by_direction(A, c, norm, cell, p, q, unit, ambiguous, reach,
                                               domain)
         labels = unit.astype(np.int64)
     for axis in range(2):  # Box.halfspaces order: 2i lower, 2i+1 upper side of axis i
@@ -367,42 +373,6 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
             "f_mid": (o + 0.5 * (p + q))[perm], "f_lab": labels[perm],
             "hinge_pairs": pairs, "hinge_angle": angle, "hinge_centroid": o + q}
     return keys, bits[order], flat
-
-
-def _label_by_direction(A, c, norm, cell, p, q, unit, ambiguous, reach, domain):
-    """Labels of the edges whose endpoints lie within ``reach`` of several units' lines.
-
-    Both endpoints of a short edge can lie that close to a line crossing near it; the edge
-    lies along its own line, though, and across the other at the angle of the two lines.
-    Among the lines within reach, the edge takes the one it is parallel to:
-    ``|sin| = |A_u . (q - p)| / (|A_u| |q - p|)``. The sines are known to within
-    ``2 err / |q - p|`` (``err``: the endpoints' rounding, far from 0 the float64 step of
-    the domain's coordinates), so an edge stays ambiguous when a second line is as parallel
-    to within twice that: coincident or nearly coincident units, for the polytope route.
-    Returns the labels and the edges still ambiguous.
-    """
-    rows = np.flatnonzero(ambiguous)
-    A_rows, c_rows, norm_rows = A[cell[rows]], c[cell[rows]], norm[cell[rows]]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        far = np.maximum(np.abs(np.einsum("rud,rd->ru", A_rows, p[rows]) + c_rows),
-                         np.abs(np.einsum("rud,rd->ru", A_rows, q[rows]) + c_rows)) / norm_rows
-    far[np.isnan(far)] = np.inf  # units constant on the cell (0 / 0)
-    edge = q[rows] - p[rows]
-    length = np.hypot(edge[:, 0], edge[:, 1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sine = np.abs(np.einsum("rud,rd->ru", A_rows, edge)) / (norm_rows * length[:, None])
-    sine[~(far <= reach) | np.isnan(sine)] = np.inf
-    best = sine.argmin(axis=1)
-    ordered = np.sort(sine, axis=1)
-    err = far[np.arange(len(rows)), best] + 64 * np.spacing(np.maximum(np.abs(domain.lo),
-                                                       np.abs(domain.hi)).max())
-    with np.errstate(divide="ignore", invalid="ignore"):
-        resolved = ordered[:, 1] - ordered[:, 0] > 4 * err / length
-    unit = unit.copy()
-    unit[rows[resolved]] = best[resolved]
-    still = ambiguous.copy()
-    still[rows[resolved]] = False
-    return unit, still
 
 
 def _partition_plane(model: NetworkCells, net, domain, tol, info):

@@ -12,9 +12,45 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .polytope_tables import _group_hinges, global_vertices_flat
+from .polytope_tables import global_vertices_flat
 
-__all__ = ["plane_tables"]
+__all__ = ["plane_tables", "label_by_direction"]
+
+
+def label_by_direction(A, c, norm, cell, p, q, unit, ambiguous, reach, domain):
+    """Labels of the edges whose endpoints lie within ``reach`` of several units' lines.
+
+    Both endpoints of a short edge can lie that close to a line crossing near it; the edge
+    lies along its own line, though, and across the other at the angle of the two lines.
+    Among the lines within reach, the edge takes the one it is parallel to:
+    ``|sin| = |A_u . (q - p)| / (|A_u| |q - p|)``. The sines are known to within
+    ``2 err / |q - p|`` (``err``: the endpoints' rounding, far from 0 the float64 step of
+    the domain's coordinates), so an edge stays ambiguous when a second line is as parallel
+    to within twice that: coincident or nearly coincident units, for the polytope route.
+    Returns the labels and the edges still ambiguous.
+    """
+    rows = np.flatnonzero(ambiguous)
+    A_rows, c_rows, norm_rows = A[cell[rows]], c[cell[rows]], norm[cell[rows]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        far = np.maximum(np.abs(np.einsum("rud,rd->ru", A_rows, p[rows]) + c_rows),
+                         np.abs(np.einsum("rud,rd->ru", A_rows, q[rows]) + c_rows)) / norm_rows
+    far[np.isnan(far)] = np.inf  # units constant on the cell (0 / 0)
+    edge = q[rows] - p[rows]
+    length = np.hypot(edge[:, 0], edge[:, 1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sine = np.abs(np.einsum("rud,rd->ru", A_rows, edge)) / (norm_rows * length[:, None])
+    sine[~(far <= reach) | np.isnan(sine)] = np.inf
+    best = sine.argmin(axis=1)
+    ordered = np.sort(sine, axis=1)
+    err = far[np.arange(len(rows)), best] + 64 * np.spacing(np.maximum(np.abs(domain.lo),
+                                                       np.abs(domain.hi)).max())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        resolved = ordered[:, 1] - ordered[:, 0] > 4 * err / length
+    unit = unit.copy()
+    unit[rows[resolved]] = best[resolved]
+    still = ambiguous.copy()
+    still[rows[resolved]] = False
+    return unit, still
 
 
 def _neighbors(keys_s: np.ndarray, bits: np.ndarray, cell: np.ndarray, label: np.ndarray):
@@ -78,12 +114,24 @@ def plane_tables(keys: np.ndarray, bits: np.ndarray, g: dict, tol: float):
     a = g["hinge_pairs"][:, 0] + starts[f_cell]
     b = g["hinge_pairs"][:, 1] + starts[f_cell]
     centroid = g["hinge_centroid"]
-    hinge_id = _group_hinges(centroid, normals[a], normals[b], tol)
+    indptr, vertex_ids, merged = global_vertices_flat(g["verts"], counts, 2, tol)
+    # in the plane a hinge is a point, vertex j + 1 of its cell: hinges group as their
+    # vertices merge (the grouping of _group_hinges, without a second k-d tree)
+    nxt = np.arange(len(f_cell)) + 1
+    nxt[starts[1:] - 1] = starts[:-1]
+    hinge_id = _first_appearance(vertex_ids[nxt])
     hinges = pd.DataFrame({
         "hinge": hinge_id, "cell": f_cell, "label_a": label[a], "label_b": label[b],
         "neighbor_a": neighbor[a], "neighbor_b": neighbor[b], "angle": g["hinge_angle"],
         "volume": np.ones(len(a)), "boundary": (label[a] < 0) | (label[b] < 0),
         **{f"centroid_{j}": centroid[:, j] for j in range(2)}})
     hinges = hinges.sort_values(["hinge", "cell"], kind="stable").reset_index(drop=True)
-    vertices = global_vertices_flat(g["verts"], counts, 2, tol)
-    return cells, facets, hinges, vertices
+    return cells, facets, hinges, (indptr, vertex_ids, merged)
+
+
+def _first_appearance(ids: np.ndarray) -> np.ndarray:
+    """``ids`` renumbered 0, 1, ... in order of first appearance."""
+    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    rank = np.empty(first.size, dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(first.size)
+    return rank[inverse.ravel()]

@@ -26,14 +26,15 @@ import numpy as np
 import torch
 
 from ..geometry.simplex import blas_controller
+from .chain_maps import _DenseChain
 from .layers import PiecewiseLinearNetwork, as_network
 from .patterns import _small_uint, pack_patterns
 from .pool_kernel import cut_windows
 from .slice_kernel import cut_polygons
-from .steps import ActivationStep, MaxPoolStep
+from .steps import MaxPoolStep
 from .threads import one_torch_thread
 
-__all__ = ["SliceRegions", "slice_partition", "PolygonList"]
+__all__ = ["SliceRegions", "slice_partition", "slice_with_maps", "PolygonList"]
 
 _CHUNK_ELEMENTS = 2**24  # floats per vectorised screening block
 
@@ -228,78 +229,6 @@ def _plane_coeffs(network, origin, u, v, imposed, layer: int, p: int) -> np.ndar
     return torch.cat([lin, rec["const"].reshape(p, -1, 1)], dim=2).cpu().numpy()
 
 
-class _DenseChain:
-    """The plane map pushed through a chain of ``nn.Linear`` layers and elementwise
-    activations in NumPy, one layer at a time: each polygon carries the affine map of its
-    last activation's output, so a layer costs one matrix product for all polygons instead
-    of a propagation from the input through every earlier layer (the general route,
-    :func:`_plane_coeffs`). Same numbers up to rounding.
-
-    Maps are stored as rows ``(p, 3, units)``: the ``s``, ``t`` and constant coefficients of
-    every unit, so that a layer is ``rows @ W.T``.
-    """
-
-    def __init__(self, network, origin, u, v):
-        self.maps = []  # per activation layer: (W, c) from the previous one's output
-        W = c = None
-        for op in network.ops:
-            if op.kind in ("input", "output", "guard"):
-                continue
-            if op.kind == "affine":
-                lin = op.step.module
-                w = lin.weight.detach().cpu().numpy().astype(float)
-                b = (lin.bias.detach().cpu().numpy().astype(float) if lin.bias is not None
-                     else np.zeros(w.shape[0]))
-                W, c = (w, b) if W is None else (w @ W, w @ c + b)
-                continue
-            self.maps.append((W, c))
-            W = c = None
-        self.rows = np.stack([u, v, origin])[None]  # x = s u + t v + origin
-
-    @staticmethod
-    def supports(network) -> bool:
-        """A chain of Linear layers and elementwise activations with scalar slopes, in
-        float64, every activation preceded by at least one Linear."""
-        if not network.chain or network.dtype != torch.float64:
-            return False
-        seen_linear = False
-        for op in network.ops:
-            if op.kind in ("input", "output", "guard"):
-                continue
-            if op.kind == "affine" and isinstance(getattr(op.step, "module", None),
-                                                  torch.nn.Linear):
-                seen_linear = True
-                continue
-            if op.kind != "act" or not seen_linear or not isinstance(op.step, ActivationStep) \
-                    or any(torch.is_tensor(x) for x in op.step.slopes):
-                return False
-            seen_linear = False
-        return True
-
-    def coeffs(self, layer: int, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
-        """Pre-activations of ``layer`` on polygons ``c0:c1``: as the kernel reads them,
-        (p, U, 3) contiguous, and as rows (p, 3, U)."""
-        W, c = self.maps[layer]
-        rows = self.rows if len(self.rows) == 1 else self.rows[c0:c1]
-        z = (rows.reshape(-1, rows.shape[2]) @ W.T).reshape(len(rows), 3, -1)
-        z[:, 2] += c
-        if len(rows) == 1:  # the first layer: one map for every polygon
-            z = np.broadcast_to(z, (c1 - c0,) + z.shape[1:])
-        return np.ascontiguousarray(z.transpose(0, 2, 1)), z
-
-    @staticmethod
-    def output_rows(step, z: np.ndarray, parent: np.ndarray, pattern: np.ndarray):
-        """The activation's output on the new pieces as rows: ``slope z + offset``."""
-        table = np.asarray(step.slopes, dtype=float)
-        rows = z[parent]
-        if np.array_equal(table, [0.0, 1.0]) and not any(step.offsets):  # ReLU: a mask
-            rows *= pattern[:, None, :]
-        else:
-            rows *= table[pattern][:, None, :]
-            rows[:, 2] += np.asarray(step.offsets, dtype=float)[pattern]
-        return rows
-
-
 def _cut_windows(sub, coeffs, st, window, tol_len, tol, area_min, shape):
     """Max-pool layer: cut each polygon into the pieces of constant arg-max of every window
     (compiled, :func:`cellgeom.nn.slice_kernel.cut_windows`); patterns at the centroids."""
@@ -409,7 +338,18 @@ def slice_partition(net, origin, u, v, extent, *, min_area: float = 1e-12, tol: 
         return _slice_partition(net, origin, u, v, extent, min_area, tol, dtype)
 
 
-def _slice_partition(net, origin, u, v, extent, min_area, tol, dtype) -> SliceRegions:
+def slice_with_maps(net, origin, u, v, extent, *, min_area: float = 1e-12,
+                    tol: float = 1e-11) -> tuple[SliceRegions, list | None]:
+    """:func:`slice_partition` (float64) and, for a chain of Linear layers and elementwise
+    activations, every region's pre-activation maps of every layer, which the slice computes
+    on the way: a list with one (R, 3, U_l) array per activation layer, the ``s``, ``t``
+    and constant coefficients of each unit on each region (None for other networks)."""
+    with one_torch_thread(), blas_controller().limit(limits=1, user_api="blas"):
+        return _slice_partition(net, origin, u, v, extent, min_area, tol, torch.float64,
+                                keep_maps=True)
+
+
+def _slice_partition(net, origin, u, v, extent, min_area, tol, dtype, keep_maps=False):
     network: PiecewiseLinearNetwork = as_network(net, dtype)
     origin_t = network.check_input(np.asarray(origin)[None], "origin[None]")
     shape = tuple(origin_t.shape)
@@ -430,6 +370,7 @@ def _slice_partition(net, origin, u, v, extent, min_area, tol, dtype) -> SliceRe
     verts = np.array([[s0, t0], [s1, t0], [s1, t1], [s0, t1]])
     starts = np.array([0, 4], dtype=np.int64)
     pats: list[torch.Tensor] = []
+    stage_maps, stage_parents = [], []  # per layer: its input polygons' maps, their pieces'
     for layer, st in enumerate(network.layer_steps):
         in_shape, out_shape = layer_shapes[layer]
         units = math.prod(in_shape)
@@ -439,11 +380,13 @@ def _slice_partition(net, origin, u, v, extent, min_area, tol, dtype) -> SliceRe
             window = tuple(a.numpy() for a in st.window_index(in_shape, shape))
         n_polys = len(starts) - 1
         step = max(1, _CHUNK_ELEMENTS // (units * 3))
-        pieces, parents, new_pats, measures, posts = [], [], [], [], []
+        pieces, parents, new_pats, measures, posts, zs = [], [], [], [], [], []
         for c0 in range(0, n_polys, step):
             c1 = min(n_polys, c0 + step)
             if dense is not None:
                 coeffs, z = dense.coeffs(layer, c0, c1)
+                if keep_maps:
+                    zs.append(z)
             else:
                 coeffs = _plane_coeffs(network, origin_t, u_t, v_t, [p[c0:c1] for p in pats],
                                        layer, c1 - c0)
@@ -470,6 +413,9 @@ def _slice_partition(net, origin, u, v, extent, min_area, tol, dtype) -> SliceRe
             dense.rows = posts[0] if len(posts) == 1 else np.concatenate(posts)
         verts, starts = _concat_polygons(pieces)
         parents = np.concatenate(parents)
+        if zs:
+            stage_maps.append(zs[0] if len(zs) == 1 else np.concatenate(zs))
+            stage_parents.append(parents)
         pats = [p[parents] for p in pats] + [np.concatenate(new_pats)]
     polys = PolygonList(verts, starts)
     if network.layer_steps:
@@ -480,6 +426,17 @@ def _slice_partition(net, origin, u, v, extent, min_area, tol, dtype) -> SliceRe
     n_pieces = [layer.n_pieces for layer in network.layers]
     flat = [p.reshape(len(polys), -1) for p in pats]
     keys = pack_patterns(flat, n_pieces) if flat else np.zeros((len(polys), 0), np.uint8)
-    return SliceRegions(polys, keys, flat, areas, centroids, (s0, s1, t0, t1),
-                        origin_t[0].cpu().numpy(), u_t[0].cpu().numpy(), v_t[0].cpu().numpy(),
-                        [layer.name for layer in network.layers], n_pieces)
+    regions = SliceRegions(polys, keys, flat, areas, centroids, (s0, s1, t0, t1),
+                           origin_t[0].cpu().numpy(), u_t[0].cpu().numpy(),
+                           v_t[0].cpu().numpy(), [layer.name for layer in network.layers],
+                           n_pieces)
+    if not keep_maps:
+        return regions
+    if dense is None or len(stage_maps) != len(network.layer_steps):
+        return regions, None
+    # each region's ancestor at every stage: the parents composed from the last stage back
+    maps, index = [], np.arange(len(polys))
+    for z, parent in zip(stage_maps[::-1], stage_parents[::-1]):
+        index = parent[index]
+        maps.append(z[index] if len(z) > 1 else np.broadcast_to(z, (len(polys),) + z.shape[1:]))
+    return regions, maps[::-1]
