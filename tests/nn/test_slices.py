@@ -233,6 +233,30 @@ def test_dense_chain_route_equals_the_general_propagation(widths, act, seed):
     np.testing.assert_allclose(fast.polygons.vertices, general.polygons.vertices, atol=1e-9)
 
 
+def test_slice_maps_equal_the_pre_activations_at_points_of_each_region():
+    """Oracle: the network's own pre-activations (a forward pass) at an interior point of
+    every region equal the maps slice_with_maps returns, evaluated at its (s, t)."""
+    from cellgeom.nn.layers import as_network
+    from cellgeom.nn.slices import slice_with_maps
+
+    net = _init(nn.Sequential(nn.Linear(3, 9), nn.ReLU(), nn.Linear(9, 7), nn.LeakyReLU(0.1),
+                              nn.Linear(7, 7), nn.Hardtanh(-0.5, 1.0), nn.Linear(7, 1)), 4)
+    o, u, v = _plane((3,), 4)
+    regions, maps = slice_with_maps(net, o, u, v, (-1.0, 2.0, -1.5, 0.5))
+    assert maps is not None and len(maps) == 3
+    st = regions.interior_points
+    network = as_network(net, torch.float64)
+    records, _ = network.propagate(torch.as_tensor(regions.to_points(st)))
+    for z, rec in zip(maps, records):
+        assert z.shape == (regions.n_regions, 3, rec["value"].shape[1])
+        got = z[:, 0] * st[:, :1] + z[:, 1] * st[:, 1:] + z[:, 2]
+        np.testing.assert_allclose(got, rec["value"].numpy(), rtol=1e-9, atol=1e-9)
+    # other graphs have no chain maps
+    for case in ("conv_maxpool", "residual"):
+        other, plane, extent = CASES[case]()
+        assert slice_with_maps(other, *plane, extent)[1] is None
+
+
 def _slice_keys(seed):
     net, (o, u, v), extent = CASES["residual"]()
     return slice_partition(net, o, u, v, extent).keys
