@@ -89,3 +89,20 @@ def test_string_column_without_arrow_equals_arrow_column():
     assert list(fn._string_column(text[:0], np.zeros(2, dtype=np.int64))) == ["", ""]
     assert list(fn._object_strings(text, lengths)) == expected
     assert list(fn._object_strings(text[:0], np.zeros(2, dtype=np.int64))) == ["", ""]
+
+
+def test_small_page_block_is_a_writable_float_array_that_pickles():
+    """The facets block on an anonymous mapping (above 64 MB) behaves as np.empty: the
+    frame built on it without a copy holds what was written, and pickles."""
+    import pickle
+
+    from cellgeom.models.polytope_tables import _small_page_empty
+
+    for shape in [(3, 5), (2, (1 << 22) + 3)]:
+        block = _small_page_empty(shape)
+        assert block.shape == shape and block.dtype == np.float64 and block.flags.writeable
+        block[:] = np.arange(shape[1])
+        frame = pd.DataFrame(block.T, columns=["a", "b", "c"][:shape[0]], copy=False)
+        back = pickle.loads(pickle.dumps(frame))
+        np.testing.assert_array_equal(back.to_numpy(), np.tile(np.arange(shape[1]),
+                                                               (shape[0], 1)).T)

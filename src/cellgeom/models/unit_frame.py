@@ -132,4 +132,7 @@ class UnitFrame:
 
 def _points_to_domain(table: pd.DataFrame, prefix: str, n: int, o, h) -> None:
     for j, col in enumerate(vector_columns(prefix, n)):
-        table[col] = o[j] + h * table[col].to_numpy()
+        values = table[col].to_numpy()
+        if np.isnan(values).all():  # nothing estimated (NaN stays NaN): no new column
+            continue
+        table[col] = o[j] + h * values
