@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import cellgeom
@@ -49,3 +51,21 @@ def test_walk_in_process_pool_and_dask_workers(net_20d):
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         _same(serial, _cells(*net_20d, executor=client))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 5000), st.integers(1, 8))
+def test_balanced_chunks_never_load_a_worker_more_than_chunks_of_32(n_items, n_workers):
+    """Property: chunks of at most 32 cells cover every cell, and dealt out in rounds the
+    busiest worker gets no more cells than with fixed chunks of 32 (the makespan bound)."""
+    from cellgeom.models.cell_geometry import HIGH_DIM_CHUNK, balanced_chunk
+
+    def busiest(chunk):
+        n_chunks = -(-n_items // chunk)
+        return min(n_items, -(-n_chunks // n_workers) * chunk)
+
+    chunk = balanced_chunk(n_items, n_workers)
+    assert 1 <= chunk <= HIGH_DIM_CHUNK
+    assert busiest(chunk) <= busiest(HIGH_DIM_CHUNK)
+    if n_items == 160 and n_workers == 2:  # the bench subset: 81 cells, not 96
+        assert busiest(chunk) == 81

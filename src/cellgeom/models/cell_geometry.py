@@ -16,7 +16,8 @@ from ..geometry.highdim import highdim_geometry
 from ..parallel import ProcessExecutor, map_cells, resolve_executor
 from .coincident import merge_coincident_rows
 
-__all__ = ["Cell", "DegenerateCellError", "cell_geometries", "volume_method", "kernel_tol"]
+__all__ = ["Cell", "DegenerateCellError", "balanced_chunk", "cell_geometries", "volume_method",
+           "kernel_tol"]
 
 
 @dataclass
@@ -48,6 +49,19 @@ def volume_method(high: bool, volume: str) -> str:
 HIGH_DIM_CHUNK = 32
 
 
+def balanced_chunk(n_items: int, n_workers: int, largest: int = HIGH_DIM_CHUNK) -> int:
+    """Cells per chunk: at most ``largest``, equal chunks aimed at a multiple of
+    ``n_workers``, so the last round of chunks keeps every worker busy (160 cells in chunks
+    of 32 on two workers left one idle for a whole chunk: 3 chunks against 2; in 6 chunks
+    of 27, each worker gets 3).
+
+    >>> balanced_chunk(160, 2), balanced_chunk(1797, 2), balanced_chunk(10, 4)
+    (27, 31, 3)
+    """
+    n_chunks = n_workers * -(-n_items // (n_workers * largest))
+    return max(1, -(-n_items // max(n_chunks, 1)))
+
+
 def cell_geometries(domain, keys, constraints, tol, progress, n_jobs=None, executor=None,
                      route=None):
     """Chebyshev LP and the vertex route for each cell; drops empty and thin cells.
@@ -73,7 +87,7 @@ def cell_geometries(domain, keys, constraints, tol, progress, n_jobs=None, execu
                           np.concatenate([box_labels, np.asarray(labels, dtype=np.int64)])))
         # the high-dimensional route costs ~50 ms per cell: small chunks keep every worker
         # busy to the end (a few large chunks left one idle for a chunk's time at the tail)
-        chunk = HIGH_DIM_CHUNK if high else None
+        chunk = balanced_chunk(len(polys), resolved.n_workers) if high else None
         results = map_cells(_geometry_chunk, polys, executor=resolved, chunk_size=chunk,
                             args=(tol, route), progress=progress, desc="cell geometry")
     finally:
