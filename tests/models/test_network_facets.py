@@ -69,3 +69,29 @@ def test_balanced_chunks_never_load_a_worker_more_than_chunks_of_32(n_items, n_w
     assert busiest(chunk) <= busiest(HIGH_DIM_CHUNK)
     if n_items == 160 and n_workers == 2:  # the bench subset: 81 cells, not 96
         assert busiest(chunk) == 81
+
+
+def test_own_process_pool_loads_the_kernels_before_the_first_chunk(net_20d, monkeypatch):
+    """partition(n_jobs=2) starts its pool and warms each worker (the compiled kernels)
+    while the constraints are still built: prestart is called once, before any map, and
+    the cells equal the serial ones."""
+    from cellgeom.models import cell_geometry
+    from cellgeom.parallel import ProcessExecutor
+
+    calls = []
+    prestart, map_chunks = ProcessExecutor.prestart, ProcessExecutor.map_chunks
+
+    def record_prestart(self, func, *args):
+        calls.append(("prestart", func, args))
+        return prestart(self, func, *args)
+
+    def record_map(self, *args, **kwargs):
+        calls.append(("map", None, ()))
+        return map_chunks(self, *args, **kwargs)
+
+    monkeypatch.setattr(ProcessExecutor, "prestart", record_prestart)
+    monkeypatch.setattr(ProcessExecutor, "map_chunks", record_map)
+    pooled = _cells(*net_20d, n_jobs=2)
+    assert calls[0] == ("prestart", cell_geometry._warm_kernels, (20,))
+    assert [c[0] for c in calls].count("prestart") == 1 and calls[1][0] == "map"
+    _same(_cells(*net_20d), pooled)

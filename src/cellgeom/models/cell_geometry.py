@@ -17,7 +17,7 @@ from ..parallel import ProcessExecutor, map_cells, resolve_executor
 from .coincident import merge_coincident_rows
 
 __all__ = ["Cell", "DegenerateCellError", "balanced_chunk", "cell_geometries", "volume_method",
-           "kernel_tol"]
+           "kernel_tol", "warm_workers"]
 
 
 @dataclass
@@ -73,10 +73,8 @@ def cell_geometries(domain, keys, constraints, tol, progress, n_jobs=None, execu
     high = n is not None and n > exact_dim
     resolved = resolve_executor(n_jobs, executor)
     try:
-        if high and resolved is not executor and isinstance(resolved, ProcessExecutor):
-            # workers import cellgeom and load the compiled kernels (~2.5 s) while this
-            # process still builds the cells' inequalities
-            resolved.prestart(_warm_kernels, n)
+        if resolved is not executor:
+            warm_workers(resolved, route)
         box_A, box_b = domain.halfspaces()
         box_labels = -1 - np.arange(box_A.shape[0])
         polys = []
@@ -100,6 +98,16 @@ def cell_geometries(domain, keys, constraints, tol, progress, n_jobs=None, execu
             geoms.append(Cell(geom, labels, center, radius, groups, None))
             kept.append(j)
     return geoms, kept, len(polys) - len(kept)
+
+
+def warm_workers(executor, route) -> None:
+    """Start a process pool's workers now, each loading the compiled kernels of the
+    high-dimensional route: they import cellgeom (1-2 s) while this process still builds
+    the cells' inequalities, instead of after the first chunk is sent. Other executors and
+    the exact route: nothing to do."""
+    n, exact_dim = (route or (None, 6))[:2]
+    if n is not None and n > exact_dim and isinstance(executor, ProcessExecutor):
+        executor.prestart(_warm_kernels, n)
 
 
 def _warm_kernels(n: int) -> None:

@@ -26,7 +26,7 @@ from ..core import Partition
 from ..geometry import Box
 from ..geometry.facets import FACET_METHODS
 from ..parallel import CellTaskError, Executor, resolve_executor
-from .cell_geometry import Cell, DegenerateCellError, cell_geometries, volume_method
+from .cell_geometry import Cell, DegenerateCellError, cell_geometries, volume_method, warm_workers
 from .coincident import PROBE_STEPS, key_across, probe_points
 from .facet_neighbors import facet_neighbors
 from .polytope_tables import global_vertices, partition_tables, pool_face_estimates
@@ -138,6 +138,8 @@ def build_polytope_partition(
     frame = UnitFrame(domain)
     own_executor = not isinstance(executor, Executor)
     executor = resolve_executor(n_jobs, executor)  # one pool for all breadth-first rounds
+    if own_executor:  # its workers start while the constraints are built
+        warm_workers(executor, route)
     # one bar for the whole call, its total growing with each breadth-first round
     bar = tqdm(total=len(keys), desc="cells", unit="cell", file=sys.stderr,
                disable=not progress)
