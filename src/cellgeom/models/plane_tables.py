@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .polytope_tables import global_vertices_flat
+from .polytope_tables import first_appearance, global_vertices_flat
 
 __all__ = ["plane_tables", "label_by_direction"]
 
@@ -119,7 +119,7 @@ def plane_tables(keys: np.ndarray, bits: np.ndarray, g: dict, tol: float):
     # vertices merge (the grouping of _group_hinges, without a second k-d tree)
     nxt = np.arange(len(f_cell)) + 1
     nxt[starts[1:] - 1] = starts[:-1]
-    hinge_id = _first_appearance(vertex_ids[nxt])
+    hinge_id = first_appearance(vertex_ids[nxt])
     hinges = pd.DataFrame({
         "hinge": hinge_id, "cell": f_cell, "label_a": label[a], "label_b": label[b],
         "neighbor_a": neighbor[a], "neighbor_b": neighbor[b], "angle": g["hinge_angle"],
@@ -128,10 +128,3 @@ def plane_tables(keys: np.ndarray, bits: np.ndarray, g: dict, tol: float):
     hinges = hinges.sort_values(["hinge", "cell"], kind="stable").reset_index(drop=True)
     return cells, facets, hinges, (indptr, vertex_ids, merged)
 
-
-def _first_appearance(ids: np.ndarray) -> np.ndarray:
-    """``ids`` renumbered 0, 1, ... in order of first appearance."""
-    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
-    rank = np.empty(first.size, dtype=np.int64)
-    rank[np.argsort(first)] = np.arange(first.size)
-    return rank[inverse.ravel()]

@@ -15,7 +15,7 @@ from scipy.spatial import cKDTree
 
 from ..core import vector_columns
 
-__all__ = ["global_vertices", "global_vertices_flat", "partition_tables",
+__all__ = ["first_appearance", "global_vertices", "global_vertices_flat", "partition_tables",
            "pool_face_estimates"]
 
 
@@ -233,9 +233,14 @@ def _group_hinges(centroid, normal_a, normal_b, tol):
         signature = np.hstack([near[:, None].astype(float), proj])
     else:  # a point in the plane: its component alone (1-D unique, no row sort)
         signature = near
-    _, first, inverse = np.unique(signature, axis=0 if signature.ndim == 2 else None,
+    return first_appearance(signature)  # ids in order of first appearance: stable
+
+
+def first_appearance(ids: np.ndarray) -> np.ndarray:
+    """Rows of ``ids`` (values, or rows of a 2-D array) renumbered 0, 1, ... in order of
+    first appearance."""
+    _, first, inverse = np.unique(ids, axis=0 if ids.ndim == 2 else None,
                                   return_index=True, return_inverse=True)
-    # number the hinges in order of first appearance so ids are stable
     rank = np.empty(first.size, dtype=np.int64)
     rank[np.argsort(first)] = np.arange(first.size)
     return rank[inverse.ravel()]
