@@ -97,11 +97,15 @@ def _facet_frame(geoms, n, f_cell, f_label, f_neighbor, f_neighbor_key) -> pd.Da
         np.concatenate([g.geom.facet_offsets for g in geoms], out=block[1])
         # one cell's rectangle at a time: a concatenation into the transposed block wrote
         # (and first touched) 2 n pages apart element by element, 0.4-1.2 s instead of 0.15
+        # the fresh pages are first touched in one sequential pass, which is 3x faster
+        # than touching them rectangle by rectangle (2 n pages per cell); the all-NaN
+        # arrays a worker sends back (zero strides) then need no writing at all
+        block[2:].fill(np.nan)
         start = 0
         for g in geoms:
             stop = start + g.geom.facet_rows.size
-            block[2:2 + n, start:stop] = g.geom.facet_normals.T
-            block[2 + n:, start:stop] = g.geom.facet_centroids.T
+            _write_rectangle(block[2:2 + n, start:stop], g.geom.facet_normals)
+            _write_rectangle(block[2 + n:, start:stop], g.geom.facet_centroids)
             start = stop
     columns = ["volume", "offset"] + vector_columns("normal", n) + vector_columns("centroid", n)
     facets = pd.DataFrame(block.T, columns=columns, copy=False)
@@ -111,6 +115,14 @@ def _facet_frame(geoms, n, f_cell, f_label, f_neighbor, f_neighbor_key) -> pd.Da
                                         ("neighbor_key", f_neighbor_key))):
         facets.insert(j, name, values)
     return facets
+
+
+def _write_rectangle(target: np.ndarray, values: np.ndarray) -> None:
+    """``target[:] = values.T`` into a target already filled with NaN: an all-NaN array
+    that a worker sent back as a zero-stride view is skipped."""
+    if values.size and not any(values.strides) and np.isnan(values.flat[0]):
+        return
+    target[:] = values.T
 
 
 def _small_page_empty(shape: tuple[int, int]) -> np.ndarray:
