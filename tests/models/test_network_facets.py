@@ -95,3 +95,44 @@ def test_own_process_pool_loads_the_kernels_before_the_first_chunk(net_20d, monk
     assert calls[0] == ("prestart", cell_geometry._warm_kernels, (20,))
     assert [c[0] for c in calls].count("prestart") == 1 and calls[1][0] == "map"
     _same(_cells(*net_20d), pooled)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=6), st.integers(1, 12))
+def test_cell_rows_are_the_same_whatever_the_slicing(chunks, block):
+    """Oracle: the rows built all at once. Sliced lazily in any chunks (as an executor
+    sends them), CellRows gives the same (A, b, labels), box rows first, calls the
+    adapter only on whole aligned blocks of keys, and records every sliced cell's labels."""
+    from cellgeom.models.cell_geometry import CellRows
+
+    rng = np.random.default_rng(len(chunks) * 100 + block)
+    n_keys, n = sum(chunks), 3
+    keys = [f"k{i}" for i in range(n_keys)]
+    table = {k: (rng.normal(size=(4, n)), rng.normal(size=4), np.arange(4) + 10 * i)
+             for i, k in enumerate(keys)}
+    calls = []
+
+    def constraints(ks):
+        calls.append(list(ks))
+        return [table[k] for k in ks]
+
+    box_A, box_b = cellgeom.Box(np.zeros(n), np.ones(n)).halfspaces()
+    rows = CellRows(keys, constraints, box_A, box_b)
+    rows.BLOCK = block
+    got, start = [], 0
+    for size in chunks:
+        got += rows[start:start + size]
+        start += size
+    assert len(got) == len(rows) == n_keys
+    for k, (A, b, labels) in zip(keys, got):
+        A0, b0, l0 = table[k]
+        np.testing.assert_array_equal(A, np.vstack([box_A, A0]))
+        np.testing.assert_array_equal(b, np.concatenate([box_b, b0]))
+        np.testing.assert_array_equal(labels, np.concatenate([-1 - np.arange(2 * n), l0]))
+    assert all(call == keys[i * block:(i + 1) * block] for i, call in
+               zip([keys.index(c[0]) // block for c in calls], calls))
+    assert len(calls) == -(-n_keys // block)  # each block built once, in order
+    assert all(lab is not None for lab in rows.labels)
+    np.testing.assert_array_equal(rows[-1][2], got[-1][2])
+    with pytest.raises(IndexError):
+        rows[n_keys]

@@ -7,6 +7,7 @@ high-dimensional route computes each kept cell's facets, volumes and hinges.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,8 +17,8 @@ from ..geometry.highdim import highdim_geometry
 from ..parallel import ProcessExecutor, map_cells, resolve_executor
 from .coincident import merge_coincident_rows
 
-__all__ = ["Cell", "DegenerateCellError", "balanced_chunk", "cell_geometries", "volume_method",
-           "kernel_tol", "warm_workers"]
+__all__ = ["Cell", "CellRows", "DegenerateCellError", "balanced_chunk", "cell_geometries",
+           "volume_method", "kernel_tol", "warm_workers"]
 
 
 @dataclass
@@ -75,14 +76,7 @@ def cell_geometries(domain, keys, constraints, tol, progress, n_jobs=None, execu
     try:
         if resolved is not executor:
             warm_workers(resolved, route)
-        box_A, box_b = domain.halfspaces()
-        box_labels = -1 - np.arange(box_A.shape[0])
-        polys = []
-        for A, b, labels in constraints(keys):
-            # box rows first: where a model's hyperplane coincides with the box, the facet
-            # is reported as domain boundary (no cell lies beyond it)
-            polys.append((np.vstack([box_A, A]), np.concatenate([box_b, b]),
-                          np.concatenate([box_labels, np.asarray(labels, dtype=np.int64)])))
+        polys = CellRows(keys, constraints, *domain.halfspaces())
         # the high-dimensional route costs ~50 ms per cell: small chunks keep every worker
         # busy to the end (a few large chunks left one idle for a chunk's time at the tail)
         chunk = balanced_chunk(len(polys), resolved.n_workers) if high else None
@@ -92,12 +86,63 @@ def cell_geometries(domain, keys, constraints, tol, progress, n_jobs=None, execu
         if resolved is not executor:
             resolved.shutdown()
     geoms, kept = [], []
-    for j, ((_, _, labels), result) in enumerate(zip(polys, results)):
+    for j, result in enumerate(results):
         if result is not None:
             geom, center, radius, groups = result
-            geoms.append(Cell(geom, labels, center, radius, groups, None))
+            geoms.append(Cell(geom, polys.labels[j], center, radius, groups, None))
             kept.append(j)
     return geoms, kept, len(polys) - len(kept)
+
+
+class CellRows(Sequence):
+    """The cells' inequalities ``(A, b, labels)``, box rows first, built when sliced.
+
+    An executor slices its items chunk by chunk as it sends them, so the workers start on
+    the first chunk while this process builds the next (the 1,797 digits cells: 1.5 s of
+    building no longer precede the first chunk). The adapter's ``constraints(keys)`` is
+    called on fixed blocks of :data:`BLOCK` keys whatever the executor's chunks, so the
+    rows are bit-identical on every backend (a batched matrix product rounds differently
+    with the batch size); the last block is kept for the next slice. The rows' labels stay
+    here (``labels[j]``) for the caller; the rows themselves go to the workers.
+
+    Box rows come first: where a model's hyperplane coincides with the box, the facet is
+    reported as domain boundary (no cell lies beyond it).
+    """
+
+    #: keys per call of ``constraints``
+    BLOCK = 256
+
+    def __init__(self, keys, constraints, box_A, box_b) -> None:
+        self.keys, self.constraints = keys, constraints
+        self.box_A, self.box_b = box_A, box_b
+        self.box_labels = -1 - np.arange(box_A.shape[0])
+        self.labels: list = [None] * len(keys)
+        self._block: tuple[int, list] = (-1, [])
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            index = range(len(self))[index]  # negative indices, and the IndexError
+            return self[index:index + 1][0]
+        start, stop, step = index.indices(len(self))
+        return [self._row(i) for i in range(start, stop, step)]
+
+    def _row(self, i: int):
+        number, rows = self._block
+        if number != i // self.BLOCK:
+            number = i // self.BLOCK
+            first = number * self.BLOCK
+            rows = []
+            for j, (A, b, labels) in enumerate(
+                    self.constraints(list(self.keys[first:first + self.BLOCK]))):
+                labels = np.concatenate([self.box_labels, np.asarray(labels, dtype=np.int64)])
+                self.labels[first + j] = labels
+                rows.append((np.vstack([self.box_A, A]), np.concatenate([self.box_b, b]),
+                             labels))
+            self._block = (number, rows)
+        return rows[i - number * self.BLOCK]
 
 
 def warm_workers(executor, route) -> None:
