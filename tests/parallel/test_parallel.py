@@ -294,6 +294,35 @@ def test_context_manager_shuts_the_pool_down():
     assert executor._pool is None
 
 
+def test_forkserver_preloads_cellgeom_worker_modules():
+    """Oracle: the fork server's preload list after a pool starts. cellgeom's worker
+    modules are added (imported once by the fork server, not by every worker) and the
+    caller's __main__ is kept; the pool works."""
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork server on this platform")
+    with ProcessExecutor(1, mp_context="forkserver") as executor:
+        assert executor.map_chunks(_formula_list, [0.0], progress=False) == \
+            [_item_formula(0.0)]
+    preload = forkserver._forkserver._preload_modules
+    assert "cellgeom.models.cell_geometry" in preload and "__main__" in preload
+
+
+def test_prestart_then_shutdown_leaves_no_pool_and_no_thread():
+    """Oracle: the executor's state. prestart starts the pool from a thread; shutdown waits
+    for it, so no pool is created after the shutdown; a later map works."""
+    executor = ProcessExecutor(1)
+    executor.prestart(abs, -1)
+    executor.shutdown()
+    assert executor._pool is None and executor._starting is None
+    executor.prestart(abs, -1)
+    assert executor.map_chunks(_formula_list, [0.0], progress=False) == [_item_formula(0.0)]
+    executor.shutdown()
+    assert executor._pool is None
+
+
 def test_map_cells_leaves_executor_passed_in_running(process_executor):
     """Oracle: shutdown is never called on an executor the caller owns."""
 
