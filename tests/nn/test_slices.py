@@ -223,10 +223,11 @@ def test_dense_chain_route_equals_the_general_propagation(widths, act, seed):
         n = w
     net = _init(nn.Sequential(*layers, nn.Linear(n, 1)), seed)
     o, u, v = _plane((4,), seed)
-    assert slices._DenseChain.supports(slices.as_network(net, torch.float64))
+    assert slices._DenseChain.from_network(slices.as_network(net, torch.float64), o, u, v) \
+        is not None
     fast = slice_partition(net, o, u, v, 1.5)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(slices._DenseChain, "supports", staticmethod(lambda network: False))
+        patch.setattr(slices._DenseChain, "from_network", classmethod(lambda cls, *a: None))
         general = slice_partition(net, o, u, v, 1.5)
     np.testing.assert_array_equal(fast.keys, general.keys)
     np.testing.assert_allclose(fast.areas, general.areas, rtol=1e-9, atol=1e-12)

@@ -28,42 +28,34 @@ class _DenseChain:
     every unit, so that a layer is ``rows @ W.T``.
     """
 
-    def __init__(self, network, origin, u, v):
-        self.maps = []  # per activation layer: (W, c) from the previous one's output
-        W = c = None
+    def __init__(self, maps, origin, u, v):
+        self.maps = maps  # per activation layer: (W, c) from the previous one's output
+        self.rows = np.stack([u, v, origin])[None]  # x = s u + t v + origin
+
+    @classmethod
+    def from_network(cls, network, origin, u, v):
+        """The chain's maps, or None unless the network is a chain of Linear layers and
+        elementwise activations with scalar slopes, in float64, every activation preceded
+        by at least one Linear (consecutive Linear layers are multiplied out)."""
+        if not network.chain or network.dtype != torch.float64:
+            return None
+        maps, W, c = [], None, None
         for op in network.ops:
             if op.kind in ("input", "output", "guard"):
                 continue
-            if op.kind == "affine":
-                lin = op.step.module
+            lin = getattr(op.step, "module", None)
+            if op.kind == "affine" and isinstance(lin, torch.nn.Linear):
                 w = lin.weight.detach().cpu().numpy().astype(float)
                 b = (lin.bias.detach().cpu().numpy().astype(float) if lin.bias is not None
                      else np.zeros(w.shape[0]))
                 W, c = (w, b) if W is None else (w @ W, w @ c + b)
                 continue
-            self.maps.append((W, c))
-            W = c = None
-        self.rows = np.stack([u, v, origin])[None]  # x = s u + t v + origin
-
-    @staticmethod
-    def supports(network) -> bool:
-        """A chain of Linear layers and elementwise activations with scalar slopes, in
-        float64, every activation preceded by at least one Linear."""
-        if not network.chain or network.dtype != torch.float64:
-            return False
-        seen_linear = False
-        for op in network.ops:
-            if op.kind in ("input", "output", "guard"):
-                continue
-            if op.kind == "affine" and isinstance(getattr(op.step, "module", None),
-                                                  torch.nn.Linear):
-                seen_linear = True
-                continue
-            if op.kind != "act" or not seen_linear or not isinstance(op.step, ActivationStep) \
+            if op.kind != "act" or W is None or not isinstance(op.step, ActivationStep) \
                     or any(torch.is_tensor(x) for x in op.step.slopes):
-                return False
-            seen_linear = False
-        return True
+                return None
+            maps.append((W, c))
+            W = c = None
+        return cls(maps, origin, u, v)
 
     def coeffs(self, layer: int, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
         """Pre-activations of ``layer`` on polygons ``c0:c1``: as the kernel reads them,

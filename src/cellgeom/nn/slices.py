@@ -365,8 +365,8 @@ def _slice_partition(net, origin, u, v, extent, min_area, tol, dtype, keep_maps=
     area_min = min_area * rect_area
 
     layer_shapes = network.layer_shapes(origin_t)
-    dense = (_DenseChain(network, origin_t[0].cpu().numpy(), u_t[0].cpu().numpy(),
-                         v_t[0].cpu().numpy()) if _DenseChain.supports(network) else None)
+    dense = _DenseChain.from_network(network, origin_t[0].cpu().numpy(),
+                                     u_t[0].cpu().numpy(), v_t[0].cpu().numpy())
     verts = np.array([[s0, t0], [s1, t0], [s1, t1], [s0, t1]])
     starts = np.array([0, 4], dtype=np.int64)
     pats: list[torch.Tensor] = []
