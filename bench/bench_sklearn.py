@@ -1,10 +1,13 @@
-"""scikit-learn adapters: tree adjacency by sweep vs all pairs; a 100-tree forest in 30-D.
+"""scikit-learn adapters: tree leaf adjacency vs all pairs; a 100-tree forest in 30-D.
 
-The all-pairs reference is what one writes without a sweep: for each leaf box,
+The all-pairs reference is what one writes without the tree: for each leaf box,
 test every later box at once (NumPy-vectorised over the partner), O(m^2 n). At 10k
 leaves it runs in full; at 100k (about 20 minutes) it is timed on 1,000 evenly spaced
-rows and scaled by the share of the pairs they test. cellgeom's side is
-``box_adjacency`` with its full output (pairs, axes, face volumes and centroids).
+rows and scaled by the share of the pairs they test. cellgeom's side is the route of
+``partition(tree)``: from the fitted tree, the node boxes (``leaf_boxes``) and
+``tree_adjacency`` with its full output (pairs, axes, face volumes and centroids). The
+generic sweep over the leaf boxes (``box_adjacency``, the route before) is timed in
+the same run for comparison.
 """
 from __future__ import annotations
 
@@ -16,15 +19,33 @@ from sklearn.tree import DecisionTreeRegressor
 
 import cellgeom
 from cellgeom.geometry.boxes import box_adjacency
+from cellgeom.geometry.tree_adjacency import tree_adjacency
 from cellgeom.models.trees import TreeArrays, leaf_boxes
 
 
-def _tree_boxes(n_leaves: int, n: int, seed: int = 0):
-    """The leaf boxes of a tree fitted to noise in [0, 1]^n (the boxes of its partition)."""
+def _fitted_tree(n_leaves: int, n: int, seed: int = 0):
+    """A tree fitted to noise in [0, 1]^n."""
     rng = np.random.default_rng(seed)
     X = rng.random((4 * n_leaves, n))
-    m = DecisionTreeRegressor(max_leaf_nodes=n_leaves, random_state=seed).fit(X, rng.random(len(X)))
-    tree = TreeArrays.from_sklearn(m)
+    return DecisionTreeRegressor(max_leaf_nodes=n_leaves,
+                                 random_state=seed).fit(X, rng.random(len(X)))
+
+
+def _tree_faces(model, n: int):
+    """Everything from the fitted tree to the faces of its partition, as partition(tree)
+    does: node boxes, the non-empty leaves numbered, ``tree_adjacency``."""
+    tree = TreeArrays.from_sklearn(model)
+    lo, hi = leaf_boxes(tree, cellgeom.Box(np.zeros(n), np.ones(n)))
+    leaves = np.flatnonzero(tree.left < 0)
+    leaves = leaves[np.all(hi[leaves] > lo[leaves], axis=1)]
+    number = np.full(tree.left.size, -1, dtype=np.int64)
+    number[leaves] = np.arange(leaves.size)
+    return tree_adjacency(tree.left, tree.right, tree.feature, lo, hi, number)
+
+
+def _tree_boxes(model, n: int):
+    """The leaf boxes of the tree's partition (non-empty leaves, in node order)."""
+    tree = TreeArrays.from_sklearn(model)
     lo, hi = leaf_boxes(tree, cellgeom.Box(np.zeros(n), np.ones(n)))
     leaves = np.flatnonzero(tree.left < 0)
     leaves = leaves[np.all(hi[leaves] > lo[leaves], axis=1)]
@@ -55,25 +76,36 @@ def run(quick: bool = False) -> list[dict]:
     rows = []
     n = 8
     small, big = (2_000, 20_000) if quick else (10_000, 100_000)
-    lo, hi = _tree_boxes(small, n)
-    ours, t_small, mb_ours = measure(box_adjacency, lo, hi, repeat=3)
-    ref, t_ref, mb_ref = measure(_all_pairs, lo, hi)
     key = lambda p: set(map(tuple, np.sort(p, axis=1).tolist()))  # noqa: E731
+    model = _fitted_tree(small, n)
+    lo, hi = _tree_boxes(model, n)
+    ours, t_small, mb_ours = measure(_tree_faces, model, n, repeat=3)
+    _, t_box_small, _ = measure(box_adjacency, lo, hi, repeat=3, trace_memory=False)
+    ref, t_ref, mb_ref = measure(_all_pairs, lo, hi)
     assert key(np.column_stack(ours[:2])) == key(ref)
     rows.append(dict(
         benchmark=f"tree leaf adjacency, {n}-D", size=f"{lo.shape[0]} leaves, {len(ref)} faces",
         cellgeom_s=t_small, reference="all pairs (NumPy, one row at a time)", reference_s=t_ref,
         cellgeom_mb=mb_ours, reference_mb=mb_ref,
         notes=f"speed-up {t_ref / t_small:.0f}x (target >= 100x); identical face sets; "
-              "cellgeom: pairs, axes, face volumes and centroids"))
+              "cellgeom: from the fitted tree, node boxes + tree_adjacency (pairs, axes, "
+              f"face volumes and centroids); box_adjacency on the leaf boxes alone "
+              f"{t_box_small:.3g} s"))
     m_small, faces_small = lo.shape[0], len(ref)
-    lo, hi = _tree_boxes(big, n)
+    model = _fitted_tree(big, n)
+    lo, hi = _tree_boxes(model, n)
     m = lo.shape[0]
-    ours, t_big, mb_big = measure(box_adjacency, lo, hi, repeat=3)
+    ours, t_big, mb_big = measure(_tree_faces, model, n, repeat=3)
+    _, t_box_big, _ = measure(box_adjacency, lo, hi, repeat=3, trace_memory=False)
     sample = np.linspace(0, m - 2, 1_000).astype(int)
     ref, t_sample, _ = measure(_all_pairs, lo, hi, sample, trace_memory=False)
     t_ref = t_sample * (m * (m - 1) / 2) / float(np.sum(m - 1 - sample))  # work ~ partners
+    # the sampled rows' faces, found by the tree route too
+    rows_ours = np.column_stack(ours[:2])
+    low = np.minimum(rows_ours[:, 0], rows_ours[:, 1])
+    assert key(np.sort(rows_ours, axis=1)[np.isin(low, sample)]) == key(ref)
     exponent = np.log(t_big / t_small) / np.log(m / m_small)
+    box_exponent = np.log(t_box_big / t_box_small) / np.log(m / m_small)
     # the output alone grows faster than the leaves: a time linear in the faces would
     # give this exponent
     face_exponent = np.log(len(ours[0]) / faces_small) / np.log(m / m_small)
@@ -82,9 +114,11 @@ def run(quick: bool = False) -> list[dict]:
         cellgeom_s=t_big, reference="all pairs, timed on 1,000 rows and scaled",
         reference_s=t_ref, cellgeom_mb=mb_big,
         notes=f"time ~ leaves^{exponent:.2f} from the row above (target <= 1.2; the faces "
-              f"alone grow as leaves^{face_exponent:.2f}); peak "
+              f"alone grow as leaves^{face_exponent:.2f}); box_adjacency on the leaf "
+              f"boxes alone {t_box_big:.3g} s (~ leaves^{box_exponent:.2f}); peak "
               f"{mb_big:.0f} MB (target < 1.5 GB), of which the output is "
-              f"{sum(x.nbytes for x in ours) / 2**20:.0f} MB"))
+              f"{sum(x.nbytes for x in ours) / 2**20:.0f} MB; identical face sets on "
+              "the sampled rows"))
     X, y = load_breast_cancer(return_X_y=True)
     forest = RandomForestClassifier(n_estimators=20 if quick else 100, random_state=0).fit(X, y)
     (part, cx), t_f, mb_f = measure(_forest_partition_and_complex, forest, X)

@@ -2,7 +2,9 @@
 
 A leaf is an axis-aligned box ``{lo <= x <= hi}``. Everything about boxes is
 closed form: volume ``prod(hi - lo)``, Chebyshev centre the midpoint with radius
-``min(hi - lo) / 2``, faces from :func:`cellgeom.geometry.box_adjacency`.
+``min(hi - lo) / 2``, faces from :func:`cellgeom.geometry.boxes.box_adjacency` (for one
+tree, the adapter passes in the faces of
+:func:`cellgeom.geometry.tree_adjacency.tree_adjacency`, found from the tree's structure).
 """
 from __future__ import annotations
 
@@ -120,13 +122,17 @@ class BoxPartition(Partition):
 
 
 def build_box_partition(*, domain: Box, keys, lo, hi, counts, model, locator, info: dict,
-                        outside: np.ndarray | None = None, outside_keys=None) -> BoxPartition:
+                        outside: np.ndarray | None = None, outside_keys=None,
+                        faces=None) -> BoxPartition:
     """Assemble a :class:`BoxPartition` from box corners, all tables in closed form.
 
     ``outside``: optional boolean mask over extra boxes (rows of ``lo``/``hi`` after
     the partition's own ``len(keys)`` rows) that are not cells of the partition but
     name the cells across facets (``neighbor = -2``, ``neighbor_key`` from
-    ``outside_keys``).
+    ``outside_keys``). ``faces``: the boxes' shared faces ``(a, b, axis, volume,
+    centroid)`` as :func:`~cellgeom.geometry.boxes.box_adjacency` returns them for these
+    rows, when the caller has them by a faster route (one tree:
+    :func:`~cellgeom.geometry.tree_adjacency.tree_adjacency`); computed here otherwise.
     """
     lo, hi = np.asarray(lo, float), np.asarray(hi, float)
     m, n = len(keys), domain.dim
@@ -141,7 +147,8 @@ def build_box_partition(*, domain: Box, keys, lo, hi, counts, model, locator, in
                           "n_facets": np.full(m, 2 * n, dtype=np.int64),
                           **{f"center_{j}": center[:, j] for j in range(n)},
                           **{f"centroid_{j}": center[:, j] for j in range(n)}})
-    facets = _box_facets(domain, lo, hi, m, outside_keys)
+    facets = _box_facets(domain, lo, hi, m, outside_keys,
+                         box_adjacency(lo, hi) if faces is None else faces)
     info = dict(info)
     info.setdefault("tol", 1e-9 * domain.scale)
     info.update(volume_method="exact (closed form, boxes)", face_to_face=False)
@@ -151,9 +158,9 @@ def build_box_partition(*, domain: Box, keys, lo, hi, counts, model, locator, in
     return part
 
 
-def _box_facets(domain, lo, hi, m, outside_keys):
+def _box_facets(domain, lo, hi, m, outside_keys, faces):
     n = domain.dim
-    a, b, axis, vol, cen = box_adjacency(lo, hi)
+    a, b, axis, vol, cen = faces
     keep = (a < m) | (b < m)
     a, b, axis, vol, cen = a[keep], b[keep], axis[keep], vol[keep], cen[keep]
     # each shared piece twice: from a (upper facet, +e_f) and from b (lower facet, -e_f)
