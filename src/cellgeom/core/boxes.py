@@ -176,6 +176,7 @@ def _box_facets(domain, lo, hi, m, outside_keys, faces):
     out = nb >= m
     if outside_keys is not None and out.any():
         nb_key[out] = np.asarray(outside_keys, dtype=object)[nb[out] - m]
+    nb_row = nb  # the box across, also for cells outside the partition (sort tiebreak)
     nb = np.where(out, -2, nb)
     # whole facets: boundary ones, and the remainders not covered by shared pieces
     widths = hi[:m] - lo[:m]
@@ -208,7 +209,10 @@ def _box_facets(domain, lo, hi, m, outside_keys, faces):
     all_side = np.concatenate([side, f_side[extra]])
     sign = np.where(all_side == 1, 1.0, -1.0)
     value = np.where(all_side == 1, hi[all_cell, all_ax], lo[all_cell, all_ax])
-    order = np.lexsort((all_nb, label, all_cell))
+    # rows by cell, label and neighbour; pieces shared with several outside cells (all
+    # neighbor -2) by the row of the box across, so the order does not depend on the order
+    # in which the faces were found
+    order = np.lexsort((np.concatenate([nb_row, r_nb]), all_nb, label, all_cell))
     keys_col = np.concatenate([nb_key, np.full(r_vol.size, "", dtype=object)])
     normals = np.zeros((all_cell.size, n))
     normals[np.arange(all_cell.size), all_ax] = sign
