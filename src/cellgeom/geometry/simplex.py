@@ -29,7 +29,7 @@ from numba import njit
 
 __all__ = ["chebyshev_simplex", "blas_controller", "axis_bounds"]
 #: pivots between refactorisations of the basis inverse
-REFACTOR = 100
+REFACTOR = 200
 #: consecutive degenerate pivots before Bland's rule takes over
 BLAND_AFTER = 12
 #: reassociation only (vectorised dot products); no finite-math assumptions: the kernel
