@@ -28,7 +28,9 @@ import numpy as np
 from numba import njit
 
 __all__ = ["chebyshev_simplex", "blas_controller", "axis_bounds"]
-#: pivots between refactorisations of the basis inverse
+#: pivots between refactorisations of the basis inverse. These constants are compiled into
+#: the kernels of facet_walk too, whose numba disk cache follows that file only: after
+#: changing one, delete ``geometry/__pycache__/*.nb[ic]`` (a fresh install has no cache)
 REFACTOR = 200
 #: consecutive degenerate pivots before Bland's rule takes over
 BLAND_AFTER = 12
