@@ -31,13 +31,19 @@ def _fitted_tree(n_leaves: int, n: int, seed: int = 0):
                                  random_state=seed).fit(X, rng.random(len(X)))
 
 
-def _tree_faces(model, n: int):
-    """Everything from the fitted tree to the faces of its partition, as partition(tree)
-    does: node boxes, the non-empty leaves numbered, ``tree_adjacency``."""
+def _node_boxes(model, n: int):
+    """The tree as arrays, every node's box in [0, 1]^n, and its non-empty leaves (the
+    cells of its partition, in node order)."""
     tree = TreeArrays.from_sklearn(model)
     lo, hi = leaf_boxes(tree, cellgeom.Box(np.zeros(n), np.ones(n)))
     leaves = np.flatnonzero(tree.left < 0)
-    leaves = leaves[np.all(hi[leaves] > lo[leaves], axis=1)]
+    return tree, lo, hi, leaves[np.all(hi[leaves] > lo[leaves], axis=1)]
+
+
+def _tree_faces(model, n: int):
+    """Everything from the fitted tree to the faces of its partition, as partition(tree)
+    does: node boxes, the non-empty leaves numbered, ``tree_adjacency``."""
+    tree, lo, hi, leaves = _node_boxes(model, n)
     number = np.full(tree.left.size, -1, dtype=np.int64)
     number[leaves] = np.arange(leaves.size)
     return tree_adjacency(tree.left, tree.right, tree.feature, lo, hi, number)
@@ -45,10 +51,7 @@ def _tree_faces(model, n: int):
 
 def _tree_boxes(model, n: int):
     """The leaf boxes of the tree's partition (non-empty leaves, in node order)."""
-    tree = TreeArrays.from_sklearn(model)
-    lo, hi = leaf_boxes(tree, cellgeom.Box(np.zeros(n), np.ones(n)))
-    leaves = np.flatnonzero(tree.left < 0)
-    leaves = leaves[np.all(hi[leaves] > lo[leaves], axis=1)]
+    _, lo, hi, leaves = _node_boxes(model, n)
     return lo[leaves], hi[leaves]
 
 

@@ -253,6 +253,9 @@ class ProcessExecutor(Executor):
         (0.75 s), and the caller can go on meanwhile (its first map's submissions wait for
         the start, in the pool's own lock).
         """
+        if self._starting is not None:  # one start at a time: shutdown joins the last
+            self._starting.join()
+
         def start() -> None:
             pool = self._get_pool()
             for _ in range(self.n_workers):
