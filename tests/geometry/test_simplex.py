@@ -59,6 +59,22 @@ def test_every_row_is_certified_on_generic_cells():
                                       nonredundant_rows_lp(A, b, c))
 
 
+def test_walk_that_refactorises_the_basis_still_equals_one_lp_per_row():
+    """Oracle: one exact LP per row. A cell big enough that the walk takes several times
+    REFACTOR pivots, so the basis inverse is rebuilt from scratch mid-walk (the small
+    cells of the other tests stay below the interval)."""
+    from cellgeom.geometry.simplex import REFACTOR
+
+    A, b = _random_cell(np.random.default_rng(5), 40, 300)
+    A, b, _ = normalize_rows(A, b)
+    c, _ = chebyshev_center(A, b)
+    status, walks, pivots = facet_walk.facet_status(A, b, c, np.ones(len(b), bool))
+    assert pivots > 3 * REFACTOR
+    assert not np.any(status == facet_walk.FALLBACK)
+    np.testing.assert_array_equal(np.flatnonzero(status == facet_walk.FACET),
+                                  nonredundant_rows_lp(A, b, c))
+
+
 def test_duplicate_rows_count_once():
     """Exact and 1e-13-perturbed copies of facet rows, and of a redundant row."""
     rng = np.random.default_rng(2)
