@@ -81,12 +81,12 @@ class NetworkCells:
         self.input_shape = self._input_shape(input_shape)
         self.n_in = math.prod(self.input_shape)
         x0 = torch.zeros((1,) + self.input_shape, dtype=torch.float64)
-        records, _ = self.network.probe(self.network.check_input(x0, "x"))
+        records, final = self.network.probe(self.network.check_input(x0, "x"))
         self.unit_shapes = [tuple(r["value"].shape[1:]) for r in records]
         self.sizes = [math.prod(s) for s in self.unit_shapes]
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
         self.n_hidden = int(self.offsets[self.upto_layer])
-        n_out = math.prod(self._probe_output())
+        n_out = math.prod(final["value"].shape[1:])
         if output not in ("auto", "classes", "values"):
             raise ValueError(f"output must be 'auto', 'classes' or 'values', got {output!r}.")
         # a classifier's arg-max comparisons are a last layer of units: one per pair of
@@ -119,11 +119,6 @@ class NetworkCells:
             f"partition() needs the shape of one input: the first layer is {kind}, which does "
             "not fix it. Pass input_shape=(channels, height, width) (or any shape without the "
             "batch axis); data rows are then the flattened inputs.")
-
-    def _probe_output(self) -> tuple:
-        x0 = torch.zeros((1,) + self.input_shape, dtype=torch.float64)
-        _, final = self.network.probe(self.network.check_input(x0, "x"))
-        return tuple(final["value"].shape[1:])
 
     def predictions(self, keys) -> np.ndarray:
         """Class of each cell of a classifier from its comparison bits: the class ``c`` with
@@ -231,6 +226,15 @@ class NetworkCells:
                 keep = live | bad
                 out.append((np.where(bad[:, None], 0.0, G)[keep], h[keep], labels_all[keep]))
         return out
+
+    def cell_predictions(self, keys, centers) -> np.ndarray:
+        """The ``prediction`` column: a classifier's class from the keys' comparison bits
+        (:meth:`predictions`), else the output at each cell's centre (the arg-max of several
+        outputs, the value of one)."""
+        if self.classifier:
+            return self.predictions(keys)
+        out = self.outputs(centers)
+        return out.argmax(axis=1) if out.shape[1] > 1 else out[:, 0]
 
     def outputs(self, X) -> np.ndarray:
         Xt = self._as_input(X)
@@ -400,7 +404,10 @@ def _partition_plane(model: NetworkCells, net, domain, tol, info):
     keys, bits, flat = built
     if not (flat["radii"] > tol).all():
         return None
-    cells, facets, hinges, vertices = plane_tables(keys, bits, flat, tol)
+    # the prediction column from the centres as computed (Partition.centers reads them back)
+    prediction = model.cell_predictions(keys, flat["centers"])
+    cells, facets, hinges, vertices = plane_tables(keys, bits, flat, tol,
+                                                   {"prediction": prediction})
     info = dict(info, cells="all", tol=tol, n_dropped=0, face_to_face=True,
                 volume_method="exact", route="slice")
     return Partition(domain=domain, keys=list(keys), cells=cells, facets=facets,
@@ -444,15 +451,17 @@ def _partition_cells(model, net, domain, data, cells, progress, tol, include_nei
     if domain.dim != dim:
         raise ValueError(f"domain has dimension {domain.dim}, but the network expects {dim} "
                          "input features.")
+    # the start cell of cells="all" is found only if the slice route declines (it needs none)
     keys, counts, expand, data_keys, n_outside = seed_keys(
-        model.keys, domain, data, cells, include_neighbors,
-        start_key=lambda: _start_key(model, domain))
+        model.keys, domain, data, cells, include_neighbors, start_key=lambda: None)
     info = {"n_points_outside": n_outside, "upto_layer": model.upto_layer,
             "n_units": model.n_units}
     part = None
     if model.input_shape == (2,) and cells == "all" and model.upto_layer == len(model.sizes):
         part = _partition_plane(model, net, domain, tol, info)  # the exact slice engine
     if part is None:
+        if keys == [None]:
+            keys = [_start_key(model, domain)]
         part = build_polytope_partition(
             domain=domain, keys=keys, constraints=model.constraints,
             neighbor_key=flip_bit, cells_mode=cells, counts=counts, model=net, tol=tol,
@@ -463,10 +472,7 @@ def _partition_cells(model, net, domain, data, cells, progress, tol, include_nei
     if data is not None:
         if volume == "data":  # empirical mass: vol(X) * share of the points in the cell
             data_volumes(part, len(data_keys))
-    if part.n_cells and model.classifier:  # constant on each cell: from its comparison bits
-        part.cells["prediction"] = model.predictions(part.keys)
-    elif part.n_cells:
-        out = model.outputs(part.centers)
-        part.cells["prediction"] = out.argmax(axis=1) if out.shape[1] > 1 else out[:, 0]
+    if part.n_cells and "prediction" not in part.cells:  # the slice route has it already
+        part.cells["prediction"] = model.cell_predictions(part.keys, part.centers)
     part.cell_model = model
     return part

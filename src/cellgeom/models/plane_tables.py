@@ -72,7 +72,8 @@ def _neighbors(keys_s: np.ndarray, bits: np.ndarray, cell: np.ndarray, label: np
     return neighbor, neighbor_key
 
 
-def plane_tables(keys: np.ndarray, bits: np.ndarray, g: dict, tol: float):
+def plane_tables(keys: np.ndarray, bits: np.ndarray, g: dict, tol: float,
+                 cell_columns: dict | None = None):
     """``(cells, facets, hinges, vertices)`` of a 2-D partition from flat polygon arrays.
 
     Parameters
@@ -89,6 +90,8 @@ def plane_tables(keys: np.ndarray, bits: np.ndarray, g: dict, tol: float):
         ``radii``.
     tol : float
         Length tolerance (vertices and hinges closer than ``1e3 tol`` are merged).
+    cell_columns : dict of arrays, optional
+        Further columns of the cells table, after the geometric ones.
     """
     starts = g["starts"]
     m = len(keys)
@@ -98,7 +101,7 @@ def plane_tables(keys: np.ndarray, bits: np.ndarray, g: dict, tol: float):
         "n_points": np.zeros(m, dtype=np.int64), "is_data": np.zeros(m, dtype=bool),
         "n_facets": counts.astype(np.int64),
         **{f"center_{j}": g["centers"][:, j] for j in range(2)},
-        **{f"centroid_{j}": g["centroid"][:, j] for j in range(2)}})
+        **{f"centroid_{j}": g["centroid"][:, j] for j in range(2)}, **(cell_columns or {})})
     f_cell = np.repeat(np.arange(m), counts)
     label = g["f_lab"].astype(np.int64)
     keys_s = np.asarray(keys).astype(f"S{bits.shape[1]}")
