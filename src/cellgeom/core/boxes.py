@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..geometry import Box
+from ..geometry.box_facets import box_facet_rows
 from ..geometry.boxes import box_adjacency, box_touching_pairs
 from .partition import Partition
 from .validation import vector_columns
@@ -159,71 +160,24 @@ def build_box_partition(*, domain: Box, keys, lo, hi, counts, model, locator, in
 
 
 def _box_facets(domain, lo, hi, m, outside_keys, faces):
+    """The facets table: rows by cell, label, neighbour (and the box across, so the order
+    does not depend on the order in which the faces were found), from the compiled
+    :func:`~cellgeom.geometry.box_facets.box_facet_rows`."""
     n = domain.dim
-    a, b, axis, vol, cen = faces
-    keep = (a < m) | (b < m)
-    a, b, axis, vol, cen = a[keep], b[keep], axis[keep], vol[keep], cen[keep]
-    # each shared piece twice: from a (upper facet, +e_f) and from b (lower facet, -e_f)
-    cell = np.concatenate([a, b])
-    nb = np.concatenate([b, a])
-    ax = np.concatenate([axis, axis])
-    side = np.concatenate([np.ones(a.size, np.int64), np.zeros(b.size, np.int64)])
-    own = cell < m
-    cell, nb, ax, side = cell[own], nb[own], ax[own], side[own]
-    pvol = np.concatenate([vol, vol])[own]
-    pcen = np.concatenate([cen, cen])[own]
-    nb_key = np.full(cell.size, "", dtype=object)
-    out = nb >= m
-    if outside_keys is not None and out.any():
-        nb_key[out] = np.asarray(outside_keys, dtype=object)[nb[out] - m]
-    nb_row = nb  # the box across, also for cells outside the partition (sort tiebreak)
-    nb = np.where(out, -2, nb)
-    # whole facets: boundary ones, and the remainders not covered by shared pieces
-    widths = hi[:m] - lo[:m]
-    f_cell = np.repeat(np.arange(m), 2 * n)
-    f_ax = np.tile(np.repeat(np.arange(n), 2), m)
-    f_side = np.tile([0, 1], m * n)
-    f_area = np.prod(widths, axis=1)[f_cell] / widths[f_cell, f_ax]
-    f_cen = ((lo[:m] + hi[:m]) / 2)[f_cell]
-    f_val = np.where(f_side == 1, hi[f_cell, f_ax], lo[f_cell, f_ax])
-    f_cen[np.arange(f_cell.size), f_ax] = f_val
-    f_id = f_cell * 2 * n + 2 * f_ax + f_side
-    p_id = cell * 2 * n + 2 * ax + side
-    covered = np.bincount(p_id, weights=pvol, minlength=f_id.size)
-    moment = np.zeros((f_id.size, n))
-    np.add.at(moment, p_id, pvol[:, None] * pcen)
-    on_box = np.where(f_side == 1, f_val == domain.hi[f_ax], f_val == domain.lo[f_ax])
-    rest = f_area - covered
-    tol_area = 1e-9 * f_area
-    extra = on_box | (rest > tol_area)
-    r_vol = np.where(on_box, f_area, rest)[extra]
-    r_cen = np.where(on_box[:, None], f_cen,
-                     (f_area[:, None] * f_cen - moment) / np.where(rest > 0, rest, 1)[:, None])
-    r_cen = r_cen[extra]
-    r_nb = np.where(on_box, -1, -2)[extra]
-    label = 2 * np.concatenate([ax, f_ax[extra]]) + np.concatenate([side, f_side[extra]])
-    all_nb = np.concatenate([nb, r_nb])
-    label = np.where(all_nb == -1, -1 - label, label)
-    all_cell = np.concatenate([cell, f_cell[extra]])
-    all_ax = np.concatenate([ax, f_ax[extra]])
-    all_side = np.concatenate([side, f_side[extra]])
-    sign = np.where(all_side == 1, 1.0, -1.0)
-    value = np.where(all_side == 1, hi[all_cell, all_ax], lo[all_cell, all_ax])
-    # rows by cell, label and neighbour; pieces shared with several outside cells (all
-    # neighbor -2) by the row of the box across, so the order does not depend on the order
-    # in which the faces were found
-    order = np.lexsort((np.concatenate([nb_row, r_nb]), all_nb, label, all_cell))
-    keys_col = np.concatenate([nb_key, np.full(r_vol.size, "", dtype=object)])
-    normals = np.zeros((all_cell.size, n))
-    normals[np.arange(all_cell.size), all_ax] = sign
-    cents = np.concatenate([pcen, r_cen])
-    facets = pd.DataFrame({
-        "cell": all_cell[order], "label": label[order], "neighbor": all_nb[order],
-        "neighbor_key": keys_col[order].astype(str),
-        "volume": np.concatenate([pvol, r_vol])[order], "offset": (sign * value)[order],
-        **{f"normal_{j}": normals[order, j] for j in range(n)},
-        **{f"centroid_{j}": cents[order, j] for j in range(n)}})
-    return facets.reset_index(drop=True)
+    cell, label, neighbor, outside, values = box_facet_rows(
+        *faces, m, lo, hi, domain.lo, domain.hi)
+    # the keys of the boxes across as one string column, taken from the few distinct
+    # keys (row 0: no key) rather than converted string by string
+    names = np.asarray([""] + ([] if outside_keys is None else list(outside_keys)),
+                       dtype=object).astype(str)
+    keys = pd.Series(names).array.take(outside)
+    # the float columns as one block, without a copy
+    facets = pd.DataFrame(values.T, columns=["volume", "offset"] + vector_columns("normal", n)
+                          + vector_columns("centroid", n), copy=False)
+    for at, (name, column) in enumerate((("cell", cell), ("label", label),
+                                         ("neighbor", neighbor), ("neighbor_key", keys))):
+        facets.insert(at, name, column)
+    return facets
 
 
 def _box_vertices(lo, hi):
