@@ -100,75 +100,85 @@ def _cover(a, b, axis, volume, centroid, m, n):  # pragma: no cover - compiled
 def _fill(a, b, axis, volume, centroid, m, lo, hi, counts, extra, on_box, r_vol,
           r_cen):  # pragma: no cover - compiled
     """Bucket the rows by cell (pieces from the lower box, from the upper box, then the
-    remainders), sort each cell's rows by (label, neighbour, box across) and write them."""
+    remainders) with their sort keys, sort each cell's rows by (label, neighbour, box
+    across) and write them.
+
+    The keys are computed while the faces are read in order, and a face's volume and
+    centroid are read once, from one packed row: at 10^7 rows, reading a face's fields
+    from five arrays in the cells' order was a cache miss per field.
+    """
     M, n = lo.shape
     starts = np.zeros(m + 1, np.int64)
     for c in range(m):
         starts[c + 1] = starts[c] + counts[c]
     total = starts[m]
-    # a row's reference: 2 k + side for face k, -1 - facet id for a remainder
+    span = M + 2
+    # a row's reference (face k, or -1 - facet id for a remainder) and its key: label
+    # (-2n .. 2n-1), then neighbour (-2, -1, cells) and the box across
     ref = np.empty(total, np.int64)
+    key = np.empty(total, np.int64)
     fill = starts[:m].copy()
     for side in (1, 0):
         own = a if side == 1 else b
+        other = b if side == 1 else a
         for k in range(own.size):
             c = own[k]
             if c < m:
-                ref[fill[c]] = 2 * k + side
+                across = other[k]
+                group = 0 if across >= m else 2
+                p = fill[c]
+                ref[p] = k
+                key[p] = ((2 * axis[k] + side + 2 * n) * 3 + group) * span + across + 2
                 fill[c] += 1
     for fid in range(extra.size):
         if extra[fid]:
             c = fid // (2 * n)
-            ref[fill[c]] = -1 - fid
+            lab = fid % (2 * n)
+            p = fill[c]
+            ref[p] = -1 - fid
+            if on_box[fid]:
+                key[p] = ((-1 - lab + 2 * n) * 3 + 1) * span + 1
+            else:
+                key[p] = ((lab + 2 * n) * 3) * span
             fill[c] += 1
+    packed = np.empty((volume.size, n + 1))
+    for k in range(volume.size):
+        packed[k, 0] = volume[k]
+        for j in range(n):
+            packed[k, 1 + j] = centroid[k, j]
     cell = np.empty(total, np.int64)
     label = np.empty(total, np.int64)
     neighbor = np.empty(total, np.int64)
     outside = np.zeros(total, np.int64)
     values = np.zeros((2 + 2 * n, total))
-    span = M + 2
     for c in range(m):
         s, e = starts[c], starts[c + 1]
-        key = np.empty(e - s, np.int64)
-        for i in range(s, e):
-            r = ref[i]
-            if r >= 0:
-                k, side = r >> 1, r & 1
-                f = axis[k]
-                across = b[k] if side == 1 else a[k]
-                group, row = (0, across) if across >= m else (2, across)
-                lab = 2 * f + side
-            else:
-                fid = -1 - r
-                lab = fid % (2 * n)
-                group, row = (1, -1) if on_box[fid] else (0, -2)
-                if on_box[fid]:
-                    lab = -1 - lab
-            # label (-2n .. 2n-1), then neighbour (-2, -1, cells) and the box across
-            key[i - s] = ((lab + 2 * n) * 3 + group) * span + row + 2
-        order = np.argsort(key, kind="mergesort")
+        order = np.argsort(key[s:e])  # the keys are distinct: no ties to keep stable
         for t in range(e - s):
             p = s + t
-            r = ref[s + order[t]]
+            q = s + order[t]
+            r = ref[q]
+            code = key[q]
+            row = code % span - 2
+            group = (code // span) % 3
+            lab = code // span // 3 - 2 * n
             if r >= 0:
-                k, side = r >> 1, r & 1
-                f = axis[k]
-                across = b[k] if side == 1 else a[k]
-                label[p] = 2 * f + side
-                neighbor[p] = -2 if across >= m else across
-                if across >= m:
-                    outside[p] = across - m + 1
-                values[0, p] = volume[k]
+                label[p] = lab
+                neighbor[p] = -2 if group == 0 else row
+                if group == 0:
+                    outside[p] = row - m + 1
+                values[0, p] = packed[r, 0]
                 for j in range(n):
-                    values[2 + n + j, p] = centroid[k, j]
+                    values[2 + n + j, p] = packed[r, 1 + j]
+                f, side = lab // 2, lab % 2
             else:
                 fid = -1 - r
-                f, side = (fid % (2 * n)) // 2, fid % 2
-                label[p] = -1 - fid % (2 * n) if on_box[fid] else fid % (2 * n)
-                neighbor[p] = -1 if on_box[fid] else -2
+                label[p] = lab
+                neighbor[p] = row  # -1 on the domain box, else -2
                 values[0, p] = r_vol[fid]
                 for j in range(n):
                     values[2 + n + j, p] = r_cen[fid, j]
+                f, side = (fid % (2 * n)) // 2, fid % 2
             cell[p] = c
             sign = 1.0 if side == 1 else -1.0
             values[1, p] = sign * (hi[c, f] if side == 1 else lo[c, f])
