@@ -70,8 +70,12 @@ def box_facet_rows(a, b, axis, volume, centroid, m: int, lo, hi, domain_lo, doma
     r_cen = np.where(on_box[:, None], f_cen,
                      (f_area[:, None] * f_cen - moment) / np.where(rest > 0, rest, 1)[:, None])
     counts += np.bincount(f_cell[extra], minlength=m)
-    return _fill(a, b, axis, volume, centroid, m, lo, hi, counts, extra, on_box, r_vol,
-                 np.ascontiguousarray(r_cen))
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    ref, key = _bucket(a, b, axis, m, n, lo.shape[0] + 2, starts, extra, on_box)
+    # a face's volume and centroid in one row, read once per row in the cells' order
+    # (reading five arrays in that order was a cache miss per field at 10^7 rows)
+    packed = np.column_stack([volume, centroid])
+    return _write(ref, key, starts, packed, lo, hi, r_vol, np.ascontiguousarray(r_cen))
 
 
 @njit(cache=True, nogil=True)
@@ -97,24 +101,12 @@ def _cover(a, b, axis, volume, centroid, m, n):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _fill(a, b, axis, volume, centroid, m, lo, hi, counts, extra, on_box, r_vol,
-          r_cen):  # pragma: no cover - compiled
-    """Bucket the rows by cell (pieces from the lower box, from the upper box, then the
-    remainders) with their sort keys, sort each cell's rows by (label, neighbour, box
-    across) and write them.
-
-    The keys are computed while the faces are read in order, and a face's volume and
-    centroid are read once, from one packed row: at 10^7 rows, reading a face's fields
-    from five arrays in the cells' order was a cache miss per field.
-    """
-    M, n = lo.shape
-    starts = np.zeros(m + 1, np.int64)
-    for c in range(m):
-        starts[c + 1] = starts[c] + counts[c]
+def _bucket(a, b, axis, m, n, span, starts, extra, on_box):  # pragma: no cover - compiled
+    """The rows bucketed by cell (pieces from their lower box, from their upper box, then
+    the remainders): a row's reference (face k, or -1 - facet id for a remainder) and its
+    sort key, label (-2n .. 2n-1), then neighbour (-2, -1, cells) and the box across,
+    computed while the faces are read in order."""
     total = starts[m]
-    span = M + 2
-    # a row's reference (face k, or -1 - facet id for a remainder) and its key: label
-    # (-2n .. 2n-1), then neighbour (-2, -1, cells) and the box across
     ref = np.empty(total, np.int64)
     key = np.empty(total, np.int64)
     fill = starts[:m].copy()
@@ -136,16 +128,21 @@ def _fill(a, b, axis, volume, centroid, m, lo, hi, counts, extra, on_box, r_vol,
             lab = fid % (2 * n)
             p = fill[c]
             ref[p] = -1 - fid
-            if on_box[fid]:
+            if on_box[fid]:  # label -1 - lab, neighbour -1
                 key[p] = ((-1 - lab + 2 * n) * 3 + 1) * span + 1
-            else:
+            else:  # label lab, neighbour -2, no box across
                 key[p] = ((lab + 2 * n) * 3) * span
             fill[c] += 1
-    packed = np.empty((volume.size, n + 1))
-    for k in range(volume.size):
-        packed[k, 0] = volume[k]
-        for j in range(n):
-            packed[k, 1 + j] = centroid[k, j]
+    return ref, key
+
+
+@njit(cache=True, nogil=True)
+def _write(ref, key, starts, packed, lo, hi, r_vol, r_cen):  # pragma: no cover - compiled
+    """Each cell's rows sorted by their keys, written into the columns."""
+    M, n = lo.shape
+    m = starts.size - 1
+    span = M + 2
+    total = starts[m]
     cell = np.empty(total, np.int64)
     label = np.empty(total, np.int64)
     neighbor = np.empty(total, np.int64)
@@ -162,8 +159,8 @@ def _fill(a, b, axis, volume, centroid, m, lo, hi, counts, extra, on_box, r_vol,
             row = code % span - 2
             group = (code // span) % 3
             lab = code // span // 3 - 2 * n
-            if r >= 0:
-                label[p] = lab
+            label[p] = lab
+            if r >= 0:  # a piece shared with the box across
                 neighbor[p] = -2 if group == 0 else row
                 if group == 0:
                     outside[p] = row - m + 1
@@ -171,9 +168,8 @@ def _fill(a, b, axis, volume, centroid, m, lo, hi, counts, extra, on_box, r_vol,
                 for j in range(n):
                     values[2 + n + j, p] = packed[r, 1 + j]
                 f, side = lab // 2, lab % 2
-            else:
+            else:  # the rest of a whole facet
                 fid = -1 - r
-                label[p] = lab
                 neighbor[p] = row  # -1 on the domain box, else -2
                 values[0, p] = r_vol[fid]
                 for j in range(n):
