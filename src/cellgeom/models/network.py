@@ -293,13 +293,13 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     :func:`cellgeom.models.plane_tables.plane_tables`; None when an edge lies within reach
     of two units' lines (its label is ambiguous).
     """
-    from ..nn.slice_kernel import chebyshev_polygons, cut_polygons, nearest_lines
+    from ..nn.slice_kernel import chebyshev_polygons, cut_polygons
     from ..nn.slices import slice_with_maps
-    from .plane_tables import label_by_direction
+    from .plane_tables import UnitMaps, edge_units
 
     lo, w = domain.lo, domain.widths
     regions, st_maps = slice_with_maps(model.network, lo, [w[0], 0.0], [0.0, w[1]],
-                                       (0.0, 1.0, 0.0, 1.0), min_area=0.0)
+                                       (0.0, 1.0, 0.0, 1.0), min_area=0.0, expand=False)
     R = regions.n_regions
     bits = np.concatenate([p.reshape(R, -1).astype(np.uint8) for p in regions.patterns], axis=1)
     st_verts, starts = regions.polygons.vertices, regions.polygons.starts
@@ -330,28 +330,19 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     centers, radii = chebyshev_polygons(verts - o, new_starts)
     centers = centers + o
     if st_maps is not None and not model.classifier:  # the slice's own maps, in x - o
-        z = np.concatenate(st_maps, axis=2)[order]  # (R, 3, U) in (s, t), s = (x0 - lo0) / w0
-        A = np.stack([z[:, 0] / w[0], z[:, 1] / w[1]], axis=2)
-        c = z[:, 2] + z[:, 0] * ((o[0] - lo[0]) / w[0]) + z[:, 1] * ((o[1] - lo[1]) / w[1])
-    else:
-        A, c = model.layer_maps(list(keys), origin=o)  # (R, U, 2), (R, U): z = A (x - o) + c
+        maps = UnitMaps(st_maps, order, lo, w, o)
+    else:  # z = A (x - o) + c, A (R, U, 2)
+        maps = UnitMaps.from_arrays(*model.layer_maps(list(keys), origin=o))
     cell = np.repeat(np.arange(len(keys)), counts)
     nxt = np.arange(len(verts)) + 1
     nxt[new_starts[1:] - 1] = new_starts[:-1]
     p, q = verts - o, verts[nxt] - o
-    norm = np.sqrt(A[..., 0] ** 2 + A[..., 1] ** 2)
-    unit, _, second = nearest_lines(A, c, norm, new_starts, p)  # compiled, no (edges, units)
-    labels = unit.astype(np.int64)
     box_tol = 1e3 * tol
     # an edge within reach of two units' lines (coincident or nearly coincident units, the
     # sides of a sliver between them) cannot be labelled from its endpoints: they are rounded
     # to the float64 step of the domain's coordinates, far from 0 as wide as the sliver (#18)
     reach = box_tol + 64 * np.spacing(np.maximum(np.abs(domain.lo), np.abs(domain.hi)).max())
-    ambiguous = second <= reach
-    if ambiguous.any():  # a short edge near where another line crosses: its direction decides
-        unit, ambiguous = label_by_direction(A, c, norm, cell, p, q, unit, ambiguous, reach,
-                                              domain)
-        labels = unit.astype(np.int64)
+    labels, ambiguous = edge_units(maps, cell, new_starts, p, q, reach, domain)
     for axis in range(2):  # Box.halfspaces order: 2i lower, 2i+1 upper side of axis i
         for side, bound in ((0, domain.lo[axis] - o[axis]), (1, domain.hi[axis] - o[axis])):
             on = (np.abs(p[:, axis] - bound) <= box_tol) & (np.abs(q[:, axis] - bound) <= box_tol)

@@ -12,12 +12,70 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .plane_kernel import nearest_units
 from .polytope_tables import first_appearance, global_vertices_flat
 
-__all__ = ["plane_tables", "label_by_direction"]
+__all__ = ["plane_tables", "UnitMaps", "edge_units", "label_by_direction"]
 
 
-def label_by_direction(A, c, norm, cell, p, q, unit, ambiguous, reach, domain):
+class UnitMaps:
+    """Every cell's unit maps ``z_u = A[r, u] . (x - o) + c[r, u]`` in the plane, read from
+    per-layer maps without writing the (R, U, 2) array out.
+
+    ``stages``: per activation layer ``(z, ancestor)`` as
+    :func:`cellgeom.nn.slices.slice_with_maps` (``expand=False``) gives them: ``z`` (P, 3,
+    U_l) the ``s``, ``t`` and constant coefficients on the polygons entering the layer, in
+    ``(s, t) = ((x_0 - lo_0) / w_0, (x_1 - lo_1) / w_1)``; ``ancestor`` (R,) each region's
+    polygon among them. Cell ``r`` is region ``order[r]``. Then
+
+        A = (z_s / w_0, z_t / w_1),   c = z_c + z_s (o_0 - lo_0) / w_0 + z_t (o_1 - lo_1) / w_1.
+    """
+
+    def __init__(self, stages, order, lo, w, o):
+        self.stages = [(np.ascontiguousarray(z), anc[order]) for z, anc in stages]
+        self.w = (float(w[0]), float(w[1]))
+        self.k = (float((o[0] - lo[0]) / w[0]), float((o[1] - lo[1]) / w[1]))
+
+    @classmethod
+    def from_arrays(cls, A, c) -> UnitMaps:
+        """Maps given as ``A`` (R, U, 2) and ``c`` (R, U): one stage with ``w = 1``,
+        ``lo = o`` (the same numbers: ``x / 1 = x``, ``c + x 0 = c`` up to the sign of 0)."""
+        z = np.stack([A[..., 0], A[..., 1], c], axis=1)
+        return cls([(z, np.arange(len(z)))], slice(None), np.zeros(2), np.ones(2), np.zeros(2))
+
+    def rows(self, cells):
+        """``(A, c, |A|)`` of the given cells, arrays (len(cells), U, 2), (len(cells), U)."""
+        z = np.concatenate([z[anc[cells]] for z, anc in self.stages], axis=2)
+        (w0, w1), (k0, k1) = self.w, self.k
+        A = np.stack([z[:, 0] / w0, z[:, 1] / w1], axis=2)
+        c = z[:, 2] + z[:, 0] * k0 + z[:, 1] * k1
+        return A, c, np.sqrt(A[..., 0] ** 2 + A[..., 1] ** 2)
+
+    def nearest(self, starts, p):
+        """Per edge of every cell (vertices ``p``, ``x - o``), the unit whose line is nearest
+        to both endpoints and the distance of the second nearest (compiled,
+        :func:`.plane_kernel.nearest_units`, the same numbers as :meth:`rows`)."""
+        Z = np.concatenate([z.ravel() for z, _ in self.stages])
+        bases = np.cumsum([0] + [z.size for z, _ in self.stages[:-1]]).astype(np.int64)
+        widths = np.array([z.shape[2] for z, _ in self.stages], dtype=np.int64)
+        ancestor = np.stack([anc for _, anc in self.stages]).astype(np.int64)
+        unit, _, second = nearest_units(Z, bases, widths, ancestor, *self.w, *self.k, starts, p)
+        return unit, second
+
+
+def edge_units(maps: UnitMaps, cell, starts, p, q, reach, domain):
+    """The unit of every edge (vertex ``p`` to ``q``, ``x - o`` coordinates) of the cells,
+    and the edges whose unit stays ambiguous: the nearest line to both endpoints, and where
+    a second line lies within ``reach`` too, the line the edge runs along
+    (:func:`label_by_direction`)."""
+    unit, second = maps.nearest(starts, p)
+    ambiguous = second <= reach
+    if ambiguous.any():  # a short edge near where another line crosses: its direction decides
+        unit, ambiguous = label_by_direction(maps, cell, p, q, unit, ambiguous, reach, domain)
+    return unit.astype(np.int64), ambiguous
+
+
+def label_by_direction(maps, cell, p, q, unit, ambiguous, reach, domain):
     """Labels of the edges whose endpoints lie within ``reach`` of several units' lines.
 
     Both endpoints of a short edge can lie that close to a line crossing near it; the edge
@@ -30,7 +88,7 @@ def label_by_direction(A, c, norm, cell, p, q, unit, ambiguous, reach, domain):
     Returns the labels and the edges still ambiguous.
     """
     rows = np.flatnonzero(ambiguous)
-    A_rows, c_rows, norm_rows = A[cell[rows]], c[cell[rows]], norm[cell[rows]]
+    A_rows, c_rows, norm_rows = maps.rows(cell[rows])
     with np.errstate(divide="ignore", invalid="ignore"):
         far = np.maximum(np.abs(np.einsum("rud,rd->ru", A_rows, p[rows]) + c_rows),
                          np.abs(np.einsum("rud,rd->ru", A_rows, q[rows]) + c_rows)) / norm_rows

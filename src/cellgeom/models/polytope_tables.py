@@ -14,6 +14,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from ..core import vector_columns
+from .plane_kernel import close_point_components, cluster_means
 
 __all__ = ["first_appearance", "global_vertices", "global_vertices_flat", "partition_tables",
            "pool_face_estimates"]
@@ -34,13 +35,19 @@ def global_vertices_flat(coords: np.ndarray, counts: np.ndarray, n: int, tol: fl
     k = coords.shape[0]
     if k == 0:
         return indptr, np.zeros(0, dtype=np.int64), coords
-    pairs = cKDTree(coords).query_pairs(max(tol * 1e3, 1e-12), output_type="ndarray")
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(k, k))
-    n_comp, labels = connected_components(graph, directed=False)
-    sums = np.zeros((n_comp, n))
-    by_value = np.lexsort(coords.T[::-1])  # a summation order that is the points' own
-    np.add.at(sums, labels[by_value], coords[by_value])
-    merged = sums / np.bincount(labels, minlength=n_comp)[:, None]
+    radius = max(tol * 1e3, 1e-12)
+    n_comp = -1
+    if n == 2:  # compiled: a grid of squares instead of a k-d tree, the same components
+        coords = np.ascontiguousarray(coords, dtype=float)
+        labels, n_comp = close_point_components(coords, radius)
+    if n_comp < 0:
+        pairs = cKDTree(coords).query_pairs(radius, output_type="ndarray")
+        graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(k, k))
+        n_comp, labels = connected_components(graph, directed=False)
+    # each sum over its points in lexicographic order: a summation order that is the
+    # points' own (as np.add.at over the np.lexsort order of all points)
+    merged = cluster_means(np.ascontiguousarray(coords, dtype=float), labels.astype(np.int64),
+                           n_comp)
     # number the vertices in lexicographic order of their coordinates: the order in which a
     # cell lists its vertices (e.g. where a clipped polygon starts) does not change them
     order = np.lexsort(merged.T[::-1])

@@ -339,14 +339,19 @@ def slice_partition(net, origin, u, v, extent, *, min_area: float = 1e-12, tol: 
 
 
 def slice_with_maps(net, origin, u, v, extent, *, min_area: float = 1e-12,
-                    tol: float = 1e-11) -> tuple[SliceRegions, list | None]:
+                    tol: float = 1e-11, expand: bool = True) -> tuple[SliceRegions, list | None]:
     """:func:`slice_partition` (float64) and, for a chain of Linear layers and elementwise
     activations, every region's pre-activation maps of every layer, which the slice computes
     on the way: a list with one (R, 3, U_l) array per activation layer, the ``s``, ``t``
-    and constant coefficients of each unit on each region (None for other networks)."""
+    and constant coefficients of each unit on each region (None for other networks).
+
+    With ``expand=False`` each layer's entry is ``(z, ancestor)`` instead: ``z`` (P_l, 3,
+    U_l) the maps on the P_l polygons that entered layer ``l`` (few for early layers) and
+    ``ancestor`` (R,) each region's polygon among them, so the expanded maps are
+    ``z[ancestor]``, without writing them out."""
     with one_torch_thread(), blas_controller().limit(limits=1, user_api="blas"):
         return _slice_partition(net, origin, u, v, extent, min_area, tol, torch.float64,
-                                keep_maps=True)
+                                keep_maps="expand" if expand else "stages")
 
 
 def _slice_partition(net, origin, u, v, extent, min_area, tol, dtype, keep_maps=False):
@@ -435,8 +440,11 @@ def _slice_partition(net, origin, u, v, extent, min_area, tol, dtype, keep_maps=
     if dense is None or len(stage_maps) != len(network.layer_steps):
         return regions, None
     # each region's ancestor at every stage: the parents composed from the last stage back
-    maps, index = [], np.arange(len(polys))
+    stages, index = [], np.arange(len(polys))
     for z, parent in zip(stage_maps[::-1], stage_parents[::-1]):
         index = parent[index]
-        maps.append(z[index] if len(z) > 1 else np.broadcast_to(z, (len(polys),) + z.shape[1:]))
-    return regions, maps[::-1]
+        stages.append((z, index))
+    if keep_maps == "stages":
+        return regions, stages[::-1]
+    return regions, [z[index] if len(z) > 1 else
+                     np.broadcast_to(z, (len(polys),) + z.shape[1:]) for z, index in stages[::-1]]
