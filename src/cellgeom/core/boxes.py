@@ -168,8 +168,9 @@ def _box_facets(domain, lo, hi, m, outside_keys, faces):
         *faces, m, lo, hi, domain.lo, domain.hi)
     # the keys of the boxes across as one string column, taken from the few distinct
     # keys (row 0: no key) rather than converted string by string
-    names = np.asarray([""] + ([] if outside_keys is None else list(outside_keys)),
-                       dtype=object).astype(str)
+    if outside_keys is None:  # boxes across that have no keys: named ""
+        outside_keys, outside = [], np.zeros_like(outside)
+    names = np.asarray([""] + list(outside_keys), dtype=object).astype(str)
     keys = pd.Series(names).array.take(outside)
     # the float columns as one block, without a copy
     facets = pd.DataFrame(values.T, columns=["volume", "offset"] + vector_columns("normal", n)

@@ -1,4 +1,4 @@
-"""The facet rows of a box partition, from its shared faces, in one compiled pass.
+"""The facet rows of a box partition, from its shared faces, in compiled passes.
 
 Every box has 2 n whole facets (axis f, side 0 = ``x_f = lo_f``, side 1 = ``x_f = hi_f``).
 A facet row is either a piece shared with one box across (a face of
@@ -11,7 +11,8 @@ that volume.
 The rows come sorted by (cell, label, neighbour, row of the box across). Sorting 2 x faces
 rows with ``np.lexsort`` and gathering every column by that order cost tens of seconds
 at 10^5 boxes in 8-D (17.9M rows); here the rows are bucketed by cell (a counting sort)
-and only each cell's own rows are sorted, then written straight into their columns.
+with their sort keys, and only each cell's own rows are sorted, then written straight
+into their columns (one float block, the table's float columns without a copy).
 """
 from __future__ import annotations
 
