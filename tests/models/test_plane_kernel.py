@@ -95,22 +95,25 @@ def test_global_vertices_in_the_plane_equal_the_kdtree_route(monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
-def test_nearest_units_equal_the_written_out_distances():
-    """Per edge: the nearest line to both endpoints and the second distance, as the (edges,
-    units) array of max(|A p + c|, |A q + c|) / |A| gives them (a unit constant on its
-    polygon is at infinity), with the maps read through per-layer ancestors."""
+@pytest.mark.parametrize("quantile", [0.0, 0.002, 0.02, 0.3])
+def test_nearest_units_equal_the_written_out_distances(quantile):
+    """Per edge: the nearest line to both endpoints (first on ties) and whether the second
+    distance is within reach, as the (edges, units) array of max(|A p + c|, |A q + c|) / |A|
+    gives them (a unit constant on its polygon is at infinity), with the maps read through
+    per-layer ancestors. The reaches range from none within reach to long lists (over the
+    kernel's short-list capacity, the full scan)."""
     rng = np.random.default_rng(7)
-    R, sizes = 40, (5, 3)
+    R, sizes = 40, (5, 30)
     stages = [(rng.normal(size=(1, 3, sizes[0])), np.zeros(R, dtype=np.int64)),
               (rng.normal(size=(9, 3, sizes[1])), rng.integers(0, 9, R))]
     stages[1][0][2, :2, 1] = 0.0  # unit 6 constant on the polygons of ancestor 2
+    stages[1][0][4, :, 3] = stages[1][0][4, :, 2]  # units 7 and 8 coincide there: a tie
     order = rng.permutation(R)
     lo, w, o = np.array([-1.0, 2.0]), np.array([3.0, 0.5]), np.array([0.3, 2.2])
     maps = UnitMaps(stages, order, lo, w, o)
     counts = rng.integers(3, 8, R)
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     p = rng.normal(size=(starts[-1], 2))
-    unit, second = maps.nearest(starts, p)
     cell = np.repeat(np.arange(R), counts)
     nxt = np.arange(len(p)) + 1
     nxt[starts[1:] - 1] = starts[:-1]
@@ -125,16 +128,73 @@ def test_nearest_units_equal_the_written_out_distances():
         dq = np.abs(np.einsum("eud,ed->eu", A, p[nxt]) + c) / norm
     dist = np.where(norm > 0, np.maximum(dp, dq), np.inf)
     assert np.isinf(dist[:, 6]).any()
+    reach = np.quantile(dist[np.isfinite(dist)], quantile) if quantile else 0.0
+    unit, ambiguous = maps.nearest(starts, p, reach)
     np.testing.assert_array_equal(unit, dist.argmin(axis=1))
-    np.testing.assert_array_equal(second, np.sort(dist, axis=1)[:, 1])
+    np.testing.assert_array_equal(ambiguous, np.sort(dist, axis=1)[:, 1] <= reach)
+    if quantile == 0.02:
+        assert 0 < ambiguous.sum() < len(ambiguous)
     # maps given as arrays: the same numbers
     A_all, c_all, _ = maps.rows(np.arange(R))
-    other = UnitMaps.from_arrays(A_all, c_all)
-    u2, s2 = other.nearest(starts, p + 0.0)
+    u2, a2 = UnitMaps.from_arrays(A_all, c_all).nearest(starts, p + 0.0, reach)
     np.testing.assert_array_equal(u2, unit)
-    np.testing.assert_array_equal(s2, second)
+    np.testing.assert_array_equal(a2, ambiguous)
 
 
 def test_first_appearance_ids_equal_np_unique_route():
     ids = np.random.default_rng(3).integers(0, 50, 500)
     np.testing.assert_array_equal(first_appearance_ids(ids, 50), first_appearance(ids))
+
+
+def _string_neighbors(bits, cell, label):
+    """The keys as strings, the flipped key looked up by binary search (the NumPy route)."""
+    keys_s = (bits + ord("0")).view(f"S{bits.shape[1]}").ravel()
+    order = np.argsort(keys_s)
+    neighbor = np.full(len(cell), -1, dtype=np.int64)
+    key = np.full(len(cell), "", dtype=object)
+    rows = np.flatnonzero(label >= 0)
+    flipped = bits[cell[rows]].copy()
+    flipped[np.arange(rows.size), label[rows]] ^= 1
+    across = (flipped + ord("0")).view(f"S{bits.shape[1]}").ravel()
+    pos = np.minimum(np.searchsorted(keys_s[order], across), len(keys_s) - 1)
+    found = keys_s[order][pos] == across
+    neighbor[rows] = np.where(found, order[pos], -2)
+    key[rows[~found]] = across[~found].astype(str)
+    return neighbor, key
+
+
+@pytest.mark.parametrize("units", [10, 64, 130])
+def test_flip_neighbors_equal_the_string_lookup(units):
+    """Found, missing and boundary facets; with every hash equal (all codes 0) the
+    candidates are told apart by the full comparison."""
+    import cellgeom.models.plane_tables as pt
+    from cellgeom.models.plane_kernel import flip_neighbors
+
+    rng = np.random.default_rng(units)
+    base = rng.integers(0, 2, size=(150, units), dtype=np.uint8)
+    flip = rng.integers(0, units, 150)
+    across = base.copy()
+    across[np.arange(150), flip] ^= 1
+    bits = np.unique(np.vstack([base, across[:100]]), axis=0)  # 50 flips are not cells
+    bits = bits[rng.permutation(len(bits))]
+    where = {row.tobytes(): i for i, row in enumerate(bits)}
+    cell = np.array([where[row.tobytes()] for row in base])
+    cell = np.concatenate([cell, rng.integers(0, len(bits), 100)])
+    label = np.concatenate([flip, rng.integers(-4, units, 100)])
+    ref, ref_key = _string_neighbors(bits, cell, label)
+    for code in (rng.integers(0, 2**64, size=units, dtype=np.uint64),
+                 np.zeros(units, dtype=np.uint64)):
+        np.testing.assert_array_equal(flip_neighbors(bits, code, cell, label), ref)
+    assert (ref >= 0).any() and (ref == -2).any() and (ref == -1).any()
+    neighbor, key = pt._neighbors(bits, cell, label)
+    np.testing.assert_array_equal(neighbor, ref)
+    assert list(key) == list(ref_key)
+
+
+def test_empty_string_column_is_the_column_pandas_makes():
+    import pandas as pd
+
+    from cellgeom.models.plane_tables import _empty_strings
+
+    pd.testing.assert_series_equal(pd.Series(_empty_strings(7)),
+                                   pd.Series(np.full(7, "", dtype=object)), check_exact=True)

@@ -318,7 +318,7 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
         bits = np.hstack([bits[parent], pat.astype(np.uint8)])
     keys_s = (bits + ord("0")).view(f"S{bits.shape[1]}").ravel()
     order = np.argsort(keys_s, kind="stable")  # bytes sort as the str keys do
-    keys = keys_s[order].astype(str)
+    keys = keys_s[order].astype(str).tolist()  # Python str, as the polytope route's keys
     verts = lo + st_verts * w  # input coordinates
     counts = np.diff(starts)[order]
     new_starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -332,7 +332,7 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     if st_maps is not None and not model.classifier:  # the slice's own maps, in x - o
         maps = UnitMaps(st_maps, order, lo, w, o)
     else:  # z = A (x - o) + c, A (R, U, 2)
-        maps = UnitMaps.from_arrays(*model.layer_maps(list(keys), origin=o))
+        maps = UnitMaps.from_arrays(*model.layer_maps(keys, origin=o))
     cell = np.repeat(np.arange(len(keys)), counts)
     nxt = np.arange(len(verts)) + 1
     nxt[new_starts[1:] - 1] = new_starts[:-1]

@@ -6,21 +6,25 @@ through the region's ancestors (no (regions, units, 2) array is written out).
 :func:`close_point_components` and :func:`cluster_means` merge the cells' vertices: the
 components of the graph joining points at distance ``<= r`` (what ``cKDTree.query_pairs``
 and ``connected_components`` give), found through a grid of squares of side just over ``r``,
-and each component's mean summed in lexicographic order of its points. Both give the same
-numbers, bit for bit, as the NumPy / SciPy code they replace (the same float operations in
-the same order).
+and each component's mean summed in lexicographic order of its points.
+:func:`flip_neighbors` finds the cell across every facet (its key with one bit flipped)
+through XOR hashes of the keys; :func:`first_appearance_ids` numbers ids by first
+appearance. All give the same numbers, bit for bit, as the NumPy / SciPy code they replace
+(the same float operations in the same order).
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-__all__ = ["nearest_units", "close_point_components", "cluster_means", "first_appearance_ids"]
+__all__ = ["nearest_units", "close_point_components", "cluster_means", "first_appearance_ids",
+           "flip_neighbors"]
 
 
 @njit(cache=True)
-def nearest_units(Z, bases, widths, ancestor, w0, w1, k0, k1, starts, p):
-    """For every edge of every polygon, the unit lines nearest to both its endpoints.
+def nearest_units(Z, bases, widths, ancestor, w0, w1, k0, k1, starts, p, reach):
+    """For every edge of every polygon, the unit line nearest to both its endpoints, and
+    whether a second unit's line lies within ``reach`` of both too.
 
     Layer ``l``'s maps are ``Z[bases[l]:]`` read as a (P_l, 3, widths[l]) array (the ``s``,
     ``t`` and constant coefficients of each unit on each polygon entering layer ``l``);
@@ -33,37 +37,56 @@ def nearest_units(Z, bases, widths, ancestor, w0, w1, k0, k1, starts, p):
     and the distance of an edge to its line is the larger of its endpoints' ``|z| / |a|``
     (infinite for a unit constant on the polygon). Returns per edge (vertex ``i`` to the
     next, vertices ``p[starts[r]:starts[r + 1]]``) the nearest unit (global index, layers
-    in order), its distance and the second-smallest distance.
+    in order, the first on ties) and whether the second-smallest distance is ``<= reach``.
+
+    The units within ``reach`` of both endpoints are the common ones of the endpoints' short
+    lists (units within ``reach`` of the vertex); when there is one, the nearest is among
+    them. Edges with none (box sides, mostly) or a long list scan every unit.
     """
     E = p.shape[0]
     L = widths.shape[0]
     U = 0
     for l in range(L):
         U += widths[l]
+    M = 8  # short-list capacity
     unit = np.empty(E, dtype=np.int64)
-    first = np.empty(E)
-    second = np.empty(E)
+    ambiguous = np.empty(E, dtype=np.bool_)
+    # the maps of every polygon entering every layer, once (a region reads its ancestors'):
+    # (a_0, a_1, c, |a|) at 4 (row offset) + (0, 1, 2, 3) W + u, row offset = bases[l] / 3 * 4
+    P = np.empty(Z.shape[0] // 3 * 4)
+    for l in range(L):
+        W = widths[l]
+        stop = bases[l + 1] if l + 1 < L else Z.shape[0]
+        for row in range(bases[l], stop, 3 * W):
+            out = row // 3 * 4
+            for u in range(W):
+                zs, zt, zc = Z[row + u], Z[row + W + u], Z[row + 2 * W + u]
+                x0, x1 = zs / w0, zt / w1
+                P[out + u], P[out + W + u] = x0, x1
+                P[out + 2 * W + u] = zc + zs * k0 + zt * k1
+                P[out + 3 * W + u] = np.sqrt(x0 * x0 + x1 * x1)
     a0 = np.empty(U)
     a1 = np.empty(U)
     cc = np.empty(U)
     nrm = np.empty(U)
     dist = np.empty((0, U))
+    near = np.empty((0, M), dtype=np.int64)
+    n_near = np.empty(0, dtype=np.int64)
     for r in range(starts.shape[0] - 1):
         g = 0
         for l in range(L):
             W = widths[l]
-            row = bases[l] + ancestor[l, r] * 3 * W
+            out = (bases[l] + ancestor[l, r] * 3 * W) // 3 * 4
             for u in range(W):
-                zs, zt, zc = Z[row + u], Z[row + W + u], Z[row + 2 * W + u]
-                x0, x1 = zs / w0, zt / w1
-                a0[g], a1[g] = x0, x1
-                cc[g] = zc + zs * k0 + zt * k1
-                nrm[g] = np.sqrt(x0 * x0 + x1 * x1)
+                a0[g], a1[g] = P[out + u], P[out + W + u]
+                cc[g], nrm[g] = P[out + 2 * W + u], P[out + 3 * W + u]
                 g += 1
         s0, s1 = starts[r], starts[r + 1]
         k = s1 - s0
         if dist.shape[0] < k:
             dist = np.empty((k, U))
+            near = np.empty((k, M), dtype=np.int64)
+            n_near = np.empty(k, dtype=np.int64)
         for i in range(k):
             x, y = p[s0 + i, 0], p[s0 + i, 1]
             for u in range(U):
@@ -71,20 +94,38 @@ def nearest_units(Z, bases, widths, ancestor, w0, w1, k0, k1, starts, p):
                     dist[i, u] = abs(a0[u] * x + a1[u] * y + cc[u]) / nrm[u]
                 else:
                     dist[i, u] = np.inf
+            n = 0
+            for u in range(U):
+                if dist[i, u] <= reach:
+                    if n < M:
+                        near[i, n] = u
+                    n += 1
+            n_near[i] = n
         for i in range(k):
             j = i + 1 if i + 1 < k else 0
-            best, nxt, arg = np.inf, np.inf, 0
-            for u in range(U):
-                d = max(dist[i, u], dist[j, u])
-                if d < best:
-                    nxt = best
-                    best, arg = d, u
-                elif d < nxt:
-                    nxt = d
+            best, arg, close = np.inf, 0, 0
+            if n_near[i] <= M:
+                for m in range(n_near[i]):  # units in increasing order
+                    u = near[i, m]
+                    if dist[j, u] <= reach:
+                        close += 1
+                        d = max(dist[i, u], dist[j, u])
+                        if d < best:
+                            best, arg = d, u
+            if close == 0 or n_near[i] > M:  # every unit
+                best, nxt, arg = np.inf, np.inf, 0
+                for u in range(U):
+                    d = max(dist[i, u], dist[j, u])
+                    if d < best:
+                        nxt = best
+                        best, arg = d, u
+                    elif d < nxt:
+                        nxt = d
+                ambiguous[s0 + i] = nxt <= reach
+            else:
+                ambiguous[s0 + i] = close >= 2
             unit[s0 + i] = arg
-            first[s0 + i] = best
-            second[s0 + i] = nxt
-    return unit, first, second
+    return unit, ambiguous
 
 
 @njit(cache=True)
@@ -96,6 +137,18 @@ def _find(parent, i):
 
 
 @njit(cache=True)
+def _join_if_close(coords, parent, xi, yi, i, j, r2, b):
+    """Union of the components of points i and j when they lie within ``sqrt(r2)``;
+    returns ``b + 1`` (the scan's next position)."""
+    ddx, ddy = xi - coords[j, 0], yi - coords[j, 1]
+    if ddx * ddx + ddy * ddy <= r2:
+        ri, rj = _find(parent, i), _find(parent, j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    return b + 1
+
+
+@njit(cache=True)
 def close_point_components(coords, r):
     """Component labels (0, 1, ... in order of each component's first point) of the graph
     joining the 2-D points ``coords`` at distance ``<= r`` (``dx^2 + dy^2 <= r^2``), and
@@ -103,7 +156,9 @@ def close_point_components(coords, r):
     points' spread: use a k-d tree).
 
     Points within ``r`` lie in the same or adjacent squares of side ``1.001 r``; each
-    square is compared with itself and four of its neighbours, so each pair once.
+    square is compared with itself and four of its neighbours, so each pair once. The
+    squares are numbered column by column (``gx rows + gy``), the points sorted by it: the
+    square above is the next number, the three to the right one consecutive range.
     """
     k = coords.shape[0]
     labels = np.zeros(k, dtype=np.int64)
@@ -116,36 +171,26 @@ def close_point_components(coords, r):
     if not (nx < 2.0 ** 31 and ny < 2.0 ** 31):
         return labels, -1
     rows = np.int64(ny) + 3
-    gx = np.empty(k, dtype=np.int64)
-    gy = np.empty(k, dtype=np.int64)
     key = np.empty(k, dtype=np.int64)
-    for i in range(k):
-        gx[i] = np.int64(np.floor((coords[i, 0] - xmin) / side))
-        gy[i] = np.int64(np.floor((coords[i, 1] - ymin) / side)) + 1
-        key[i] = gx[i] * rows + gy[i]
+    for i in range(k):  # rows 1 .. rows - 2: the rows below and above stay in the column
+        key[i] = (np.int64(np.floor((coords[i, 0] - xmin) / side)) * rows
+                  + np.int64(np.floor((coords[i, 1] - ymin) / side)) + 1)
     order = np.argsort(key)
     skey = key[order]
     parent = np.arange(k)
     r2 = r * r
-    for a in range(k):
+    right = 0  # first point of the column to the right at or after row gy - 1: the target
+    for a in range(k):  # key + rows - 1 grows with a, so the pointer only moves forward
         i = order[a]
         xi, yi = coords[i, 0], coords[i, 1]
-        for nb in range(5):  # own square (later points), (0, +1), (+1, -1), (+1, 0), (+1, +1)
-            if nb == 0:
-                lo, hi = a + 1, np.searchsorted(skey, key[i], "right")
-            else:
-                dx = 0 if nb == 1 else 1
-                dy = 1 if nb == 1 else nb - 3
-                target = (gx[i] + dx) * rows + gy[i] + dy
-                lo = np.searchsorted(skey, target, "left")
-                hi = np.searchsorted(skey, target, "right")
-            for b in range(lo, hi):
-                j = order[b]
-                ddx, ddy = xi - coords[j, 0], yi - coords[j, 1]
-                if ddx * ddx + ddy * ddy <= r2:
-                    ri, rj = _find(parent, i), _find(parent, j)
-                    if ri != rj:
-                        parent[max(ri, rj)] = min(ri, rj)
+        b = a + 1  # the rest of its own square, then the square above (key + 1)
+        while b < k and skey[b] <= key[i] + 1:
+            b = _join_if_close(coords, parent, xi, yi, i, order[b], r2, b)
+        while right < k and skey[right] < key[i] + rows - 1:
+            right += 1
+        b = right  # squares (+1, -1), (+1, 0), (+1, +1)
+        while b < k and skey[b] <= key[i] + rows + 1:
+            b = _join_if_close(coords, parent, xi, yi, i, order[b], r2, b)
     n_comp = 0
     for i in range(k):
         root = _find(parent, i)
@@ -212,4 +257,61 @@ def first_appearance_ids(ids, n):
             rank[v] = nxt
             nxt += 1
         out[i] = rank[v]
+    return out
+
+
+@njit(cache=True)
+def _hash_and_pack(bits, code):
+    """Per row of ``bits``: the XOR of ``code`` over its set bits, and the row packed into
+    64-bit words."""
+    R, U = bits.shape
+    one = np.uint64(1)
+    h = np.zeros(R, dtype=np.uint64)
+    packed = np.zeros((R, (U + 63) // 64), dtype=np.uint64)
+    for r in range(R):
+        for u in range(U):
+            if bits[r, u]:
+                h[r] ^= code[u]
+                packed[r, u // 64] |= one << np.uint64(u % 64)
+    return h, packed
+
+
+@njit(cache=True)
+def flip_neighbors(bits, code, cell, label):
+    """Row of ``bits`` equal to row ``cell[e]`` with bit ``label[e]`` flipped, for every
+    facet ``e``: -1 where ``label < 0`` (the domain's boundary), -2 where no row is.
+
+    Each row is hashed as the XOR of ``code[u]`` over its set bits, so the flipped row's
+    hash is the row's hash XOR ``code[label]``; candidates of equal hash (sorted, binary
+    search) are compared with the flipped row word by word (the rows packed into 64-bit
+    words), so a collision of hashes never gives a wrong row.
+    """
+    h, packed = _hash_and_pack(bits, code)
+    R, W = packed.shape
+    one = np.uint64(1)
+    order = np.argsort(h)
+    hs = h[order]
+    out = np.full(cell.shape[0], -1, dtype=np.int64)
+    for e in range(cell.shape[0]):
+        lab = label[e]
+        if lab < 0:
+            continue
+        c = cell[e]
+        target = h[c] ^ code[lab]
+        out[e] = -2
+        pos = np.searchsorted(hs, target)
+        while pos < R and hs[pos] == target:
+            cand = order[pos]
+            same = True
+            for w in range(W):
+                want = packed[c, w]
+                if w == lab // 64:
+                    want ^= one << np.uint64(lab % 64)
+                if packed[cand, w] != want:
+                    same = False
+                    break
+            if same:
+                out[e] = cand
+                break
+            pos += 1
     return out

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .plane_kernel import nearest_units
-from .polytope_tables import first_appearance, global_vertices_flat
+from .plane_kernel import first_appearance_ids, flip_neighbors, nearest_units
+from .polytope_tables import global_vertices_flat
 
 __all__ = ["plane_tables", "UnitMaps", "edge_units", "label_by_direction"]
 
@@ -51,16 +51,16 @@ class UnitMaps:
         c = z[:, 2] + z[:, 0] * k0 + z[:, 1] * k1
         return A, c, np.sqrt(A[..., 0] ** 2 + A[..., 1] ** 2)
 
-    def nearest(self, starts, p):
+    def nearest(self, starts, p, reach):
         """Per edge of every cell (vertices ``p``, ``x - o``), the unit whose line is nearest
-        to both endpoints and the distance of the second nearest (compiled,
-        :func:`.plane_kernel.nearest_units`, the same numbers as :meth:`rows`)."""
+        to both endpoints, and whether a second unit's line lies within ``reach`` of both
+        (compiled, :func:`.plane_kernel.nearest_units`, the same numbers as :meth:`rows`)."""
         Z = np.concatenate([z.ravel() for z, _ in self.stages])
         bases = np.cumsum([0] + [z.size for z, _ in self.stages[:-1]]).astype(np.int64)
         widths = np.array([z.shape[2] for z, _ in self.stages], dtype=np.int64)
         ancestor = np.stack([anc for _, anc in self.stages]).astype(np.int64)
-        unit, _, second = nearest_units(Z, bases, widths, ancestor, *self.w, *self.k, starts, p)
-        return unit, second
+        return nearest_units(Z, bases, widths, ancestor, *self.w, *self.k, starts, p,
+                             float(reach))
 
 
 def edge_units(maps: UnitMaps, cell, starts, p, q, reach, domain):
@@ -68,8 +68,7 @@ def edge_units(maps: UnitMaps, cell, starts, p, q, reach, domain):
     and the edges whose unit stays ambiguous: the nearest line to both endpoints, and where
     a second line lies within ``reach`` too, the line the edge runs along
     (:func:`label_by_direction`)."""
-    unit, second = maps.nearest(starts, p)
-    ambiguous = second <= reach
+    unit, ambiguous = maps.nearest(starts, p, reach)
     if ambiguous.any():  # a short edge near where another line crosses: its direction decides
         unit, ambiguous = label_by_direction(maps, cell, p, q, unit, ambiguous, reach, domain)
     return unit.astype(np.int64), ambiguous
@@ -111,32 +110,46 @@ def label_by_direction(maps, cell, p, q, unit, ambiguous, reach, domain):
     return unit, still
 
 
-def _neighbors(keys_s: np.ndarray, bits: np.ndarray, cell: np.ndarray, label: np.ndarray):
+def _neighbors(bits: np.ndarray, cell: np.ndarray, label: np.ndarray):
     """Index of the cell across each facet (its key with the label's bit flipped), -1 on
     the domain's boundary (label < 0), -2 when that key is not a cell (then its key)."""
-    neighbor = np.full(len(cell), -1, dtype=np.int64)
+    # any fixed 64-bit codes (splitmix64 of the unit's index): the hashes only find the
+    # candidates, which are compared in full
+    code = (np.arange(1, bits.shape[1] + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    code = (code ^ (code >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    code = (code ^ (code >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    code ^= code >> np.uint64(31)
+    neighbor = flip_neighbors(bits, code, cell, label)
+    missing = np.flatnonzero(neighbor == -2)
+    if missing.size == 0:
+        return neighbor, _empty_strings(len(cell))
     neighbor_key = np.full(len(cell), "", dtype=object)
-    unit = np.flatnonzero(label >= 0)
-    if unit.size == 0:
-        return neighbor, neighbor_key
-    flipped = bits[cell[unit]].copy()
-    flipped[np.arange(unit.size), label[unit]] ^= 1
-    across = (flipped + ord("0")).view(f"S{bits.shape[1]}").ravel()
-    pos = np.minimum(np.searchsorted(keys_s, across), len(keys_s) - 1)
-    found = keys_s[pos] == across
-    neighbor[unit] = np.where(found, pos, -2)
-    missing = unit[~found]
-    neighbor_key[missing] = across[~found].astype(str)
+    flipped = bits[cell[missing]].copy()
+    flipped[np.arange(missing.size), label[missing]] ^= 1
+    neighbor_key[missing] = (flipped + ord("0")).view(f"S{bits.shape[1]}").ravel().astype(str)
     return neighbor, neighbor_key
 
 
-def plane_tables(keys: np.ndarray, bits: np.ndarray, g: dict, tol: float,
+def _empty_strings(n: int):
+    """``n`` empty strings as the column pandas makes of them: Arrow-backed, from two
+    buffers (converting ``n`` Python objects took 0.3 ms for 7,000 facets)."""
+    dtype = pd.Series([""]).dtype
+    if getattr(dtype, "storage", None) != "pyarrow":
+        return np.full(n, "", dtype=object)
+    import pyarrow as pa
+
+    empty = pa.LargeStringArray.from_buffers(n, pa.py_buffer(np.zeros(n + 1, dtype=np.int64)),
+                                             pa.py_buffer(b""))
+    return pd.array(empty, dtype=dtype)
+
+
+def plane_tables(keys: list[str], bits: np.ndarray, g: dict, tol: float,
                  cell_columns: dict | None = None):
     """``(cells, facets, hinges, vertices)`` of a 2-D partition from flat polygon arrays.
 
     Parameters
     ----------
-    keys : ndarray (R,) of str, sorted
+    keys : list of str, sorted
         Cell keys (``"0"``/``"1"`` per unit).
     bits : ndarray (R, U) of uint8
         The same keys as bits.
@@ -155,15 +168,14 @@ def plane_tables(keys: np.ndarray, bits: np.ndarray, g: dict, tol: float,
     m = len(keys)
     counts = np.diff(starts)
     cells = pd.DataFrame({
-        "key": list(keys), "volume": g["area"], "inradius": g["radii"].astype(float),
+        "key": keys, "volume": g["area"], "inradius": g["radii"].astype(float),
         "n_points": np.zeros(m, dtype=np.int64), "is_data": np.zeros(m, dtype=bool),
         "n_facets": counts.astype(np.int64),
         **{f"center_{j}": g["centers"][:, j] for j in range(2)},
         **{f"centroid_{j}": g["centroid"][:, j] for j in range(2)}, **(cell_columns or {})})
     f_cell = np.repeat(np.arange(m), counts)
     label = g["f_lab"].astype(np.int64)
-    keys_s = np.asarray(keys).astype(f"S{bits.shape[1]}")
-    neighbor, neighbor_key = _neighbors(keys_s, bits, f_cell, label)
+    neighbor, neighbor_key = _neighbors(bits, f_cell, label)
     normals, mids = g["f_normal"], g["f_mid"]
     facets = pd.DataFrame({
         "cell": f_cell, "label": label, "neighbor": neighbor,
@@ -180,12 +192,16 @@ def plane_tables(keys: np.ndarray, bits: np.ndarray, g: dict, tol: float,
     # vertices merge (the grouping of _group_hinges, without a second k-d tree)
     nxt = np.arange(len(f_cell)) + 1
     nxt[starts[1:] - 1] = starts[:-1]
-    hinge_id = first_appearance(vertex_ids[nxt])
+    hinge_id = first_appearance_ids(vertex_ids[nxt], len(merged))
+    # rows in the order of sort_values(["hinge", "cell"], kind="stable"), taken before the
+    # frame is built
+    order = np.lexsort((f_cell, hinge_id))
+    a, b, centroid = a[order], b[order], centroid[order]
     hinges = pd.DataFrame({
-        "hinge": hinge_id, "cell": f_cell, "label_a": label[a], "label_b": label[b],
-        "neighbor_a": neighbor[a], "neighbor_b": neighbor[b], "angle": g["hinge_angle"],
-        "volume": np.ones(len(a)), "boundary": (label[a] < 0) | (label[b] < 0),
+        "hinge": hinge_id[order], "cell": f_cell[order], "label_a": label[a],
+        "label_b": label[b], "neighbor_a": neighbor[a], "neighbor_b": neighbor[b],
+        "angle": g["hinge_angle"][order], "volume": np.ones(len(a)),
+        "boundary": (label[a] < 0) | (label[b] < 0),
         **{f"centroid_{j}": centroid[:, j] for j in range(2)}})
-    hinges = hinges.sort_values(["hinge", "cell"], kind="stable").reset_index(drop=True)
     return cells, facets, hinges, (indptr, vertex_ids, merged)
 
