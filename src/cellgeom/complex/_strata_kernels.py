@@ -87,7 +87,7 @@ def _star_at(x, c0, lo, hi, nptr, nids, out):
 
 
 @njit(cache=True)
-def box_extend(cand, tau, r_ptr, r_lo, r_hi, lo, hi, nptr, nids):
+def box_extend(cand, tau, r_ptr, r_lo, r_hi, lo, hi, nptr, nids, cells=False):
     """Which candidate rows of boxes are simplices of the pulled dual complex, and where.
 
     A simplex tau (rows ``tau``: the candidate without its first cell v0) is realised by
@@ -99,6 +99,13 @@ def box_extend(cand, tau, r_ptr, r_lo, r_hi, lo, hi, nptr, nids):
     J usually is the closure of one stratum (no box meets its relative interior without
     containing it); otherwise (boxes with coinciding coordinates in 3-D and up) J is cut
     by those boxes' bounds into a grid whose open pieces are tested one by one.
+
+    ``cells``: the strata are the cells' own boxes (``r_lo, r_hi = lo, hi``, candidates
+    are pairs, tau[r] the cell). Then a J of dimension n - 1 is the piece of facet the two
+    boxes share, and as the boxes' interiors are disjoint no third box contains it or
+    meets its relative interior (it would overlap one of the two): the star is the two
+    cells and nothing splits J, so v0's neighbours (thousands around a large box of an
+    8-D tree) are not scanned; the test and what is written are the scan's own.
 
     Returns ok (per candidate), and per kept candidate its realising strata (CSR
     ``out_ptr``): closure corners, dimension, volume, and the cells around each (CSR).
@@ -147,7 +154,22 @@ def box_extend(cand, tau, r_ptr, r_lo, r_hi, lo, hi, nptr, nids):
             lowest = v0
             for j in range(n):
                 x[j] = 0.5 * (L[j] + H[j])
-            for q in range(nptr[v0] - 1, nptr[v0 + 1]):
+            flat = 0
+            if cells:
+                for j in range(n):
+                    if H[j] == L[j]:
+                        flat += 1
+            if flat == 1:  # a shared facet piece: its star is the two cells (see above)
+                for c in (v0, t):
+                    f = 1.0
+                    for j in range(n):
+                        if not (lo[c, j] < x[j] and x[j] < hi[c, j]):
+                            f *= 0.5
+                    frac += f
+                    star[k] = c
+                    k += 1
+                lowest = min(v0, t)
+            for q in range(nptr[v0] - 1, nptr[v0 + 1] if flat != 1 else nptr[v0] - 1):
                 c = v0 if q < nptr[v0] else nids[q]
                 contains = True
                 meets = True

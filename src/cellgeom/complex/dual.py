@@ -291,7 +291,8 @@ class _BoxStrata:
     def extend(self, cand, tau):
         ok, ptr, lo, hi, dims, vols, sptr, sids = box_extend(
             np.ascontiguousarray(cand, dtype=np.int64), tau.astype(np.int64), self.r_ptr,
-            self.r_lo, self.r_hi, self.lo, self.hi, self.nptr, self.nids)
+            self.r_lo, self.r_hi, self.lo, self.hi, self.nptr, self.nids,
+            self.r_lo is self.lo)  # the cells realise themselves (pairs, before a commit)
         ptr = _compress_ptr(ptr, ok)
         key = np.ascontiguousarray(np.hstack([lo, hi]))
         key = key.view(np.dtype((np.void, 8 * key.shape[1]))).ravel()
