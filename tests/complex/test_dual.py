@@ -290,3 +290,31 @@ def test_save_and_load_keep_the_dual_complex(tmp_path):
         np.testing.assert_array_equal(back.simplices(p), cx.simplices(p))
         np.testing.assert_array_equal(back.simplex_volumes(p), cx.simplex_volumes(p))
     np.testing.assert_array_equal(back.edges["face_volume"], cx.edges["face_volume"])
+
+
+@pytest.mark.parametrize("n, grid", [(3, 0), (3, 4), (4, 0), (4, 3)])
+def test_box_pairs_sharing_a_facet_skip_the_neighbour_scan_with_the_same_strata(n, grid):
+    """Oracle: the full scan over v0's neighbours. A pair of boxes sharing a facet piece
+    takes the shortcut (the star is the two cells); every output of box_extend is the
+    same as with the scan, on trees with continuous and grid data (corner pairs)."""
+    from cellgeom.complex._strata_kernels import box_extend
+    from cellgeom.complex.dual import _BoxStrata, canonical_order
+
+    rng = np.random.default_rng(n + grid)
+    X = rng.random((1500, n))
+    if grid:
+        X = np.floor(X * grid) / grid
+    tree = DecisionTreeRegressor(max_leaf_nodes=150, random_state=0).fit(X, rng.random(1500))
+    part = cellgeom.partition(tree, cellgeom.Box(np.zeros(n), np.ones(n)), cells="all",
+                              progress=False)
+    order = canonical_order(part)
+    rank = np.empty(part.n_cells, dtype=np.int64)
+    rank[order] = np.arange(part.n_cells)
+    strata = _BoxStrata(part, order, rank)
+    pairs = strata.pairs()
+    args = (np.ascontiguousarray(pairs), np.ascontiguousarray(pairs[:, 1]), strata.r_ptr,
+            strata.r_lo, strata.r_hi, strata.lo, strata.hi, strata.nptr, strata.nids)
+    fast, scan = box_extend(*args, True), box_extend(*args, False)
+    assert fast[0].sum() > 0
+    for x, y in zip(fast, scan):
+        assert x.shape == y.shape and np.array_equal(x, y)
