@@ -318,3 +318,24 @@ def test_box_pairs_sharing_a_facet_skip_the_neighbour_scan_with_the_same_strata(
     assert fast[0].sum() > 0
     for x, y in zip(fast, scan):
         assert x.shape == y.shape and np.array_equal(x, y)
+
+
+@pytest.mark.parametrize("n, grid", [(3, 3), (4, 3), (5, 2)])
+def test_corner_pairs_equal_all_pairs_meeting_end_to_end_on_two_axes(n, grid):
+    """Oracle: every pair of boxes tested directly (closed boxes that touch, with the
+    intervals of at least two axes meeting end to end)."""
+    from cellgeom.complex.dual import _corner_pairs
+
+    rng = np.random.default_rng(n)
+    X = np.floor(rng.random((800, n)) * grid) / grid  # grid data: shared coordinates
+    tree = DecisionTreeRegressor(max_leaf_nodes=80, random_state=0).fit(X, rng.random(800))
+    part = cellgeom.partition(tree, cellgeom.Box(np.zeros(n), np.ones(n)), cells="all",
+                              progress=False)
+    lo, hi = np.ascontiguousarray(part.lo), np.ascontiguousarray(part.hi)
+    a, c = np.triu_indices(len(lo), 1)
+    touch = np.all(np.maximum(lo[a], lo[c]) <= np.minimum(hi[a], hi[c]), axis=1)
+    ends = ((hi[a] == lo[c]) | (hi[c] == lo[a])).sum(axis=1)
+    expected = np.column_stack([a, c])[touch & (ends >= 2)]
+    got = _corner_pairs(lo, hi)
+    assert len(expected) > 0
+    assert np.array_equal(got, expected)

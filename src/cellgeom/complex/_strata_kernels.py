@@ -476,3 +476,54 @@ def box_touching(lo, hi, order):
                 b[k] = max(p, q)
                 k += 1
     return a[:k], b[:k]
+
+
+@njit(cache=True)
+def corner_pair_candidates(rlo, rhi, size, lo, hi):  # pragma: no cover - compiled
+    """Pairs (min, max) of boxes that meet end to end on two axes f, g and overlap or
+    touch on the others (with repeats; see :func:`cellgeom.complex.dual._corner_pairs`).
+
+    For each (f, g, side) the boxes are sorted by the key of their lower side, (rank of
+    lo_f, rank of lo_g or hi_g), and every box looks up its upper side's key (rank of
+    hi_f, rank of hi_g or lo_g) by binary search: an exact join on two coordinates.
+    """
+    m, n = lo.shape
+    cap = 1024
+    out_a = np.empty(cap, np.int64)
+    out_c = np.empty(cap, np.int64)
+    used = 0
+    ka = np.empty(m, np.int64)
+    kc = np.empty(m, np.int64)
+    for f in range(n):
+        for g in range(n):
+            if g == f:
+                continue
+            for side in (0, 1):  # c above a on g too, or below it
+                if side == 1 and g < f:
+                    continue  # (a below c on f, c below a on g) is (c, a), f and g swapped
+                for i in range(m):
+                    ka[i] = rhi[i, f] * size[g] + (rhi[i, g] if side == 0 else rlo[i, g])
+                    kc[i] = rlo[i, f] * size[g] + (rlo[i, g] if side == 0 else rhi[i, g])
+                order = np.argsort(kc)
+                sk = kc[order]
+                for i in range(m):
+                    q = np.searchsorted(sk, ka[i])
+                    while q < m and sk[q] == ka[i]:
+                        c = order[q]
+                        q += 1
+                        ok = True
+                        for h in range(n):
+                            if h != f and h != g and \
+                                    max(lo[i, h], lo[c, h]) > min(hi[i, h], hi[c, h]):
+                                ok = False
+                                break
+                        if not ok:
+                            continue
+                        if used == cap:
+                            cap *= 2
+                            out_a = _grow(out_a, used, cap - used)
+                            out_c = _grow(out_c, used, cap - used)
+                        out_a[used] = min(i, c)
+                        out_c[used] = max(i, c)
+                        used += 1
+    return out_a[:used], out_c[:used]

@@ -37,7 +37,13 @@ import numpy as np
 
 from ..core import BoxPartition, vector_columns
 from ..geometry import flat_volume_centroid
-from ._strata_kernels import box_extend, box_touching, star_pairs, vertex_strata
+from ._strata_kernels import (
+    box_extend,
+    box_touching,
+    corner_pair_candidates,
+    star_pairs,
+    vertex_strata,
+)
 from .chains import SimplexIndex
 from .dual_plane import dual_nerve_plane
 
@@ -317,41 +323,12 @@ def _corner_pairs(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         vals, inv = np.unique(np.concatenate([lo[:, j], hi[:, j]]), return_inverse=True)
         rlo[:, j], rhi[:, j] = inv[:m], inv[m:]
         size[j] = len(vals)
-    out = []
-    for f in range(n):
-        for g in range(n):
-            if g == f:
-                continue
-            for c_side in (0, 1):  # c above a on g too, or below it
-                if c_side == 1 and g < f:
-                    continue  # (a below c on f, c below a on g) is (c, a) with f, g swapped
-                ka = rhi[:, f] * size[g] + (rhi[:, g] if c_side == 0 else rlo[:, g])
-                kc = rlo[:, f] * size[g] + (rlo[:, g] if c_side == 0 else rhi[:, g])
-                ia, ic = _equi_join(ka, kc)
-                if ia.size == 0:
-                    continue
-                ok = np.ones(ia.size, dtype=bool)
-                for h in range(n):
-                    if h not in (f, g):
-                        ok &= np.maximum(lo[ia, h], lo[ic, h]) <= np.minimum(hi[ia, h],
-                                                                             hi[ic, h])
-                out.append(np.column_stack([np.minimum(ia, ic), np.maximum(ia, ic)])[ok])
-    pairs = np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
-    if not len(pairs):
-        return pairs.reshape(0, 2)
+    a, c = corner_pair_candidates(rlo, rhi, size, lo, hi)  # compiled join (repeats)
+    if not a.size:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = np.column_stack([a, c])
     key = np.unique(pairs[:, 0] * m + pairs[:, 1])  # 1-D keys: row-wise unique is slow
     return np.column_stack([key // m, key % m])
-
-
-def _equi_join(ka: np.ndarray, kc: np.ndarray):
-    """All (i, j) with ``ka[i] == kc[j]`` (integer keys), by sorting kc."""
-    order = np.argsort(kc, kind="stable")
-    sk = kc[order]
-    start = np.searchsorted(sk, ka, "left")
-    count = np.searchsorted(sk, ka, "right") - start
-    ia = np.repeat(np.arange(len(ka)), count)
-    offs = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-    return ia, order[np.repeat(start, count) + offs]
 
 
 class _VertexStrata:
