@@ -116,10 +116,15 @@ def build_nerve(partition, rule: str = "dual", max_dim: int | None = None):
 def facet_edges(partition):
     """Pairs ``a < b`` of cells sharing a face of positive (n-1)-volume (lexicographic
     order) and that volume (pieces of one pair added up)."""
-    faces = partition.faces
-    inner = faces[(faces["cell_b"] >= 0) & (faces["volume"] > 0)]
-    pairs = np.sort(inner[["cell_a", "cell_b"]].to_numpy(dtype=np.int64), axis=1)
-    vol = inner["volume"].to_numpy(dtype=float)
+    # the faces table's interior rows, read from the facets (each shared piece once, from
+    # its lower cell) without building that table
+    facets = partition.facets
+    cell = facets["cell"].to_numpy(dtype=np.int64)
+    across = facets["neighbor"].to_numpy(dtype=np.int64)
+    vol = facets["volume"].to_numpy(dtype=float)
+    inner = (across >= 0) & (cell < across) & (vol > 0)
+    pairs = np.column_stack([cell[inner], across[inner]])
+    vol = vol[inner]
     m = max(partition.n_cells, 1)
     key = pairs[:, 0] * m + pairs[:, 1]
     uniq, inverse = np.unique(key, return_inverse=True)
