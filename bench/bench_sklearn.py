@@ -7,7 +7,8 @@ rows and scaled by the share of the pairs they test. cellgeom's side is the rout
 ``partition(tree)``: from the fitted tree, the node boxes (``leaf_boxes``) and
 ``tree_adjacency`` with its full output (pairs, axes, face volumes and centroids). The
 generic sweep over the leaf boxes (``box_adjacency``, the route before) is timed in
-the same run for comparison.
+the same run for comparison. At 100k leaves the row after times what a user runs:
+``partition(tree)`` (cells="all") and ``build_complex(max_dim=1)``.
 """
 from __future__ import annotations
 
@@ -122,6 +123,20 @@ def run(quick: bool = False) -> list[dict]:
               f"{mb_big:.0f} MB (target < 1.5 GB), of which the output is "
               f"{sum(x.nbytes for x in ours) / 2**20:.0f} MB; identical face sets on "
               "the sampled rows"))
+    del ours, ref
+    # the user's route at this size: partition(tree), then the complex's vertices and edges
+    box = cellgeom.Box(np.zeros(n), np.ones(n))
+    part, t_part, _ = measure(cellgeom.partition, model, box, cells="all", progress=False,
+                              trace_memory=False)
+    cx, t_cx, _ = measure(cellgeom.build_complex, part, max_dim=1, trace_memory=False)
+    rows.append(dict(
+        benchmark=f"partition(tree) + build_complex(max_dim=1), {n}-D",
+        size=f"{part.n_cells} cells, {len(part.facets)} facet rows, {cx.n_simplices(1)} edges",
+        cellgeom_s=t_part + t_cx,
+        notes=f"partition {t_part:.1f} s (leaf boxes, tree_adjacency, the facets table), "
+              f"complex {t_cx:.1f} s (rule 'dual'); one run each; no reference tool builds "
+              "these"))
+    del part, cx
     X, y = load_breast_cancer(return_X_y=True)
     forest = RandomForestClassifier(n_estimators=20 if quick else 100, random_state=0).fit(X, y)
     (part, cx), t_f, mb_f = measure(_forest_partition_and_complex, forest, X)
