@@ -52,6 +52,17 @@ def _is_subset_sorted(a, b):
 
 
 @njit(cache=True)
+def _solid_share(lo, hi, c, x):
+    """The share of a small ball around x that box c holds, for x in the closed box:
+    1/2 for every axis on which x is on the box's boundary."""
+    share = 1.0
+    for j in range(lo.shape[1]):
+        if not (lo[c, j] < x[j] and x[j] < hi[c, j]):
+            share *= 0.5
+    return share
+
+
+@njit(cache=True)
 def _star_at(x, c0, lo, hi, nptr, nids, out):
     """Cells among c0 and its touching neighbours whose closed box holds the point x
     (sorted, written to ``out``), and the sum of their solid-angle fractions at x (1 when
@@ -68,11 +79,7 @@ def _star_at(x, c0, lo, hi, nptr, nids, out):
                 break
         if not inside:
             continue
-        f = 1.0
-        for j in range(n):
-            if not (lo[c, j] < x[j] and x[j] < hi[c, j]):
-                f *= 0.5
-        frac += f
+        frac += _solid_share(lo, hi, c, x)
         out[k] = c
         k += 1
     # c0 comes first, its neighbours after it in increasing order: sort the head in
@@ -161,11 +168,7 @@ def box_extend(cand, tau, r_ptr, r_lo, r_hi, lo, hi, nptr, nids, cells=False):
                         flat += 1
             if flat == 1:  # a shared facet piece: its star is the two cells (see above)
                 for c in (v0, t):
-                    f = 1.0
-                    for j in range(n):
-                        if not (lo[c, j] < x[j] and x[j] < hi[c, j]):
-                            f *= 0.5
-                    frac += f
+                    frac += _solid_share(lo, hi, c, x)
                     star[k] = c
                     k += 1
                 lowest = min(v0, t)
@@ -182,11 +185,7 @@ def box_extend(cand, tau, r_ptr, r_lo, r_hi, lo, hi, nptr, nids, cells=False):
                     elif not (lo[c, j] <= L[j] and L[j] <= hi[c, j]):
                         meets = False
                 if contains:
-                    f = 1.0
-                    for j in range(n):
-                        if not (lo[c, j] < x[j] and x[j] < hi[c, j]):
-                            f *= 0.5
-                    frac += f
+                    frac += _solid_share(lo, hi, c, x)
                     star[k] = c
                     k += 1
                     if c < lowest:
