@@ -191,10 +191,37 @@ def test_flip_neighbors_equal_the_string_lookup(units):
     assert list(key) == list(ref_key)
 
 
-def test_empty_string_column_is_the_column_pandas_makes():
+def test_bit_string_column_is_the_column_pandas_makes():
+    """Oracle: pandas' own column from a list of Python strings."""
     import pandas as pd
 
-    from cellgeom.models.plane_tables import _empty_strings
+    from cellgeom.models.plane_tables import bit_strings
 
-    pd.testing.assert_series_equal(pd.Series(_empty_strings(7)),
-                                   pd.Series(np.full(7, "", dtype=object)), check_exact=True)
+    bits = np.random.default_rng(0).integers(0, 2, size=(3, 70), dtype=np.uint8)
+    expected = ["", "".join(map(str, bits[0])), "", "", "".join(map(str, bits[1])),
+                "".join(map(str, bits[2]))]
+    for got, want in ((bit_strings(6, np.array([1, 4, 5]), bits), expected),
+                      (bit_strings(5, np.zeros(0, dtype=np.int64), bits[:0]), [""] * 5)):
+        pd.testing.assert_series_equal(pd.Series(got), pd.Series(want), check_exact=True)
+
+
+def test_facet_order_equals_the_lexsort_route():
+    """Oracle: np.lexsort of (row, polygon) with box sides first, and the sorted pairs of
+    local ranks of consecutive edges, as the NumPy route computed them (labels repeat within
+    a polygon too: ties keep the edge order)."""
+    from cellgeom.models.plane_kernel import facet_order
+
+    rng = np.random.default_rng(11)
+    counts = rng.integers(3, 9, 300)
+    starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    labels = rng.integers(-4, 12, starts[-1])
+    cell = np.repeat(np.arange(len(counts)), counts)
+    nxt = np.arange(len(labels)) + 1
+    nxt[starts[1:] - 1] = starts[:-1]
+    perm = np.lexsort((np.where(labels < 0, -1 - labels, 4 + labels), cell))
+    local_rank = np.empty(len(labels), dtype=np.int64)
+    local_rank[perm] = np.arange(len(labels)) - starts[cell[perm]]
+    pairs = np.sort(np.column_stack([local_rank, local_rank[nxt]]), axis=1)
+    got_perm, got_pairs = facet_order(starts, labels)
+    np.testing.assert_array_equal(got_perm, perm)
+    np.testing.assert_array_equal(got_pairs, pairs)

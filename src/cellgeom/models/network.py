@@ -295,6 +295,7 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     """
     from ..nn.slice_kernel import chebyshev_polygons, cut_polygons
     from ..nn.slices import slice_with_maps
+    from .plane_kernel import facet_order
     from .plane_tables import UnitMaps, edge_units
 
     lo, w = domain.lo, domain.widths
@@ -360,10 +361,7 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
                                for j in range(2)]) / (6 * area[:, None])
     # facets in the order of the H-representation rows (box rows, then units), as the LP
     # route lists them; hinge j of a cell joins its edges j and j + 1 at vertex j + 1
-    perm = np.lexsort((np.where(labels < 0, -1 - labels, 4 + labels), cell))
-    local_rank = np.empty(len(verts), dtype=np.int64)
-    local_rank[perm] = np.arange(len(verts)) - new_starts[cell[perm]]
-    pairs = np.sort(np.column_stack([local_rank, local_rank[nxt]]), axis=1)
+    perm, pairs = facet_order(new_starts, labels)
     cosang = np.clip(np.einsum("ed,ed->e", normal, normal[nxt]), -1.0, 1.0)
     angle = np.pi - np.arccos(cosang)
     flat = {"starts": new_starts, "verts": verts, "area": area, "centroid": cen,

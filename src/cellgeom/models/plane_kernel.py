@@ -9,8 +9,9 @@ and ``connected_components`` give), found through a grid of squares of side just
 and each component's mean summed in lexicographic order of its points.
 :func:`flip_neighbors` finds the cell across every facet (its key with one bit flipped)
 through XOR hashes of the keys; :func:`first_appearance_ids` numbers ids by first
-appearance. All give the same numbers, bit for bit, as the NumPy / SciPy code they replace
-(the same float operations in the same order).
+appearance; :func:`facet_order` puts each polygon's edges in the order of its
+H-representation rows. All give the same numbers, bit for bit, as the NumPy / SciPy code
+they replace (the same float operations in the same order).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["nearest_units", "close_point_components", "cluster_means", "first_appearance_ids",
-           "flip_neighbors"]
+           "flip_neighbors", "facet_order"]
 
 
 @njit(cache=True)
@@ -315,3 +316,36 @@ def flip_neighbors(bits, code, cell, label):
                 break
             pos += 1
     return out
+
+
+@njit(cache=True)
+def facet_order(starts, labels):
+    """Each polygon's edges in the order of its H-representation rows: box sides first
+    (label ``-1 - i`` as row ``i``), then units (label ``u`` as row ``4 + u``), ties in edge
+    order (``np.lexsort`` of (row, polygon), stable). Returns that permutation of the edges
+    and, per vertex ``j + 1`` of a polygon, the sorted local facet rows of edges ``j`` and
+    ``j + 1`` that meet there."""
+    E = labels.shape[0]
+    perm = np.empty(E, dtype=np.int64)
+    rank = np.empty(E, dtype=np.int64)
+    pairs = np.empty((E, 2), dtype=np.int64)
+    for r in range(starts.shape[0] - 1):
+        s0, s1 = starts[r], starts[r + 1]
+        for m in range(s0, s1):  # insertion sort by row: stable, the lists are short
+            lab = labels[m]
+            row = -1 - lab if lab < 0 else 4 + lab
+            q = m
+            while q > s0:
+                prev = labels[perm[q - 1]]
+                if (-1 - prev if prev < 0 else 4 + prev) <= row:
+                    break
+                perm[q] = perm[q - 1]
+                q -= 1
+            perm[q] = m
+        for m in range(s0, s1):
+            rank[perm[m]] = m - s0
+        for e in range(s0, s1):
+            f = e + 1 if e + 1 < s1 else s0
+            pairs[e, 0] = min(rank[e], rank[f])
+            pairs[e, 1] = max(rank[e], rank[f])
+    return perm, pairs

@@ -15,7 +15,7 @@ import pandas as pd
 from .plane_kernel import first_appearance_ids, flip_neighbors, nearest_units
 from .polytope_tables import global_vertices_flat
 
-__all__ = ["plane_tables", "UnitMaps", "edge_units", "label_by_direction"]
+__all__ = ["plane_tables", "UnitMaps", "bit_strings", "edge_units", "label_by_direction"]
 
 
 class UnitMaps:
@@ -121,26 +121,30 @@ def _neighbors(bits: np.ndarray, cell: np.ndarray, label: np.ndarray):
     code ^= code >> np.uint64(31)
     neighbor = flip_neighbors(bits, code, cell, label)
     missing = np.flatnonzero(neighbor == -2)
-    if missing.size == 0:
-        return neighbor, _empty_strings(len(cell))
-    neighbor_key = np.full(len(cell), "", dtype=object)
     flipped = bits[cell[missing]].copy()
     flipped[np.arange(missing.size), label[missing]] ^= 1
-    neighbor_key[missing] = (flipped + ord("0")).view(f"S{bits.shape[1]}").ravel().astype(str)
-    return neighbor, neighbor_key
+    return neighbor, bit_strings(len(cell), missing, flipped)
 
 
-def _empty_strings(n: int):
-    """``n`` empty strings as the column pandas makes of them: Arrow-backed, from two
-    buffers (converting ``n`` Python objects took 0.3 ms for 7,000 facets)."""
+def bit_strings(n: int, rows: np.ndarray, bits: np.ndarray):
+    """A column of ``n`` strings: ``"0"``/``"1"`` per entry of ``bits[i]`` at ``rows[i]``
+    (increasing), ``""`` elsewhere; of the dtype pandas gives strings. Arrow-backed strings
+    are written as two buffers (characters, offsets) instead of ``n`` Python objects
+    (7,000 empty neighbour keys took 0.33 ms that way, 1,159 cell keys 0.17 ms)."""
     dtype = pd.Series([""]).dtype
+    width = bits.shape[1]
     if getattr(dtype, "storage", None) != "pyarrow":
-        return np.full(n, "", dtype=object)
+        out = np.full(n, "", dtype=object)
+        out[rows] = (bits + ord("0")).view(f"S{width}").ravel().astype(str)
+        return out
     import pyarrow as pa
 
-    empty = pa.LargeStringArray.from_buffers(n, pa.py_buffer(np.zeros(n + 1, dtype=np.int64)),
-                                             pa.py_buffer(b""))
-    return pd.array(empty, dtype=dtype)
+    lengths = np.zeros(n + 1, dtype=np.int64)
+    lengths[np.asarray(rows) + 1] = width
+    chars = np.ascontiguousarray(bits + ord("0"), dtype=np.uint8)
+    column = pa.LargeStringArray.from_buffers(n, pa.py_buffer(np.cumsum(lengths)),
+                                              pa.py_buffer(chars))
+    return pd.array(column, dtype=dtype)
 
 
 def plane_tables(keys: list[str], bits: np.ndarray, g: dict, tol: float,
@@ -168,7 +172,8 @@ def plane_tables(keys: list[str], bits: np.ndarray, g: dict, tol: float,
     m = len(keys)
     counts = np.diff(starts)
     cells = pd.DataFrame({
-        "key": keys, "volume": g["area"], "inradius": g["radii"].astype(float),
+        "key": bit_strings(m, np.arange(m), bits), "volume": g["area"],
+        "inradius": g["radii"].astype(float),
         "n_points": np.zeros(m, dtype=np.int64), "is_data": np.zeros(m, dtype=bool),
         "n_facets": counts.astype(np.int64),
         **{f"center_{j}": g["centers"][:, j] for j in range(2)},
