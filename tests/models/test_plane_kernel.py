@@ -225,3 +225,37 @@ def test_facet_order_equals_the_lexsort_route():
     got_perm, got_pairs = facet_order(starts, labels)
     np.testing.assert_array_equal(got_perm, perm)
     np.testing.assert_array_equal(got_pairs, pairs)
+
+
+def test_edge_geometry_equals_the_numpy_route():
+    """Oracle: the NumPy expressions the plane route used (hypot, einsum, bincount), bit
+    for bit, on random convex polygons far from and near the origin."""
+    from cellgeom.models.plane_kernel import edge_geometry, facet_order
+
+    rng = np.random.default_rng(5)
+    counts = rng.integers(3, 9, 200)
+    starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    angles = np.concatenate([np.sort(rng.random(k)) * 2 * np.pi for k in counts])
+    cell = np.repeat(np.arange(len(counts)), counts)
+    center = rng.normal(size=(len(counts), 2)) * 10
+    radius = rng.random(len(counts)) + 0.01
+    p = center[cell] + radius[cell, None] * np.column_stack([np.cos(angles), np.sin(angles)])
+    o = np.array([1e6, -3.0])
+    nxt = np.arange(len(p)) + 1
+    nxt[starts[1:] - 1] = starts[:-1]
+    q = p[nxt]
+    perm, _ = facet_order(starts, rng.integers(-4, 20, len(p)))
+    got = edge_geometry(p, q, o, starts, perm)
+    edge = q - p
+    length = np.hypot(edge[:, 0], edge[:, 1])
+    normal = np.column_stack([edge[:, 1], -edge[:, 0]]) / length[:, None]
+    offset = np.einsum("ed,ed->e", normal, p + o)
+    cross = p[:, 0] * q[:, 1] - q[:, 0] * p[:, 1]
+    area = 0.5 * np.bincount(cell, weights=cross)
+    cen = o + np.column_stack([np.bincount(cell, weights=(p[:, j] + q[:, j]) * cross)
+                               for j in range(2)]) / (6 * area[:, None])
+    cosang = np.clip(np.einsum("ed,ed->e", normal, normal[nxt]), -1.0, 1.0)
+    want = (normal[perm], offset[perm], length[perm], (o + 0.5 * (p + q))[perm], area, cen,
+            cosang)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)

@@ -295,7 +295,7 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     """
     from ..nn.slice_kernel import chebyshev_polygons, cut_polygons
     from ..nn.slices import slice_with_maps
-    from .plane_kernel import facet_order
+    from .plane_kernel import edge_geometry, facet_order
     from .plane_tables import UnitMaps, edge_units
 
     lo, w = domain.lo, domain.widths
@@ -351,24 +351,15 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
             ambiguous[on] = False
     if ambiguous.any():
         return None
-    edge = q - p
-    length = np.hypot(edge[:, 0], edge[:, 1])
-    normal = np.column_stack([edge[:, 1], -edge[:, 0]]) / length[:, None]
-    offset = np.einsum("ed,ed->e", normal, p + o)
-    cross = p[:, 0] * q[:, 1] - q[:, 0] * p[:, 1]
-    area = 0.5 * np.bincount(cell, weights=cross)
-    cen = o + np.column_stack([np.bincount(cell, weights=(p[:, j] + q[:, j]) * cross)
-                               for j in range(2)]) / (6 * area[:, None])
     # facets in the order of the H-representation rows (box rows, then units), as the LP
     # route lists them; hinge j of a cell joins its edges j and j + 1 at vertex j + 1
     perm, pairs = facet_order(new_starts, labels)
-    cosang = np.clip(np.einsum("ed,ed->e", normal, normal[nxt]), -1.0, 1.0)
-    angle = np.pi - np.arccos(cosang)
+    f_normal, f_offset, f_len, f_mid, area, cen, cosang = edge_geometry(p, q, o, new_starts,
+                                                                        perm)
     flat = {"starts": new_starts, "verts": verts, "area": area, "centroid": cen,
-            "centers": centers, "radii": radii,
-            "f_normal": normal[perm], "f_offset": offset[perm], "f_len": length[perm],
-            "f_mid": (o + 0.5 * (p + q))[perm], "f_lab": labels[perm],
-            "hinge_pairs": pairs, "hinge_angle": angle, "hinge_centroid": o + q}
+            "centers": centers, "radii": radii, "f_normal": f_normal, "f_offset": f_offset,
+            "f_len": f_len, "f_mid": f_mid, "f_lab": labels[perm], "hinge_pairs": pairs,
+            "hinge_angle": np.pi - np.arccos(cosang), "hinge_centroid": o + q}
     return keys, bits[order], flat
 
 

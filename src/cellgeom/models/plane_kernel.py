@@ -10,8 +10,9 @@ and each component's mean summed in lexicographic order of its points.
 :func:`flip_neighbors` finds the cell across every facet (its key with one bit flipped)
 through XOR hashes of the keys; :func:`first_appearance_ids` numbers ids by first
 appearance; :func:`facet_order` puts each polygon's edges in the order of its
-H-representation rows. All give the same numbers, bit for bit, as the NumPy / SciPy code
-they replace (the same float operations in the same order).
+H-representation rows and :func:`edge_geometry` measures them. All give the same numbers,
+bit for bit, as the NumPy / SciPy code they replace (the same float operations in the same
+order).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["nearest_units", "close_point_components", "cluster_means", "first_appearance_ids",
-           "flip_neighbors", "facet_order"]
+           "flip_neighbors", "facet_order", "edge_geometry"]
 
 
 @njit(cache=True)
@@ -349,3 +350,57 @@ def facet_order(starts, labels):
             pairs[e, 0] = min(rank[e], rank[f])
             pairs[e, 1] = max(rank[e], rank[f])
     return perm, pairs
+
+
+@njit(cache=True)
+def edge_geometry(p, q, o, starts, perm):
+    """Per edge ``p -> q`` (``x - o`` coordinates) of every counter-clockwise polygon: its
+    length ``|q - p|`` (``hypot``), outward unit normal ``(dy, -dx) / length``, offset
+    ``normal . (p + o)`` and midpoint ``o + (p + q) / 2``, written in the order ``perm``;
+    per polygon its area ``sum(cross) / 2`` and centroid ``o + sum((p + q) cross) / (6
+    area)`` (``cross = p_0 q_1 - q_0 p_1``, the shoelace terms summed in edge order); per
+    vertex ``j + 1`` the cosine of the angle between the normals of edges ``j`` and
+    ``j + 1``, clipped to [-1, 1]. The float operations of the NumPy route, in its order.
+    """
+    E = p.shape[0]
+    R = starts.shape[0] - 1
+    normal = np.empty((E, 2))
+    f_normal = np.empty((E, 2))
+    f_offset = np.empty(E)
+    f_len = np.empty(E)
+    f_mid = np.empty((E, 2))
+    area = np.empty(R)
+    cen = np.empty((R, 2))
+    cosang = np.empty(E)
+    for e in range(E):
+        ex, ey = q[e, 0] - p[e, 0], q[e, 1] - p[e, 1]
+        ln = np.hypot(ex, ey)
+        normal[e, 0], normal[e, 1] = ey / ln, -ex / ln
+    for r in range(R):
+        s0, s1 = starts[r], starts[r + 1]
+        a, c0, c1 = 0.0, 0.0, 0.0
+        for e in range(s0, s1):
+            cross = p[e, 0] * q[e, 1] - q[e, 0] * p[e, 1]
+            a += cross
+            c0 += (p[e, 0] + q[e, 0]) * cross
+            c1 += (p[e, 1] + q[e, 1]) * cross
+            f = e + 1 if e + 1 < s1 else s0
+            cs = 0.0
+            cs += normal[e, 0] * normal[f, 0]
+            cs += normal[e, 1] * normal[f, 1]
+            cosang[e] = min(max(cs, -1.0), 1.0)
+        area[r] = 0.5 * a
+        cen[r, 0] = o[0] + c0 / (6 * area[r])
+        cen[r, 1] = o[1] + c1 / (6 * area[r])
+    for m in range(E):
+        e = perm[m]
+        ex, ey = q[e, 0] - p[e, 0], q[e, 1] - p[e, 1]
+        f_len[m] = np.hypot(ex, ey)
+        f_normal[m, 0], f_normal[m, 1] = normal[e, 0], normal[e, 1]
+        off = 0.0
+        off += normal[e, 0] * (p[e, 0] + o[0])
+        off += normal[e, 1] * (p[e, 1] + o[1])
+        f_offset[m] = off
+        f_mid[m, 0] = o[0] + 0.5 * (p[e, 0] + q[e, 0])
+        f_mid[m, 1] = o[1] + 0.5 * (p[e, 1] + q[e, 1])
+    return f_normal, f_offset, f_len, f_mid, area, cen, cosang
