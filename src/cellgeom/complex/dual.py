@@ -37,10 +37,10 @@ import numpy as np
 
 from ..core import BoxPartition, vector_columns
 from ..geometry import flat_volume_centroid
+from ._corner_kernel import corner_pair_candidates
 from ._strata_kernels import (
     box_extend,
     box_touching,
-    corner_pair_candidates,
     star_pairs,
     vertex_strata,
 )
