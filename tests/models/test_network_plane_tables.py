@@ -64,3 +64,38 @@ def test_slice_route_tables_equal_the_polytope_route(monkeypatch, out, box, widt
     # the same grouping of the hinge rows (ids may be numbered differently)
     assert len(set(zip(fh["hinge"], sh["hinge"]))) == sh["hinge"].nunique()
     assert len(fast.vertices[2]) == len(slow.vertices[2])
+
+
+@pytest.mark.parametrize("out", [1, 3])
+def test_slice_route_data_and_predictions_equal_the_polytope_route(monkeypatch, out):
+    """Oracle: the polytope route (slice route switched off) on the same data: points per
+    cell, is_data, points outside, a classifier's predicted classes; one output's
+    prediction is the network at the cell's centre. The slice route never looks for a start
+    cell."""
+    net = _net(out, 11 + out)
+    domain = cellgeom.Box([-2.0, -1.5], [2.5, 2.0])
+    X = np.random.default_rng(out).normal(size=(300, 2)) * 1.5
+
+    def no_start_key(*args):
+        raise AssertionError("the slice route needs no start cell")
+
+    with monkeypatch.context() as m:
+        m.setattr(network_module, "_start_key", no_start_key)
+        fast = cellgeom.partition(net, domain, X, cells="all", progress=False)
+    assert fast.info["route"] == "slice"
+    monkeypatch.setattr(network_module, "_partition_plane", lambda *a, **k: None)
+    slow = cellgeom.partition(net, domain, X, cells="all", progress=False)
+    assert list(fast.keys) == list(slow.keys)
+    assert list(fast.cells.columns) == list(slow.cells.columns)
+    assert fast.info["n_points_outside"] == slow.info["n_points_outside"] > 0
+    for col in ("n_points", "is_data"):
+        np.testing.assert_array_equal(fast.cells[col], slow.cells[col])
+    assert fast.cells["n_points"].sum() == 300 - fast.info["n_points_outside"]
+    if out > 1:
+        np.testing.assert_array_equal(fast.cells["prediction"], slow.cells["prediction"])
+    else:  # the output at each cell's own centre (centres need not be unique)
+        with torch.no_grad():
+            at_centers = net(torch.tensor(fast.centers))[:, 0].numpy()
+        np.testing.assert_allclose(fast.cells["prediction"], at_centers, rtol=1e-12,
+                                   atol=1e-12)
+    np.testing.assert_array_equal(fast.locate(X[:20]), slow.locate(X[:20]))
