@@ -8,7 +8,7 @@ lengths/areas, centroids and dihedral angles; and the Minkowski closure holds.
 """
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cellgeom.geometry import Box, batch_polytope_geometry, chebyshev_centers
@@ -68,13 +68,16 @@ def test_arrangement_cells_equal_the_qhull_route_field_by_field(n, k, seed):
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(n=st.integers(3, 5), extra=st.integers(1, 3), seed=st.integers(0, 10**6))
+@example(n=5, extra=3, seed=7383)  # the common vertex 2.4e-12 from the point
 def test_hyperplanes_through_one_point_equal_the_qhull_route(n, extra, seed):
     """Every cell has a vertex where k > n hyperplanes meet (the double description's
-    combinatorial edge test, and merged vertices on the Qhull side)."""
+    combinatorial edge test, and merged vertices on the Qhull side). Each n-subset of the
+    hyperplanes gives that vertex with its own rounding, and vertices within tol / 100
+    are merged into one, so it lies within tol / 100 of the point, not closer."""
     polys, centers, tol = arrangement_cells(n, n + extra, seed, n_points=30,
                                             through=np.full(n, 0.5))
     got = assert_matches_oracle(polys, centers, tol)
-    assert all(np.any(np.linalg.norm(g.vertices - 0.5, axis=1) < 1e-12) for g in got)
+    assert all(np.any(np.linalg.norm(g.vertices - 0.5, axis=1) <= tol / 100) for g in got)
 
 
 @pytest.mark.parametrize("n", [2, 3, 4, 5, 6])
