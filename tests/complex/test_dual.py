@@ -339,3 +339,50 @@ def test_corner_pairs_equal_all_pairs_meeting_end_to_end_on_two_axes(n, grid):
     got = _corner_pairs(lo, hi)
     assert len(expected) > 0
     assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 7, 8, 9, 16, 100, 128, 129, 257, 1000])
+def test_segment_sums_round_as_numpy_sums(n):
+    """Oracle: ``ndarray.sum`` of each segment, bit for bit (NumPy's pairwise sum)."""
+    from cellgeom.complex._fan_kernel import segment_sums
+
+    rng = np.random.default_rng(n)
+    x = rng.random(3 * n + 5) * 10.0 ** rng.integers(-12, 3, size=3 * n + 5)
+    starts = np.array([0, n, n + 2, 2 * n + 2], dtype=np.int64)
+    counts = np.array([n, 2, n, n + 3], dtype=np.int64)
+    got = segment_sums(x, starts, counts)
+    want = [x[s:s + c].sum() for s, c in zip(starts, counts)]
+    assert np.array_equal(got, want)
+
+
+def test_fan_weights_equal_the_mean_over_each_star():
+    """Oracle: the definition, carrier by carrier (every (p+1)-subset of the carrier's star
+    that is a simplex with a full-dimensional carrier; the mean of their weights)."""
+    from cellgeom.complex import dual
+
+    seen = []
+    fan_means = dual._fan_means
+
+    def checked(p, carriers, info, index, out, has_top):
+        got = fan_means(p, carriers, info, index, out, has_top)
+        for g, c in enumerate(carriers.tolist()):
+            star = info.sids[info.sptr[c]:info.sptr[c + 1]]
+            sub = np.array(list(itertools.combinations(star.tolist(), p + 1)), dtype=np.int64)
+            pos = index.find(p, sub.reshape(-1, p + 1))
+            pos = pos[pos >= 0]
+            pos = pos[has_top[pos]]
+            assert got[g] == (out[pos].mean() if pos.size else float(info.vol[c]))
+        seen.append(len(carriers))
+        return got
+
+    rng = np.random.default_rng(5)
+    X = np.floor(rng.random((1500, 4)) * 4) / 4  # grid data: cells meeting in fans
+    tree = DecisionTreeRegressor(max_leaf_nodes=60, random_state=0).fit(X, rng.random(1500))
+    part = cellgeom.partition(tree, cellgeom.Box(np.zeros(4), np.ones(4)), cells="all",
+                              progress=False)
+    dual._fan_means = checked
+    try:
+        cellgeom.build_complex(part)
+    finally:
+        dual._fan_means = fan_means
+    assert sum(seen) > 0

@@ -38,6 +38,7 @@ import numpy as np
 from ..core import BoxPartition, vector_columns
 from ..geometry import flat_volume_centroid
 from ._corner_kernel import corner_pair_candidates
+from ._fan_kernel import segment_sums
 from ._strata_kernels import (
     box_extend,
     box_touching,
@@ -233,16 +234,44 @@ def _weights(p, simp, info, index, facet_volumes):
     if inner.size:
         first = info.ptr[inner]  # the carrier of least codimension comes first
         keys, uniq, inv = np.unique(info.key[first], return_index=True, return_inverse=True)
-        means = np.empty(len(keys))
-        for g, c in enumerate(first[uniq].tolist()):
-            star = info.sids[info.sptr[c]:info.sptr[c + 1]]
-            sub = np.array(list(combinations(star.tolist(), p + 1)), dtype=np.int64)
-            pos = index.find(p, sub)
-            pos = pos[pos >= 0]
-            pos = pos[has_top[pos]]
-            means[g] = out[pos].mean() if pos.size else float(info.vol[c])
-        out[inner] = means[inv.ravel()]
+        out[inner] = _fan_means(p, first[uniq], info, index, out, has_top)[inv.ravel()]
     return out
+
+
+#: at most this many (p+1)-subsets of stars looked up at once (bounds the memory)
+_FAN_ROWS = 1 << 21
+
+
+def _fan_means(p, carriers, info, index, out, has_top):
+    """Per carrier c: the mean weight of the p-simplices with a full-dimensional carrier
+    among the (p+1)-subsets of c's star, or c's own volume when there are none.
+
+    Carriers with stars of one size are done together: their subsets (each star's in
+    ``itertools.combinations`` order) looked up at once, and the kept weights summed per
+    carrier as ``mean`` sums them (:func:`segment_sums`: the same roundings).
+    """
+    sizes = info.sptr[carriers + 1] - info.sptr[carriers]
+    means = np.empty(len(carriers))
+    for size in np.unique(sizes).tolist():
+        group = np.flatnonzero(sizes == size)
+        subsets = np.array(list(combinations(range(size), p + 1)), dtype=np.int64)
+        subsets = subsets.reshape(-1, p + 1)
+        step = max(1, _FAN_ROWS // max(len(subsets), 1))
+        for lo in range(0, len(group), step):
+            part = group[lo:lo + step]
+            stars = info.sids[info.sptr[carriers[part]][:, None] + np.arange(size)]
+            rows = stars[:, subsets].reshape(-1, p + 1)  # carrier-major, subsets in order
+            pos = index.find(p, rows)
+            keep = pos >= 0
+            keep[keep] = has_top[pos[keep]]
+            owner = np.repeat(np.arange(len(part)), len(subsets))[keep]
+            weights = out[pos[keep]]
+            counts = np.bincount(owner, minlength=len(part))
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+            sums = segment_sums(np.ascontiguousarray(weights), starts, counts)
+            means[part] = np.where(counts > 0, sums / np.maximum(counts, 1),
+                                   info.vol[carriers[part]].astype(float))
+    return means
 
 
 def _padded_keys(ptr, ids):
