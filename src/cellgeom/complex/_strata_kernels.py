@@ -184,6 +184,8 @@ def box_extend(cand, tau, r_ptr, r_lo, r_hi, lo, hi, nptr, nids, cells=False):
                             meets = False
                     elif not (lo[c, j] <= L[j] and L[j] <= hi[c, j]):
                         meets = False
+                    if not meets:  # (containing J implies meeting it): c is out
+                        break
                 if contains:
                     frac += _solid_share(lo, hi, c, x)
                     star[k] = c
