@@ -79,14 +79,14 @@ def test_string_column_without_arrow_equals_arrow_column():
     same strings in a column pandas stores like a column of str."""
     text = (np.array([[0, 1, 1], [1, 0, 0]], dtype=np.uint8) + 48)
     lengths = np.array([0, 3, 0, 3, 0])
-    column = fn._string_column(text, lengths)
+    column = fn.string_column(text, lengths)
     expected = ["", "011", "", "100", ""]
     frame = pd.DataFrame({"a": np.zeros(5)})
     frame.insert(0, "key", column)
     reference = pd.DataFrame({"key": np.array(expected, dtype=object)})
     assert frame["key"].dtype == reference["key"].dtype
     assert list(frame["key"]) == expected
-    assert list(fn._string_column(text[:0], np.zeros(2, dtype=np.int64))) == ["", ""]
+    assert list(fn.string_column(text[:0], np.zeros(2, dtype=np.int64))) == ["", ""]
     assert list(fn._object_strings(text, lengths)) == expected
     assert list(fn._object_strings(text[:0], np.zeros(2, dtype=np.int64))) == ["", ""]
 

@@ -356,11 +356,8 @@ def _corner_pairs(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         rlo[:, j], rhi[:, j] = inv[:m], inv[m:]
         size[j] = len(vals)
     a, c = corner_pair_candidates(rlo, rhi, size, lo, hi)  # compiled join (repeats)
-    if not a.size:
-        return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.column_stack([a, c])
-    key = np.unique(pairs[:, 0] * m + pairs[:, 1])  # 1-D keys: row-wise unique is slow
-    return np.column_stack([key // m, key % m])
+    key = np.unique(a * m + c)  # 1-D keys: row-wise unique is slow
+    return np.column_stack([key // m, key % m]).reshape(-1, 2)
 
 
 class _VertexStrata:

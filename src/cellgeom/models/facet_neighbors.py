@@ -148,10 +148,10 @@ def _flip_bit_route(keys, groups, neighbor_key, redirect):
     text += 48
     lengths = np.zeros(total, dtype=np.int64)
     lengths[outside] = width
-    return neighbor, _string_column(text, lengths)
+    return neighbor, string_column(text, lengths)
 
 
-def _string_column(text: np.ndarray, lengths: np.ndarray):
+def string_column(text: np.ndarray, lengths: np.ndarray):
     """A column of ``len(lengths)`` strings: row i is the next ``lengths[i]`` bytes of the
     ASCII buffer ``text``. Built as one Arrow buffer where pandas keeps its strings in
     Arrow (no Python string per row), else as an object array of str."""
@@ -168,7 +168,7 @@ def _string_column(text: np.ndarray, lengths: np.ndarray):
 
 
 def _object_strings(text: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """:func:`_string_column` as an object array of str (rows of ``text`` are equally
+    """:func:`string_column` as an object array of str (rows of ``text`` are equally
     long: each row with ``lengths > 0`` takes the next one)."""
     out = np.full(lengths.size, "", dtype=object)
     if text.size:
