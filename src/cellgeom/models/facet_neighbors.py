@@ -27,7 +27,7 @@ import pandas as pd
 
 from .coincident import key_across
 
-__all__ = ["flip_bit", "facet_neighbors"]
+__all__ = ["flip_bit", "facet_neighbors", "string_column"]
 
 
 def flip_bit(key: str, k: int) -> str:
