@@ -24,7 +24,7 @@ __all__ = ["run_demo"]
 def _analyse(name, title, model, X, out: Path, progress: bool, quiet: bool, **kw):
     t0 = time.perf_counter()
     part = partition(model, data=X, cells="all", progress=progress, **kw)
-    cx = build_complex(part)
+    cx = build_complex(part, progress=progress)
     page = write_report(cx, out / f"{name}.html", title=title, data=X, progress=progress)
     cx.save(out / f"{name}.npz")
     seconds = time.perf_counter() - t0

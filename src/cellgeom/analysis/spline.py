@@ -256,7 +256,7 @@ class SimplicialSpline(BaseEstimator):
             keys = simplex_weight.keys() if isinstance(simplex_weight, dict) else \
                 range(2, 2 + len(np.atleast_1d(simplex_weight)))
             max_dim = max([1, *keys])
-        cx = build_complex(part, max_dim=max_dim)
+        cx = build_complex(part, max_dim=max_dim, progress=self.progress)
         cell = part.locate(X)
         inside = cell >= 0
         if not np.any(inside):

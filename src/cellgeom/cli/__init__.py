@@ -179,7 +179,7 @@ def cmd_analyze(args) -> int:
         if options and str(exc).startswith("volume"):
             raise UsageError(f"--volume {args.volume!r}: {exc}") from None
         raise
-    cx = build_complex(part)
+    cx = build_complex(part, progress=progress)
     metrics = {} if table.labels is None else _score(model, X, table.labels)
     read = ""
     if table.header is not None:

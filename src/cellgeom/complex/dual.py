@@ -60,7 +60,7 @@ def has_dual_structure(partition) -> bool:
                 and len(partition.vertices) > 0)
 
 
-def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None):
+def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None, stage=None):
     """Simplices and Gram weights of the triangulated dual complex.
 
     Parameters
@@ -77,6 +77,9 @@ def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None):
     facet_pairs : int array (k, 2), optional
         The pairs of cells sharing a facet (boxes: with the pairs meeting at a corner,
         the touching pairs, found without a sweep).
+    stage : callable, optional
+        ``stage(name)`` is called as each stage starts ("cell order", "p-simplices",
+        "renumbering"), for a progress bar.
 
     Returns
     -------
@@ -86,12 +89,15 @@ def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None):
     """
     n, m = partition.dim, partition.n_cells
     top = n if max_dim is None else min(int(max_dim), n)
+    stage = stage or (lambda name: None)
+    stage("cell order")
     # built on the cells renumbered in the canonical order; mapped back at the end
     order = canonical_order(partition)
     rank = np.empty(m, dtype=np.int64)
     rank[order] = np.arange(m)
     if isinstance(partition, BoxPartition) and n == 2 and facet_pairs is not None:
         # closed form in the plane (same complex; see dual_plane)
+        stage("simplices (plane)")
         return dual_nerve_plane(partition.lo, partition.hi, partition.volumes, rank, facet_pairs,
                                 facet_volumes, top)
     if isinstance(partition, BoxPartition):
@@ -108,6 +114,7 @@ def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None):
     p = 1
     faces = [None]
     while p <= top and len(simplices[-1]):
+        stage(f"{p}-simplices")
         if p == 1:
             pairs = strata.pairs() if m > 1 else np.zeros((0, 2), np.int64)
             chunks = [(pairs, np.column_stack([pairs[:, 1], pairs[:, 0]]))]
@@ -130,6 +137,7 @@ def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None):
         index.add(new, faces[-1])
         volumes.append(_weights(p, new, info, index, shared_volumes))
         p += 1
+    stage("renumbering")
     return _renumber(simplices, volumes, faces, order)
 
 

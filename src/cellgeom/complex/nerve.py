@@ -20,7 +20,8 @@ import numpy as np
 from .chains import SimplexIndex
 from .dual import dual_nerve, has_dual_structure
 
-__all__ = ["nerve", "build_nerve", "RULES", "clique_chunks", "facet_edges", "facet_pair_volumes"]
+__all__ = ["nerve", "build_nerve", "RULES", "clique_chunks", "facet_edges", "facet_pair_volumes",
+           "stage"]
 
 RULES = ("dual", "facet", "cech")
 
@@ -33,6 +34,16 @@ def nerve(partition, rule: str = "dual", max_dim: int | None = None):
     return build_nerve(partition, rule, max_dim)[:2]
 
 
+def stage(bar, name: str) -> None:
+    """Show on a build's progress bar that the stage ``name`` starts now, counting the
+    stage before it as done (``bar``: a tqdm bar created with desc "complex", or None)."""
+    if bar is None or bar.disable:
+        return
+    if bar.desc != "complex":  # a stage was running
+        bar.update(1)
+    bar.set_description(f"complex: {name}")
+
+
 def _index_of(simplices, faces):
     index = SimplexIndex(simplices[:1])
     for s, f in zip(simplices[1:], faces[1:]):
@@ -40,8 +51,10 @@ def _index_of(simplices, faces):
     return index
 
 
-def build_nerve(partition, rule: str = "dual", max_dim: int | None = None):
+def build_nerve(partition, rule: str = "dual", max_dim: int | None = None, bar=None):
     """Simplices of the nerve and the diagonal of each Gram matrix.
+
+    ``bar`` (a tqdm bar, optional) is told each stage as it starts (:func:`stage`).
 
     Returns
     -------
@@ -64,17 +77,23 @@ def build_nerve(partition, rule: str = "dual", max_dim: int | None = None):
     if max_dim is not None and (isinstance(max_dim, bool)
                                 or not isinstance(max_dim, (int, np.integer)) or max_dim < 0):
         raise ValueError(f"max_dim must be a non-negative integer or None, got {max_dim!r}.")
-    facets = facet_edges(partition) if rule in ("dual", "facet") else None
+    if rule in ("dual", "facet"):
+        stage(bar, "facet edges")
+        facets = facet_edges(partition)
+    else:
+        facets = None
     if rule == "dual" and has_dual_structure(partition):
         simplices, volumes, faces = dual_nerve(
             partition, max_dim, clique_chunks,
-            lambda pairs: facet_pair_volumes(partition, pairs, facets), facets[0])
+            lambda pairs: facet_pair_volumes(partition, pairs, facets), facets[0],
+            stage=lambda name: stage(bar, name))
         return simplices, volumes, facets, _index_of(simplices, faces)
     # "facet", and "dual" on a partition without vertices (high-dimensional route): the
     # facet nerve, which is the dual complex wherever at most k+1 cells meet at a
     # codimension-k face (general position)
     simplices = [np.arange(m, dtype=np.int64)[:, None]]
     volumes = [partition.volumes.astype(float)]
+    stage(bar, "1-simplices")
     if rule in ("facet", "dual"):
         top = n if max_dim is None else min(max_dim, n)
         edges, edge_vol = facets
@@ -90,6 +109,7 @@ def build_nerve(partition, rule: str = "dual", max_dim: int | None = None):
     index.add(edges, np.column_stack([edges[:, 1], edges[:, 0]]) if len(edges) else None)
     p = 2
     while (top is None or p <= top) and len(simplices[-1]):
+        stage(bar, f"{p}-simplices")
         if rule == "cech":
             new = _cech_simplices(groups, p)
             new_vol = np.array([partition.common_piece(s)[1] for s in new]) if len(new) else \

@@ -4,12 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from tqdm.auto import tqdm
 
 from ..core import Partition
 from .chains import SimplexIndex, betti_from_boundaries
 from .gram import gram_matrices, smallest_eigenvalue, warn_if_not_positive_definite
 from .io import read_complex_parts, save_complex
-from .nerve import RULES, build_nerve, facet_pair_volumes
+from .nerve import RULES, build_nerve, facet_pair_volumes, stage
 
 __all__ = ["RiemannianComplex", "build_complex", "load"]
 
@@ -206,7 +207,7 @@ class RiemannianComplex:
 
 
 def build_complex(partition, rule: str = "dual", metric: str = "diagonal",
-                  max_dim: int | None = None) -> RiemannianComplex:
+                  max_dim: int | None = None, *, progress: bool = True) -> RiemannianComplex:
     """The Riemannian nerve complex of a partition (THEORY.md section 3).
 
     Parameters
@@ -229,6 +230,10 @@ def build_complex(partition, rule: str = "dual", metric: str = "diagonal",
     max_dim : int, optional
         Highest simplex dimension built (default: n for "dual" and "facet", all for
         "cech").
+    progress : bool, default True
+        Show a progress bar over the stages of the build (facet edges, cell order,
+        the simplices of each dimension, renumbering, Gram matrices), removed when done.
+        A 100k-leaf tree in 8-D takes about 20 s for its vertices and edges.
 
     Examples
     --------
@@ -250,8 +255,11 @@ def build_complex(partition, rule: str = "dual", metric: str = "diagonal",
         raise ValueError("the partition has no cells: nothing to build a complex on.")
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}.")
-    simplices, volumes, facets, index = build_nerve(partition, rule=rule, max_dim=max_dim)
-    return RiemannianComplex(partition, simplices, volumes, rule, metric, facets, index)
+    with tqdm(desc="complex", unit="stage", disable=not progress, leave=False) as bar:
+        simplices, volumes, facets, index = build_nerve(partition, rule=rule, max_dim=max_dim,
+                                                        bar=bar)
+        stage(bar, "Gram matrices")
+        return RiemannianComplex(partition, simplices, volumes, rule, metric, facets, index)
 
 
 def load(path) -> RiemannianComplex:

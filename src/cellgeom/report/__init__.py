@@ -28,14 +28,14 @@ _MAX_HINGE_ROWS = 200_000
 _DOMAIN_AXES = 3
 
 
-def _split(obj):
+def _split(obj, progress: bool):
     from ..complex import RiemannianComplex, build_complex
     from ..core import Partition
 
     if isinstance(obj, RiemannianComplex):
         return obj.partition, obj
     if isinstance(obj, Partition):
-        return obj, build_complex(obj)
+        return obj, build_complex(obj, progress=progress)
     raise TypeError(
         "write_report() takes a cellgeom Partition or RiemannianComplex, got "
         f"{type(obj).__name__}.")
@@ -234,7 +234,7 @@ def write_report(complex_or_partition, path, title: str = "cellgeom report", dat
         raise TypeError(f"title must be a string, got {type(title).__name__}.")
     _check_metrics(metrics)
     with tqdm(total=4, desc="report", disable=not progress, leave=False) as bar:
-        part, cx = _split(complex_or_partition)
+        part, cx = _split(complex_or_partition, progress)
         names = axis_names(part, feature_names)
         if data is not None:
             from ..core import check_data

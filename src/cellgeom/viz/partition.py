@@ -228,7 +228,7 @@ def plot_partition(
         if cx is None:
             from ..complex import build_complex
 
-            cx = build_complex(part)
+            cx = build_complex(part, progress=False)  # a drawing: no bar
         handles.append(_draw_nerve(ax, cx, edge_color_by, edge_cmap, colorbar,
                                    LineCollection))
     if handles:
@@ -400,7 +400,7 @@ class PartitionDisplay:
         if show_nerve:
             from ..complex import build_complex
 
-            cx = build_complex(part)
+            cx = build_complex(part, progress=progress)
         disp = cls(part, cx, data=X if plot_data else None)
         return disp.plot(ax=ax, color_by=color_by, show_nerve=show_nerve, **kwargs)
 
