@@ -433,14 +433,14 @@ def _partition_cells(model, net, domain, data, cells, progress, tol, include_nei
                          "input features.")
     # the start cell of cells="all" is found only if the slice route declines (it needs none)
     keys, counts, expand, data_keys, n_outside = seed_keys(
-        model.keys, domain, data, cells, include_neighbors, start_key=lambda: None)
+        model.keys, domain, data, cells, include_neighbors)
     info = {"n_points_outside": n_outside, "upto_layer": model.upto_layer,
             "n_units": model.n_units}
     part = None
     if model.input_shape == (2,) and cells == "all" and model.upto_layer == len(model.sizes):
         part = _partition_plane(model, net, domain, tol, info)  # the exact slice engine
     if part is None:
-        if keys == [None]:
+        if not keys:  # cells="all": the cell to grow from
             keys = [_start_key(model, domain)]
         part = build_polytope_partition(
             domain=domain, keys=keys, constraints=model.constraints,

@@ -370,15 +370,17 @@ class _Build:
         return new_keys, new_geoms
 
 
-def seed_keys(keys_of, domain: Box, data, cells: str, include_neighbors: bool, start_key):
+def seed_keys(keys_of, domain: Box, data, cells: str, include_neighbors: bool,
+              start_key=None):
     """Where a key-based adapter starts: the cells holding data, or one cell to grow from.
 
     Parameters
     ----------
     keys_of : callable
         ``keys_of(X) -> array of str``, the model's cell key of each point.
-    start_key : callable
-        ``start_key() -> str``, a full-dimensional cell to enumerate from (cells="all").
+    start_key : callable or None
+        ``start_key() -> str``, a full-dimensional cell to enumerate from (cells="all");
+        None when the caller finds it (only if it needs one): ``keys`` is then empty.
 
     Returns
     -------
@@ -401,7 +403,7 @@ def seed_keys(keys_of, domain: Box, data, cells: str, include_neighbors: bool, s
             raise ValueError("No data point lies inside the domain box.")
         return [str(k) for k in keys], counts, (1 if include_neighbors else 0), data_keys, \
             n_outside
-    return [start_key()], None, -1, data_keys, n_outside
+    return [] if start_key is None else [start_key()], None, -1, data_keys, n_outside
 
 
 class KeyLocator:
