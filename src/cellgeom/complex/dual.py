@@ -130,14 +130,21 @@ def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None, stag
         new = np.concatenate(kept) if kept else np.zeros((0, p + 1), np.int64)
         if len(new) == 0:
             break
+        new_faces = np.concatenate(kept_faces)
         info = _Carriers.concat(carriers)
-        strata.commit(info)
+        # the candidates are dropped before the weights are computed (at 100k cells in
+        # 8-D they hold GBs), and the carriers' boxes kept only if they are extended
+        chunks = pairs = cand = cand_faces = keep = kept = kept_faces = carriers = None
+        if p < top:
+            strata.commit(info)
         simplices.append(new)
-        faces.append(np.concatenate(kept_faces))
+        faces.append(new_faces)
         index.add(new, faces[-1])
         volumes.append(_weights(p, new, info, index, shared_volumes))
+        info = None
         p += 1
     stage("renumbering")
+    strata = None
     return _renumber(simplices, volumes, faces, order)
 
 
