@@ -39,9 +39,11 @@ def stage(bar, name: str) -> None:
     stage before it as done (``bar``: a tqdm bar created with desc "complex", or None)."""
     if bar is None or bar.disable:
         return
-    if bar.desc != "complex":  # a stage was running
+    running = bar.desc != "complex"
+    bar.set_description_str(f"complex: {name}", refresh=False)
+    if running:  # count the stage before as done
         bar.update(1)
-    bar.set_description(f"complex: {name}")
+    bar.refresh()
 
 
 def _index_of(simplices, faces):

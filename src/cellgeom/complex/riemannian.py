@@ -255,7 +255,9 @@ def build_complex(partition, rule: str = "dual", metric: str = "diagonal",
         raise ValueError("the partition has no cells: nothing to build a complex on.")
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}.")
-    with tqdm(desc="complex", unit="stage", disable=not progress, leave=False) as bar:
+    # no total: the stages are few and uneven (the top dimension can take most of the time)
+    with tqdm(desc="complex", bar_format="{desc} [{elapsed}]",
+              disable=not progress, leave=False) as bar:
         simplices, volumes, facets, index = build_nerve(partition, rule=rule, max_dim=max_dim,
                                                         bar=bar)
         stage(bar, "Gram matrices")
