@@ -9,6 +9,8 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.cluster import KMeans
 from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
 from sklearn.tree import DecisionTreeRegressor
@@ -353,6 +355,32 @@ def test_segment_sums_round_as_numpy_sums(n):
     got = segment_sums(x, starts, counts)
     want = [x[s:s + c].sum() for s, c in zip(starts, counts)]
     assert np.array_equal(got, want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 300), st.integers(1, 4), st.integers(0, 3))
+def test_group_rows_equals_numpy_unique_on_byte_keys(seed, size, width, n_values):
+    """Oracle: ``np.unique`` on the rows' bytes (void keys): same groups, the same first row
+    of each, the same sizes; -0.0 and 0.0 are different bytes, so different groups."""
+    from cellgeom.complex._group_kernel import group_rows
+
+    rng = np.random.default_rng(seed)
+    values = np.array([0.0, -0.0, 1.5, 1e-300, np.inf][:n_values + 1])
+    left = values[rng.integers(0, len(values), (size, width))]
+    right = rng.integers(-1, 2, (size, 1))  # ints as the second block, as vertex carriers
+    rows = rng.permutation(size)[:size - size // 4]
+    inverse, first, counts = group_rows(left, right, rows)
+    both = np.ascontiguousarray(np.hstack([left.view(np.int64), right])[rows])
+    keys = both.view(np.dtype((np.void, 8 * both.shape[1]))).ravel()
+    _, want_first, want_inverse, want_counts = np.unique(
+        keys, return_index=True, return_inverse=True, return_counts=True)
+    # groups are numbered by first appearance here, by sorted key in np.unique
+    assert np.array_equal(np.sort(first), np.sort(want_first))
+    relabel = np.empty(len(first), dtype=np.int64)
+    relabel[inverse[first]] = want_inverse.ravel()[first]
+    assert np.array_equal(relabel[inverse], want_inverse.ravel())
+    assert np.array_equal(counts, want_counts[relabel])
+    assert np.array_equal(first, np.sort(first))  # first appearance order
 
 
 def test_fan_weights_equal_the_mean_over_each_star():

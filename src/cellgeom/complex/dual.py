@@ -39,6 +39,7 @@ from ..core import BoxPartition, vector_columns
 from ..geometry import flat_volume_centroid
 from ._corner_kernel import corner_pair_candidates
 from ._fan_kernel import segment_sums
+from ._group_kernel import group_rows
 from ._strata_kernels import (
     box_extend,
     box_touching,
@@ -200,25 +201,23 @@ def _round_sig(x, digits):
 
 class _Carriers:
     """The faces of the partition carrying each new simplex (CSR over the simplices):
-    an exact identity per face (:meth:`keys`), its codimension and volume, the cells
+    an exact identity per face (:meth:`groups`), its codimension and volume, the cells
     around it, and whatever the strata oracle keeps to extend the simplex later
-    (``extra``; for boxes the faces' own boxes ``(lo, hi)``, which are their identity:
-    ``key`` is then None and the keys of the rows asked for are built from them)."""
+    (``extra``). The identity is ``key``, int64 rows (face-to-face partitions: the cells
+    around the face), or for boxes (``key`` None) the faces' own boxes ``extra = (lo,
+    hi)``, read in place: at p = 1 a 100k-leaf 8-D tree has 10M+ carriers, whose keys
+    written out took 1.9 GB."""
 
     def __init__(self, ptr, key, codim, vol, sptr, sids, extra=None):
         self.ptr, self.key, self.codim, self.vol = ptr, key, codim, vol
         self.sptr, self.sids, self.extra = sptr, sids, extra
 
-    def keys(self, rows) -> np.ndarray:
-        """Exact, comparable keys of the carriers ``rows`` (indices or a mask). Boxes build
-        them for those rows only: at p = 1 a 100k-leaf 8-D tree has 10M+ carriers, and
-        the keys of all of them (1.9 GB) took 2.4 s to write while only the few inside a
-        fan are read."""
+    def groups(self, rows):
+        """The carriers ``rows`` (indices) grouped by face: :func:`group_rows`' group of
+        each row, first row of each group and group sizes."""
         if self.key is not None:
-            return self.key[rows]
-        lo, hi = self.extra
-        key = np.ascontiguousarray(np.hstack([lo[rows], hi[rows]]))
-        return key.view(np.dtype((np.void, 8 * key.shape[1]))).ravel()
+            return group_rows(self.key, self.key[:, :0], rows)
+        return group_rows(*self.extra, rows)
 
     @staticmethod
     def concat(parts):
@@ -234,7 +233,11 @@ class _Carriers:
         if parts[0].extra is not None:
             extra = tuple(np.concatenate([c.extra[i] for c in parts])
                           for i in range(len(parts[0].extra)))
-        key = None if parts[0].key is None else np.concatenate([c.key for c in parts])
+        key = None
+        if parts[0].key is not None:  # rows padded with -1 to one width, as each part's
+            width = max(c.key.shape[1] for c in parts)
+            key = np.concatenate([np.pad(c.key, ((0, 0), (0, width - c.key.shape[1])),
+                                         constant_values=-1) for c in parts])
         return _Carriers(np.concatenate(ptr), key,
                          np.concatenate([c.codim for c in parts]),
                          np.concatenate([c.vol for c in parts]), np.concatenate(sptr),
@@ -256,14 +259,14 @@ def _weights(p, simp, info, index, facet_volumes):
     if np.any(top) and p == 1:  # a facet carries the one edge of its two cells
         np.add.at(out, row[top], facet_volumes(simp[row[top]]))
     elif np.any(top):
-        _, inv, t = np.unique(info.keys(top), return_inverse=True, return_counts=True)
-        np.add.at(out, row[top], info.vol[top] / t[inv.ravel()])
+        inv, _, t = info.groups(np.flatnonzero(top))
+        np.add.at(out, row[top], info.vol[top] / t[inv])
     has_top = np.bincount(row[top], minlength=k) > 0
     inner = np.flatnonzero(~has_top)
     if inner.size:
         first = info.ptr[inner]  # the carrier of least codimension comes first
-        keys, uniq, inv = np.unique(info.keys(first), return_index=True, return_inverse=True)
-        out[inner] = _fan_means(p, first[uniq], info, index, out, has_top)[inv.ravel()]
+        inv, uniq, _ = info.groups(first)
+        out[inner] = _fan_means(p, first[uniq], info, index, out, has_top)[inv]
     return out
 
 
@@ -304,8 +307,8 @@ def _fan_means(p, carriers, info, index, out, has_top):
 
 
 def _padded_keys(ptr, ids):
-    """One exact, comparable key per row of a CSR list (its length, then its entries
-    padded with -1)."""
+    """One exact, comparable int64 row per row of a CSR list (its length, then its
+    entries padded with -1)."""
     lengths = np.diff(ptr)
     width = int(lengths.max()) if lengths.size else 0
     rows = np.full((len(lengths), width + 1), -1, dtype=np.int64)
@@ -313,8 +316,7 @@ def _padded_keys(ptr, ids):
     r = np.repeat(np.arange(len(lengths)), lengths)
     c = np.arange(len(ids)) - np.repeat(ptr[:-1], lengths) + 1
     rows[r, c] = ids
-    rows = np.ascontiguousarray(rows)
-    return rows.view(np.dtype((np.void, 8 * rows.shape[1]))).ravel()
+    return rows
 
 
 class _BoxStrata:
