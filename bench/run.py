@@ -58,8 +58,13 @@ def main(argv=None) -> int:
                         help="comma-separated names: run only bench_<NAME>.py")
     args = parser.parse_args(argv)
     modules = sorted(p.stem for p in HERE.glob("bench_*.py"))
-    if args.only:
-        wanted = {f"bench_{name.strip()}" for name in args.only.split(",")}
+    if args.only:  # "complex" or "bench_complex"
+        wanted = {"bench_" + name.strip().removeprefix("bench_")
+                  for name in args.only.split(",")}
+        unknown = sorted(wanted - set(modules))
+        if unknown:
+            parser.error(f"--only: no module {', '.join(unknown)} in bench/ (have "
+                         f"{', '.join(m.removeprefix('bench_') for m in modules)})")
         modules = [m for m in modules if m in wanted]
     sections = _read_sections(Path(args.out)) if args.only else {}
     failed = False
