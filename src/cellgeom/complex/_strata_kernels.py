@@ -63,6 +63,23 @@ def _solid_share(lo, hi, c, x):
 
 
 @njit(cache=True)
+def _v0_first(star, k, v0):
+    """Order ``star[:k]`` (which holds v0) as v0 followed by the others increasing."""
+    for i in range(k):
+        if star[i] == v0:
+            star[i] = star[0]
+            star[0] = v0
+            break
+    for i in range(2, k):
+        v = star[i]
+        t = i - 1
+        while t >= 1 and star[t] > v:
+            star[t + 1] = star[t]
+            t -= 1
+        star[t + 1] = v
+
+
+@njit(cache=True)
 def _star_at(x, c0, lo, hi, nptr, nids, out):
     """Cells among c0 and its touching neighbours whose closed box holds the point x
     (sorted, written to ``out``), and the sum of their solid-angle fractions at x (1 when
@@ -143,6 +160,14 @@ def box_extend(cand, tau, r_ptr, r_lo, r_hi, lo, hi, nptr, nids, cells=False):
         v0 = cand[r, 0]
         t = tau[r]
         first = used
+        # every box meeting a J below is a neighbour of each cell of the candidate (J lies
+        # in all their closures): scan the shortest list. v0, first in the canonical order
+        # (largest box), has the longest one more often than not
+        scan = v0
+        for i in range(1, w):
+            c = cand[r, i]
+            if nptr[c + 1] - nptr[c] < nptr[scan + 1] - nptr[scan]:
+                scan = c
         for g in range(r_ptr[t], r_ptr[t + 1]):
             empty = False
             for j in range(n):
@@ -172,8 +197,8 @@ def box_extend(cand, tau, r_ptr, r_lo, r_hi, lo, hi, nptr, nids, cells=False):
                     star[k] = c
                     k += 1
                 lowest = min(v0, t)
-            for q in range(nptr[v0] - 1, nptr[v0 + 1] if flat != 1 else nptr[v0] - 1):
-                c = v0 if q < nptr[v0] else nids[q]
+            for q in range(nptr[scan] - 1, nptr[scan + 1] if flat != 1 else nptr[scan] - 1):
+                c = scan if q < nptr[scan] else nids[q]
                 contains = True
                 meets = True
                 for j in range(n):
@@ -187,7 +212,7 @@ def box_extend(cand, tau, r_ptr, r_lo, r_hi, lo, hi, nptr, nids, cells=False):
                     if not meets:  # (containing J implies meeting it): c is out
                         break
                 if contains:
-                    frac += _solid_share(lo, hi, c, x)
+                    frac += _solid_share(lo, hi, c, x)  # (sums of powers of 1/2: exact)
                     star[k] = c
                     k += 1
                     if c < lowest:
@@ -195,6 +220,8 @@ def box_extend(cand, tau, r_ptr, r_lo, r_hi, lo, hi, nptr, nids, cells=False):
                 elif meets:
                     split[n_split] = c
                     n_split += 1
+            if scan != v0 and flat != 1:  # the star as v0's scan lists it: v0, the rest up
+                _v0_first(star, k, v0)
             if n_split == 0:
                 # relint J is one stratum, and its closure is J itself
                 if lowest < v0 or abs(frac - 1.0) > 1e-9:
@@ -272,7 +299,7 @@ def box_extend(cand, tau, r_ptr, r_lo, r_hi, lo, hi, nptr, nids, cells=False):
                         x[j] = 0.5 * (cuts[j, i] + cuts[j, i + 1])
                     else:
                         x[j] = L[j]
-                k, frac = _star_at(x, v0, lo, hi, nptr, nids, star)
+                k, frac = _star_at(x, scan, lo, hi, nptr, nids, star)
                 if k == 0 or star[0] != v0 or abs(frac - 1.0) > 1e-9:
                     continue
                 # the stratum of x: the intersection of the cells around it
