@@ -214,18 +214,23 @@ def clique_chunks(index: SimplexIndex, p: int, edges: np.ndarray):
         rows = np.repeat(np.arange(len(block)), counts)
         offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
         w = up[indptr[last][rows] + offsets, 1]
-        prev_row = start_row + rows
-        faces = np.empty((len(w), width), dtype=np.int64)
-        faces[:, p] = prev_row
-        ok = np.ones(len(w), dtype=bool)
+        # facet by facet, only the rows whose earlier facets were all found are looked up
+        # (most extensions are rejected)
+        alive = np.arange(len(w))
+        found = []  # per facet so far: its position among the sorted keys, per alive row
         for i in range(p):  # the facet without vertex i: (prev without vertex i) + w
-            key = prev_faces[prev_row, i] * m + w
+            key = prev_faces[start_row + rows[alive], i] * m + w[alive]
             pos = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
             hit = keys[pos] == key
+            alive = alive[hit]
+            found = [f[hit] for f in found] + [pos[hit]]
+        faces = np.empty((len(alive), width), dtype=np.int64)
+        for i, pos in enumerate(found):
             faces[:, i] = pos if order_prev is None else order_prev[pos]
-            ok &= hit
-        cand = np.column_stack([block[rows], w])[ok]
-        faces = faces[ok]
+        faces[:, p] = start_row + rows[alive]
+        cand = np.empty((len(alive), width), dtype=np.int64)
+        cand[:, :p] = block[rows[alive]]
+        cand[:, p] = w[alive]
         if len(cand):
             yielded += len(cand)
             _check_memory(p, yielded, width, avail)
