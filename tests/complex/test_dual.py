@@ -383,6 +383,19 @@ def test_group_rows_equals_numpy_unique_on_byte_keys(seed, size, width, n_values
     assert np.array_equal(first, np.sort(first))  # first appearance order
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=12, unique=True), st.data())
+def test_star_from_another_scan_is_put_in_v0_scan_order(cells, data):
+    """Oracle: v0's own scan lists v0, then its neighbours increasing."""
+    from cellgeom.complex._strata_kernels import _v0_first
+
+    v0 = data.draw(st.sampled_from(cells))
+    star = np.array(cells + [99, 98], dtype=np.int64)  # past k: left alone
+    _v0_first(star, len(cells), v0)
+    assert star[:len(cells)].tolist() == [v0] + sorted(c for c in cells if c != v0)
+    assert star[len(cells):].tolist() == [99, 98]
+
+
 def test_fan_weights_equal_the_mean_over_each_star():
     """Oracle: the definition, carrier by carrier (every (p+1)-subset of the carrier's star
     that is a simplex with a full-dimensional carrier; the mean of their weights)."""

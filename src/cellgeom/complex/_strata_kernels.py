@@ -65,18 +65,10 @@ def _solid_share(lo, hi, c, x):
 @njit(cache=True)
 def _v0_first(star, k, v0):
     """Order ``star[:k]`` (which holds v0) as v0 followed by the others increasing."""
-    for i in range(k):
-        if star[i] == v0:
-            star[i] = star[0]
-            star[0] = v0
-            break
-    for i in range(2, k):
-        v = star[i]
-        t = i - 1
-        while t >= 1 and star[t] > v:
-            star[t + 1] = star[t]
-            t -= 1
-        star[t + 1] = v
+    star[:k].sort()
+    i = np.searchsorted(star[:k], v0)
+    star[1:i + 1] = star[:i].copy()
+    star[0] = v0
 
 
 @njit(cache=True)
@@ -160,9 +152,8 @@ def box_extend(cand, tau, r_ptr, r_lo, r_hi, lo, hi, nptr, nids, cells=False):
         v0 = cand[r, 0]
         t = tau[r]
         first = used
-        # every box meeting a J below is a neighbour of each cell of the candidate (J lies
-        # in all their closures): scan the shortest list. v0, first in the canonical order
-        # (largest box), has the longest one more often than not
+        # a box meeting J below touches every cell of the candidate (J lies in all their
+        # closures): scan the shortest neighbour list (v0, the largest box, often the longest)
         scan = v0
         for i in range(1, w):
             c = cand[r, i]
