@@ -41,9 +41,9 @@ def stage(bar, name: str) -> None:
         return
     running = bar.desc != "complex"
     bar.set_description_str(f"complex: {name}", refresh=False)
-    if running:  # count the stage before as done
-        bar.update(1)
-    bar.refresh()
+    # count the stage before as done; update draws the bar when its interval has passed
+    if not (running and bar.update(1)):
+        bar.refresh()
 
 
 def _index_of(simplices, faces):
