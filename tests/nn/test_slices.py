@@ -7,7 +7,7 @@ from math import comb
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -187,6 +187,9 @@ def test_trained_digits_mlp_slice_matches_dense_grid():
 @settings(max_examples=15, deadline=None)
 @given(widths=st.lists(st.integers(1, 7), min_size=1, max_size=3),
        act=st.sampled_from(["relu", "leaky", "hardtanh"]), seed=st.integers(0, 2**16))
+# found by hypothesis: a 1e-5 sliver near (-0.6, -1.4) whose shoelace centroid, from raw
+# coordinates, lay 3e-7 outside it (now computed relative to the first vertex)
+@example(widths=[7, 6, 7], act="hardtanh", seed=4269)
 def test_property_random_small_nets_tile_and_match_patterns(widths, act, seed):
     """Random MLPs on a random plane in 3-D: areas sum to the rectangle, and the pattern
     at every polygon's centroid and at a random inside point equals its key."""

@@ -78,16 +78,21 @@ def _clean_in_place(V, n, tol):
 
 @njit(cache=True)
 def _area_centroid(V, n):
+    # in coordinates relative to the first vertex: with raw ones the cross products of a
+    # polygon far smaller than its distance from 0 cancel, and a 1e-5 triangle near
+    # (-0.6, -1.4) got its centroid 3e-7 outside itself
+    x0, y0 = V[0, 0], V[0, 1]
     a, cx, cy = 0.0, 0.0, 0.0
     for i in range(n):
         j = i + 1 if i + 1 < n else 0
-        cr = V[i, 0] * V[j, 1] - V[j, 0] * V[i, 1]
+        xi, yi, xj, yj = V[i, 0] - x0, V[i, 1] - y0, V[j, 0] - x0, V[j, 1] - y0
+        cr = xi * yj - xj * yi
         a += cr
-        cx += (V[i, 0] + V[j, 0]) * cr
-        cy += (V[i, 1] + V[j, 1]) * cr
+        cx += (xi + xj) * cr
+        cy += (yi + yj) * cr
     a *= 0.5
     if a != 0.0:
-        return a, cx / (6 * a), cy / (6 * a)
+        return a, x0 + cx / (6 * a), y0 + cy / (6 * a)
     return a, V[:n, 0].mean(), V[:n, 1].mean()
 
 

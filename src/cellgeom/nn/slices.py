@@ -195,12 +195,15 @@ def _pad(polys: list) -> np.ndarray:
 
 
 def _area_centroid(padded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Shoelace area and centroid of padded counter-clockwise polygons."""
-    nxt = np.roll(padded, -1, axis=1)
-    cross = padded[..., 0] * nxt[..., 1] - nxt[..., 0] * padded[..., 1]
+    """Shoelace area and centroid of padded counter-clockwise polygons, in coordinates
+    relative to each polygon's first vertex (raw ones cancel for small polygons far from 0)."""
+    origin = padded[:, :1]
+    rel = padded - origin
+    nxt = np.roll(rel, -1, axis=1)
+    cross = rel[..., 0] * nxt[..., 1] - nxt[..., 0] * rel[..., 1]
     area = 0.5 * cross.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        cen = ((padded + nxt) * cross[..., None]).sum(axis=1) / (6 * area[:, None])
+        cen = origin[:, 0] + ((rel + nxt) * cross[..., None]).sum(axis=1) / (6 * area[:, None])
     bad = ~np.isfinite(cen).all(axis=1)
     cen[bad] = padded[bad].mean(axis=1)
     return area, cen
