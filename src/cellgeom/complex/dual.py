@@ -306,7 +306,7 @@ def _fan_means(p, carriers, info, index, out, has_top):
     return means
 
 
-def _padded_keys(ptr, ids):
+def _padded_rows(ptr, ids):
     """One exact, comparable int64 row per row of a CSR list (its length, then its
     entries padded with -1)."""
     lengths = np.diff(ptr)
@@ -454,7 +454,7 @@ class _VertexStrata:
         vptr = _compress_ptr(vptr, ok)
         dims, vols = self._face_dims_volumes(vptr, vids, cand.shape[1] - 1)
         k = int(ok.sum())
-        return ok, _Carriers(np.arange(k + 1, dtype=np.int64), _padded_keys(sptr, sids),
+        return ok, _Carriers(np.arange(k + 1, dtype=np.int64), _padded_rows(sptr, sids),
                              self.n - dims, vols, sptr, sids)
 
     def commit(self, info):

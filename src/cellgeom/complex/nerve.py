@@ -16,12 +16,13 @@ import itertools
 import os
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .chains import SimplexIndex
 from .dual import dual_nerve, has_dual_structure
 
 __all__ = ["nerve", "build_nerve", "RULES", "clique_chunks", "facet_edges", "facet_pair_volumes",
-           "stage"]
+           "stage", "stage_bar"]
 
 RULES = ("dual", "facet", "cech")
 
@@ -34,13 +35,23 @@ def nerve(partition, rule: str = "dual", max_dim: int | None = None):
     return build_nerve(partition, rule, max_dim)[:2]
 
 
+_BAR = "complex"
+
+
+def stage_bar(progress: bool) -> tqdm:
+    """The progress bar of a complex's build: the running stage and the elapsed time, no
+    total (the stages are few and uneven: the top dimension can take most of the time)."""
+    return tqdm(desc=_BAR, bar_format="{desc} [{elapsed}]", disable=not progress,
+                leave=False)
+
+
 def stage(bar, name: str) -> None:
-    """Show on a build's progress bar that the stage ``name`` starts now, counting the
-    stage before it as done (``bar``: a tqdm bar created with desc "complex", or None)."""
+    """Show on a build's progress bar (:func:`stage_bar`, or None) that the stage ``name``
+    starts now, counting the stage before it as done."""
     if bar is None or bar.disable:
         return
-    running = bar.desc != "complex"
-    bar.set_description_str(f"complex: {name}", refresh=False)
+    running = bar.desc != _BAR  # a stage was named before
+    bar.set_description_str(f"{_BAR}: {name}", refresh=False)
     # count the stage before as done; update draws the bar when its interval has passed
     if not (running and bar.update(1)):
         bar.refresh()

@@ -4,13 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from tqdm.auto import tqdm
 
 from ..core import Partition
 from .chains import SimplexIndex, betti_from_boundaries
 from .gram import gram_matrices, smallest_eigenvalue, warn_if_not_positive_definite
 from .io import read_complex_parts, save_complex
-from .nerve import RULES, build_nerve, facet_pair_volumes, stage
+from .nerve import RULES, build_nerve, facet_pair_volumes, stage, stage_bar
 
 __all__ = ["RiemannianComplex", "build_complex", "load"]
 
@@ -255,9 +254,7 @@ def build_complex(partition, rule: str = "dual", metric: str = "diagonal",
         raise ValueError("the partition has no cells: nothing to build a complex on.")
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}.")
-    # no total: the stages are few and uneven (the top dimension can take most of the time)
-    with tqdm(desc="complex", bar_format="{desc} [{elapsed}]",
-              disable=not progress, leave=False) as bar:
+    with stage_bar(progress) as bar:
         simplices, volumes, facets, index = build_nerve(partition, rule=rule, max_dim=max_dim,
                                                         bar=bar)
         stage(bar, "Gram matrices")
