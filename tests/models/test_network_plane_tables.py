@@ -51,6 +51,10 @@ def test_slice_route_tables_equal_the_polytope_route(monkeypatch, out, box, widt
         np.testing.assert_allclose(fast.cells[col], slow.cells[col], rtol=1e-7,
                                    atol=1e-9 * scale ** (2 if col == "volume" else 1))
     np.testing.assert_array_equal(fast.cells["n_facets"], slow.cells["n_facets"])
+    # centroids too, slivers included (their shoelace sums are taken about a vertex)
+    for col in ("centroid_0", "centroid_1"):
+        np.testing.assert_allclose(fast.cells[col], slow.cells[col], rtol=0,
+                                   atol=1e-9 * scale)
     f, s = _sorted(fast.facets, ["cell", "label"]), _sorted(slow.facets, ["cell", "label"])
     for col in ("cell", "label", "neighbor"):
         np.testing.assert_array_equal(f[col], s[col])

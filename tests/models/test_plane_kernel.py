@@ -227,9 +227,23 @@ def test_facet_order_equals_the_lexsort_route():
     np.testing.assert_array_equal(got_pairs, pairs)
 
 
+def _exact_area_centroid(P):
+    """Oracle: the shoelace area and centroid of a polygon in rational arithmetic."""
+    from fractions import Fraction
+    V = [(Fraction(x), Fraction(y)) for x, y in P]
+    a = c0 = c1 = Fraction(0)
+    for (px, py), (qx, qy) in zip(V, V[1:] + V[:1]):
+        cross = px * qy - qx * py
+        a += cross
+        c0 += (px + qx) * cross
+        c1 += (py + qy) * cross
+    return float(a / 2), (float(c0 / (3 * a)), float(c1 / (3 * a)))
+
+
 def test_edge_geometry_equals_the_numpy_route():
-    """Oracle: the NumPy expressions the plane route used (hypot, einsum, bincount), bit
-    for bit, on random convex polygons far from and near the origin."""
+    """Oracle: the NumPy expressions the plane route used (hypot, einsum), bit for bit, on
+    random convex polygons far from and near the origin; areas and centroids equal the
+    exact rational shoelace sums to rounding."""
     from cellgeom.models.plane_kernel import edge_geometry, facet_order
 
     rng = np.random.default_rng(5)
@@ -250,12 +264,34 @@ def test_edge_geometry_equals_the_numpy_route():
     length = np.hypot(edge[:, 0], edge[:, 1])
     normal = np.column_stack([edge[:, 1], -edge[:, 0]]) / length[:, None]
     offset = np.einsum("ed,ed->e", normal, p + o)
-    cross = p[:, 0] * q[:, 1] - q[:, 0] * p[:, 1]
-    area = 0.5 * np.bincount(cell, weights=cross)
-    cen = o + np.column_stack([np.bincount(cell, weights=(p[:, j] + q[:, j]) * cross)
-                               for j in range(2)]) / (6 * area[:, None])
     cosang = np.clip(np.einsum("ed,ed->e", normal, normal[nxt]), -1.0, 1.0)
-    want = (normal[perm], offset[perm], length[perm], (o + 0.5 * (p + q))[perm], area, cen,
-            cosang)
-    for a, b in zip(got, want):
+    want = (normal[perm], offset[perm], length[perm], (o + 0.5 * (p + q))[perm], cosang)
+    for a, b in zip(got[:4] + got[6:], want):
         np.testing.assert_array_equal(a, b)
+    area, cen = got[4], got[5]
+    for r in range(len(counts)):
+        exact_area, exact_cen = _exact_area_centroid(p[starts[r]:starts[r + 1]])
+        assert area[r] == pytest.approx(exact_area, rel=1e-12)
+        # to the rounding of coordinates near o = (1e6, -3)
+        np.testing.assert_allclose(cen[r], o + exact_cen, rtol=0, atol=4 * np.spacing(1e6))
+
+
+def test_edge_geometry_of_a_sliver_far_from_the_centre():
+    """A 1e-9-wide triangle 1.5 away from the centre o: its area and centroid equal the
+    exact ones to rounding, and the centroid lies inside it (with the shoelace products
+    taken relative to o, they cancel to about 1e-7 relative error and the centroid leaves
+    the sliver)."""
+    from cellgeom.models.plane_kernel import edge_geometry
+
+    p = np.array([[-0.6, -1.4], [-0.6 + 3e-5, -1.4 + 1e-9], [-0.6 + 1.7e-5, -1.4 + 2e-9]])
+    q = p[[1, 2, 0]]
+    starts = np.array([0, 3])
+    o = np.zeros(2)
+    *_, area, cen, _ = edge_geometry(p, q, o, starts, np.arange(3))
+    exact_area, exact_cen = _exact_area_centroid(p)
+    assert area[0] == pytest.approx(exact_area, rel=1e-9)
+    np.testing.assert_allclose(cen[0], exact_cen, rtol=0, atol=1e-15)
+    # inside: on the inner side of each of the three edges
+    for e in range(3):
+        d, w = q[e] - p[e], cen[0] - p[e]
+        assert d[0] * w[1] - d[1] * w[0] > 0

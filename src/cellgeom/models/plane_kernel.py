@@ -12,7 +12,8 @@ through XOR hashes of the keys; :func:`first_appearance_ids` numbers ids by firs
 appearance; :func:`facet_order` puts each polygon's edges in the order of its
 H-representation rows and :func:`edge_geometry` measures them. All give the same numbers,
 bit for bit, as the NumPy / SciPy code they replace (the same float operations in the same
-order).
+order), except the polygons' areas and centroids, which :func:`edge_geometry` sums relative
+to each polygon's first vertex (exact to rounding for slivers far from the domain's centre).
 """
 from __future__ import annotations
 
@@ -357,10 +358,14 @@ def edge_geometry(p, q, o, starts, perm):
     """Per edge ``p -> q`` (``x - o`` coordinates) of every counter-clockwise polygon: its
     length ``|q - p|`` (``hypot``), outward unit normal ``(dy, -dx) / length``, offset
     ``normal . (p + o)`` and midpoint ``o + (p + q) / 2``, written in the order ``perm``;
-    per polygon its area ``sum(cross) / 2`` and centroid ``o + sum((p + q) cross) / (6
-    area)`` (``cross = p_0 q_1 - q_0 p_1``, the shoelace terms summed in edge order); per
-    vertex ``j + 1`` the cosine of the angle between the normals of edges ``j`` and
-    ``j + 1``, clipped to [-1, 1]. The float operations of the NumPy route, in its order.
+    per polygon its area ``sum(cross) / 2`` and centroid ``o + v + sum((p' + q') cross) /
+    (6 area)`` by the shoelace formula in coordinates ``p' = p - v``, ``q' = q - v``
+    relative to the polygon's first vertex v (``cross = p'_0 q'_1 - q'_0 p'_1``, summed in
+    edge order); per vertex ``j + 1`` the cosine of the angle between the normals of edges
+    ``j`` and ``j + 1``, clipped to [-1, 1].
+
+    The shoelace terms are taken relative to v, not to o: for a sliver far from o the
+    products of its coordinates cancel, and its centroid could land outside it.
     """
     E = p.shape[0]
     R = starts.shape[0] - 1
@@ -379,19 +384,22 @@ def edge_geometry(p, q, o, starts, perm):
     for r in range(R):
         s0, s1 = starts[r], starts[r + 1]
         a, c0, c1 = 0.0, 0.0, 0.0
+        v0, v1 = p[s0, 0], p[s0, 1]
         for e in range(s0, s1):
-            cross = p[e, 0] * q[e, 1] - q[e, 0] * p[e, 1]
+            p0, p1 = p[e, 0] - v0, p[e, 1] - v1
+            q0, q1 = q[e, 0] - v0, q[e, 1] - v1
+            cross = p0 * q1 - q0 * p1
             a += cross
-            c0 += (p[e, 0] + q[e, 0]) * cross
-            c1 += (p[e, 1] + q[e, 1]) * cross
+            c0 += (p0 + q0) * cross
+            c1 += (p1 + q1) * cross
             f = e + 1 if e + 1 < s1 else s0
             cs = 0.0
             cs += normal[e, 0] * normal[f, 0]
             cs += normal[e, 1] * normal[f, 1]
             cosang[e] = min(max(cs, -1.0), 1.0)
         area[r] = 0.5 * a
-        cen[r, 0] = o[0] + c0 / (6 * area[r])
-        cen[r, 1] = o[1] + c1 / (6 * area[r])
+        cen[r, 0] = o[0] + (v0 + c0 / (6 * area[r]))
+        cen[r, 1] = o[1] + (v1 + c1 / (6 * area[r]))
     for m in range(E):
         e = perm[m]
         ex, ey = q[e, 0] - p[e, 0], q[e, 1] - p[e, 1]
