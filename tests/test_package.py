@@ -37,6 +37,10 @@ def test_dir_lists_the_lazy_names_and_subpackages():
     for name in ["write_report", "plot_partition", "SimplicialSpline", "decision_regions",
                  "build_complex", "load", "complex", "report", "nn", "viz"]:
         assert name in names
+    # and not the packages' own imports
+    nn_names = dir(cellgeom.nn)
+    for leaked in ("import_module", "importlib", "annotations"):
+        assert leaked not in names and leaked not in nn_names
 
 
 @pytest.mark.parametrize("module", ["cellgeom", "cellgeom.core", "cellgeom.geometry",

@@ -10,7 +10,7 @@ Functions are named by what they do and never shadow a subpackage:
 subpackage; ``cellgeom.write_report`` writes a report, ``cellgeom.report`` is
 the subpackage.
 """
-from importlib import import_module
+from importlib import import_module as _import_module
 
 from ._version import __version__  # noqa: F401
 from .complex import RiemannianComplex, build_complex, load
@@ -47,9 +47,9 @@ _SUBPACKAGES = ("analysis", "complex", "core", "geometry", "models", "nn", "para
 
 def __getattr__(name: str):
     if name in _SUBPACKAGES:
-        return import_module(f"cellgeom.{name}")
+        return _import_module(f"cellgeom.{name}")
     if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
+        value = getattr(_import_module(_LAZY[name]), name)
         globals()[name] = value  # later look-ups skip __getattr__
         return value
     raise AttributeError(f"module 'cellgeom' has no attribute {name!r}")

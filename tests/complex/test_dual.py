@@ -282,6 +282,22 @@ def test_max_dim_truncates_and_bad_rule_is_refused():
         cellgeom.build_complex(part, rule="alpha")
 
 
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(metric="dihedal"), "metric must be"), (dict(max_dim=-1), "max_dim must be"),
+    (dict(max_dim=1.5), "max_dim must be")])
+def test_bad_parameters_are_refused_before_the_build(monkeypatch, capsys, kwargs, message):
+    """A typo fails at once: no stage of the nerve runs and no progress bar is drawn."""
+    from cellgeom.complex import riemannian
+
+    def no_build(*args, **kw):
+        raise AssertionError("the nerve was built before the parameters were checked")
+
+    monkeypatch.setattr(riemannian, "build_nerve", no_build)
+    with pytest.raises(ValueError, match=message):
+        cellgeom.build_complex(FULL[0][1], progress=True, **kwargs)
+    assert capsys.readouterr().err == ""
+
+
 def test_save_and_load_keep_the_dual_complex(tmp_path):
     """Oracle: the complex before saving."""
     cx = cellgeom.build_complex(FULL[0][1], rule="dual")

@@ -8,6 +8,9 @@ import cellgeom
 def test_box_validation_names_the_problem():
     with pytest.raises(ValueError, match="lo < hi"):
         cellgeom.Box([0, 1], [1, 1])
+    # plain numbers in the message, not NumPy scalar reprs
+    with pytest.raises(ValueError, match=r"coordinate 1 has lo=1\.0 >= hi=1\.0\.$"):
+        cellgeom.Box(np.array([0.0, 1.0]), np.array([1.0, 1.0]))
     with pytest.raises(ValueError, match="different dimensions"):
         cellgeom.Box([0, 0], [1, 1, 1])
     with pytest.raises(ValueError, match="finite"):

@@ -9,11 +9,17 @@ import scipy.sparse as sp
 from ..core import vector_columns
 
 __all__ = ["gram_matrices", "smallest_eigenvalue", "NotPositiveDefiniteWarning",
-           "warn_if_not_positive_definite"]
+           "warn_if_not_positive_definite", "check_metric"]
 
 
 class NotPositiveDefiniteWarning(UserWarning):
     """The "dihedral" M_1 has a non-positive eigenvalue: it is not an inner product."""
+
+
+def check_metric(metric) -> None:
+    """Raise ValueError unless ``metric`` names a Gram metric ("diagonal", "dihedral")."""
+    if metric not in ("diagonal", "dihedral"):
+        raise ValueError(f"metric must be 'diagonal' or 'dihedral', got {metric!r}.")
 
 
 def gram_matrices(partition, simplices, volumes, metric: str = "diagonal"):
@@ -25,8 +31,7 @@ def gram_matrices(partition, simplices, volumes, metric: str = "diagonal"):
     normal of the face of e = (a, b), a < b, pointing from C_a into C_b;
     M_p (p >= 2) = diag(volume of the common piece).
     """
-    if metric not in ("diagonal", "dihedral"):
-        raise ValueError(f"metric must be 'diagonal' or 'dihedral', got {metric!r}.")
+    check_metric(metric)
     grams = [sp.diags(np.asarray(v, dtype=float), format="csr") for v in volumes]
     if metric == "dihedral" and len(simplices) > 1 and len(simplices[1]):
         grams[1] = grams[1] + _dihedral_coupling(partition, simplices[1], volumes[1])

@@ -22,7 +22,7 @@ from .chains import SimplexIndex
 from .dual import dual_nerve, has_dual_structure
 
 __all__ = ["nerve", "build_nerve", "RULES", "clique_chunks", "facet_edges", "facet_pair_volumes",
-           "stage", "stage_bar"]
+           "stage", "stage_bar", "check_max_dim"]
 
 RULES = ("dual", "facet", "cech")
 
@@ -57,6 +57,13 @@ def stage(bar, name: str) -> None:
         bar.refresh()
 
 
+def check_max_dim(max_dim) -> None:
+    """Raise ValueError unless ``max_dim`` is None or a non-negative integer."""
+    if max_dim is not None and (isinstance(max_dim, bool)
+                                or not isinstance(max_dim, (int, np.integer)) or max_dim < 0):
+        raise ValueError(f"max_dim must be a non-negative integer or None, got {max_dim!r}.")
+
+
 def _index_of(simplices, faces):
     index = SimplexIndex(simplices[:1])
     for s, f in zip(simplices[1:], faces[1:]):
@@ -87,9 +94,7 @@ def build_nerve(partition, rule: str = "dual", max_dim: int | None = None, bar=N
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}.")
     n = partition.dim
     m = partition.n_cells
-    if max_dim is not None and (isinstance(max_dim, bool)
-                                or not isinstance(max_dim, (int, np.integer)) or max_dim < 0):
-        raise ValueError(f"max_dim must be a non-negative integer or None, got {max_dim!r}.")
+    check_max_dim(max_dim)
     if rule in ("dual", "facet"):
         stage(bar, "facet edges")
         facets = facet_edges(partition)

@@ -7,9 +7,9 @@ import scipy.sparse as sp
 
 from ..core import Partition
 from .chains import SimplexIndex, betti_from_boundaries
-from .gram import gram_matrices, smallest_eigenvalue, warn_if_not_positive_definite
+from .gram import check_metric, gram_matrices, smallest_eigenvalue, warn_if_not_positive_definite
 from .io import read_complex_parts, save_complex
-from .nerve import RULES, build_nerve, facet_pair_volumes, stage, stage_bar
+from .nerve import RULES, build_nerve, check_max_dim, facet_pair_volumes, stage, stage_bar
 
 __all__ = ["RiemannianComplex", "build_complex", "load"]
 
@@ -254,6 +254,9 @@ def build_complex(partition, rule: str = "dual", metric: str = "diagonal",
         raise ValueError("the partition has no cells: nothing to build a complex on.")
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}.")
+    # every parameter checked before the build starts (it can run for minutes)
+    check_max_dim(max_dim)
+    check_metric(metric)
     with stage_bar(progress) as bar:
         simplices, volumes, facets, index = build_nerve(partition, rule=rule, max_dim=max_dim,
                                                         bar=bar)

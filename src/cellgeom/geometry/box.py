@@ -53,7 +53,7 @@ class Box:
             i = int(bad[0])
             raise ValueError(
                 f"Box needs lo < hi in every coordinate, but coordinate {i} has "
-                f"lo={lo_arr[i]!r} >= hi={hi_arr[i]!r}."
+                f"lo={float(lo_arr[i])!r} >= hi={float(hi_arr[i])!r}."
             )
         lo_arr.setflags(write=False)
         hi_arr.setflags(write=False)

@@ -6,7 +6,7 @@ other name imports torch when first touched.
 """
 from __future__ import annotations
 
-import importlib
+import importlib as _importlib
 
 _WHERE = {
     "pullback_form": "forms", "pullback_metric": "forms", "transport_face_volume": "forms",
@@ -30,7 +30,7 @@ def __getattr__(name: str):
     if name not in _WHERE:
         raise AttributeError(f"module 'cellgeom.nn' has no attribute {name!r}")
     try:
-        module = importlib.import_module(f".{_WHERE[name]}", __name__)
+        module = _importlib.import_module(f".{_WHERE[name]}", __name__)
     except ModuleNotFoundError as err:
         if err.name == "torch":
             raise ImportError(f"cellgeom.nn.{name} needs PyTorch; install it with "
@@ -41,5 +41,6 @@ def __getattr__(name: str):
     return value
 
 
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+def __dir__():  # the public names, not this module's own imports
+    return sorted(set(__all__) | {name for name in globals() if not name.startswith("_")}
+                  - {"annotations"})
