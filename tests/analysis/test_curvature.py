@@ -303,6 +303,12 @@ def test_bad_input_raises_clear_errors():
         vertex_curvature(cx, "gauss")
     with pytest.raises(ValueError, match="weighting"):
         edge_curvature(cx, "ollivier", X, weighting="lazy")
+    # data passed where kind belongs: a wrong choice, named as such
+    with pytest.raises(ValueError, match="kind must be one of .*got a ndarray"):
+        edge_curvature(cx, X)
+    # a choice the kind does not read is still checked
+    with pytest.raises(ValueError, match="share must be one of"):
+        vertex_curvature(cx, "euler", share="area")
     with pytest.raises(ValueError, match="no data"):
         edge_curvature(cx, "ollivier", progress=False)  # cells="all", built without data
     single = cellgeom.build_complex(_arrangement([[1, 0]], [-5.0]))  # the line misses the box

@@ -258,6 +258,13 @@ def test_bad_input_raises_clear_valueerror(example):
         heat_filter(hodge_laplacian(example, 0), np.ones(4), -1)
     with pytest.raises(ValueError, match="rows"):
         tikhonov_filter(hodge_laplacian(example, 0), np.ones(3), 1.0)
+    # the complex where its Laplacian belongs, a vector, a non-finite operator
+    with pytest.raises(ValueError, match="L must be a square matrix.*got RiemannianComplex"):
+        heat_filter(example, np.ones(4), 1.0)
+    with pytest.raises(ValueError, match="L must be square"):
+        tikhonov_filter(np.ones(4), np.ones(4), 1.0)
+    with pytest.raises(ValueError, match="S has NaN"):
+        smallest_eigenpairs(sp.csr_matrix(np.full((3, 3), np.nan)), 1)
     assert isinstance(hodge_stiffness(example, 0)[0], sp.csr_matrix)
 
 

@@ -30,8 +30,12 @@ WEIGHTINGS = ("statistical", "geometric", "uniform")
 
 
 def _check_choice(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}.")
+    # a string first: an array passed in a choice's place (e.g. data as the positional
+    # kind) must read as a wrong choice, not as an ambiguous truth value
+    if not isinstance(value, str) or value not in allowed:
+        got = (repr(value) if isinstance(value, (str, int, float, type(None)))
+               else f"a {type(value).__name__}")
+        raise ValueError(f"{name} must be one of {allowed}, got {got}.")
 
 
 def _check_laziness(laziness) -> float:
@@ -117,6 +121,10 @@ def vertex_curvature(cx, kind: str = "euler", data=None, *, laziness: float = 0.
     .. [1] P. Gajer, J. Ravel, "The Geometry of Machine Learning Models", arXiv:2508.02080.
     """
     _check_choice("kind", kind, VERTEX_KINDS)
+    # every choice is checked, also those this kind does not read (as scikit-learn does)
+    _check_choice("share", share, ("equal", "angle"))
+    _check_choice("weighting", weighting, WEIGHTINGS)
+    _check_laziness(laziness)
     edges = _check_complex(cx)
     n = cx.n_vertices
     if kind == "euler":
@@ -126,7 +134,6 @@ def vertex_curvature(cx, kind: str = "euler", data=None, *, laziness: float = 0.
             kappa += (-1) ** k * f_k / (k + 1)
         return kappa
     if kind == "angle":
-        _check_choice("share", share, ("equal", "angle"))
         return _angle_curvature(cx.partition, share)
     edge_kind = "forman" if kind == "forman" else "ollivier"
     ek = edge_curvature(cx, edge_kind, data, laziness=laziness, metric_alpha=metric_alpha,

@@ -36,12 +36,25 @@ DENSE_LIMIT = 1500
 DENSE_FALLBACK = 8000
 
 
+def _as_operator(L, name: str) -> sp.csr_matrix:
+    """``L`` as a square float CSR matrix with finite entries, or a ValueError naming what
+    it is instead (a complex or partition passed where its Laplacian belongs, a vector)."""
+    if not (sp.issparse(L) or isinstance(L, np.ndarray)):
+        raise ValueError(f"{name} must be a square matrix (SciPy sparse or NumPy array), e.g. "
+                         f"cellgeom.analysis.hodge_laplacian(cx, 0); got "
+                         f"{type(L).__name__}.")
+    if L.ndim != 2 or L.shape[0] != L.shape[1]:
+        raise ValueError(f"{name} must be square, got shape {L.shape}.")
+    L = sp.csr_matrix(L, dtype=float)
+    if not np.all(np.isfinite(L.data)):
+        raise ValueError(f"{name} has NaN or infinite entries.")
+    return L
+
+
 def _as_symmetric_pair(S, M):
-    S = sp.csr_matrix(S, dtype=float)
-    if S.shape[0] != S.shape[1]:
-        raise ValueError(f"S must be square, got shape {S.shape}.")
+    S = _as_operator(S, "S")
     n = S.shape[0]
-    M = sp.identity(n, format="csr") if M is None else sp.csr_matrix(M, dtype=float)
+    M = sp.identity(n, format="csr") if M is None else _as_operator(M, "M")
     if M.shape != S.shape:
         raise ValueError(f"M has shape {M.shape} but S has shape {S.shape}.")
     return S, M
@@ -223,7 +236,7 @@ def heat_filter(L, f, t: float) -> np.ndarray:
     """
     if not np.isfinite(t) or t < 0:
         raise ValueError(f"diffusion time t must be finite and >= 0, got {t!r}.")
-    L = sp.csr_matrix(L, dtype=float)
+    L = _as_operator(L, "L")
     f = _check_signal(L, f)
     if t == 0:
         return f.copy()
@@ -237,7 +250,7 @@ def tikhonov_filter(L, f, lam: float) -> np.ndarray:
     """
     if not np.isfinite(lam) or lam < 0:
         raise ValueError(f"lam must be finite and >= 0, got {lam!r}.")
-    L = sp.csr_matrix(L, dtype=float)
+    L = _as_operator(L, "L")
     f = _check_signal(L, f)
     A = sp.identity(L.shape[0], format="csc") + float(lam) * L.tocsc()
     return splu(A).solve(f)
