@@ -200,6 +200,45 @@ def test_demo_writes_the_reports(tmp_path):
         assert "<polygon data-cell=" in (tmp_path / "demo" / f"{stem}.html").read_text()
 
 
+@pytest.mark.parametrize("content", [b"garbage", b""])
+def test_corrupt_pickle_file_is_named_in_one_line(files, capsys, tmp_path, content):
+    """Oracle: exit 1 and one line naming the file (it was joblib's bare 'invalid literal
+    for int() with base 10')."""
+    bad = tmp_path / "broken.pkl"
+    bad.write_bytes(content)
+    assert run("analyze", bad, files["dir"] / "iris.npy", "--allow-pickle", "--quiet") == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bad) in err and "Traceback" not in err
+    assert "not a readable pickle/joblib file" in err
+
+
+@pytest.mark.parametrize("name,flags,message", [
+    ("broken.pt2", (), "not a readable torch.export program"),
+    ("broken.pt", ("--allow-pickle",), "not a readable torch.save file")])
+def test_corrupt_network_file_is_named_in_one_line(files, capsys, tmp_path, name, flags,
+                                                   message):
+    """Oracle: exit 1 and one line naming the file; torch's own errors (BadZipFile,
+    UnpicklingError) did not name it, and the .pt2 loader logged a traceback first."""
+    bad = tmp_path / name
+    bad.write_bytes(b"garbage")
+    assert run("analyze", bad, files["dir"] / "moons.npy", "--quiet", *flags) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bad) in err and message in err
+
+
+@pytest.mark.parametrize("name,content,message", [
+    ("empty.npy", b"", "could not be read as .npy"),
+    ("empty.csv", b"", "could not be read as .csv"),
+    ("ragged.csv", b"1,2\n3,4,5,6\n", "could not be read as .csv"),
+    ("binary.csv", b"\xff\xfe\x00garbage\n", "could not be read as .csv")])
+def test_unreadable_data_is_named_in_one_line(files, capsys, tmp_path, name, content, message):
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    assert run("analyze", files["dir"] / "net.pt2", bad, "--quiet") == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bad) in err and message in err
+
+
 def test_corrupt_skops_file_is_named_in_one_line(files, capsys, tmp_path):
     """Oracle: exit 1 and one line naming the file (it was a bare 'BadZipFile')."""
     d = files["dir"]

@@ -269,3 +269,18 @@ def test_saved_exported_resnet_loads_and_traces(tmp_path):
     X = _digits(shape, 40, 0)
     np.testing.assert_array_equal(activation_patterns(loaded, X).keys,
                                   activation_patterns(net, X).keys)
+
+
+@pytest.mark.parametrize("name,kind", [("net.pt2", "torch.export program"),
+                                       ("net.pt", "torch.save file")])
+def test_load_network_names_an_unreadable_file(tmp_path, name, kind):
+    """A cut or foreign file: a ValueError with its name, not torch's bare BadZipFile or
+    UnpicklingError; a missing file: FileNotFoundError with its name."""
+    from cellgeom.nn import load_network
+
+    path = tmp_path / name
+    path.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match=f"{name}' is not a readable {kind}"):
+        load_network(path, allow_pickle=True)
+    with pytest.raises(FileNotFoundError, match="missing.pt2"):
+        load_network(tmp_path / "missing.pt2")

@@ -61,7 +61,15 @@ def load_model(path: Path, allow_pickle: bool = False):
                 "the model with skops (skops.io.dump(model, 'model.skops')).")
         import joblib
 
-        return joblib.load(path)
+        try:
+            return joblib.load(path)
+        except (ImportError, AttributeError):
+            raise  # a readable pickle of a class this environment lacks: its own message
+        except Exception as exc:  # noqa: BLE001 - unpickling errors of a bad file vary
+            raise RuntimeError(
+                f"MODEL {str(path)!r} is not a readable pickle/joblib file "
+                f"({type(exc).__name__}: {exc}); it may be truncated or corrupt: save it "
+                "again with joblib.dump(model, path).") from None
     if suffix in TORCH_SUFFIXES:
         from ..nn.io import PickledNetworkError, load_network
 
@@ -123,7 +131,8 @@ def _load_booster(path: Path, library: str):
     except UsageError:
         raise
     except Exception as exc:  # noqa: BLE001 - each library raises its own error type
-        cause = " ".join(str(exc).split())[:300] or type(exc).__name__
+        # the message without the native stack trace XGBoost appends to it
+        cause = " ".join(str(exc).split("Stack trace:")[0].split())[:300] or type(exc).__name__
         raise UsageError(f"MODEL {str(path)!r} is not a {library} model file ({cause}); "
                          f"{path.suffix} files are read as {library} models.") from None
 
@@ -242,13 +251,19 @@ def load_data(path: Path, header: bool | None = None, labels: str | None = None)
     if suffix == ".npy":
         try:
             X = np.load(path, allow_pickle=False)
-        except ValueError as exc:
-            raise RuntimeError(f"DATA {str(path)!r} could not be read as .npy: {exc}") from None
+        except (ValueError, EOFError, OSError) as exc:  # a pickled, empty or cut file
+            raise RuntimeError(f"DATA {str(path)!r} could not be read as .npy "
+                               f"({type(exc).__name__}: {exc}).") from None
         frame = None
     else:
         if suffix == ".csv":
-            used_header = csv_has_header(path) if header is None else header
-            frame = pd.read_csv(path, header=0 if used_header else None)
+            try:
+                used_header = csv_has_header(path) if header is None else header
+                frame = pd.read_csv(path, header=0 if used_header else None)
+            except (pd.errors.ParserError, pd.errors.EmptyDataError,
+                    UnicodeDecodeError) as exc:
+                raise RuntimeError(f"DATA {str(path)!r} could not be read as .csv "
+                                   f"({type(exc).__name__}: {exc}).") from None
         else:
             try:
                 frame = pd.read_parquet(path)
@@ -292,7 +307,11 @@ def _load_labels(name: str, data_path: Path) -> np.ndarray:
                          "(a .csv/.parquet with a header) nor a file.")
     suffix = p.suffix.lower()
     if suffix == ".npy":
-        y = np.load(p, allow_pickle=False)
+        try:
+            y = np.load(p, allow_pickle=False)
+        except (ValueError, EOFError, OSError) as exc:
+            raise RuntimeError(f"--labels {name!r} could not be read as .npy "
+                               f"({type(exc).__name__}: {exc}).") from None
     elif suffix == ".csv":
         frame = pd.read_csv(p, header=0 if csv_has_header(p) else None)
         if frame.shape[1] != 1:

@@ -5,6 +5,7 @@ layers cellgeom supports, so the adapters see an ordinary module.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -15,6 +16,14 @@ __all__ = ["PickledNetworkError", "load_network"]
 
 class PickledNetworkError(ValueError):
     """A ``torch.save`` pickle was given without ``allow_pickle=True``."""
+
+
+def _unreadable(path: Path, kind: str, exc: Exception) -> ValueError:
+    """The error for a file that torch cannot read as ``kind``: its name and torch's cause
+    in one line (torch's own errors do not name the file)."""
+    cause = " ".join(str(exc).split())[:200] or type(exc).__name__
+    return ValueError(f"{str(path)!r} is not a readable {kind} ({type(exc).__name__}: "
+                      f"{cause}); it may be truncated or corrupt.")
 
 
 def load_network(path, allow_pickle: bool = False) -> nn.Module:
@@ -38,8 +47,19 @@ def load_network(path, allow_pickle: bool = False) -> nn.Module:
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {str(path)!r}")
     if suffix == ".pt2":
-        program = torch.export.load(str(path))
+        # torch logs a warning with a traceback before its own error on a bad archive
+        export_log = logging.getLogger("torch.export")
+        level = export_log.level
+        export_log.setLevel(logging.ERROR)
+        try:
+            program = torch.export.load(str(path))
+        except Exception as exc:  # noqa: BLE001 - zip, pickle and schema errors of a bad file
+            raise _unreadable(path, "torch.export program (.pt2)", exc) from None
+        finally:
+            export_log.setLevel(level)
         try:
             return _exported_to_sequential(program, path)
         except RuntimeError:  # branches, convolutions...: the exported graph itself, which
@@ -55,7 +75,12 @@ def load_network(path, allow_pickle: bool = False) -> nn.Module:
                 f"{str(path)!r} is not TorchScript: it is a torch.save pickle, and loading "
                 "it runs arbitrary code. Save the network with torch.export.save (.pt2) or "
                 "torch.jit.save, or pass allow_pickle=True (--allow-pickle) if you trust the file.")
-        return torch.load(str(path), map_location="cpu", weights_only=False)
+        try:
+            return torch.load(str(path), map_location="cpu", weights_only=False)
+        except (ImportError, AttributeError):
+            raise  # a readable pickle of a class this environment lacks: its own message
+        except Exception as exc:  # noqa: BLE001 - unpickling errors of a bad file vary
+            raise _unreadable(path, "torch.save file", exc) from None
     raise ValueError(f"{str(path)!r}: unsupported extension {suffix!r} for a network; accepted: "
                      ".pt2, .pt, .pth, .ts.")
 
