@@ -118,10 +118,41 @@ def test_empty_batch_is_rejected():
         pullback(net, np.zeros((0, 2)))
 
 
+def test_non_finite_inputs_are_rejected():
+    """NaN compares false with every breakpoint: it got a pattern (and a cell) of its own."""
+    net = nn.Sequential(nn.Linear(2, 3), nn.ReLU()).eval()
+    for bad in (np.nan, np.inf):
+        X = np.array([[0.0, 1.0], [bad, 0.0]])
+        with pytest.raises(ValueError, match="X contains NaN or infinite"):
+            activation_patterns(net, X)
+        with pytest.raises(ValueError, match="x contains NaN or infinite"):
+            pullback(net, X)
+        with pytest.raises(ValueError, match="origin.*NaN or infinite"):
+            slice_partition(net, X[1], [1, 0], [0, 1], 1.0)
+        with pytest.raises(ValueError, match="u and v must be finite"):
+            slice_partition(net, np.zeros(2), X[1], [0, 1], 1.0)
+
+
 def test_bad_extent_is_rejected():
     net = nn.Sequential(nn.Linear(2, 3), nn.ReLU()).eval()
     with pytest.raises(ValueError, match="s0 < s1"):
         slice_partition(net, np.zeros(2), [1, 0], [0, 1], (1, 0, 0, 1))
+
+
+@pytest.mark.parametrize("u,v", [([0, 0], [0, 1]), ([1, 2], [-2, -4]), ([1, 0], [1, 0])])
+def test_a_slice_needs_a_plane(u, v):
+    net = nn.Sequential(nn.Linear(2, 3), nn.ReLU()).eval()
+    with pytest.raises(ValueError, match="u and v must span a plane"):
+        slice_partition(net, np.zeros(2), u, v, 1.0)
+
+
+@pytest.mark.parametrize("kwargs,message", [(dict(min_area=-1.0), "min_area"),
+                                            (dict(min_area=np.nan), "min_area"),
+                                            (dict(tol=0.0), "tol")])
+def test_slice_tolerances_are_checked(kwargs, message):
+    net = nn.Sequential(nn.Linear(2, 3), nn.ReLU()).eval()
+    with pytest.raises(ValueError, match=message):
+        slice_partition(net, np.zeros(2), [1, 0], [0, 1], 1.0, **kwargs)
 
 
 def test_import_cellgeom_and_nn_forms_do_not_import_torch():

@@ -78,4 +78,7 @@ def check_input(X, rule, dtype: torch.dtype, device, what: str = "X") -> torch.T
         raise ValueError(f"{what} is an empty batch (shape {tuple(X.shape)})")
     if not fits(X):
         raise ValueError(f"{what} has shape {tuple(X.shape)}, but the network expects {desc}")
+    # NaN compares false with every breakpoint: it would get a pattern, and a cell, of its own
+    if not bool(torch.isfinite(X).all()):
+        raise ValueError(f"{what} contains NaN or infinite values")
     return X

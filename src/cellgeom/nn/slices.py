@@ -367,6 +367,18 @@ def _slice_partition(net, origin, u, v, extent, min_area, tol, dtype, keep_maps=
         if d.numel() != origin_t.numel():
             raise ValueError(f"{name} has {d.numel()} values, but origin has shape {shape[1:]}")
     u_t, v_t = u_t.reshape(shape), v_t.reshape(shape)
+    if not bool(torch.isfinite(u_t).all() and torch.isfinite(v_t).all()):
+        raise ValueError("u and v must be finite direction vectors")
+    # the slice is a partition of the plane's (s, t) rectangle: u and v must span a plane
+    # (to rounding), else every region's area and the rectangle's are in no plane's units
+    uv = torch.stack([u_t.reshape(-1), v_t.reshape(-1)]).cpu().double().numpy()
+    if np.linalg.matrix_rank(uv) < 2:
+        raise ValueError("u and v must span a plane: they are zero or parallel "
+                         f"(|u| = {np.linalg.norm(uv[0]):.3g}, |v| = {np.linalg.norm(uv[1]):.3g})")
+    if not (np.isfinite(min_area) and min_area >= 0):
+        raise ValueError(f"min_area must be a finite fraction >= 0, got {min_area!r}")
+    if not (np.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be a finite positive fraction, got {tol!r}")
     s0, s1, t0, t1 = _extent(extent)
     rect_area = (s1 - s0) * (t1 - t0)
     tol_len = tol * math.hypot(s1 - s0, t1 - t0)
