@@ -64,3 +64,33 @@ def test_page_code_blocks_run_as_written(path, tmp_path, monkeypatch):
     finally:
         plt.close("all")
     assert os.getcwd() == str(tmp_path)
+
+
+# -- docstring examples ---------------------------------------------------------------------
+SRC = ROOT / "src" / "cellgeom"
+#: modules with a ``>>>`` example in a docstring (found by reading the files, not importing)
+EXAMPLE_MODULES = sorted(
+    ".".join(("cellgeom",) + path.relative_to(SRC).with_suffix("").parts).removesuffix(
+        ".__init__")
+    for path in SRC.rglob("*.py") if ">>> " in path.read_text(encoding="utf-8"))
+
+
+def test_the_docstring_examples_are_found():
+    assert "cellgeom.complex.riemannian" in EXAMPLE_MODULES
+    assert "cellgeom.analysis.curvature" in EXAMPLE_MODULES
+
+
+@pytest.mark.parametrize("name", EXAMPLE_MODULES)
+def test_docstring_examples_run_as_written(name, tmp_path, monkeypatch):
+    """Oracle: the outputs written in the docstrings (the stdlib doctest runner)."""
+    import doctest
+    import importlib
+    import io
+
+    monkeypatch.chdir(tmp_path)
+    module = importlib.import_module(name)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    report = io.StringIO()
+    for test in doctest.DocTestFinder(exclude_empty=True).find(module, name):
+        runner.run(test, out=report.write)
+    assert runner.failures == 0, report.getvalue()

@@ -109,7 +109,7 @@ def vertex_curvature(cx, kind: str = "euler", data=None, *, laziness: float = 0.
     >>> arr = cellgeom.HyperplaneArrangement([[1, 0], [0, 1]], [-0.3, -0.6])
     >>> part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
     >>> cx = cellgeom.build_complex(part)
-    >>> [round(k, 4) for k in vertex_curvature(cx, "euler")]  # sums to chi = 1
+    >>> [round(float(k), 4) for k in vertex_curvature(cx, "euler")]  # sums to chi = 1
     [0.3333, 0.1667, 0.1667, 0.3333]
     >>> vertex_curvature(cellgeom.build_complex(part, rule="facet"), "euler").tolist()
     [0.0, 0.0, 0.0, 0.0]
@@ -283,10 +283,16 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, laziness: float = 0.5,
     >>> import cellgeom
     >>> arr = cellgeom.HyperplaneArrangement([[1, 0], [0, 1]], [-0.3, -0.6])
     >>> part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
-    >>> cx = cellgeom.build_complex(part)
-    >>> edge_curvature(cx, "forman", weighting="uniform").tolist()
-    [0.0, 0.0, 0.0, 0.0]
-    >>> edge_curvature(cx, "ollivier", laziness=0.0, weighting="uniform", progress=False).tolist()
+    >>> cx = cellgeom.build_complex(part, progress=False)
+    >>> cx.simplices(1).tolist()  # the 4-cycle of facets and the fan's diagonal (1, 2)
+    [[0, 1], [0, 2], [1, 2], [1, 3], [2, 3]]
+    >>> edge_curvature(cx, "forman", weighting="uniform").tolist()  # 4 - deg a - deg b
+    [-1.0, -1.0, -2.0, -1.0, -1.0]
+    >>> [round(float(k), 4) for k in edge_curvature(cx, "ollivier", laziness=0.0,
+    ...                                             weighting="uniform", progress=False)]
+    [0.3333, 0.3333, 0.6667, 0.3333, 0.3333]
+    >>> facet = cellgeom.build_complex(part, rule="facet", progress=False)  # the 4-cycle: flat
+    >>> edge_curvature(facet, "forman", weighting="uniform").tolist()
     [0.0, 0.0, 0.0, 0.0]
 
     References

@@ -31,7 +31,7 @@ class HyperplaneArrangement:
     >>> arr = cellgeom.HyperplaneArrangement([[1, 0], [0, 1]], [-0.3, -0.6])
     >>> part = cellgeom.partition(arr, domain=cellgeom.Box([0, 0], [1, 1]), cells="all",
     ...                           progress=False)
-    >>> part.n_cells, round(part.cells["volume"].sum(), 12)
+    >>> part.n_cells, round(float(part.cells["volume"].sum()), 12)
     (4, 1.0)
     """
 
