@@ -1,7 +1,6 @@
 """Exact 2-D slices: each polygon's key equals the network's pattern at points sampled inside
 it, the polygons tile the rectangle, a one-hidden-layer net gives its line arrangement's
 region count, and a dense grid finds no pattern the slice misses."""
-import time
 from math import comb
 
 import numpy as np
@@ -140,17 +139,15 @@ def test_one_hidden_layer_matches_line_arrangement_count(act, lines_per_unit):
     assert regions.n_regions == want
 
 
-def test_slice_in_high_dimension_through_three_points_is_fast():
-    """A random 64-128-128-10 MLP on the plane through three points: all regions, quickly;
-    oracle for correctness: patterns at sampled interior points."""
+def test_slice_in_high_dimension_through_three_points():
+    """A random 64-128-128-10 MLP on the plane through three points: all regions (their
+    time is a bench row, bench_network, not asserted here); oracle: patterns at sampled
+    interior points."""
     net = _init(nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(),
                               nn.Linear(128, 10)), 6, 0.15)
     X = np.random.default_rng(6).uniform(0, 1, size=(3, 64))
-    start = time.perf_counter()
     regions = slice_partition(net, X[0], X[1] - X[0], X[2] - X[0], (-0.2, 1.2, -0.2, 1.2))
-    elapsed = time.perf_counter() - start
     assert regions.n_regions > 500
-    assert elapsed < 20
     assert regions.areas.sum() == pytest.approx(1.4 ** 2, rel=1e-9)
     pts, owner = _points_inside(regions.polygons, 1, np.random.default_rng(7))
     keys = activation_patterns(net, regions.to_points(pts)).keys
@@ -174,9 +171,7 @@ def test_trained_digits_mlp_slice_matches_dense_grid():
         nn.functional.cross_entropy(net(Xt), yt).backward()
         opt.step()
     net.eval()
-    start = time.perf_counter()
     regions = slice_partition(net, X[0], X[1] - X[0], X[2] - X[0], (-0.2, 1.2, -0.2, 1.2))
-    assert time.perf_counter() - start < 30
     assert regions.n_regions > 1000
     g = np.stack(np.meshgrid(np.linspace(-0.2, 1.2, 300), np.linspace(-0.2, 1.2, 300)), -1)
     g = g.reshape(-1, 2)
