@@ -136,6 +136,44 @@ def test_batched_chebyshev_detects_empty_and_flat_cells():
     assert affine_hull_dimension(*empty) == -1
 
 
+def _exact_inradius_2d(A, b):
+    """Oracle: the Chebyshev radius of a bounded polygon by enumeration; the optimum is a
+    point at equal distance r from three of its lines (a 3 x 3 linear system), feasible
+    for all of them."""
+    import itertools
+
+    norms = np.linalg.norm(A, axis=1)
+    A, b = A / norms[:, None], b / norms
+    best = -np.inf
+    for rows in itertools.combinations(range(len(b)), 3):
+        M = np.column_stack([A[list(rows)], np.ones(3)])
+        if abs(np.linalg.det(M)) < 1e-12:
+            continue
+        x0, x1, r = np.linalg.solve(M, b[list(rows)])
+        if np.all(A @ [x0, x1] + r <= b + 1e-12):
+            best = max(best, r)
+    return best
+
+
+def test_batched_chebyshev_radii_are_optimal_to_rounding():
+    """The block LP's radii equal the exact ones to 1e-10 relative, thin polygons
+    included (the partition-level check: test_network_plane_tables)."""
+    rng = np.random.default_rng(3)
+    box_A, box_b = Box([-1, -1], [1, 1]).halfspaces()
+    polys = []
+    for k in range(60):
+        normals = rng.normal(size=(4, 2))
+        offsets = normals @ rng.uniform(-0.3, 0.3, 2) + rng.uniform(0.01, 0.5, 4)
+        if k % 3 == 0:  # a sliver: two nearly opposite rows close together
+            normals[1] = -normals[0] + rng.normal(size=2) * 1e-3
+            offsets[1] = -offsets[0] + 1e-3
+        polys.append((np.vstack([box_A, normals]), np.r_[box_b, offsets]))
+    _, radii = chebyshev_centers(polys)
+    exact = np.array([_exact_inradius_2d(A, b) for A, b in polys])
+    assert (exact > 0).sum() > 40
+    np.testing.assert_allclose(radii[exact > 0], exact[exact > 0], rtol=1e-10, atol=1e-13)
+
+
 def _cube_cut(n, W, c):
     eye = np.eye(n)
     return np.vstack([W, eye, -eye]), np.concatenate([c, np.ones(n), np.ones(n)])
