@@ -237,6 +237,11 @@ def test_unreadable_data_is_named_in_one_line(files, capsys, tmp_path, name, con
     assert run("analyze", files["dir"] / "net.pt2", bad, "--quiet") == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(bad) in err and message in err
+    # the same file given as the labels
+    assert run("analyze", files["dir"] / "net.pt2", files["dir"] / "moons.npy", "--labels",
+               bad, "--quiet") == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"--labels {str(bad)!r}" in err and message in err
 
 
 def test_corrupt_skops_file_is_named_in_one_line(files, capsys, tmp_path):

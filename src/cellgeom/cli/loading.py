@@ -313,7 +313,11 @@ def _load_labels(name: str, data_path: Path) -> np.ndarray:
             raise RuntimeError(f"--labels {name!r} could not be read as .npy "
                                f"({type(exc).__name__}: {exc}).") from None
     elif suffix == ".csv":
-        frame = pd.read_csv(p, header=0 if csv_has_header(p) else None)
+        try:
+            frame = pd.read_csv(p, header=0 if csv_has_header(p) else None)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise RuntimeError(f"--labels {name!r} could not be read as .csv "
+                               f"({type(exc).__name__}: {exc}).") from None
         if frame.shape[1] != 1:
             raise UsageError(f"--labels {name!r} must have one column, got {frame.shape[1]}.")
         y = frame.iloc[:, 0].to_numpy()
