@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -238,6 +239,18 @@ def _is_integer(text: str) -> bool:
     return text.lstrip("+-").isdigit()
 
 
+@contextmanager
+def _reading(what: str, kind: str):
+    """Name the file in one line when it cannot be read as ``kind``: a pickled, empty or cut
+    .npy (ValueError, EOFError, OSError), an empty, ragged or non-UTF-8 .csv (pandas'
+    EmptyDataError and ParserError and UnicodeDecodeError are ValueErrors)."""
+    try:
+        yield
+    except (ValueError, EOFError, OSError) as exc:
+        raise RuntimeError(f"{what} could not be read as {kind} "
+                           f"({type(exc).__name__}: {exc}).") from None
+
+
 def load_data(path: Path, header: bool | None = None, labels: str | None = None) -> Table:
     """DATA from .npy, .csv (header detected unless ``header`` says) or .parquet.
 
@@ -249,21 +262,14 @@ def load_data(path: Path, header: bool | None = None, labels: str | None = None)
     suffix = path.suffix.lower()
     columns, used_header = None, None
     if suffix == ".npy":
-        try:
+        with _reading(f"DATA {str(path)!r}", ".npy"):
             X = np.load(path, allow_pickle=False)
-        except (ValueError, EOFError, OSError) as exc:  # a pickled, empty or cut file
-            raise RuntimeError(f"DATA {str(path)!r} could not be read as .npy "
-                               f"({type(exc).__name__}: {exc}).") from None
         frame = None
     else:
         if suffix == ".csv":
-            try:
+            with _reading(f"DATA {str(path)!r}", ".csv"):
                 used_header = csv_has_header(path) if header is None else header
                 frame = pd.read_csv(path, header=0 if used_header else None)
-            except (pd.errors.ParserError, pd.errors.EmptyDataError,
-                    UnicodeDecodeError) as exc:
-                raise RuntimeError(f"DATA {str(path)!r} could not be read as .csv "
-                                   f"({type(exc).__name__}: {exc}).") from None
         else:
             try:
                 frame = pd.read_parquet(path)
@@ -307,17 +313,11 @@ def _load_labels(name: str, data_path: Path) -> np.ndarray:
                          "(a .csv/.parquet with a header) nor a file.")
     suffix = p.suffix.lower()
     if suffix == ".npy":
-        try:
+        with _reading(f"--labels {name!r}", ".npy"):
             y = np.load(p, allow_pickle=False)
-        except (ValueError, EOFError, OSError) as exc:
-            raise RuntimeError(f"--labels {name!r} could not be read as .npy "
-                               f"({type(exc).__name__}: {exc}).") from None
     elif suffix == ".csv":
-        try:
+        with _reading(f"--labels {name!r}", ".csv"):
             frame = pd.read_csv(p, header=0 if csv_has_header(p) else None)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise RuntimeError(f"--labels {name!r} could not be read as .csv "
-                               f"({type(exc).__name__}: {exc}).") from None
         if frame.shape[1] != 1:
             raise UsageError(f"--labels {name!r} must have one column, got {frame.shape[1]}.")
         y = frame.iloc[:, 0].to_numpy()

@@ -4,8 +4,6 @@ Names are loaded on first use (PEP 562), so ``import cellgeom`` never imports
 torch, and the numpy-only :mod:`cellgeom.nn.forms` can be used without it. Every
 other name imports torch when first touched.
 """
-from __future__ import annotations
-
 import importlib as _importlib
 
 _WHERE = {
@@ -41,6 +39,5 @@ def __getattr__(name: str):
     return value
 
 
-def __dir__():  # the public names, not this module's own imports
-    return sorted(set(__all__) | {name for name in globals() if not name.startswith("_")}
-                  - {"annotations"})
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
