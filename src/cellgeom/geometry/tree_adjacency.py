@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .boxes import _face_geometry, _grown
+from .boxes import _face_geometry
 
 __all__ = ["tree_adjacency"]
 
@@ -109,44 +109,52 @@ def tree_adjacency(left: np.ndarray, right: np.ndarray, feature: np.ndarray,
         raise ValueError(f"children of an internal node outside 0..{k - 1}.")
     # the nodes renumbered in depth-first pre-order: a subtree is a contiguous block (all
     # that a pair's refinement visits), and split nodes taken in that order reuse the
-    # blocks their neighbours just visited
-    old = _old_ids(left, right)
+    # blocks their neighbours just visited. Every array the kernels fill is allocated
+    # here by NumPy, which asks the OS for huge pages on large blocks: the first touch of
+    # numba-allocated memory (4 KiB pages) was a fifth of the time at 100k leaves
+    old = np.empty(k, np.int64)
+    old = old[:_old_ids(left, right, old, np.zeros(k, np.uint8), np.empty(k + 2, np.int64))]
     if old.size and old[-1] < 0:
         raise ValueError("left and right do not describe a tree rooted at node 0 (a node "
                          "is reached twice).")
-    lo, hi, kind, size, row, first, depth = _preorder_tables(old, left, right, feature,
-                                                             node_lo, node_hi)
-    m = kind.size
+    m = old.size
+    n_leaves = (m + 1) // 2  # every inner node has two children
+    lo, hi = np.empty((m, n)), np.empty((m, n))
+    kind, size, first = np.zeros(m, np.uint8), np.ones(m, np.int64), np.zeros(m, np.int64)
+    row = np.zeros((m, 8))
     # the leaves in pre-order, numbered 0.. in that order: a subtree's leaves are the
-    # block first[v] .. first[v] + size[v] - 1; their boxes by rows (pair tests, face
-    # geometry) and by axes (a scan of a block for the leaves on a plane is contiguous)
-    leaves = np.flatnonzero(kind)
-    leaf_lo, leaf_hi = lo[leaves], hi[leaves]
-    axis_lo, axis_hi = np.ascontiguousarray(leaf_lo.T), np.ascontiguousarray(leaf_hi.T)
-    number = leaf_id[old[leaves]]
-    kind[leaves] = np.where(number >= 0, 1, 2)
+    # block first[v] .. first[v] + size[v] - 1; their boxes by rows (face geometry) and
+    # by axes (a scan of a block for the leaves on a plane, and the pair tests, read
+    # contiguous runs)
+    leaf_lo, leaf_hi = np.empty((n_leaves, n)), np.empty((n_leaves, n))
+    axis_lo, axis_hi = np.empty((n, n_leaves)), np.empty((n, n_leaves))
+    number = np.empty(n_leaves, np.int64)
+    # the split nodes axis by axis, in pre-order within an axis (axis f's are
+    # ``order[axis_start[f]:axis_start[f + 1]]``): a pass per axis reads only its own rows
+    order, axis_start = np.empty(m - n_leaves, np.int64), np.zeros(n + 1, np.int64)
+    depth = _preorder_tables(old, left, right, feature, node_lo, node_hi, leaf_id, lo, hi,
+                             kind, size, row, first, leaf_lo, leaf_hi, axis_lo, axis_hi,
+                             number, order, axis_start, np.full(m, -1, np.int64),
+                             np.zeros(m, np.int64))
     # the stack holds at most one pending sibling per refinement step of the current pair
     stack = np.empty((2 * depth + 4, 2), np.int64)
     cap = max(1024, 4 * m)
     buf_a, buf_b = np.empty(cap, np.int64), np.empty(cap, np.int64)
     ends = np.zeros(n + 1, np.int64)
-    # (axis, next node, stack top, rows written, split started)
+    # (axis, next split in ``order``, stack top, rows written, split started)
     state = np.zeros(5, np.int64)
-    splits = np.flatnonzero(kind == 0)
-    split_axis = row[splits, 2].astype(np.int64)
-    split_work = size[splits]
+    work_done = np.cumsum(size[order])
     while True:  # the kernel stops when the buffers are full: grow them and resume
         _tree_face_pairs(kind, size, row, first, lo, hi, axis_lo, axis_hi, leaf_lo, leaf_hi,
-                         number, stack, state, buf_a, buf_b, ends, small)
+                         number, order, axis_start, stack, state, buf_a, buf_b, ends, small)
         if state[0] == n:
             break
         # room for the rest at the rate seen so far (a split yields faces about in
         # proportion to the leaves below it): few regrowths, each a copy of all rows
-        f, v = state[0], state[1]
-        done = (split_axis < f) | ((split_axis == f) & (splits < v))
-        share = split_work[done].sum() / max(split_work.sum(), 1)
+        i = state[1]
+        share = work_done[i - 1] / work_done[-1] if i > 0 else 0.0
         need = max(2 * buf_a.size, int(1.2 * state[3] / max(share, 1e-3)) + 1024)
-        buf_a, buf_b = _grown(buf_a, buf_b, state[3], need)
+        buf_a, buf_b = _grown(buf_a, buf_b, int(state[3]), need)
     total = int(state[3])
     a, b = buf_a[:total], buf_b[:total]
     if 2 * total < buf_a.size:  # do not keep a mostly empty buffer alive
@@ -163,16 +171,25 @@ def tree_adjacency(left: np.ndarray, right: np.ndarray, feature: np.ndarray,
     return a, b, axis, volume, centroid
 
 
+def _grown(buf_a: np.ndarray, buf_b: np.ndarray, rows: int, need: int):
+    """The pair buffers doubled until they hold ``need`` rows, their first ``rows`` kept
+    (allocated by NumPy, see above)."""
+    size = 2 * buf_a.size
+    while size < need:
+        size *= 2
+    new_a, new_b = np.empty(size, np.int64), np.empty(size, np.int64)
+    new_a[:rows], new_b[:rows] = buf_a[:rows], buf_b[:rows]
+    return new_a, new_b
+
+
 @njit(cache=True, nogil=True)
-def _old_ids(left, right):  # pragma: no cover - compiled
-    """The nodes reachable from the root 0 in depth-first pre-order (left child first);
-    ``[-1]`` if a node is reached twice (not a tree)."""
+def _old_ids(left, right, old, seen, stack):  # pragma: no cover - compiled
+    """Write the nodes reachable from the root 0 in depth-first pre-order (left child
+    first) to ``old`` and return their count; ``old[0] = -1`` and 1 if a node is reached
+    twice (not a tree). ``seen`` (zeros) and ``stack`` are work arrays of k and k + 2."""
     k = left.size
-    old = np.empty(k, np.int64)
     if k == 0:
-        return old
-    seen = np.zeros(k, np.uint8)
-    stack = np.empty(k + 2, np.int64)
+        return 0
     stack[0] = 0
     top = 1
     m = 0
@@ -180,7 +197,8 @@ def _old_ids(left, right):  # pragma: no cover - compiled
         top -= 1
         v = stack[top]
         if seen[v]:
-            return np.full(1, -1, np.int64)
+            old[0] = -1
+            return 1
         seen[v] = 1
         old[m] = v
         m += 1
@@ -188,29 +206,28 @@ def _old_ids(left, right):  # pragma: no cover - compiled
             stack[top] = right[v]
             stack[top + 1] = left[v]
             top += 2
-    return old[:m]
+    return m
 
 
 @njit(cache=True, nogil=True)
-def _preorder_tables(old, left, right, feature, node_lo, node_hi):  # pragma: no cover
+def _preorder_tables(old, left, right, feature, node_lo, node_hi, leaf_id, lo, hi, kind,
+                     size, row, first, leaf_lo, leaf_hi, axis_lo, axis_hi, number, order,
+                     axis_start, split, level):  # pragma: no cover - compiled
     """The nodes renumbered in depth-first pre-order (``old[i]`` is node i's id), and what
-    the traversal reads of them.
+    the traversal reads of them, in one pass over the old numbering; returns the depth.
 
-    Returns the boxes ``lo, hi``; ``kind`` (0 inner node, 1 leaf); ``size``, the leaves
-    below; ``row``, at an inner node: children, split axis h, and the children's
-    intervals on h (``lo_h``, left child's ``hi_h``, right child's ``lo_h``, ``hi_h``; the
-    rest of a child's box is its parent's), one 64-byte row read at once; ``first``, the
-    pre-order number of the first leaf below each node; the depth.
+    Fills the boxes ``lo, hi``; ``kind`` (given as zeros: 0 inner node, 1 numbered leaf,
+    2 leaf left out); ``size`` (given as ones), the leaves below; ``row``, at an inner
+    node: children, split axis h, and the children's intervals on h (``lo_h``, left
+    child's ``hi_h``, right child's ``lo_h``, ``hi_h``; the rest of a child's box is its
+    parent's), one 64-byte row read at once; ``first``, the pre-order number of the first
+    leaf below each node; the leaves' boxes by rows (``leaf_lo``) and by axes
+    (``axis_lo``) and their ``number`` from ``leaf_id``; the split nodes by axis,
+    ``order`` and ``axis_start`` (given as zeros). ``split`` (-1s) and ``level`` (zeros)
+    are work arrays.
     """
     m = old.size
     n = node_lo.shape[1]
-    lo = np.empty((m, n))
-    hi = np.empty((m, n))
-    kind = np.zeros(m, np.uint8)
-    split = np.full(m, -1, np.int64)
-    size = np.ones(m, np.int64)
-    first = np.zeros(m, np.int64)
-    row = np.zeros((m, 8))
     n_leaves = 0
     for i in range(m):  # the one pass over the old numbering (random access)
         v = old[i]
@@ -219,14 +236,27 @@ def _preorder_tables(old, left, right, feature, node_lo, node_hi):  # pragma: no
             hi[i, g] = node_hi[v, g]
         first[i] = n_leaves  # pre-order: the first leaf below comes next
         if left[v] < 0:
-            kind[i] = 1
+            kind[i] = 1 if leaf_id[v] >= 0 else 2
+            for g in range(n):
+                leaf_lo[n_leaves, g] = lo[i, g]
+                leaf_hi[n_leaves, g] = hi[i, g]
+                axis_lo[g, n_leaves] = lo[i, g]
+                axis_hi[g, n_leaves] = hi[i, g]
+            number[n_leaves] = leaf_id[v]
             n_leaves += 1
         else:
             split[i] = feature[v]
+            axis_start[feature[v] + 1] += 1
+    for g in range(n):  # counts to starts, then each axis's splits in pre-order
+        axis_start[g + 1] += axis_start[g]
+    at = axis_start[:n].copy()
+    for i in range(m):
+        if split[i] >= 0:
+            order[at[split[i]]] = i
+            at[split[i]] += 1
     # in pre-order the left child of i is i + 1 and the right one follows the left's
     # block of 2 size - 1 nodes: sizes bottom-up, all local
     depth = 0
-    level = np.zeros(m, np.int64)
     for i in range(m - 1, -1, -1):
         if split[i] >= 0:
             L = i + 1
@@ -246,7 +276,7 @@ def _preorder_tables(old, left, right, feature, node_lo, node_hi):  # pragma: no
             level[i + 2 * size[i + 1]] = level[i] + 1
         else:
             depth = max(depth, level[i])
-    return lo, hi, kind, size, row, first, depth
+    return depth
 
 
 @njit(cache=True, nogil=True)
@@ -265,9 +295,11 @@ _SMALL = 256
 
 @njit(cache=True, nogil=True)
 def _tree_face_pairs(kind, size, row, first, lo, hi, axis_lo, axis_hi, leaf_lo, leaf_hi,
-                     number, stack, state, buf_a, buf_b, ends, small):  # pragma: no cover
+                     number, order, axis_start, stack, state, buf_a, buf_b, ends,
+                     small):  # pragma: no cover - compiled
     """Append the face pairs (pre-order leaf numbers), axis by axis and split node by split
-    node in pre-order, from ``state`` = (axis, next node, stack top, rows written, split
+    node in pre-order (the split nodes of axis f are ``order[axis_start[f]:axis_start[f +
+    1]]``), from ``state`` = (axis, next index in ``order``, stack top, rows written, split
     started) on; ``ends[f + 1]`` is where axis f's rows end. Stops with the state saved
     when the buffers are full (growing them here would make numba count references on
     every access to them in the loop).
@@ -276,17 +308,15 @@ def _tree_face_pairs(kind, size, row, first, lo, hi, axis_lo, axis_hi, leaf_lo, 
     with the interval on the parent's split axis h changed, so testing the child against
     the pair's other node reads that one interval of both.
     """
-    m, n = lo.shape
+    n = lo.shape[1]
     near_a = np.empty(small, np.int64)
     near_lo = np.empty((n, small))
     near_hi = np.empty((n, small))
     hit = np.empty(small, np.uint8)
-    f, v, top, out, started = state[0], state[1], state[2], state[3], state[4]
+    f, at, top, out, started = state[0], state[1], state[2], state[3], state[4]
     while f < n:
-        while v < m:
-            if kind[v] or int(row[v, 2]) != f:
-                v += 1
-                continue
+        while at < axis_start[f + 1]:
+            v = order[at]
             L = int(row[v, 0])
             R = int(row[v, 1])
             t = row[v, 4]
@@ -310,7 +340,7 @@ def _tree_face_pairs(kind, size, row, first, lo, hi, axis_lo, axis_hi, leaf_lo, 
                 if ka and kb:  # two leaves: a face (unless one is left out)
                     if ka == 1 and kb == 1:
                         if out == buf_a.size:  # full: save the state, the caller grows them
-                            state[0], state[1], state[2] = f, v, top + 1
+                            state[0], state[1], state[2] = f, at, top + 1
                             state[3], state[4] = out, 1
                             return
                         buf_a[out] = first[A]
@@ -373,9 +403,8 @@ def _tree_face_pairs(kind, size, row, first, lo, hi, axis_lo, axis_hi, leaf_lo, 
                     stack[top, 0] = P
                     stack[top, 1] = Q
                     top += 1
-            v += 1
+            at += 1
             started = 0
         ends[f + 1] = out
         f += 1
-        v = 0
     state[0], state[1], state[2], state[3], state[4] = n, 0, 0, out, 0
