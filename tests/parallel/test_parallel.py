@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 
 import numpy as np
@@ -308,6 +309,125 @@ def test_forkserver_preloads_cellgeom_worker_modules():
             [_item_formula(0.0)]
     preload = forkserver._forkserver._preload_modules
     assert "cellgeom.models.cell_geometry" in preload and "__main__" in preload
+    assert "cellgeom.models.worker_warmup" in preload
+
+
+def test_main_script_imports_are_those_a_worker_run_of_the_script_makes(tmp_path,
+                                                                       monkeypatch):
+    """Oracle: a script written here, read statement by statement. Imports at the top, in
+    a top-level ``try``/``if``/``with`` are listed (if imported in this process); those in
+    a function, a class, the ``__main__`` block, relative ones and modules not loaded are
+    not."""
+    import types
+
+    from cellgeom.parallel.executors import main_script_imports
+
+    script = tmp_path / "user_script.py"
+    script.write_text(
+        "import os, json\n"
+        "from collections import abc\n"
+        "try:\n    import csv\nexcept ImportError:\n    import html\n"
+        "if os.name:\n    import string\n"
+        "with open(__file__):\n    import textwrap\n"
+        "import module_never_loaded_anywhere\n"
+        "from . import sibling\n"
+        "def f():\n    import decimal\n"
+        "class C:\n    import fractions\n"
+        "if __name__ == '__main__':\n    import difflib\n")
+    for name in ("os", "json", "collections.abc", "csv", "html", "string", "textwrap",
+                 "decimal", "fractions", "difflib"):
+        __import__(name)
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    assert main_script_imports() == ["os", "json", "collections", "csv", "string",
+                                     "textwrap"]
+    main.__file__ = str(tmp_path / "missing.py")  # unreadable: nothing, no error
+    assert main_script_imports() == []
+    del main.__file__  # an interactive session
+    assert main_script_imports() == []
+
+
+_HEAVY_MODULE = """\
+import os
+with open(os.environ["IMPORT_LOG"], "a") as fh:
+    fh.write(f"{os.getpid()}\\n")
+"""
+
+_SCRIPT = """\
+import os
+import heavy_user_module
+from cellgeom.parallel import ProcessExecutor
+
+
+def pid(items):
+    return [os.getpid() for _ in items]
+
+
+if __name__ == "__main__":
+    workers = set()
+    for _ in range(2):  # two pools, as two partition(..., n_jobs=2) calls start
+        with ProcessExecutor(2, mp_context="forkserver") as executor:
+            workers |= set(executor.map_chunks(pid, [0, 1, 2, 3], chunk_size=1,
+                                               progress=False))
+    print(os.getpid(), *workers)
+"""
+
+
+def test_workers_do_not_import_the_main_scripts_modules_again(tmp_path):
+    """Oracle: a module the user's script imports at its top logs every import of it.
+    Each worker runs the script again (as ``__mp_main__``); before Python 3.13.8 the fork
+    server never imported it (CPython gh-126631), so every worker of every pool imported
+    the module again (1 s per worker for torch). Now the fork server imports it once:
+    two imports in all (the script's and the fork server's), for four workers."""
+    import multiprocessing
+    import subprocess
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork server on this platform")
+    (tmp_path / "heavy_user_module.py").write_text(_HEAVY_MODULE)
+    (tmp_path / "user_script.py").write_text(_SCRIPT)
+    log = tmp_path / "imports.log"
+    env = dict(os.environ, IMPORT_LOG=str(log))
+    done = subprocess.run([sys.executable, str(tmp_path / "user_script.py")], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    parent, *workers = done.stdout.split()
+    importers = log.read_text().split()
+    assert len(importers) == 2 and parent in importers  # the script's and the server's
+    assert workers and not set(workers) & set(importers)
+
+
+_COUNT_LOADED = """\
+import importlib
+from numba.core.registry import CPUDispatcher
+import sys
+import cellgeom.models.cell_geometry
+
+
+def loaded():
+    return sum(bool(f.signatures) for name, m in list(sys.modules.items())
+               if name.startswith("cellgeom.") for f in vars(m).values()
+               if isinstance(f, CPUDispatcher))
+
+
+before = loaded()
+importlib.import_module("cellgeom.models.worker_warmup")
+print(before, loaded())
+"""
+
+
+def test_worker_warmup_module_loads_the_high_dimensional_kernels():
+    """Oracle: numba's dispatchers in a fresh process. Before the import of the module the
+    fork server preloads, no compiled kernel of cellgeom is loaded; after it, several are
+    (the workers forked from the server inherit them)."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", _COUNT_LOADED], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    before, after = map(int, done.stdout.split())
+    assert before == 0 and after >= 3
 
 
 def test_prestart_then_shutdown_leaves_no_pool_and_no_thread():

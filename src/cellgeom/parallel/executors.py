@@ -5,6 +5,7 @@ the first failing item named, one BLAS/OpenMP thread per worker process).
 """
 from __future__ import annotations
 
+import ast
 import contextlib
 import multiprocessing
 import os
@@ -31,7 +32,8 @@ from .chunks import (
     slice_items,
 )
 
-__all__ = ["Executor", "ProcessExecutor", "SerialExecutor", "available_cores"]
+__all__ = ["Executor", "ProcessExecutor", "SerialExecutor", "available_cores",
+           "main_script_imports"]
 
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -45,6 +47,9 @@ def _init_worker() -> None:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=1)  # for those already loaded: numpy came with this module
+    torch = sys.modules.get("torch")  # the fork server may have imported it (see below)
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 def available_cores() -> int:
@@ -187,26 +192,82 @@ def _process_context(method: str | None):
     return context
 
 
-#: imported once by the fork server, so its workers start with them loaded
-FORKSERVER_PRELOAD = ("cellgeom.models.cell_geometry",)
+#: imported once by the fork server, so its workers start with them loaded (the second
+#: also loads the compiled kernels the workers of the high-dimensional route run)
+FORKSERVER_PRELOAD = ("cellgeom.models.cell_geometry", "cellgeom.models.worker_warmup")
 
 
 def _preload_in_forkserver(context) -> None:
-    """Have the fork server import cellgeom's worker modules before it forks workers.
+    """Have the fork server import cellgeom's worker modules, and the modules the main
+    script imports, before it forks workers.
 
     Each worker otherwise imports cellgeom itself (NumPy, SciPy, pandas, numba: 0.75 s
-    per worker, all workers at once on a machine whose cores the caller needs too). The
-    fork server imports them once, and every pool it forks later in this session starts
-    in milliseconds. The caller's own preload list is kept (``__main__`` by default). It
-    takes effect when the fork server starts, i.e. at the first pool of the process;
-    an import error there is ignored by the fork server and the workers import as before.
+    per worker, all workers at once on a machine whose cores the caller needs too) and
+    loads the compiled kernels (0.3 s). The fork server imports them once, and every pool
+    it forks later in this session starts in milliseconds.
+
+    Every worker also runs the main script again (as ``__mp_main__``, the rule of the
+    spawn and forkserver start methods). The fork server was meant to import it once
+    (``"__main__"`` in its preload list), but before Python 3.13.8 it never does
+    (CPython gh-126631), so a script that imports torch at its top paid the torch import
+    (1 s) in every worker of every pool. The fork server therefore also imports the
+    modules the main script imports at its top level (:func:`main_script_imports`); the
+    workers' run of the script then finds them loaded.
+
+    The caller's own preload list is kept (``__main__`` by default). It takes effect when
+    the fork server starts, i.e. at the first pool of the process; an import error there
+    is ignored by the fork server and the workers import as before.
     """
     from multiprocessing import forkserver
 
     current = list(getattr(forkserver._forkserver, "_preload_modules", ["__main__"]))
-    missing = [name for name in FORKSERVER_PRELOAD if name not in current]
+    wanted = [*FORKSERVER_PRELOAD, *main_script_imports()]
+    missing = [name for name in dict.fromkeys(wanted) if name not in current]
     if missing:
         context.set_forkserver_preload(current + missing)
+
+
+def main_script_imports() -> list[str]:
+    """The modules the main script imports when a worker runs it, among those already
+    imported in this process: the imports of its top-level statements, outside function
+    and class bodies and the ``if __name__ == "__main__":`` block. Empty without a main
+    script file (an interactive session, ``python -c``)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path or not str(path).endswith(".py"):
+        return []
+    try:
+        with open(path, "rb") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    names = list(_top_level_imports(tree.body))
+    return [name for name in dict.fromkeys(names)
+            if name in sys.modules and name not in ("__main__", "__mp_main__")]
+
+
+def _top_level_imports(statements) -> Iterator[str]:
+    """Names imported by the statements, in source order, not descending into functions,
+    classes or the ``__main__`` block."""
+    for node in statements:
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module
+        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
+                and not _is_main_guard(node):
+            yield from _top_level_imports(child for child in ast.iter_child_nodes(node)
+                                          if isinstance(child, ast.stmt))
+
+
+def _is_main_guard(node: ast.AST) -> bool:
+    """``if __name__ == "__main__":`` (either operand order)."""
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+        return False
+    operands = [node.test.left, *node.test.comparators]
+    return (len(operands) == 2 and isinstance(node.test.ops[0], ast.Eq)
+            and any(isinstance(x, ast.Name) and x.id == "__name__" for x in operands)
+            and any(isinstance(x, ast.Constant) and x.value == "__main__" for x in operands))
 
 
 class ProcessExecutor(Executor):
