@@ -87,6 +87,20 @@ def test_tree_adjacency_equals_all_pairs(seed, n, n_leaves, small):
     assert np.array_equal(hi[a, axis], lo[b, axis])
 
 
+@pytest.mark.parametrize("small", [None, 2])
+def test_faces_past_the_first_buffer_equal_box_adjacency(small):
+    """Oracle: box_adjacency on the leaf boxes. An 8-D tree has far more faces than the
+    first pair buffers hold (4 rows per node), so the kernel stops with its buffers full,
+    they grow, and it resumes mid-axis and mid-split: the faces are the same, listed the
+    same way, bit for bit."""
+    rng = np.random.default_rng(7)
+    X = rng.random((6000, 8))
+    model = DecisionTreeRegressor(max_leaf_nodes=1500, random_state=0).fit(X, rng.random(6000))
+    ours, theirs, _, _ = _routes(model, cellgeom.Box(np.zeros(8), np.ones(8)), small=small)
+    assert len(ours[0]) > 4 * model.tree_.node_count > 1024  # the buffers grew
+    _assert_same_faces(ours, theirs)
+
+
 def test_float32_boundaries_that_coincide_leave_an_empty_box():
     """Two thresholds between the same float32 neighbours give one boundary e: the box
     between them is empty and has no faces (oracle: box_adjacency on the leaf boxes)."""
