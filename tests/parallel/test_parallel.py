@@ -320,11 +320,12 @@ def test_main_script_imports_are_those_a_worker_run_of_the_script_makes(tmp_path
     not."""
     import types
 
+    from cellgeom.parallel import executors
     from cellgeom.parallel.executors import main_script_imports
 
     script = tmp_path / "user_script.py"
     script.write_text(
-        "import os, json\n"
+        "import sys, os, json\n"
         "from collections import abc\n"
         "try:\n    import csv\nexcept ImportError:\n    import html\n"
         "if os.name:\n    import string\n"
@@ -340,8 +341,10 @@ def test_main_script_imports_are_those_a_worker_run_of_the_script_makes(tmp_path
     main = types.ModuleType("__main__")
     main.__file__ = str(script)
     monkeypatch.setitem(sys.modules, "__main__", main)
-    assert main_script_imports() == ["os", "json", "collections", "csv", "string",
+    assert main_script_imports() == ["sys", "os", "json", "collections", "csv", "string",
                                      "textwrap"]
+    monkeypatch.setattr(executors, "INSTALLED_ROOTS", ())  # the user's own modules: none
+    assert main_script_imports() == ["sys"]  # built in
     main.__file__ = str(tmp_path / "missing.py")  # unreadable: nothing, no error
     assert main_script_imports() == []
     del main.__file__  # an interactive session
@@ -356,6 +359,8 @@ with open(os.environ["IMPORT_LOG"], "a") as fh:
 
 _SCRIPT = """\
 import os
+import cellgeom.parallel.executors as executors
+executors.INSTALLED_ROOTS += (os.path.dirname(os.path.abspath(__file__)),)  # see the test
 import heavy_user_module
 from cellgeom.parallel import ProcessExecutor
 
@@ -379,7 +384,9 @@ def test_workers_do_not_import_the_main_scripts_modules_again(tmp_path):
     Each worker runs the script again (as ``__mp_main__``); before Python 3.13.8 the fork
     server never imported it (CPython gh-126631), so every worker of every pool imported
     the module again (1 s per worker for torch). Now the fork server imports it once:
-    two imports in all (the script's and the fork server's), for four workers."""
+    two imports in all (the script's and the fork server's), for four workers. (The
+    script counts its own directory as installed: only installed packages are preloaded,
+    and the module stands for one.)"""
     import multiprocessing
     import subprocess
 

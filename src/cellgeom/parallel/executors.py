@@ -10,7 +10,9 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import site
 import sys
+import sysconfig
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -228,10 +230,13 @@ def _preload_in_forkserver(context) -> None:
 
 
 def main_script_imports() -> list[str]:
-    """The modules the main script imports when a worker runs it, among those already
-    imported in this process: the imports of its top-level statements, outside function
-    and class bodies and the ``if __name__ == "__main__":`` block. Empty without a main
-    script file (an interactive session, ``python -c``)."""
+    """The modules the main script imports when a worker runs it: the imports of its
+    top-level statements, outside function and class bodies and the ``if __name__ ==
+    "__main__":`` block, among those already imported in this process from the standard
+    library or an installed package (:data:`INSTALLED_ROOTS`). The user's own modules are
+    left to the workers: they may act on import (read arguments or files), and a failure
+    other than ImportError in the fork server would break every pool. Empty without a
+    main script file (an interactive session, ``python -c``)."""
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
     if not path or not str(path).endswith(".py"):
@@ -243,7 +248,33 @@ def main_script_imports() -> list[str]:
         return []
     names = list(_top_level_imports(tree.body))
     return [name for name in dict.fromkeys(names)
-            if name in sys.modules and name not in ("__main__", "__mp_main__")]
+            if name not in ("__main__", "__mp_main__") and _installed(name)]
+
+
+def _installed_roots() -> tuple[str, ...]:
+    paths = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib",
+                                                     "platlib")}
+    with contextlib.suppress(AttributeError):  # site of some embedded interpreters
+        paths.update(site.getsitepackages())
+    return tuple(sorted(os.path.realpath(path) for path in paths))
+
+
+#: directories of the standard library and of installed packages
+INSTALLED_ROOTS = _installed_roots()
+
+
+def _installed(name: str) -> bool:
+    """Whether the module is imported here, built in or from :data:`INSTALLED_ROOTS`."""
+    module = sys.modules.get(name)
+    if module is None:
+        return False
+    if name in sys.builtin_module_names:
+        return True
+    path = getattr(module, "__file__", None)
+    if not path:
+        return False
+    path = os.path.realpath(path)
+    return any(os.path.commonpath([path, root]) == root for root in INSTALLED_ROOTS)
 
 
 def _top_level_imports(statements) -> Iterator[str]:
