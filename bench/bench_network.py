@@ -11,7 +11,8 @@ Rows:
   digits with the default walk against ``facet_method="highs"`` (the HiGHS route:
   certificates, then warm-started HiGHS LPs), both in this run. Target (#16): >= 6x.
 * ``digits_data_cells_serial`` / ``_n_jobs2`` / ``_dask2``: the first 160 digits serially,
-  on a 2-process pool and on a 2-worker Dask LocalCluster (the parallel speed-up of #8).
+  on a 2-process pool and on a 2-worker Dask LocalCluster (the parallel speed-up of #8),
+  each the best of two runs.
 * ``digits_slice_vs_regioncam`` / ``moons_2_32_32_1_vs_regioncam``: exact regions of the
   plane regioncam builds through three digits (its square), and of a 2-32-32-1 moons net on
   [-2.5, 2.5]^2, against regioncam in the same run (float32 there, float64 here; patterns
@@ -120,9 +121,10 @@ def run(quick: bool) -> list[dict]:
         return rows + _slice_rows(net, X)
     # parallel speed-up (issue #8): the same subset serially, on the pool, on dask
     subset = X[:160]
-    serial, serial_s, _ = measure(_cells, net, subset, None, trace_memory=False)
+    # best of two runs on each side: one run moved by 10-20% on this VM between sessions
+    serial, serial_s, _ = measure(_cells, net, subset, None, repeat=2, trace_memory=False)
     rows.append(_cells_row("digits_data_cells_serial", serial, serial_s, "", None))
-    pool, pool_s, _ = measure(_cells, net, subset, 2, trace_memory=False)
+    pool, pool_s, _ = measure(_cells, net, subset, 2, repeat=2, trace_memory=False)
     rows.append(_cells_row("digits_data_cells_n_jobs2", pool, pool_s,
                            "serial (row above, same subset, same run)", serial_s,
                            f"; speed-up {serial_s / pool_s:.2f}x with 2 processes "
@@ -133,7 +135,7 @@ def run(quick: bool) -> list[dict]:
     # setting, see cellgeom.parallel), started before the clock
     with DaskExecutor(None, n_workers=2) as dask_executor:
         dask_executor.client.run(lambda: None)  # every worker up
-        dpart, dask_s, _ = measure(_cells, net, subset, None, dask_executor,
+        dpart, dask_s, _ = measure(_cells, net, subset, None, dask_executor, repeat=2,
                                    trace_memory=False)
     rows.append({
         "benchmark": "digits_data_cells_dask2", "size": dpart.n_cells, "cellgeom_s": dask_s,
