@@ -274,7 +274,9 @@ def _installed(name: str) -> bool:
     if not path:
         return False
     path = os.path.realpath(path)
-    return any(os.path.commonpath([path, root]) == root for root in INSTALLED_ROOTS)
+    with contextlib.suppress(ValueError):  # paths on different drives share no root
+        return any(os.path.commonpath([path, root]) == root for root in INSTALLED_ROOTS)
+    return False
 
 
 def _top_level_imports(statements) -> Iterator[str]:
