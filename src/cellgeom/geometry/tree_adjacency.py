@@ -111,7 +111,7 @@ def tree_adjacency(left: np.ndarray, right: np.ndarray, feature: np.ndarray,
     # that a pair's refinement visits), and split nodes taken in that order reuse the
     # blocks their neighbours just visited. Every array the kernels fill is allocated
     # here by NumPy, which asks the OS for huge pages on large blocks: the first touch of
-    # numba-allocated memory (4 KiB pages) was a fifth of the time at 100k leaves
+    # numba-allocated memory (4 KiB pages) was a fifth of the kernel's time at 100k leaves
     old = np.empty(k, np.int64)
     old = old[:_old_ids(left, right, old, np.zeros(k, np.uint8), np.empty(k + 2, np.int64))]
     if old.size and old[-1] < 0:
