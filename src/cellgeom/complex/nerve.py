@@ -106,9 +106,8 @@ def build_nerve(partition, rule: str = "dual", max_dim: int | None = None, bar=N
             lambda pairs: facet_pair_volumes(partition, pairs, facets), facets[0],
             stage=lambda name: stage(bar, name))
         return simplices, volumes, facets, _index_of(simplices, faces)
-    # "facet", and "dual" on a partition without vertices (high-dimensional route): the
-    # facet nerve, which is the dual complex wherever at most k+1 cells meet at a
-    # codimension-k face (general position)
+    # "facet" (build_complex turns "dual" on a partition without vertices into "facet",
+    # the dual complex wherever at most k+1 cells meet at a codimension-k face)
     simplices = [np.arange(m, dtype=np.int64)[:, None]]
     volumes = [partition.volumes.astype(float)]
     stage(bar, "1-simplices")
@@ -153,14 +152,16 @@ def build_nerve(partition, rule: str = "dual", max_dim: int | None = None, bar=N
 
 def facet_edges(partition):
     """Pairs ``a < b`` of cells sharing a face of positive (n-1)-volume (lexicographic
-    order) and that volume (pieces of one pair added up)."""
+    order) and that volume (pieces of one pair added up; NaN where it was not measured:
+    the high-dimensional route with ``volume="none"`` certifies its facets by LP and
+    leaves their volumes NaN)."""
     # the faces table's interior rows, read from the facets (each shared piece once, from
     # its lower cell) without building that table
     facets = partition.facets
     cell = facets["cell"].to_numpy(dtype=np.int64)
     across = facets["neighbor"].to_numpy(dtype=np.int64)
     vol = facets["volume"].to_numpy(dtype=float)
-    inner = (across >= 0) & (cell < across) & (vol > 0)
+    inner = (across >= 0) & (cell < across) & ~(vol <= 0)  # NaN: a facet, not measured
     pairs = np.column_stack([cell[inner], across[inner]])
     vol = vol[inner]
     m = max(partition.n_cells, 1)

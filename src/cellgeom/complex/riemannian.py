@@ -1,12 +1,15 @@
 """The Riemannian nerve complex of a partition."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from ..core import Partition
 from .chains import SimplexIndex, betti_from_boundaries
+from .dual import has_dual_structure
 from .gram import check_metric, gram_matrices, smallest_eigenvalue, warn_if_not_positive_definite
 from .io import read_complex_parts, save_complex
 from .nerve import RULES, build_nerve, check_max_dim, facet_pair_volumes, stage, stage_bar
@@ -222,7 +225,11 @@ def build_complex(partition, rule: str = "dual", metric: str = "diagonal",
         face met by more than k+1 cells (two lines crossing) leaves a hole. "cech": sets
         of cells whose closures intersect at all (contractible too, but with simplices
         up to the number of cells meeting at a point, without geometric weights).
-        See docs/theory.md for when each is right.
+        See docs/theory.md for when each is right. "dual" needs every face of the
+        cells: boxes, and polytopes on the exact route (n <= exact_dim). On the
+        high-dimensional route "facet" is built instead (``cx.rule`` says so), with a
+        warning unless the partition is in general position (Voronoi cells: at most
+        k+1 cells at a codimension-k face, where the two agree).
     metric : {"diagonal", "dihedral"}
         Gram matrix on 1-chains; "dihedral" adds the hinge couplings and warns
         when the result is not positive definite.
@@ -257,6 +264,18 @@ def build_complex(partition, rule: str = "dual", metric: str = "diagonal",
     # every parameter checked before the build starts (it can run for minutes)
     check_max_dim(max_dim)
     check_metric(metric)
+    if rule == "dual" and not has_dual_structure(partition):
+        rule = "facet"
+        # up to edges the two differ only by fan diagonals, which carry no face
+        if not partition.info.get("general_position") and (max_dim is None or max_dim >= 2):
+            warnings.warn(
+                'rule="dual" needs every face of the cells, which the high-dimensional '
+                "route does not compute (it finds facets only): built the \"facet\" nerve "
+                "instead (cx.rule is \"facet\"). It is the dual complex only where at most "
+                "k+1 cells meet at each codimension-k face; where two unit boundaries or "
+                "hyperplanes cross, four cells meet and the cycle around the crossing stays "
+                "unfilled, so b_1 and up count crossings, not holes. Pass rule=\"facet\" "
+                "to build it without this warning.", UserWarning, stacklevel=2)
     with stage_bar(progress) as bar:
         simplices, volumes, facets, index = build_nerve(partition, rule=rule, max_dim=max_dim,
                                                         bar=bar)

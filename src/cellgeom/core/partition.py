@@ -166,8 +166,9 @@ class Partition:
     # -- vertices and common pieces ----------------------------------------------------
     @property
     def has_vertices(self) -> bool:
-        """Whether cell vertices were computed (the exact low-dimensional route)."""
-        return self._vertices is not None
+        """Whether cell vertices were computed (the exact low-dimensional route; the
+        high-dimensional route leaves an empty vertex table)."""
+        return self._vertices is not None and len(self._vertices[2]) > 0
 
     @property
     def vertices(self) -> np.ndarray:
@@ -201,11 +202,14 @@ class Partition:
         intersection of the closed cells ``cell_ids`` (-1, 0, NaN if empty).
 
         Face-to-face partitions with vertices use the common vertices (the piece is
-        their convex hull); others solve LPs (:func:`cellgeom.geometry.common_piece`).
+        their convex hull); others solve LPs (:func:`cellgeom.geometry.common_piece`),
+        and pieces of more than ``EXACT_PIECE_DIM`` dimensions get their volume as the
+        cells got theirs (``info["volume_method"]``: "estimate" a Monte Carlo estimate,
+        "data" or "none" NaN).
         """
         cell_ids = [int(c) for c in cell_ids]
         tol = self.info.get("tol", 1e-9 * self.domain.scale)
-        if self._vertices is not None and self.info.get("face_to_face"):
+        if self.has_vertices and self.info.get("face_to_face"):
             common = set(self.cell_vertex_ids(cell_ids[0]).tolist())
             for c in cell_ids[1:]:
                 common &= set(self.cell_vertex_ids(c).tolist())
@@ -217,7 +221,9 @@ class Partition:
             k = int(np.sum(sing > tol))
             volume, centroid = flat_volume_centroid(pts, k, tol)
             return k, volume, centroid
-        return common_piece([self.halfspaces(c) for c in cell_ids], tol=tol)
+        method = self.info.get("volume_method", "exact")
+        volume = method if method in ("exact", "estimate") else "none"
+        return common_piece([self.halfspaces(c) for c in cell_ids], tol=tol, volume=volume)
 
     # -- point location -----------------------------------------------------------------
     def locate(self, X) -> np.ndarray:

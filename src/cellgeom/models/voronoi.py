@@ -213,7 +213,10 @@ def _partition_voronoi(model, *, domain, data, cells, progress=True, tol=None,
     part, site = integer_keyed_partition(
         site_of, sites.shape[0], domain, data, cells, constraints=constraints, model=record,
         tol=tol, progress=progress, n_jobs=n_jobs, executor=executor, volume=volume,
-        exact_dim=exact_dim, info={"n_points_outside": n_outside}, all_ids=site_ids)
+        exact_dim=exact_dim, all_ids=site_ids,
+        # generic sites: at most k+1 cells at a codimension-k face, so the facet nerve is
+        # the dual complex (build_complex on the high-dimensional route relies on it)
+        info={"n_points_outside": n_outside, "general_position": True})
     part.cells["site"] = site
     for j in range(nz):
         part.cells[f"site_{j}"] = sites[site, j]

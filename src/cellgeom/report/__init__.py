@@ -113,7 +113,7 @@ def summary_rows(cx, metrics: Mapping | None = None,
         ("faces", f"{n_interior} interior, {len(faces) - n_interior} on the boundary"),
         ("hinges", _hinge_text(part)),
         ("simplices per dimension", ", ".join(str(n) for n in cx.n_simplices())),
-        ("Betti numbers", ", ".join(str(b) for b in betti)),
+        ("Betti numbers", ", ".join(str(b) for b in betti) + _facet_caveat(cx)),
         ("Euler characteristic", str(cx.euler_characteristic())),
         ("nerve rule / metric", f"{cx.rule} / {cx.metric}"),
         ("total cell volume", _volume_text(part.cells["volume"].to_numpy(dtype=float))),
@@ -129,6 +129,13 @@ def summary_rows(cx, metrics: Mapping | None = None,
     for k, v in _check_metrics(metrics).items():
         rows.append((k, _html.fmt(v)))
     return rows
+
+
+def _facet_caveat(cx) -> str:
+    """What the Betti numbers of a "facet" nerve count, unless it is the dual complex."""
+    if cx.rule != "facet" or cx.partition.info.get("general_position"):
+        return ""
+    return " (facet nerve: the cycles around crossings count, not only holes)"
 
 
 def _check_metrics(metrics) -> dict:
