@@ -51,7 +51,7 @@ _ADAPTERS: list[Adapter] = []
 #: top-level package of the model -> modules of ``cellgeom.models``
 _OPTIONAL_ADAPTERS: dict[str, tuple[str, ...]] = {
     "torch": ("network",),
-    "sklearn": ("trees", "ensembles", "voronoi", "linear", "pipeline"),
+    "sklearn": ("trees", "ensembles", "voronoi", "linear", "mlp", "pipeline"),
     "xgboost": ("boosting.xgboost_trees",),
     "lightgbm": ("boosting.lightgbm_trees",),
     "catboost": ("boosting.catboost_trees",),
@@ -71,6 +71,7 @@ _OPTIONAL_LABELS: dict[str, tuple[str, ...]] = {
                 "NearestCentroid"),
     "linear": ("LinearSVC", "LogisticRegression", "Perceptron", "RidgeClassifier",
                "SGDClassifier"),
+    "mlp": ("MLPClassifier", "MLPRegressor"),
     "pipeline": ("Pipeline",),
     "boosting.xgboost_trees": ("XGBClassifier", "XGBRegressor", "xgboost.Booster"),
     "boosting.lightgbm_trees": ("LGBMClassifier", "LGBMRegressor", "lightgbm.Booster"),
