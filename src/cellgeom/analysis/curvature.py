@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..core import vector_columns
 from ._deprecation import renamed_keywords
+from ._measured import check_curvature_measured, check_hinges_computed
 from ._transport import edge_transports, grouped_distances, two_hop_bounds
 from .density import check_metric_alpha, edge_graph
 from .statistics import _edges_of, _partition_of, cell_density, edge_density
@@ -202,6 +203,7 @@ def _angle_curvature(part, share):
     h = part.hinges
     kappa = np.zeros(part.n_cells)
     if len(h) == 0:
+        check_hinges_computed(part)
         return kappa
     table = hinge_deficits(part)
     inv = np.searchsorted(table["hinge"].to_numpy(), h["hinge"].to_numpy(dtype=np.int64))
@@ -315,6 +317,8 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, laziness: float = 0.5,
         )
     n = cx.n_vertices
     face = cx.edges["face_volume"].to_numpy(dtype=float)
+    if weighting != "uniform":
+        check_curvature_measured(cx, face, need_lengths=kind == "ollivier")
     if kind == "forman":
         if weighting == "uniform":
             wv, we = np.ones(n), np.ones(len(edges))

@@ -53,6 +53,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, splu
 
 from ._deprecation import renamed_keywords
+from ._measured import check_gram_measured
 
 __all__ = [
     "hodge_laplacian",
@@ -95,6 +96,7 @@ def _gram(cx, p: int, gram: bool) -> sp.csr_matrix:
     M = sp.csr_matrix(cx.gram(p), dtype=float)
     if M.shape != (n, n):
         raise ValueError(f"gram({p}) has shape {M.shape}, expected ({n}, {n}).")
+    check_gram_measured(M.data, p, cx)
     return M
 
 
@@ -106,7 +108,10 @@ def _gram_diagonal(cx, p: int, gram: bool) -> np.ndarray | None:
     M = cx.gram(p)
     if M.shape != (n, n):
         raise ValueError(f"gram({p}) has shape {M.shape}, expected ({n}, {n}).")
-    return np.asarray(M.diagonal(), dtype=float)
+    d = np.asarray(M.diagonal(), dtype=float)
+    check_gram_measured(d, p, cx)
+    return d
+
 
 
 def _check_positive(d: np.ndarray, p: int) -> None:
