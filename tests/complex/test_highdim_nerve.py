@@ -132,3 +132,14 @@ def test_unmeasured_facets_are_still_edges():
     assert cx.simplices(1).tolist() == cx_exact.simplices(1).tolist()
     assert np.isnan(cx.simplex_volumes(1)).all()
     assert cx.betti_numbers()[0] == 1
+
+
+def test_dihedral_metric_is_refused_without_hinges():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(2)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    box = cellgeom.Box(-np.ones(3), np.ones(3))
+    high = cellgeom.partition(net, box, cells="all", exact_dim=2, volume="none",
+                              progress=False)
+    with pytest.raises(ValueError, match='metric="dihedral".*hinges'):
+        cellgeom.build_complex(high, rule="facet", metric="dihedral", progress=False)

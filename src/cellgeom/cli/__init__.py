@@ -156,6 +156,7 @@ def cmd_analyze(args) -> int:
     X = table.X
     _check_feature_count(model, model_path, X, data_path)
     from ..complex import build_complex
+    from ..complex.dual import has_dual_structure
     from ..geometry import Box
     from ..models import partition
     from ..report import write_report
@@ -179,7 +180,10 @@ def cmd_analyze(args) -> int:
         if options and str(exc).startswith("volume"):
             raise UsageError(f"--volume {args.volume!r}: {exc}") from None
         raise
-    cx = build_complex(part, progress=progress)
+    # the high-dimensional route has facets only: its facet nerve, which the summary
+    # labels (rule, and what its Betti numbers count), not a warning
+    rule = "dual" if has_dual_structure(part) else "facet"
+    cx = build_complex(part, rule=rule, progress=progress)
     metrics = {} if table.labels is None else _score(model, X, table.labels)
     read = ""
     if table.header is not None:

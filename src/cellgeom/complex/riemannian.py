@@ -264,6 +264,11 @@ def build_complex(partition, rule: str = "dual", metric: str = "diagonal",
     # every parameter checked before the build starts (it can run for minutes)
     check_max_dim(max_dim)
     check_metric(metric)
+    if metric == "dihedral" and partition.dim >= 2 and not has_dual_structure(partition):
+        raise ValueError(
+            'metric="dihedral" couples faces through the dihedral angles at the hinges, which '
+            f"the high-dimensional route does not compute ({partition.dim}-D cells, no "
+            'vertices): it would silently equal "diagonal". Use metric="diagonal".')
     if rule == "dual" and not has_dual_structure(partition):
         rule = "facet"
         # up to edges the two differ only by fan diagonals, which carry no face

@@ -30,12 +30,14 @@ _DOMAIN_AXES = 3
 
 def _split(obj, progress: bool):
     from ..complex import RiemannianComplex, build_complex
+    from ..complex.dual import has_dual_structure
     from ..core import Partition
 
     if isinstance(obj, RiemannianComplex):
         return obj.partition, obj
-    if isinstance(obj, Partition):
-        return obj, build_complex(obj, progress=progress)
+    if isinstance(obj, Partition):  # facets only (high route): the facet nerve, labelled
+        rule = "dual" if has_dual_structure(obj) else "facet"
+        return obj, build_complex(obj, rule=rule, progress=progress)
     raise TypeError(
         "write_report() takes a cellgeom Partition or RiemannianComplex, got "
         f"{type(obj).__name__}.")
@@ -193,7 +195,8 @@ def write_report(complex_or_partition, path, title: str = "cellgeom report", dat
     Parameters
     ----------
     complex_or_partition : RiemannianComplex or Partition
-        A partition gets its default complex (``cellgeom.build_complex(partition)``).
+        A partition gets its default complex (``cellgeom.build_complex(partition)``; on the
+        high-dimensional route its "facet" nerve, which the summary labels).
     path : str or Path
         The HTML file; written atomically (temporary file + rename).
     title : str
