@@ -33,7 +33,7 @@ LAYERS = {
 
 #: parts that may import torch (at any depth); everything else must work without it
 TORCH_PARTS = {"nn"}
-TORCH_MODULES = {"cellgeom.models.network", "cellgeom.models.mlp"}  # the torch adapters
+TORCH_MODULES = {"cellgeom.models.network"}
 
 #: a module over this many lines needs a stated reason here
 MAX_LINES = 500

@@ -10,7 +10,7 @@ from sklearn.preprocessing import StandardScaler
 import cellgeom
 
 torch = pytest.importorskip("torch")
-from cellgeom.models.mlp import mlp_as_torch  # noqa: E402
+from cellgeom.nn import mlp_as_torch  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -109,3 +109,16 @@ def test_what_is_refused_is_named(moons):
     with pytest.raises(ValueError, match="NaN"):
         cellgeom.partition(relu, data=X, progress=False)
     assert {"MLPClassifier", "MLPRegressor"} <= set(cellgeom.supported_models())
+
+
+def test_nn_functions_take_the_mlp_itself(moons):
+    X, y = moons
+    clf = MLPClassifier(hidden_layer_sizes=(8, 8), max_iter=300, random_state=0).fit(X, y)
+    twin = mlp_as_torch(clf)
+    regions = cellgeom.nn.slice_partition(clf, np.zeros(2), [1.0, 0], [0, 1.0], 2.0)
+    oracle = cellgeom.nn.slice_partition(twin, np.zeros(2), [1.0, 0], [0, 1.0], 2.0)
+    assert regions.n_regions == oracle.n_regions
+    maps = cellgeom.nn.pullback(clf, X[:5])
+    np.testing.assert_allclose(maps[-1].A, cellgeom.nn.pullback(twin, X[:5])[-1].A)
+    with pytest.raises(TypeError, match="MLPClassifier / MLPRegressor, got str"):
+        cellgeom.nn.pullback("net", X[:5])

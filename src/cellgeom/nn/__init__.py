@@ -19,6 +19,7 @@ _WHERE = {
     "CellGeometry": "batch_geometry", "batch_cell_geometry": "batch_geometry",
     "GeometricRegularizer": "regularizer", "PenaltyParts": "regularizer",
     "GeometryTracker": "tracker", "local_complexity": "tracker",
+    "mlp_as_torch": "sklearn_mlp",
 }
 
 __all__ = sorted(_WHERE)

@@ -25,6 +25,7 @@ from torch import fx, nn
 
 from ._cache import _CACHE_SIZE, _NETWORKS, _same_values, _snapshot, _state_signature
 from .inputs import _fits_any, _input_rule, check_input
+from .sklearn_mlp import is_sklearn_mlp, mlp_as_torch
 from .steps import ActivationLayer, MaxPoolStep, SelectStep, Step
 from .trace import (
     Op,
@@ -427,9 +428,11 @@ def as_network(net, dtype: torch.dtype | None = torch.float64) -> PiecewiseLinea
 
     Parameters
     ----------
-    net : torch.nn.Module or PiecewiseLinearNetwork
+    net : torch.nn.Module, PiecewiseLinearNetwork or scikit-learn MLP
         Any module whose forward is piecewise affine (see :mod:`cellgeom.nn.trace`).
-        Returned unchanged if already wrapped and of the asked dtype.
+        Returned unchanged if already wrapped and of the asked dtype. A fitted ReLU
+        MLPClassifier / MLPRegressor becomes its torch twin
+        (:func:`~cellgeom.nn.sklearn_mlp.mlp_as_torch`: logits, not probabilities).
     dtype : torch.dtype or None, default torch.float64
         Compute in this dtype on a copy of the network (float32 weights are exact in
         float64, so the copy is the same function computed more accurately). ``None``
@@ -449,8 +452,11 @@ def as_network(net, dtype: torch.dtype | None = torch.float64) -> PiecewiseLinea
         if dtype is None or net.dtype == dtype:
             return net
         net = net.module
+    if is_sklearn_mlp(net):  # its torch twin: same function, float64 weights
+        net = mlp_as_torch(net)
     if not isinstance(net, nn.Module):
-        raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
+        raise TypeError("net must be a torch.nn.Module or a fitted scikit-learn MLPClassifier "
+                        f"/ MLPRegressor, got {type(net).__name__}")
     mods, meta, tensors = _state_signature(net)
     key = (id(net), dtype)
     cached = _NETWORKS.get(key)
