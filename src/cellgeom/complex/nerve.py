@@ -134,7 +134,7 @@ def build_nerve(partition, rule: str = "dual", max_dim: int | None = None, bar=N
         else:
             kept, kept_vol, kept_faces = [], [], []
             for cand, faces in clique_chunks(index, p, edges):
-                keep, vol = _facet_filter(partition, cand, n - p)
+                keep, vol = _facet_filter(partition, cand, n - p, bar, f"{p}-simplices")
                 kept.append(cand[keep])
                 kept_vol.append(vol[keep])
                 kept_faces.append(faces[keep])
@@ -280,7 +280,7 @@ def _available_bytes():
         return None
 
 
-def _facet_filter(partition, cand, piece_dim):
+def _facet_filter(partition, cand, piece_dim, bar=None, name=""):
     batched = getattr(partition, "common_pieces", None)
     if callable(batched):  # closed forms (boxes) take all candidates at once
         dims, volumes = batched(cand)
@@ -289,6 +289,10 @@ def _facet_filter(partition, cand, piece_dim):
     keep = np.zeros(len(cand), dtype=bool)
     vol = np.zeros(len(cand))
     for i, s in enumerate(cand):
+        # one LP each, and a Monte Carlo volume for a piece of more than 6 dimensions
+        # (about a second): the stage counts them
+        if bar is not None and not bar.disable and i % 4 == 0:
+            bar.set_description_str(f"{_BAR}: {name} ({i} of {len(cand)} checked)")
         dim, volume, _ = partition.common_piece(s)
         if dim >= piece_dim:
             keep[i], vol[i] = True, volume
