@@ -8,6 +8,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_iris, load_wine
 
@@ -143,3 +145,23 @@ def test_dihedral_metric_is_refused_without_hinges():
                               progress=False)
     with pytest.raises(ValueError, match='metric="dihedral".*hinges'):
         cellgeom.build_complex(high, rule="facet", metric="dihedral", progress=False)
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 10_000), width=st.integers(3, 6))
+def test_high_route_facet_nerve_equals_the_exact_routes(seed, width):
+    # random 3-D networks: the LP-built facet nerve of the high route, simplex for simplex
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(seed)
+    n = 3
+    net = torch.nn.Sequential(torch.nn.Linear(n, width), torch.nn.ReLU(),
+                              torch.nn.Linear(width, 3), torch.nn.ReLU(),
+                              torch.nn.Linear(3, 1))
+    box = cellgeom.Box(-np.ones(n), np.ones(n))
+    exact = cellgeom.partition(net, box, cells="all", progress=False)
+    high = cellgeom.partition(net, box, cells="all", exact_dim=2, volume="none",
+                              progress=False)
+    assert list(high.keys) == list(exact.keys)
+    cx_high = cellgeom.build_complex(high, rule="facet", progress=False)
+    cx_exact = cellgeom.build_complex(exact, rule="facet", progress=False)
+    assert _simplices(cx_high) == _simplices(cx_exact)
