@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import cellgeom
-from cellgeom.analysis import edge_curvature, hodge_laplacian, vertex_curvature
+from cellgeom.analysis import edge_curvature, hinge_deficits, hodge_laplacian, vertex_curvature
 
 torch = pytest.importorskip("torch")
 
@@ -45,8 +45,10 @@ def test_gram_weighted_laplacian_is_refused_and_the_unweighted_one_is_not(unmeas
 
 
 def test_angle_curvature_needs_the_hinges(unmeasured):
-    with pytest.raises(ValueError, match="dihedral angles at the hinges"):
+    with pytest.raises(ValueError, match="kind='angle'.*dihedral angles at the hinges"):
         vertex_curvature(unmeasured, "angle")
+    with pytest.raises(ValueError, match="hinge_deficits needs"):
+        hinge_deficits(unmeasured.partition)
     exact = cellgeom.partition(unmeasured.partition.model, unmeasured.partition.domain,
                                cells="all", progress=False)
     kappa = vertex_curvature(cellgeom.build_complex(exact, progress=False), "angle")

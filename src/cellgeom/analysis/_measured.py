@@ -44,12 +44,12 @@ def check_curvature_measured(cx, face: np.ndarray, need_lengths: bool) -> None:
             "weighting='uniform' for the curvature of the graph alone.")
 
 
-def check_hinges_computed(part) -> None:
-    """Raise ValueError if ``part`` has no hinges because none were computed (the
-    high-dimensional route), not because it has none."""
+def check_hinges_computed(part, what: str) -> None:
+    """Raise ValueError naming ``what`` if ``part`` has no hinges because none were computed
+    (the high-dimensional route), not because it has none."""
     if part.dim >= 2 and not part.has_vertices and not isinstance(part, BoxPartition):
         raise ValueError(
-            "kind='angle' needs the dihedral angles at the hinges, which the "
+            f"{what} needs the dihedral angles at the hinges, which the "
             f"high-dimensional route does not compute ({part.dim}-D cells, no vertices). "
             "Use kind='euler', 'forman' or 'statistical', or partition on the exact route "
             "(exact_dim >= the input dimension, up to 6-D).")

@@ -175,6 +175,7 @@ def hinge_deficits(partition) -> pd.DataFrame:
     cols = ["hinge", "n_cells", "angle_sum", "domain_angle", "deficit", "volume", "boundary",
             "complete"]
     if len(h) == 0:
+        check_hinges_computed(part, "hinge_deficits")
         return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
     hid = h["hinge"].to_numpy(dtype=np.int64)
     ids, inv = np.unique(hid, return_inverse=True)
@@ -203,7 +204,7 @@ def _angle_curvature(part, share):
     h = part.hinges
     kappa = np.zeros(part.n_cells)
     if len(h) == 0:
-        check_hinges_computed(part)
+        check_hinges_computed(part, "vertex_curvature(kind='angle')")
         return kappa
     table = hinge_deficits(part)
     inv = np.searchsorted(table["hinge"].to_numpy(), h["hinge"].to_numpy(dtype=np.int64))
