@@ -122,3 +122,12 @@ def test_nn_functions_take_the_mlp_itself(moons):
     np.testing.assert_allclose(maps[-1].A, cellgeom.nn.pullback(twin, X[:5])[-1].A)
     with pytest.raises(TypeError, match="MLPClassifier / MLPRegressor, got str"):
         cellgeom.nn.pullback("net", X[:5])
+
+
+def test_local_complexity_of_the_mlp_is_its_twins(moons):
+    X, y = moons
+    clf = MLPClassifier(hidden_layer_sizes=(8, 8), max_iter=300, random_state=0).fit(X, y)
+    counts = cellgeom.nn.local_complexity(clf, X[:20], radius=0.3)
+    np.testing.assert_array_equal(counts, cellgeom.nn.local_complexity(mlp_as_torch(clf),
+                                                                       X[:20], radius=0.3))
+    assert counts.sum() > 0

@@ -35,6 +35,7 @@ from torch import nn
 
 from .inputs import check_input
 from .layers import PiecewiseLinearNetwork, UnsupportedLayerError, as_network
+from .sklearn_mlp import is_sklearn_mlp, mlp_as_torch
 from .steps import ActivationStep, AffineStep
 
 __all__ = ["CellGeometry", "batch_cell_geometry"]
@@ -144,8 +145,11 @@ def _get_plan(net) -> _Plan:
     a train/eval flag, or the dtype / device of its first Linear layer changes."""
     if isinstance(net, PiecewiseLinearNetwork):
         net = net.module
+    if is_sklearn_mlp(net):  # its torch twin, built per call (a fitted model, not trained)
+        net = mlp_as_torch(net)
     if not isinstance(net, nn.Module):
-        raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
+        raise TypeError("net must be a torch.nn.Module or a fitted scikit-learn MLPClassifier "
+                        f"/ MLPRegressor, got {type(net).__name__}")
     sig = tuple(_signature(net, []))
     plan = _PLANS.get(net)
     if plan is None or plan.signature != sig or plan.first.weight.dtype != plan.dtype or \
