@@ -44,3 +44,22 @@ def check_locate_and_centre_predictions(part, model, Xt, own_assign):
     assert np.array_equal(part.cells["prediction"].to_numpy()[cell], model.predict(Xt))
     assert np.array_equal(part.cells["prediction"].to_numpy(), model.predict(part.centers))
     assert abs(part.volumes.sum() / part.domain.volume - 1) < 1e-9
+
+
+def relu_net_high_route(seed: int, widths, n: int = 3):
+    """A random ReLU network R^n -> R (torch, seeded) on the box [-1, 1]^n, and its
+    partition (cells="all") forced onto the high-dimensional route: ``exact_dim=2``,
+    ``volume="none"`` (facets certified by LP, nothing measured). Returns
+    ``(net, box, partition)``."""
+    import torch
+
+    torch.manual_seed(seed)
+    sizes = [n, *widths, 1]
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    net = torch.nn.Sequential(*layers[:-1])
+    box = cellgeom.Box(-np.ones(n), np.ones(n))
+    part = cellgeom.partition(net, box, cells="all", exact_dim=2, volume="none",
+                              progress=False)
+    return net, box, part

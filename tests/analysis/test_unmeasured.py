@@ -10,17 +10,14 @@ import pytest
 import cellgeom
 from cellgeom.analysis import edge_curvature, hinge_deficits, hodge_laplacian, vertex_curvature
 
+from ..helpers import relu_net_high_route
+
 torch = pytest.importorskip("torch")
 
 
 @pytest.fixture(scope="module")
 def unmeasured():
-    torch.manual_seed(1)
-    n = 3
-    net = torch.nn.Sequential(torch.nn.Linear(n, 6), torch.nn.ReLU(), torch.nn.Linear(6, 1))
-    box = cellgeom.Box(-np.ones(n), np.ones(n))
-    part = cellgeom.partition(net, box, cells="all", exact_dim=2, volume="none",
-                              progress=False)
+    _, _, part = relu_net_high_route(1, [6])
     return cellgeom.build_complex(part, rule="facet", progress=False)
 
 

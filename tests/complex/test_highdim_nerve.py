@@ -17,6 +17,8 @@ import cellgeom
 from cellgeom.geometry import common_piece
 from cellgeom.geometry.intersection import EXACT_PIECE_DIM
 
+from ..helpers import relu_net_high_route
+
 
 def _box(lo, hi):
     n = len(lo)
@@ -89,15 +91,10 @@ def test_kmeans_in_13d_is_contractible_not_a_graph():
 
 
 def test_network_on_the_high_route_warns_that_dual_became_facet():
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(0)
+    pytest.importorskip("torch")
     n = 3
-    net = torch.nn.Sequential(torch.nn.Linear(n, 5), torch.nn.ReLU(), torch.nn.Linear(5, 4),
-                              torch.nn.ReLU(), torch.nn.Linear(4, 1))
-    box = cellgeom.Box(-np.ones(n), np.ones(n))
+    net, box, high = relu_net_high_route(0, [5, 4], n)
     exact = cellgeom.partition(net, box, cells="all", progress=False)
-    high = cellgeom.partition(net, box, cells="all", exact_dim=2, volume="none",
-                              progress=False)
     assert not high.has_vertices and high.n_cells == exact.n_cells
     with pytest.warns(UserWarning, match='rule="dual" needs every face'):
         cx = cellgeom.build_complex(high, progress=False)
@@ -120,13 +117,8 @@ def test_network_on_the_high_route_warns_that_dual_became_facet():
 def test_unmeasured_facets_are_still_edges():
     # volume="none" leaves the facet volumes NaN: the facets are certified by LP all the
     # same, so they are edges (with NaN weights), not dropped (b_0 was the cell count)
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(1)
-    n = 3
-    net = torch.nn.Sequential(torch.nn.Linear(n, 6), torch.nn.ReLU(), torch.nn.Linear(6, 1))
-    box = cellgeom.Box(-np.ones(n), np.ones(n))
-    high = cellgeom.partition(net, box, cells="all", exact_dim=2, volume="none",
-                              progress=False)
+    pytest.importorskip("torch")
+    net, box, high = relu_net_high_route(1, [6])
     assert high.facets["volume"].isna().all()
     cx = cellgeom.build_complex(high, rule="facet", max_dim=1, progress=False)
     exact = cellgeom.partition(net, box, cells="all", progress=False)
@@ -137,12 +129,8 @@ def test_unmeasured_facets_are_still_edges():
 
 
 def test_dihedral_metric_is_refused_without_hinges():
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(2)
-    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
-    box = cellgeom.Box(-np.ones(3), np.ones(3))
-    high = cellgeom.partition(net, box, cells="all", exact_dim=2, volume="none",
-                              progress=False)
+    pytest.importorskip("torch")
+    _, _, high = relu_net_high_route(2, [4])
     with pytest.raises(ValueError, match='metric="dihedral".*hinges'):
         cellgeom.build_complex(high, rule="facet", metric="dihedral", progress=False)
 
@@ -151,16 +139,9 @@ def test_dihedral_metric_is_refused_without_hinges():
 @given(seed=st.integers(0, 10_000), width=st.integers(3, 6))
 def test_high_route_facet_nerve_equals_the_exact_routes(seed, width):
     # random 3-D networks: the LP-built facet nerve of the high route, simplex for simplex
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(seed)
-    n = 3
-    net = torch.nn.Sequential(torch.nn.Linear(n, width), torch.nn.ReLU(),
-                              torch.nn.Linear(width, 3), torch.nn.ReLU(),
-                              torch.nn.Linear(3, 1))
-    box = cellgeom.Box(-np.ones(n), np.ones(n))
+    pytest.importorskip("torch")
+    net, box, high = relu_net_high_route(seed, [width, 3])
     exact = cellgeom.partition(net, box, cells="all", progress=False)
-    high = cellgeom.partition(net, box, cells="all", exact_dim=2, volume="none",
-                              progress=False)
     assert list(high.keys) == list(exact.keys)
     cx_high = cellgeom.build_complex(high, rule="facet", progress=False)
     cx_exact = cellgeom.build_complex(exact, rule="facet", progress=False)
