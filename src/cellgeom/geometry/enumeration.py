@@ -159,16 +159,56 @@ def enumerate_vertices(A, b, order, center, R, eps, min_slack):  # pragma: no co
         for side in range(m, m + 2 * n):
             if I[v, side >> 6] & (_ONE << np.uint64(side & 63)):
                 return X[:V], I[:V], 1
-    _polish(A, b, center, X[:V], I[:V])
+    _polish(A, b, center, X[:V], I[:V], order, 1e3 * min_slack)
     return X[:V], I[:V], 0
 
 
 @njit(cache=True)
-def _polish(A, b, center, X, I):  # pragma: no cover - compiled
+def _pivot_rows(A, rows, k, Q, n):  # pragma: no cover - compiled
+    """Reorder ``rows[:k]`` so that the first n are the most independent (Gram-Schmidt
+    with pivoting, the row farthest from the span of those chosen first); returns the
+    smallest squared pivot norm (0 when fewer than n independent rows)."""
+    for t in range(k):
+        Q[t] = A[rows[t]]
+    weakest = np.inf
+    for r in range(n):
+        best = r
+        best_norm = -1.0
+        for t in range(r, k):
+            norm = 0.0
+            for i in range(n):
+                norm += Q[t, i] * Q[t, i]
+            if norm > best_norm:
+                best_norm = norm
+                best = t
+        if best_norm < 1e-12:
+            return 0.0
+        weakest = min(weakest, best_norm)
+        rows[r], rows[best] = rows[best], rows[r]
+        for i in range(n):
+            Q[r, i], Q[best, i] = Q[best, i], Q[r, i]
+        scale = 1.0 / np.sqrt(best_norm)
+        for i in range(n):
+            Q[r, i] *= scale
+        for t in range(r + 1, k):
+            d = 0.0
+            for i in range(n):
+                d += Q[t, i] * Q[r, i]
+            for i in range(n):
+                Q[t, i] -= d * Q[r, i]
+    return weakest
+
+
+@njit(cache=True)
+def _polish(A, b, center, X, I, order, near):  # pragma: no cover - compiled
     """Recompute each vertex from n of its tight rows (the most independent ones, by
     Gram-Schmidt with pivoting): the interpolated point carries rounding of the order of
-    the start box, the solved one of the rows' own scale. A vertex whose tight rows are
-    too close to dependent keeps its interpolated value."""
+    the start box, the solved one of the rows' own scale. Where more than n hyperplanes
+    meet, the rows the double description records at a vertex can be nearly dependent
+    (smallest singular value 1e-6: the solve then misses by 1e-10 and the vertex is not
+    merged with its copies); then the rows of ``order`` within ``near`` of it are used
+    instead. A vertex whose rows stay too close to dependent keeps its interpolated
+    value."""
     V, n = X.shape
     m = A.shape[0]
     rows = np.empty(m, np.int64)
@@ -179,57 +219,44 @@ def _polish(A, b, center, X, I):  # pragma: no cover - compiled
         for j in range(m):
             if I[v, j >> 6] & (_ONE << np.uint64(j & 63)):
                 rows[k] = j
-                Q[k] = A[j]
                 k += 1
         if k < n:
             continue
-        for r in range(n):  # pivot: the tight row farthest from the span of those chosen
-            best = r
-            best_norm = -1.0
-            for t in range(r, k):
-                norm = 0.0
+        weakest = _pivot_rows(A, rows, k, Q, n)
+        if weakest < 1e-8:  # nearly dependent: every active row through the vertex
+            k = 0
+            for j in order:
+                slack = b[j]
                 for i in range(n):
-                    norm += Q[t, i] * Q[t, i]
-                if norm > best_norm:
-                    best_norm = norm
-                    best = t
-            if best_norm < 1e-12:
-                break
-            rows[r], rows[best] = rows[best], rows[r]
+                    slack -= A[j, i] * (center[i] + X[v, i])
+                if abs(slack) <= near:
+                    rows[k] = j
+                    k += 1
+            weakest = _pivot_rows(A, rows, k, Q, n) if k >= n else 0.0
+        if weakest < 1e-12:
+            continue
+        for r in range(n):  # solve a_j . x = b_j - a_j . center for the n rows
             for i in range(n):
-                Q[r, i], Q[best, i] = Q[best, i], Q[r, i]
-            scale = 1.0 / np.sqrt(best_norm)
+                M[r, i] = A[rows[r], i]
+            M[r, n] = b[rows[r]]
             for i in range(n):
-                Q[r, i] *= scale
-            for t in range(r + 1, k):
-                d = 0.0
-                for i in range(n):
-                    d += Q[t, i] * Q[r, i]
-                for i in range(n):
-                    Q[t, i] -= d * Q[r, i]
-        else:
-            for r in range(n):  # solve a_j . x = b_j - a_j . center for the n rows
-                for i in range(n):
-                    M[r, i] = A[rows[r], i]
-                M[r, n] = b[rows[r]]
-                for i in range(n):
-                    M[r, n] -= A[rows[r], i] * center[i]
-            for c in range(n):  # Gaussian elimination, partial pivoting
-                p = c
-                for r in range(c + 1, n):
-                    if abs(M[r, c]) > abs(M[p, c]):
-                        p = r
-                for i in range(n + 1):
-                    M[c, i], M[p, i] = M[p, i], M[c, i]
-                for r in range(c + 1, n):
-                    f = M[r, c] / M[c, c]
-                    for i in range(c, n + 1):
-                        M[r, i] -= f * M[c, i]
-            for c in range(n - 1, -1, -1):
-                t = M[c, n]
-                for i in range(c + 1, n):
-                    t -= M[c, i] * X[v, i]
-                X[v, c] = t / M[c, c]
+                M[r, n] -= A[rows[r], i] * center[i]
+        for c in range(n):  # Gaussian elimination, partial pivoting
+            p = c
+            for r in range(c + 1, n):
+                if abs(M[r, c]) > abs(M[p, c]):
+                    p = r
+            for i in range(n + 1):
+                M[c, i], M[p, i] = M[p, i], M[c, i]
+            for r in range(c + 1, n):
+                f = M[r, c] / M[c, c]
+                for i in range(c, n + 1):
+                    M[r, i] -= f * M[c, i]
+        for c in range(n - 1, -1, -1):
+            t = M[c, n]
+            for i in range(c + 1, n):
+                t -= M[c, i] * X[v, i]
+            X[v, c] = t / M[c, c]
 
 
 @njit(cache=True)
