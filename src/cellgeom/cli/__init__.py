@@ -156,7 +156,7 @@ def cmd_analyze(args) -> int:
     X = table.X
     _check_feature_count(model, model_path, X, data_path)
     from ..complex import build_complex
-    from ..complex.dual import has_dual_structure
+    from ..complex.dual import buildable_rule
     from ..geometry import Box
     from ..models import partition
     from ..report import write_report
@@ -182,8 +182,7 @@ def cmd_analyze(args) -> int:
         raise
     # the high-dimensional route has facets only: its facet nerve, which the summary
     # labels (rule, and what its Betti numbers count), not a warning
-    rule = "dual" if has_dual_structure(part) else "facet"
-    cx = build_complex(part, rule=rule, progress=progress)
+    cx = build_complex(part, rule=buildable_rule(part), progress=progress)
     metrics = {} if table.labels is None else _score(model, X, table.labels)
     read = ""
     if table.header is not None:

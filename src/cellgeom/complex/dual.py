@@ -49,7 +49,7 @@ from ._strata_kernels import (
 from .chains import SimplexIndex
 from .dual_plane import dual_nerve_plane
 
-__all__ = ["dual_nerve", "has_dual_structure", "canonical_order"]
+__all__ = ["dual_nerve", "has_dual_structure", "buildable_rule", "canonical_order"]
 
 
 def has_dual_structure(partition) -> bool:
@@ -57,8 +57,15 @@ def has_dual_structure(partition) -> bool:
     with its cells' vertices (the exact route, n <= 6)."""
     if isinstance(partition, BoxPartition):
         return True
-    return bool(partition.has_vertices and partition.info.get("face_to_face")
-                and len(partition.vertices) > 0)
+    return bool(partition.has_vertices and partition.info.get("face_to_face"))
+
+
+def buildable_rule(partition) -> str:
+    """The rule the partition's complex is built by when nothing is asked: "dual" where
+    its faces are known (:func:`has_dual_structure`), else "facet" (the high-dimensional
+    route: facets only), which ``build_complex`` would otherwise substitute with a
+    warning."""
+    return "dual" if has_dual_structure(partition) else "facet"
 
 
 def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None, stage=None):

@@ -415,15 +415,22 @@ def _partition_network(net, *, domain, data, cells, progress=True, upto_layer=No
     per cell.
     """
     model = NetworkCells(net, upto_layer, input_shape, output)
-    # 2-D input: many small torch calls, faster on one thread (see one_torch_thread)
-    with one_torch_thread() if model.input_shape == (2,) else contextlib.nullcontext():
-        return _partition_cells(model, net, domain, data, cells, progress, tol,
-                                include_neighbors, exact_dim, volume, n_jobs, executor,
-                                facet_method)
+    return _partition_cells(model, net, domain, data, cells, progress, tol, include_neighbors,
+                            exact_dim, volume, n_jobs, executor, facet_method)
 
 
 def _partition_cells(model, net, domain, data, cells, progress, tol, include_neighbors,
                      exact_dim, volume, n_jobs, executor, facet_method):
+    """The partition of ``model`` (:class:`NetworkCells`), for every adapter that builds a
+    network (torch modules, scikit-learn MLPs)."""
+    # 2-D input: many small torch calls, faster on one thread (see one_torch_thread)
+    with one_torch_thread() if model.input_shape == (2,) else contextlib.nullcontext():
+        return _cells_of(model, net, domain, data, cells, progress, tol, include_neighbors,
+                         exact_dim, volume, n_jobs, executor, facet_method)
+
+
+def _cells_of(model, net, domain, data, cells, progress, tol, include_neighbors, exact_dim,
+              volume, n_jobs, executor, facet_method):
     dim = model.n_in
     if data is not None:
         data = check_data(data, dim)

@@ -30,14 +30,13 @@ _DOMAIN_AXES = 3
 
 def _split(obj, progress: bool):
     from ..complex import RiemannianComplex, build_complex
-    from ..complex.dual import has_dual_structure
+    from ..complex.dual import buildable_rule
     from ..core import Partition
 
     if isinstance(obj, RiemannianComplex):
         return obj.partition, obj
     if isinstance(obj, Partition):  # facets only (high route): the facet nerve, labelled
-        rule = "dual" if has_dual_structure(obj) else "facet"
-        return obj, build_complex(obj, rule=rule, progress=progress)
+        return obj, build_complex(obj, rule=buildable_rule(obj), progress=progress)
     raise TypeError(
         "write_report() takes a cellgeom Partition or RiemannianComplex, got "
         f"{type(obj).__name__}.")
