@@ -1,6 +1,7 @@
 """Analysis on a partition's complex: statistics, density metric, curvature."""
-from .curvature import edge_curvature, hinge_deficits, vertex_curvature
+from .curvature import edge_curvature, vertex_curvature
 from .density import DensityMetric, density_metric
+from .hinges import hinge_deficits
 from .statistics import cell_density, cell_statistics, edge_density, edge_statistics
 
 __all__ = [

@@ -11,19 +11,17 @@ import os
 import warnings
 
 import numpy as np
-import pandas as pd
 
-from ..core import vector_columns
 from ._deprecation import renamed_keywords
 from ._measured import check_curvature_measured, check_hinges_computed
 from ._transport import edge_transports, grouped_distances, two_hop_bounds
 from .density import check_metric_alpha, edge_graph
-from .statistics import _edges_of, _partition_of, cell_density, edge_density
+from .hinges import hinge_deficits
+from .statistics import _edges_of, cell_density, edge_density
 
 os.environ.setdefault("POT_BACKEND_DISABLE_PYTORCH", "1")
 
-__all__ = ["vertex_curvature", "edge_curvature", "hinge_deficits", "forman_curvature",
-           "ollivier_curvature"]
+__all__ = ["vertex_curvature", "edge_curvature", "forman_curvature", "ollivier_curvature"]
 
 VERTEX_KINDS = ("euler", "angle", "forman", "statistical")
 EDGE_KINDS = ("ollivier", "forman")
@@ -149,55 +147,6 @@ def vertex_curvature(cx, kind: str = "euler", data=None, *, laziness: float = 0.
     count = np.bincount(ends[ok], minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
-
-
-def hinge_deficits(partition) -> pd.DataFrame:
-    """Angle sums and deficits at every hinge of a partition.
-
-    Returns
-    -------
-    DataFrame, one row per hinge
-        ``hinge``, ``n_cells`` (cells around it in the partition), ``angle_sum`` (sum of
-        their interior dihedral angles, radians), ``domain_angle`` (the box's own angle
-        there: 2 pi inside, pi on one box facet, pi/2 on a box ridge), ``deficit`` =
-        domain_angle - angle_sum, ``volume`` ((n-2)-volume; 1 for points), ``boundary``
-        (on the domain boundary), ``complete`` (no cell around it is missing from the
-        partition; incomplete hinges have NaN deficit).
-
-    Notes
-    -----
-    For an exact partition of a box into convex cells meeting face to face, the cells
-    around a hinge fill the box's neighbourhood of it, so every complete deficit is 0 up to
-    rounding: a direct check of the hinge angles.
-    """
-    part = _partition_of(partition)
-    h = part.hinges
-    cols = ["hinge", "n_cells", "angle_sum", "domain_angle", "deficit", "volume", "boundary",
-            "complete"]
-    if len(h) == 0:
-        check_hinges_computed(part, "hinge_deficits")
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
-    hid = h["hinge"].to_numpy(dtype=np.int64)
-    ids, inv = np.unique(hid, return_inverse=True)
-    inv = inv.ravel()
-    k = ids.size
-    missing = (h["neighbor_a"].to_numpy() == -2) | (h["neighbor_b"].to_numpy() == -2)
-    angle_sum = np.bincount(inv, weights=h["angle"].to_numpy(dtype=float), minlength=k)
-    n_cells = np.bincount(inv, minlength=k)
-    complete = np.bincount(inv, weights=missing.astype(float), minlength=k) == 0
-    first = np.zeros(k, dtype=np.int64)
-    first[inv[::-1]] = np.arange(len(h))[::-1]
-    cen = h[vector_columns("centroid", part.dim)].to_numpy(dtype=float)[first]
-    tol = 1e3 * part.info.get("tol", 1e-9 * part.domain.scale)
-    lo, hi = np.asarray(part.domain.lo, float), np.asarray(part.domain.hi, float)
-    on = (np.abs(cen - lo) <= tol).sum(axis=1) + (np.abs(cen - hi) <= tol).sum(axis=1)
-    domain_angle = np.select([on == 0, on == 1], [2 * np.pi, np.pi], np.pi / 2)
-    deficit = np.where(complete, domain_angle - angle_sum, np.nan)
-    boundary = np.bincount(inv, weights=h["boundary"].to_numpy().astype(float), minlength=k) > 0
-    return pd.DataFrame({"hinge": ids, "n_cells": n_cells, "angle_sum": angle_sum,
-                         "domain_angle": domain_angle, "deficit": deficit,
-                         "volume": h["volume"].to_numpy(dtype=float)[first],
-                         "boundary": boundary, "complete": complete})
 
 
 def _angle_curvature(part, share):
