@@ -121,7 +121,8 @@ class SliceRegions:
         ----------
         st : array (Q, 2) of (s, t)
         tol : float
-            Slack, relative to the rectangle's diagonal.
+            Slack, relative to the rectangle's diagonal: the test runs in the rectangle
+            scaled to the unit square, so it is relative on each axis.
 
         Notes
         -----
@@ -133,8 +134,9 @@ class SliceRegions:
         if self._index is None:
             self._index = self._build_index()
         A, b, lo, size, g, starts, ends, cand_poly = self._index
-        slack = tol * math.hypot(*size)
-        cell_xy = np.clip(((st - lo) / size * g).astype(np.int64), 0, g - 1)
+        slack = tol * math.sqrt(2.0)  # the unit square's diagonal
+        st = (st - lo) / size
+        cell_xy = np.clip((st * g).astype(np.int64), 0, g - 1)
         cell = cell_xy[:, 1] * g + cell_xy[:, 0]
         out = np.full(len(st), self.n_regions, dtype=np.intp)
         step = max(1, _CHUNK_ELEMENTS // (A.shape[1] * 32))
@@ -151,14 +153,20 @@ class SliceRegions:
         return out
 
     def _build_index(self):
-        hs = [self.halfspaces(i) for i in range(self.n_regions)]
-        m = max(len(bi) for _, bi in hs)
-        A = np.zeros((self.n_regions, m, 2))
-        b = np.ones((self.n_regions, m))  # padding rows 0 <= 1 hold everywhere
-        for i, (Ai, bi) in enumerate(hs):
-            A[i, :len(bi)], b[i, :len(bi)] = Ai, bi
         lo = np.array([self.extent[0], self.extent[2]])
         size = np.array([self.extent[1] - self.extent[0], self.extent[3] - self.extent[2]])
+        # the tests run in the rectangle scaled to the unit square, so the slack is relative
+        # on each axis: in raw (s, t) a rectangle 1e7 times longer than wide would get a
+        # slack of a large share of its short side
+        m = max(len(p) for p in self.polygons)
+        A = np.zeros((self.n_regions, m, 2))
+        b = np.ones((self.n_regions, m))  # padding rows 0 <= 1 hold everywhere
+        for i, V in enumerate(self.polygons):
+            unit = (V - lo) / size
+            edge = np.roll(unit, -1, axis=0) - unit
+            normal = np.stack([edge[:, 1], -edge[:, 0]], axis=1)  # outward, counter-clockwise
+            normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+            A[i, :len(V)], b[i, :len(V)] = normal, np.einsum("ij,ij->i", normal, unit)
         g = max(1, int(math.sqrt(self.n_regions)))
         vmin = np.array([p.min(axis=0) for p in self.polygons])
         vmax = np.array([p.max(axis=0) for p in self.polygons])
