@@ -110,10 +110,13 @@ def test_default_counts_are_the_partitions_n_points():
 def test_density_metric_geodesics_equal_networkx_dijkstra():
     X = np.random.default_rng(6).random((500, 2))
     cx = _arrangement_complex(k=7, cells="data", data=X)
-    dm = density_metric(cx, X, alpha=0.7)
+    dm = density_metric(cx, X, alpha=0.7, edge_mean="geometric")
     rho = cell_density(cx, X)[1]
     e = cx.edges
     expected_len = e["length"] / np.sqrt(rho[e["a"]] * rho[e["b"]]) ** 0.7
+    # a fan diagonal (cells meeting at a point, face volume 0) carries no path
+    expected_len = np.where(e["face_volume"] > 0, expected_len, np.inf)
+    assert np.isinf(expected_len).any() and np.isfinite(expected_len).any()
     np.testing.assert_allclose(dm.lengths, expected_len, rtol=1e-12)
     G = nx.Graph()
     G.add_nodes_from(range(cx.n_vertices))
@@ -124,12 +127,32 @@ def test_density_metric_geodesics_equal_networkx_dijkstra():
         row = np.array([ref.get(t, np.inf) for t in range(cx.n_vertices)])
         np.testing.assert_allclose(dm.distances[s], row, rtol=1e-12)
     # only the rows asked for, and the pair search agrees with the rows
-    few = density_metric(cx, X, alpha=0.7, rows=[2, 0])
+    few = density_metric(cx, X, alpha=0.7, rows=[2, 0], edge_mean="geometric")
     np.testing.assert_allclose(few.distances, dm.distances[[2, 0]])
     u = np.repeat(np.arange(cx.n_vertices), cx.n_vertices)
     v = np.tile(np.arange(cx.n_vertices), cx.n_vertices)
     np.testing.assert_allclose(pair_distances(dm.graph, u, v, chunk=3),
                                dm.distances.ravel(), rtol=1e-12)
+
+
+def test_density_metric_geodesics_are_the_curvatures():
+    """With the defaults the lengths are the curvatures' (arithmetic edge density, no path
+    through a fan diagonal): in the worked example the diagonal's cells meet at a point,
+    so their distance runs through a shared neighbour."""
+    arr = cellgeom.HyperplaneArrangement([[1, 0], [0, 1]], [-0.3, -0.6])
+    part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
+    cx = cellgeom.build_complex(part)
+    X = np.random.default_rng(0).uniform(size=(400, 2))
+    dm = density_metric(cx, X)
+    rho = cell_density(cx, X)[1]
+    e = cx.edges
+    diagonal = (e["face_volume"] <= 0).to_numpy()
+    assert diagonal.sum() == 1 and np.isinf(dm.lengths[diagonal]).all()
+    arithmetic = e["length"] / ((rho[e["a"]] + rho[e["b"]]) / 2)
+    np.testing.assert_allclose(dm.lengths[~diagonal], arithmetic[~diagonal], rtol=1e-12)
+    a, b = e.loc[diagonal, ["a", "b"]].to_numpy()[0]
+    around = [dm.distances[a, k] + dm.distances[k, b] for k in range(4) if k not in (a, b)]
+    assert dm.distances[a, b] == pytest.approx(min(around), rel=1e-12)
 
 
 def test_density_metric_large_complex_needs_rows():

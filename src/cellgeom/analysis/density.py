@@ -52,7 +52,7 @@ class DensityMetric:
     ----------
     lengths : float array (n_edges,)
         d_rho per edge, in the order of ``cx.edges`` (length / density^alpha; inf on an edge
-        with zero density, which then carries no path).
+        with zero density or without a shared facet, which then carries no path).
     edge_density : float array (n_edges,)
     density : float array (n_cells,)
         rho_i = p_i / vol C_i.
@@ -87,7 +87,7 @@ class DensityMetric:
 
 
 @renamed_keywords(weights="sample_weight")
-def density_metric(cx, data=None, alpha: float = 1.0, rows=None, *, edge_mean: str = "geometric",
+def density_metric(cx, data=None, alpha: float = 1.0, rows=None, *, edge_mean: str = "arithmetic",
                    sample_weight=None, max_dense: int = MAX_DENSE) -> DensityMetric:
     """Density-weighted edge lengths and geodesic distances between cells.
 
@@ -102,8 +102,9 @@ def density_metric(cx, data=None, alpha: float = 1.0, rows=None, *, edge_mean: s
     rows : array of int, "all" or None
         Cells whose geodesic rows to compute. None: all rows when the complex has at most
         ``max_dense`` cells, none otherwise (ask with ``DensityMetric.geodesic(rows)``).
-    edge_mean : {"geometric", "arithmetic", "harmonic"}
-        How the edge density is made from the two cell densities.
+    edge_mean : {"arithmetic", "geometric", "harmonic"}
+        How the edge density is made from the two cell densities; the default is the
+        curvatures' (:func:`cellgeom.analysis.edge_curvature`), so their geodesics agree.
     sample_weight : array of shape (N,), optional
         Weight of each data point (default 1).
 
@@ -115,9 +116,11 @@ def density_metric(cx, data=None, alpha: float = 1.0, rows=None, *, edge_mean: s
     -----
     d_rho(e) = l(e) / rho(e)^alpha, with l(e) = ||centroid_a - centroid_b|| (length unit)
     and rho(e) the edge density (1 / length^n), so d_rho has units length^(1 + n alpha).
-    The geodesic distance d(i, j) is the least sum of d_rho along an edge path
-    (Dijkstra, :func:`scipy.sparse.csgraph.dijkstra`). Dense regions have short edges:
-    cells in them are statistically close.
+    The geodesic distance d(i, j) is the least sum of d_rho along a path of edges whose
+    cells share a facet (Dijkstra, :func:`scipy.sparse.csgraph.dijkstra`): a fan diagonal of
+    the "dual" complex (face volume 0, cells meeting at a lower-dimensional face) gets
+    infinite length, as in the curvatures. Dense regions have short edges: cells in them
+    are statistically close.
 
     Examples
     --------
@@ -127,7 +130,7 @@ def density_metric(cx, data=None, alpha: float = 1.0, rows=None, *, edge_mean: s
     >>> X = [[0.1, 0.5], [0.3, 0.5], [0.4, 0.5], [0.6, 0.5]]
     >>> dm = density_metric(cellgeom.build_complex(part), X, alpha=1.0)
     >>> dm.lengths.round(4).tolist(), dm.distances[0].round(4).tolist()
-    ([0.1768, 0.375], [0.0, 0.1768, 0.5518])
+    ([0.1667, 0.3], [0.0, 0.1667, 0.4667])
 
     References
     ----------
@@ -142,7 +145,8 @@ def density_metric(cx, data=None, alpha: float = 1.0, rows=None, *, edge_mean: s
     rho_e = edge_density(density, edges, edge_mean)
     with np.errstate(divide="ignore"):
         lengths = cx.edges["length"].to_numpy(dtype=float) / rho_e ** alpha
-    lengths = np.where(np.isnan(lengths), np.inf, lengths)
+    face = cx.edges["face_volume"].to_numpy(dtype=float)
+    lengths = np.where(np.isnan(lengths) | (face <= 0), np.inf, lengths)
     graph = edge_graph(n, edges, lengths)
     dm = DensityMetric(lengths=lengths, edge_density=rho_e, density=density, alpha=alpha,
                        graph=graph)
