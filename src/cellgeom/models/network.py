@@ -26,9 +26,11 @@ import pandas as pd
 import torch
 
 from ..core import Partition, check_data, resolve_domain
+from ..nn.inputs import first_layer
 from ..nn.layers import PiecewiseLinearNetwork, as_network
 from ..nn.steps import MaxPoolStep
 from ..nn.threads import one_torch_thread
+from ..nn.trace import TraceError
 from .arrangement import flip_bit
 from .polytopes import attach_data, build_polytope_partition, data_volumes, seed_keys
 from .registry import register_adapter
@@ -44,8 +46,8 @@ class NetworkCells:
     Parameters
     ----------
     net : torch.nn.Module or PiecewiseLinearNetwork
-        Eval-mode network (any forward code, traced) whose nonlinear units have two pieces
-        split at 0: ReLU / LeakyReLU / PReLU, ``torch.maximum``; no max pooling.
+        Eval-mode network (any forward code, traced) whose nonlinear units (if any) have two
+        pieces split at 0: ReLU / LeakyReLU / PReLU, ``torch.maximum``; no max pooling.
     upto_layer : int, optional
         Use only activation layers ``1..upto_layer`` (the partition after those layers).
     input_shape : tuple of int, optional
@@ -56,9 +58,9 @@ class NetworkCells:
     def __init__(self, net, upto_layer: int | None = None, input_shape=None,
                  output: str = "auto"):
         self.network: PiecewiseLinearNetwork = as_network(net, torch.float64)
+        if self.network.ops is None:  # torch.fx could not trace it: torch.export, on an input
+            self._trace_on_example(input_shape)
         layers = self.network.layers
-        if not layers:
-            raise ValueError("the network has no activation layer: it has a single cell.")
         for st, layer in zip(_layer_steps(self.network), layers):
             if isinstance(st, MaxPoolStep):
                 raise ValueError(
@@ -75,8 +77,13 @@ class NetworkCells:
         n_layers = len(layers)
         if upto_layer is None:
             upto_layer = n_layers
-        if not (isinstance(upto_layer, (int, np.integer)) and 1 <= upto_layer <= n_layers):
-            raise ValueError(f"upto_layer must be an int in 1..{n_layers}, got {upto_layer!r}.")
+        # an affine network (no activation layer, e.g. a bare nn.Linear): one cell, or a
+        # classifier's arg-max regions (its comparison units below)
+        if not (isinstance(upto_layer, (int, np.integer))
+                and min(1, n_layers) <= upto_layer <= n_layers):
+            raise ValueError(f"upto_layer must be an int in 1..{n_layers}, got {upto_layer!r}"
+                             + (" (the network has no activation layer)." if not n_layers
+                                else "."))
         self.upto_layer = int(upto_layer)
         self.input_shape = self._input_shape(input_shape)
         self.n_in = math.prod(self.input_shape)
@@ -101,24 +108,41 @@ class NetworkCells:
         self.n_units = self.n_hidden + len(self.pairs)
 
     def _input_shape(self, given) -> tuple:
-        """Shape of one input: ``given``, else ``(in_features,)`` of a first nn.Linear."""
-        from torch import nn
-
+        """Shape of one input: ``given``, else ``(in_features,)`` of a first linear layer
+        (an nn.Linear, or ``F.linear`` as torch.export writes it)."""
         if given is not None:
             shape = tuple(int(d) for d in np.atleast_1d(given))
             if not shape or min(shape) < 1:
                 raise ValueError(f"input_shape must be a tuple of positive ints, got {given!r}.")
             return shape
-        first = next((st.module for st in self.network.steps
-                      if not isinstance(st.module, (nn.Flatten, nn.Identity, nn.Dropout))),
-                     None)
-        if isinstance(first, nn.Linear):
-            return (int(first.in_features),)
-        kind = type(first).__name__ if first is not None else "a function"
-        raise ValueError(
-            f"partition() needs the shape of one input: the first layer is {kind}, which does "
-            "not fix it. Pass input_shape=(channels, height, width) (or any shape without the "
-            "batch axis); data rows are then the flattened inputs.")
+        n_in, kind = first_layer(self.network)
+        if n_in is not None:
+            return (n_in,)
+        raise ValueError(_needs_shape(f"the first layer is {kind}, which does not fix it"))
+
+    def _trace_on_example(self, given) -> None:
+        """Trace a network that torch.fx cannot with torch.export, on zeros shaped as one
+        input: ``given``, else ``(in_features,)`` of the module's first nn.Linear (a guess,
+        which :meth:`_input_shape` then checks against the traced graph's first layer)."""
+        from torch import nn
+
+        if given is not None:
+            shape = self._input_shape(given)
+        else:
+            lin = next((m for m in self.network.module.modules() if isinstance(m, nn.Linear)),
+                       None)
+            if lin is None:
+                raise ValueError(_needs_shape("torch.export traces this network (torch.fx "
+                                              "cannot) on an example input"))
+            shape = (int(lin.in_features),)
+        try:
+            self.network._ensure(torch.zeros((1,) + shape, dtype=torch.float64))
+        except TraceError as err:
+            if given is not None:
+                raise
+            raise ValueError(_needs_shape(
+                f"torch.export traces this network (torch.fx cannot) on an example input, and "
+                f"failed on the shape {shape} guessed from its first nn.Linear ({err})")) from err
 
     def predictions(self, keys) -> np.ndarray:
         """Class of each cell of a classifier from its comparison bits: the class ``c`` with
@@ -148,8 +172,9 @@ class NetworkCells:
         stop = None if self.classifier else self.upto_layer - 1
         for i in range(0, Xt.shape[0], 65536):
             records, final = self.network.propagate(Xt[i:i + 65536], stop_at=stop)
-            parts = [r["pattern"].reshape(r["pattern"].shape[0], -1).numpy()
-                     for r in records[:self.upto_layer]]
+            parts = [np.zeros((len(Xt[i:i + 65536]), 0), dtype=np.uint8)] + [
+                r["pattern"].reshape(r["pattern"].shape[0], -1).numpy()
+                for r in records[:self.upto_layer]]  # zero-width: an affine network
             if self.classifier:
                 f = final["value"].reshape(final["value"].shape[0], -1).numpy()
                 parts.append(f[:, self.pairs[:, 1]] > f[:, self.pairs[:, 0]])
@@ -159,6 +184,8 @@ class NetworkCells:
     def keys(self, X) -> np.ndarray:
         """Cell key of each row of X (string of 0/1 per unit)."""
         P = self.patterns(X)
+        if P.shape[1] == 0:  # an affine network's one cell
+            return np.full(len(P), "", dtype="<U1")
         chars = (P + ord("0")).view(f"S{P.shape[1]}").ravel()
         return chars.astype(str)
 
@@ -192,8 +219,9 @@ class NetworkCells:
         def batch(t):
             return torch.broadcast_to(t, (B,) + tuple(t.shape[1:])).reshape(B, -1).numpy()
 
-        A = [r["tan"].reshape(B, n, -1).transpose(1, 2).numpy() for r in records[:self.upto_layer]]
-        c = [batch(r["const"]) for r in records[:self.upto_layer]]
+        A = [np.zeros((B, 0, n))] + [r["tan"].reshape(B, n, -1).transpose(1, 2).numpy()
+                                     for r in records[:self.upto_layer]]
+        c = [np.zeros((B, 0))] + [batch(r["const"]) for r in records[:self.upto_layer]]
         if self.classifier:  # the comparisons f_k - f_j
             Af = final["tan"].reshape(B, n, -1).transpose(1, 2).numpy()
             cf = batch(final["const"])
@@ -272,6 +300,12 @@ def layerwise_table(net, X, domain=None) -> pd.DataFrame:
                      "singletons": int((np.bincount(inv) == 1).sum())})
         parent = inv
     return pd.DataFrame(rows)
+
+
+def _needs_shape(why: str) -> str:
+    return (f"partition() needs the shape of one input: {why}. Pass input_shape=(channels, "
+            "height, width) (or any shape without the batch axis); data rows are then the "
+            "flattened inputs.")
 
 
 def _layer_steps(network):
@@ -444,7 +478,8 @@ def _cells_of(model, net, domain, data, cells, progress, tol, include_neighbors,
     info = {"n_points_outside": n_outside, "upto_layer": model.upto_layer,
             "n_units": model.n_units}
     part = None
-    if model.input_shape == (2,) and cells == "all" and model.upto_layer == len(model.sizes):
+    if model.input_shape == (2,) and cells == "all" and model.upto_layer == len(model.sizes) \
+            and model.n_hidden:  # the slice engine cuts by activation units
         part = _partition_plane(model, net, domain, tol, info)  # the exact slice engine
     if part is None:
         if not keys:  # cells="all": the cell to grow from

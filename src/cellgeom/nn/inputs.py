@@ -6,11 +6,12 @@ from functools import partial
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .steps import ActivationStep, AffineStep
 
-__all__ = ["check_input"]
+__all__ = ["check_input", "first_layer"]
 
 
 def _fits_any(X) -> bool:
@@ -82,3 +83,24 @@ def check_input(X, rule, dtype: torch.dtype, device, what: str = "X") -> torch.T
     if not bool(torch.isfinite(X).all()):
         raise ValueError(f"{what} contains NaN or infinite values")
     return X
+
+
+def first_layer(network) -> tuple[int | None, str]:
+    """``(in_features, kind)`` of the first op on the input past flattening and dropout;
+    ``in_features`` None unless it is a linear layer, nn.Linear or ``F.linear`` (how
+    torch.export writes one: its modules are plain containers)."""
+    aten = torch.ops.aten
+    passing = (torch.flatten, aten.flatten.using_ints, aten.dropout.default, F.dropout)
+    for op in network.ops:
+        if op.kind in ("input", "const", "guard", "add") or op.info.get("shape"):
+            continue  # adds (``x + c``) were never steps: they do not fix the shape
+        m, t = (op.step.module if op.step is not None else None), op.node.target
+        if isinstance(m, (nn.Flatten, nn.Identity, nn.Dropout)) or t in passing:
+            continue
+        if isinstance(m, nn.Linear):
+            return int(m.in_features), "nn.Linear"
+        w = op.node.args[1] if len(op.node.args) > 1 else None
+        if t in (F.linear, aten.linear.default) and getattr(w, "op", None) == "get_attr":
+            return int(network._call(w, (), {}).shape[-1]), "F.linear"
+        return None, type(m).__name__ if m is not None else "a function"
+    return None, "a function"

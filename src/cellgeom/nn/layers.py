@@ -25,6 +25,7 @@ from torch import fx, nn
 
 from ._cache import _CACHE_SIZE, _NETWORKS, _same_values, _snapshot, _state_signature
 from .inputs import _fits_any, _input_rule, check_input
+from .op_rules import probe_error
 from .sklearn_mlp import is_sklearn_mlp, mlp_as_torch
 from .steps import ActivationLayer, MaxPoolStep, SelectStep, Step
 from .trace import (
@@ -88,10 +89,13 @@ class PiecewiseLinearNetwork:
     chain : bool
         Whether the graph is a chain (each op reads the previous op's output only).
     dtype : torch.dtype
+    source_dtype : torch.dtype or None
+        The user's dtype when ``module`` is a converted copy: tensors of that dtype which the
+        conversion misses (constants in forward) are cast to ``dtype`` as the network runs.
     """
 
-    def __init__(self, module: nn.Module, dtype: torch.dtype, example=None):
-        self.module, self.dtype = module, dtype
+    def __init__(self, module: nn.Module, dtype: torch.dtype, example=None, source_dtype=None):
+        self.module, self.dtype, self.source_dtype = module, dtype, source_dtype
         p = next(iter(module.parameters()), None)
         self.device = p.device if p is not None else torch.device("cpu")
         self.ops = None
@@ -103,7 +107,7 @@ class PiecewiseLinearNetwork:
             self._input_rule = (_fits_any, "(batch, ...)")
 
     def _build(self, example) -> None:
-        self.graph_module, self.ops = trace_network(self.module, example)
+        self.graph_module, self.ops = trace_network(self.module, example, self.source_dtype)
         self._shape_cache = {}
         self.steps = [op.step if op.step is not None else Step(op.node.name, None)
                       for op in self.ops if op.kind in ("affine", "act", "maxpool", "select")
@@ -141,10 +145,10 @@ class PiecewiseLinearNetwork:
             self._build(X[:1])
 
     def __getstate__(self):  # the traced graph is rebuilt on unpickling
-        return {"module": self.module, "dtype": self.dtype}
+        return {"module": self.module, "dtype": self.dtype, "source_dtype": self.source_dtype}
 
     def __setstate__(self, state):
-        self.__init__(state["module"], state["dtype"])
+        self.__init__(state["module"], state["dtype"], source_dtype=state.get("source_dtype"))
 
     def check_input(self, X, what: str = "X") -> torch.Tensor:
         """``X`` as a tensor of the network's dtype, shape (batch, *input_shape).
@@ -167,8 +171,7 @@ class PiecewiseLinearNetwork:
                 self._checked = True
             return out
         except RuntimeError as err:
-            raise ValueError(f"input of shape {tuple(X.shape)} does not fit the network: "
-                             f"{err}") from err
+            raise probe_error(err, X.shape, getattr(self, "graph_module", None)) from err
 
     def layer_shapes(self, X: torch.Tensor) -> list[tuple[tuple, tuple | None]]:
         """Per activation layer, the shape of its input (one point, batch axis dropped) and
@@ -265,17 +268,29 @@ class PiecewiseLinearNetwork:
         return node.target(*args, **kwargs)
 
     def _run(self, streams, imposed, stop_at, records, m, trace=None):
+        at = [None]  # the node being computed, named by probe() if it fails
+        try:
+            return self._run_ops(streams, imposed, stop_at, records, m, trace, at)
+        except RuntimeError as err:
+            err.cellgeom_node = at[0]
+            raise
+
+    def _run_ops(self, streams, imposed, stop_at, records, m, trace, at):
         env = {s: {} for s in streams}
         shared: dict = {}
+        cast = self.source_dtype is not None and self.source_dtype != self.dtype
         for op in self.ops:
-            node = op.node
+            node = at[0] = op.node
             if op.kind == "input":
                 for s, x in streams.items():
                     env[s][node] = x
                 continue
             if op.kind == "const":
                 args, kwargs = fx.node.map_arg((node.args, node.kwargs), shared.__getitem__)
-                shared[node] = self._call(node, args, kwargs)
+                v = self._call(node, args, kwargs)
+                if cast and torch.is_tensor(v) and v.dtype == self.source_dtype:
+                    v = v.to(self.dtype)  # as the module's own tensors were
+                shared[node] = v
                 continue
             if op.kind == "guard":
                 continue
@@ -481,4 +496,5 @@ def _as_network(net: nn.Module, dtype) -> PiecewiseLinearNetwork:
                 raise NonFiniteWeightError(f"{kind} '{pname}' of the network contains {what}")
     if dtype is not None and own != dtype:
         net = copy.deepcopy(net).to(dtype)  # same module paths, so errors name the user's layers
+        return PiecewiseLinearNetwork(net, dtype, source_dtype=own)
     return PiecewiseLinearNetwork(net, dtype or own)

@@ -17,7 +17,7 @@ from torch import fx, nn
 from .steps import ActivationStep
 
 __all__ = ["UnsupportedLayerError", "TrainingModeError", "describe", "refuse", "activation_step",
-           "source_line", "supported_base"]
+           "source_line", "supported_base", "probe_error"]
 
 WHY = "only piecewise-linear networks have cells (linear regions)"
 
@@ -33,15 +33,17 @@ class TrainingModeError(ValueError):
 # ------------------------------------------------------------------------ leaf modules
 AFFINE_MODULES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.AvgPool1d,
                   nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.Flatten,
-                  nn.Unflatten, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Identity)
+                  nn.Unflatten, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Identity,
+                  nn.ZeroPad1d, nn.ZeroPad2d)
 ACTIVATION_MODULES = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.Hardtanh, nn.Softshrink,
                       nn.Hardshrink, nn.Threshold)
 MAXPOOL_MODULES = (nn.MaxPool1d, nn.MaxPool2d)
 SUPPORTED = ("Linear, Conv1d/2d, BatchNorm1d/2d (eval), AvgPool, AdaptiveAvgPool, MaxPool, "
-             "Flatten, Dropout, Identity, ReLU, LeakyReLU, PReLU, Hardtanh/ReLU6, Softshrink, "
-             "Hardshrink, Threshold, and in forward code: F.relu / torch.relu, F.leaky_relu, "
-             "F.hardtanh, clamp, abs, F.max_pool / F.avg_pool, flatten / view / reshape / "
-             "permute, x + y, torch.cat, torch.maximum / minimum, multiplication by constants")
+             "Flatten, Unflatten, ZeroPad1d/2d, Dropout, Identity, ReLU, LeakyReLU, PReLU, "
+             "Hardtanh/ReLU6, Softshrink, Hardshrink, Threshold, and in forward code: F.relu / "
+             "torch.relu, F.leaky_relu, F.hardtanh, F.threshold, clamp, abs, F.max_pool / "
+             "F.avg_pool, F.pad, flatten / unflatten / view / reshape / permute / flip, "
+             "indexing, x + y, torch.cat, torch.maximum / minimum, multiplication by constants")
 
 
 def supported_base(m: nn.Module, bases) -> type | None:
@@ -93,6 +95,21 @@ def refuse(node: fx.Node, gm, why: str) -> UnsupportedLayerError:
                                  f"supported: {SUPPORTED}")
 
 
+# torch's messages for mixed dtypes or devices: a fault of the network, not of the input
+_NOT_SHAPE = re.compile(r"dtype|scalar type|same device|device type")
+
+
+def probe_error(err: RuntimeError, shape, gm) -> Exception:
+    """What to raise when the network fails on an input of ``shape``: a ValueError about
+    the input, unless torch's message is about dtypes or devices (then a RuntimeError);
+    both name the graph node that failed (``err.cellgeom_node``, set by the run)."""
+    node = getattr(err, "cellgeom_node", None)
+    where = f" ({describe(node, gm)})" if node is not None else ""
+    if _NOT_SHAPE.search(str(err)):
+        return RuntimeError(f"the network fails{where}: {err}")
+    return ValueError(f"input of shape {tuple(shape)} does not fit the network{where}: {err}")
+
+
 # ------------------------------------------------------------------------ the op tables
 _A = torch.ops.aten
 _SAME_FUNCS = {
@@ -101,7 +118,7 @@ _SAME_FUNCS = {
     torch.sum, torch.flip, torch.zeros_like, F.avg_pool1d, F.avg_pool2d, F.adaptive_avg_pool1d,
     F.adaptive_avg_pool2d, operator.getitem, operator.neg, operator.mul, operator.truediv,
     operator.floordiv, operator.matmul, torch.mul, torch.div, torch.matmul, getattr, torch.narrow,
-    operator.pos,
+    operator.pos, torch.unflatten,
     _A.view.default, _A.reshape.default, _A._unsafe_view.default, _A.flatten.using_ints,
     _A.permute.default, _A.transpose.int, _A.t.default, _A.squeeze.dim, _A.squeeze.dims,
     _A.unsqueeze.default, _A.cat.default, _A.stack.default, _A.neg.default, _A.mean.dim,
@@ -111,11 +128,17 @@ _SAME_FUNCS = {
     _A.clone.default, _A.contiguous.default, _A.slice.Tensor, _A.select.int, _A.alias.default,
     _A.split.Tensor, _A.split_with_sizes.default, _A.chunk.default, _A.expand.default,
     _A.dropout.default, _A.detach.default, _A.lift_fresh_copy.default,
+    # the torch.export spelling of what the fx route accepts above (``h.flip``, ``h[:, [..]]``,
+    # ``+h``, ``torch.zeros_like(h)``, ``h.mT``...); ``numpy_T`` moves the batch axis and is
+    # then refused by the batch check, as ``h.T`` is on the fx route
+    _A.flip.default, _A.narrow.default, _A.view_as.default, _A.positive.default,
+    _A.squeeze.default, _A.unflatten.int, _A.index.Tensor, _A.zeros_like.default,
+    _A.mT.default, _A.numpy_T.default,
 }
 _SAME_METHODS = {"flatten", "view", "reshape", "permute", "transpose", "squeeze", "unsqueeze",
                  "contiguous", "clone", "size", "dim", "mean", "sum", "neg", "chunk", "split",
                  "flip", "mul", "div", "__mul__", "__truediv__", "t", "narrow", "view_as",
-                 "reshape_as", "detach", "numel"}
+                 "reshape_as", "detach", "numel", "unflatten"}
 _ADD = {operator.add: 1, operator.iadd: 1, torch.add: 1, operator.sub: -1, operator.isub: -1,
         torch.sub: -1, "add": 1, "add_": 1, "sub": -1, "sub_": -1, "__add__": 1,
         "__sub__": -1, "__radd__": 1, _A.add.Tensor: 1, _A.sub.Tensor: -1, _A.add_.Tensor: 1,
@@ -149,6 +172,12 @@ def _activation_module(node: fx.Node, gm) -> nn.Module | None:
         return nn.Softshrink(float(_arg(node, "lambd", 1, 0.5)))
     if t in (F.hardshrink, _A.hardshrink.default):
         return nn.Hardshrink(float(_arg(node, "lambd", 1, 0.5)))
+    if t in (F.threshold, F.threshold_, torch.threshold, torch.threshold_,
+             _A.threshold.default, _A.threshold_.default):
+        thr, val = _arg(node, "threshold", 1), _arg(node, "value", 2)
+        if not all(isinstance(v, (int, float)) for v in (thr, val)):
+            raise refuse(node, gm, "threshold needs constant number arguments")
+        return nn.Threshold(float(thr), float(val))  # x if x > threshold else value
     return None
 
 
@@ -248,9 +277,11 @@ def _linear_map(node: fx.Node, gm):
             y = x * s.reshape((1, -1) + (1,) * (x.dim() - 2))
             return (y, None, None) if t is not _A.batch_norm.default else y
         return bn_aten
-    if t in (F.pad, _A.constant_pad_nd.default):
+    if t in (_A.rsub.Scalar,):  # ``c - alpha * x`` (torch.export's ``1.0 - h``)
+        return lambda x, other, alpha=1: x * -alpha
+    if t in (F.pad, _A.pad.default, _A.constant_pad_nd.default):
         def pad(x, p, *rest, **kw):
-            if t is F.pad:
+            if t is F.pad or t is _A.pad.default:
                 mode = kw.get("mode", rest[0] if rest else "constant")
                 if mode == "constant":
                     return F.pad(x, p, "constant", 0.0)

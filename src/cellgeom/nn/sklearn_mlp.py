@@ -61,7 +61,8 @@ def mlp_as_torch(model, affine=None):
         raise ValueError(
             f"{type(model).__name__}(activation={model.activation!r}) is not piecewise affine: "
             "cellgeom partitions ReLU networks (activation='relu', the default) into their "
-            "linear regions, and 'identity' ones (one cell).")
+            "linear regions, and 'identity' ones (one affine map: a single cell, or a "
+            "classifier's arg-max regions).")
     weights = [np.asarray(W, dtype=float) for W in model.coefs_]
     biases = [np.asarray(b, dtype=float) for b in model.intercepts_]
     if any(not (np.all(np.isfinite(W)) and np.all(np.isfinite(b)))

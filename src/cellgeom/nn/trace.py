@@ -24,6 +24,8 @@ graph node, the module it sits in and the user's source line.
 """
 from __future__ import annotations
 
+import contextlib
+import copy
 import operator
 from dataclasses import dataclass, field
 
@@ -58,7 +60,8 @@ from .op_rules import (
 )
 from .steps import ActivationStep, AffineStep, MaxPoolStep, SelectStep, Step
 
-__all__ = ["UnsupportedLayerError", "TrainingModeError", "Op", "trace_network", "trace_graph"]
+__all__ = ["UnsupportedLayerError", "TrainingModeError", "Op", "trace_network", "trace_graph",
+           "TraceError"]
 
 
 @dataclass(eq=False)
@@ -90,9 +93,17 @@ class _Tracer(fx.Tracer):
 
 
 def trace_graph(net: nn.Module, example: torch.Tensor | None = None,
-                stack_traces: bool = False) -> tuple[nn.Module, fx.Graph]:
+                stack_traces: bool = False, source_dtype: torch.dtype | None = None
+                ) -> tuple[nn.Module, fx.Graph]:
     """``(root, graph)``: the fx graph of ``net`` and the module its nodes refer to; with
-    ``torch.export`` (needs ``example``) when fx cannot."""
+    ``torch.export`` (needs ``example``) when fx cannot.
+
+    ``source_dtype``: the dtype of the user's network when ``net`` is a copy converted to
+    ``example``'s dtype. If torch.export cannot run the copy (a float32 constant tensor in
+    forward meets float64 weights in ``x @ P``), it exports the network converted back
+    (exact: the copy's values came from that dtype) and converts the program's module;
+    its traced constants are cast when the network runs (:class:`PiecewiseLinearNetwork`).
+    """
     if isinstance(net, fx.GraphModule):
         return net, net.graph
     try:
@@ -100,16 +111,32 @@ def trace_graph(net: nn.Module, example: torch.Tensor | None = None,
     except Exception as err:  # fx cannot trace data-dependent Python (control flow...)
         if example is None:
             raise _NeedsExample(err) from err
-        try:  # a batch of two and a dynamic batch axis, so nothing bakes the batch size in
-            two = example[:1].expand((2,) + tuple(example.shape[1:])).clone()
-            program = torch.export.export(net, (two,), strict=False, dynamic_shapes=(
-                {0: torch.export.Dim("batch")},))
+        # a batch of two and a dynamic batch axis, so nothing bakes the batch size in
+        two = example[:1].expand((2,) + tuple(example.shape[1:])).clone()
+        try:
+            root = _export(net, two)
         except Exception as err2:
-            raise UnsupportedLayerError(
-                f"the network could be traced neither by torch.fx ({err}) nor by torch.export "
-                f"({err2}); {WHY}") from err2
-        root = program.module()
+            root = None
+            if source_dtype is not None and source_dtype != two.dtype:
+                with contextlib.suppress(Exception):
+                    twin = copy.deepcopy(net).to(source_dtype)
+                    root = _export(twin, two.to(source_dtype)).to(two.dtype)
+            if root is None:
+                raise TraceError(
+                    f"the network could be traced neither by torch.fx ({err}) nor by "
+                    f"torch.export ({type(err2).__name__}: {err2}); {WHY}") from err2
         return root, root.graph
+
+
+def _export(net: nn.Module, two: torch.Tensor) -> nn.Module:
+    program = torch.export.export(net, (two,), strict=False, dynamic_shapes=(
+        {0: torch.export.Dim("batch")},))
+    return program.module()
+
+
+class TraceError(UnsupportedLayerError):
+    """Neither torch.fx nor torch.export could trace the network (e.g. torch.export ran it
+    on an example input of the wrong shape)."""
 
 
 class _NeedsExample(Exception):
@@ -132,6 +159,11 @@ def _module_op(node: fx.Node, gm) -> Op:
         "blocks as forward code (x + f(x)) or with cellgeom.nn.Residual")
 
 
+# by identity: an aten overload's __name__ is "maximum.default", not "maximum"
+_MAXIMA = (torch.maximum, torch.max, "maximum", _A.maximum.default, _A.max.other)
+_MINIMA = (torch.minimum, torch.min, "minimum", _A.minimum.default, _A.min.other)
+
+
 def _function_op(node: fx.Node, gm) -> Op:
     t = node.target
     if node.op == "call_method" and t in ("relu", "relu_", "clamp", "clamp_", "clip", "abs",
@@ -145,7 +177,8 @@ def _function_op(node: fx.Node, gm) -> Op:
     if act is not None:
         return Op(node, "act", activation_step(node.name, act))
     if t in (torch.clamp, torch.clip, "clamp", "clamp_", "clip", _A.clamp.default,
-             _A.clamp_min.default, _A.clamp_max.default):
+             _A.clamp_.default, _A.clip.default, _A.clip_.default, _A.clamp_min.default,
+             _A.clamp_max.default):
         if t is _A.clamp_min.default:
             step = ActivationStep(node.name, None, (float(node.args[1]),), [0.0, 1.0],
                                   (float(node.args[1]), 0.0), "clamp_min")
@@ -165,12 +198,11 @@ def _function_op(node: fx.Node, gm) -> Op:
             raise refuse(node, gm, "max pooling that returns indices")
         pool = _pool_module(node)
         return Op(node, "maxpool", MaxPoolStep(node.name, pool))
-    if t in (torch.maximum, torch.minimum, "maximum", "minimum", torch.max, torch.min,
-             _A.maximum.default, _A.minimum.default):
+    if t in _MAXIMA or t in _MINIMA:
         if len(node.args) != 2 or node.kwargs or not isinstance(node.args[1], fx.Node):
             raise refuse(node, gm, "only the elementwise maximum / minimum of two tensors is "
                                    "piecewise affine here (not a reduction)")
-        kind = "max" if getattr(t, "__name__", t) in ("maximum", "max") else "min"
+        kind = "max" if t in _MAXIMA else "min"
         return Op(node, "select", SelectStep(node.name, None, kind))
     lin = _linear_map(node, gm)
     if lin == "same":
@@ -182,16 +214,17 @@ def _function_op(node: fx.Node, gm) -> Op:
     raise refuse(node, gm, "it is not piecewise affine, or not known to cellgeom")
 
 
-def trace_network(net: nn.Module, example: torch.Tensor | None = None
-                  ) -> tuple[nn.Module, list[Op]]:
-    """The root module of the traced graph and its classified ops, in topological order.
+def trace_network(net: nn.Module, example: torch.Tensor | None = None,
+                  source_dtype: torch.dtype | None = None) -> tuple[nn.Module, list[Op]]:
+    """The root module of the traced graph and its classified ops, in topological order
+    (``source_dtype``: see :func:`trace_graph`).
 
     Raises
     ------
     UnsupportedLayerError, TrainingModeError
         Naming the graph node (and module, source line) that is not piecewise affine.
     """
-    root, graph = trace_graph(net, example)
+    root, graph = trace_graph(net, example, source_dtype=source_dtype)
     try:
         return root, _classify(root, graph)
     except (UnsupportedLayerError, TrainingModeError):
@@ -283,12 +316,15 @@ def _is_shape(node: fx.Node, dep: set, shape: set) -> bool:
 
 
 _INPLACE = {"relu_", "add_", "sub_", "clamp_", torch.relu_, F.relu_, operator.iadd,
-            operator.isub}
+            operator.isub, F.threshold_, torch.threshold_, _A.relu_.default, _A.add_.Tensor,
+            _A.sub_.Tensor, _A.clamp_.default, _A.clip_.default, _A.threshold_.default,
+            _A.hardtanh_.default, _A.leaky_relu_.default}
 
 
 def _check_inplace(node: fx.Node, op: Op, gm) -> None:
     """An in-place op changes its input for later users, which the graph does not show."""
-    inplace = node.target in _INPLACE or node.kwargs.get("inplace", False)
+    inplace = node.target in _INPLACE or node.kwargs.get("inplace", False) or (
+        node.target is F.threshold and len(node.args) > 3 and node.args[3] is True)
     if not inplace or not node.args or not isinstance(node.args[0], fx.Node):
         return
     src = node.args[0]
