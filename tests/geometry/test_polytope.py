@@ -207,3 +207,26 @@ def test_flat_piece_qhull_refuses_is_zero_only_when_flat():
     assert _hull_volume_centroid(line, line.mean(axis=0))[0] == 0.0
     square = np.array([[0.0, 0], [1, 0], [0, 1], [1, 1]])
     assert _hull_volume_centroid(square, square.mean(axis=0))[0] == pytest.approx(1.0)
+
+
+def test_piece_qhull_refuses_without_being_flat_is_measured_on_joggled_input():
+    """The vertices of a 6-D common piece of five 10-D k-means cells, where Qhull stops with
+    a precision error ("wide merge"; build_complex failed on it). Joggled input gives the
+    volume that a Delaunay triangulation of the same points (another Qhull algorithm, via
+    the paraboloid lifting) sums to; "Q12" (allow wide merges) would lose 0.1%."""
+    from pathlib import Path
+
+    from scipy.spatial import Delaunay, QhullError
+
+    from cellgeom.geometry.polytope import _hull_volume_centroid
+
+    points = np.load(Path(__file__).parent / "data" / "qhull_wide_merge_6d.npy")
+    with pytest.raises(QhullError):
+        ConvexHull(points)
+    volume, centroid = _hull_volume_centroid(points, points.mean(axis=0))
+    tri = Delaunay(points - points.mean(axis=0), qhull_options="QJ")
+    corners = points[tri.simplices]
+    pieces = np.abs(np.linalg.det(corners[:, 1:] - corners[:, :1])) / math.factorial(6)
+    assert volume == pytest.approx(pieces.sum(), rel=1e-6)
+    np.testing.assert_allclose(centroid, pieces @ corners.mean(axis=1) / pieces.sum(),
+                               atol=1e-6 * np.ptp(points))
