@@ -129,11 +129,37 @@ def test_plan_is_cached_and_rebuilt_when_the_network_changes():
         reg(net, X)
     net[1] = nn.ReLU()
     assert _get_plan(net) is not plan
-    net.append(nn.Dropout(0.5))  # training-mode dropout: rejected until eval()
-    with pytest.raises(ValueError, match="training mode"):
-        reg(net, X)
+    net.append(nn.Dropout(0.5))  # training-mode dropout: a new plan, Dropout the identity
+    assert net.training
+    reg(net, X)
+    assert _get_plan(net) is not plan and net[-1].training  # its mode is left as it was
     net.eval()
     reg(net, X)
+
+
+def test_dropout_in_training_mode_measures_the_evaluated_network():
+    """Inside a training loop (net.train()) the penalties are those of net.eval(): Dropout
+    is the identity of the evaluated network; PenaltyParts.output is the training forward
+    (random masks), so a loss taken from it still drops units."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 16),
+                        nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 3)).double()
+    X = torch.as_tensor(np.random.default_rng(3).uniform(-2, 2, (80, 2)))
+    reg = GeometricRegularizer(margin=0.2, small_cell=0.05, sharp_angle=30.0)
+    net.train()
+    trained = reg(net, X)
+    net.eval()
+    evaluated = reg(net, X)
+    torch.testing.assert_close(trained.total, evaluated.total, rtol=1e-12, atol=0)
+    for k in evaluated.parts:
+        torch.testing.assert_close(trained.parts[k], evaluated.parts[k], rtol=1e-12, atol=0)
+    torch.testing.assert_close(evaluated.output, net(X))
+    dropped = (trained.output - evaluated.output).abs().amax(dim=1) > 1e-9
+    assert dropped.float().mean() > 0.5  # the masks changed most outputs
+    net.train()  # gradients flow to the weights through the penalty in training mode
+    net.zero_grad()
+    reg(net, X).total.backward()
+    assert net[0].weight.grad.abs().sum() > 0
 
 
 def test_output_is_the_network_output_and_stats_are_complete():

@@ -24,6 +24,7 @@ that is cheaper than the Jacobians), and normals only for each point's nearest b
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import weakref
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from .steps import ActivationStep, AffineStep
 __all__ = ["CellGeometry", "batch_cell_geometry"]
 
 _OK_AFFINE = (nn.Linear, nn.Flatten, nn.Identity, nn.Dropout)
+_DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout)
 
 @dataclass
 class CellGeometry:
@@ -95,6 +97,7 @@ class _Plan:
     signature: tuple
     dtype: torch.dtype
     device: torch.device
+    dropout_masks: bool = False  # a Dropout in training mode: net(x) is not the plan's map
 
 
 _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -112,8 +115,28 @@ def _signature(m: nn.Module, out: list) -> list:
     return out
 
 
+@contextlib.contextmanager
+def _dropout_as_eval(net: nn.Module):
+    """Dropout layers in training mode switched to eval while the network is traced.
+
+    A regularizer is called inside a training loop, where ``net.train()`` turns Dropout's
+    random masks on; the plan skips Dropout (the identity of eval mode) whatever its mode,
+    so the penalty measures the cells of the network as it will be evaluated. BatchNorm in
+    training mode still raises (it is no layer of the plan, and its batch statistics make
+    the map no fixed function)."""
+    switched = [m for m in net.modules() if isinstance(m, _DROPOUT) and m.training]
+    for m in switched:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m in switched:
+            m.train()
+
+
 def _build_plan(net: nn.Module, signature: tuple) -> _Plan:
-    network = as_network(net, None)  # raises for non-piecewise-linear layers, keeps the module
+    with _dropout_as_eval(net):  # the geometry of the network as evaluated (see below)
+        network = as_network(net, None)  # raises for non-piecewise-linear layers
     if not network.chain:
         raise UnsupportedLayerError(
             "the geometric regularizer handles MLPs whose layers form a chain (Linear, Flatten, "
@@ -136,8 +159,9 @@ def _build_plan(net: nn.Module, signature: tuple) -> _Plan:
                 "LeakyReLU layers")
     if first is None:
         raise UnsupportedLayerError("the network has no Linear layer")
+    masks = any(isinstance(m, _DROPOUT) and m.training and m.p > 0 for m in net.modules())
     return _Plan(hidden, tuple(lins), first, network._input_rule, signature,
-                 first.weight.dtype, first.weight.device)
+                 first.weight.dtype, first.weight.device, masks)
 
 
 def _get_plan(net) -> _Plan:
@@ -377,7 +401,8 @@ def batch_cell_geometry(net: nn.Module, x) -> CellGeometry:
     Parameters
     ----------
     net : torch.nn.Module
-        MLP of Linear and ReLU / LeakyReLU layers (Flatten, Identity, eval Dropout allowed).
+        MLP of Linear and ReLU / LeakyReLU layers (Flatten, Identity, Dropout allowed;
+        Dropout is the identity here in either mode: the cells of the evaluated network).
     x : array-like or Tensor (N, n_in) (or (N, ...) before a leading Flatten)
 
     Returns

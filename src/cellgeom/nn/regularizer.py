@@ -92,7 +92,9 @@ class PenaltyParts:
     output : Tensor (N, m) or None
         The network's output on the batch from the regularizer's own forward pass
         (differentiable): a training step can take its loss from it instead of calling
-        ``net(x)`` a second time.
+        ``net(x)`` a second time. With Dropout in training mode it is ``net(x)`` itself
+        (random masks included), while the penalties measure the cells of the network as
+        evaluated (Dropout is the identity there).
     """
 
     total: torch.Tensor
@@ -238,7 +240,10 @@ class GeometricRegularizer(nn.Module):
             total = geo.z[0].sum() * 0.0
         stats = _LazyStats(lambda: self._stats(geo, dist.detach(), inv.detach(), live,
                                                r.detach(), cos, pair_ok, cells))
-        return PenaltyParts(total, parts, stats, geo.out)
+        # with Dropout in training mode the penalties measure the network as evaluated,
+        # and the output a loss is taken from is the training forward, masks included
+        output = getattr(net, "module", net)(X) if plan.dropout_masks else geo.out
+        return PenaltyParts(total, parts, stats, output)
 
     def _stats(self, geo, dist, inv, live, r, cos, pair_ok, cells) -> dict:
         with torch.no_grad():
