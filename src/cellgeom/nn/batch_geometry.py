@@ -153,8 +153,9 @@ def _build_plan(net: nn.Module, signature: tuple) -> _Plan:
             hidden.append((tuple(lins), m))
             lins = []
         else:
+            what = f"({type(m).__name__})" if m is not None else "(a function in forward)"
             raise UnsupportedLayerError(
-                f"layer '{st.name}' ({type(m).__name__}) is not supported by the geometric "
+                f"layer '{st.name}' {what} is not supported by the geometric "
                 "regularizer, which handles MLPs of Linear, Flatten, Identity, Dropout, ReLU and "
                 "LeakyReLU layers")
     if first is None:
