@@ -263,6 +263,11 @@ class SimplicialSpline(BaseEstimator):
             raise ValueError("no training point lies in a cell of the partition (check domain).")
         m = part.n_cells
         counts = np.bincount(cell[inside], minlength=m).astype(float)
+        # smoothing commutes with a shift (constants are in the stiffness's kernel): the
+        # values are centred, so an offset of y (1e8 beside a spread of 1) costs no digits
+        # in the solve or in the GCV's residuals
+        offset = Y[inside].mean(axis=0)
+        Y = Y - offset
         sums = np.zeros((m, Y.shape[1]))
         np.add.at(sums, cell[inside], Y[inside])
         K = extended_stiffness(cx, simplex_weight, edge_weight)
@@ -275,7 +280,12 @@ class SimplicialSpline(BaseEstimator):
         solver = DenseSolver(P, counts) if m <= self.dense_limit else \
             SparseSolver(P, counts, seed=0)
         if isinstance(self.lam, str):
-            lam = self._gcv(solver, sums, counts, Y[inside], lambda_range)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means = sums / counts[:, None]
+            # the residuals about the cell means summed directly: the textbook
+            # sum(y^2) - sum(sums^2 / n) cancels catastrophically
+            within = float(np.sum((Y[inside] - means[cell[inside]]) ** 2))
+            lam = self._gcv(solver, sums, counts, within, lambda_range)
         else:
             self.gcv_path_ = None
             lam = float(self.lam)
@@ -284,20 +294,20 @@ class SimplicialSpline(BaseEstimator):
                                  "positive lam (e.g. 1e-9) or 'gcv'.")
         f, _ = solver.solve(lam, sums)
         self.lambda_, self.lambda_raw_ = lam, lam * scale
-        self.cell_values_ = f
+        self.cell_values_ = f + offset
         with np.errstate(invalid="ignore", divide="ignore"):
-            self.cell_means_ = np.where(counts[:, None] > 0, sums / counts[:, None], np.nan)
+            self.cell_means_ = np.where(counts[:, None] > 0, sums / counts[:, None] + offset,
+                                        np.nan)
         self.counts_ = counts
         self.partition_, self.complex_ = part, cx
         self.tau_ = float(self.tau) if self.tau is not None else default_width(part)
         self._blender = CellBlender(part, self.tau_)
         return self
 
-    def _gcv(self, solver, sums, counts, Y_inside, lambda_range) -> float:
-        """Fill ``gcv_path_`` over the log grid and return the lambda of least GCV."""
+    def _gcv(self, solver, sums, counts, within, lambda_range) -> float:
+        """Fill ``gcv_path_`` over the log grid and return the lambda of least GCV
+        (``within``: the residual sum of squares about the cell means)."""
         n_pts = float(counts.sum())
-        within = float(np.sum(Y_inside ** 2) - np.sum(sums[counts > 0] ** 2 /
-                                                      counts[counts > 0, None]))
         grid = np.geomspace(*lambda_range, int(self.n_lambdas))
         it = grid
         if self.progress:
