@@ -41,6 +41,16 @@ def test_cell_and_split_counts_equal_activation_patterns():
     assert 0 <= row["sharpness"] <= 1
 
 
+def test_a_tensor_probe_that_requires_grad_gives_the_same_record():
+    net = _net()
+    X = np.random.default_rng(0).uniform(-2, 2, (300, 2)).astype(np.float32)
+    row = GeometryTracker(net, X).step(epoch=0)
+    batch = torch.as_tensor(X).requires_grad_(True)  # a training batch, e.g. for FGSM
+    again = GeometryTracker(net, batch).step(epoch=0)
+    assert {k: v for k, v in again.items() if k != "seconds"} == pytest.approx(
+        {k: v for k, v in row.items() if k != "seconds"})
+
+
 def test_records_every_kth_call_and_follows_training():
     net = _net()
     X = torch.randn(100, 2)

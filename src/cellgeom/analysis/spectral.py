@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
-from scipy.sparse.linalg import ArpackNoConvergence, eigsh, expm_multiply, splu
+from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh, expm_multiply, splu
 
 from ._deprecation import renamed_keywords
 from .laplacians import hodge_stiffness
@@ -232,25 +232,54 @@ def heat_filter(L, f, t: float) -> np.ndarray:
     For L self-adjoint in M with eigenpairs (mu_j, v_j) this is
     ``sum_j exp(-t mu_j) <v_j, f>_M v_j``: harmonic parts are kept, the others decay.
     ``t`` has the inverse units of L. Computed by :func:`scipy.sparse.linalg.expm_multiply`
-    (no dense exponential).
+    (no dense exponential); a LinearOperator (``metric="dihedral"``) is formed as a
+    matrix, up to ``DENSE_FALLBACK`` rows, and exponentiated by :func:`scipy.linalg.expm`.
     """
     if not np.isfinite(t) or t < 0:
         raise ValueError(f"diffusion time t must be finite and >= 0, got {t!r}.")
-    L = _as_operator(L, "L")
+    L = _square_linear_operator(L) or _as_operator(L, "L")
     f = _check_signal(L, f)
     if t == 0:
         return f.copy()
+    if isinstance(L, LinearOperator):  # metric="dihedral": see _dense_of
+        return sla.expm(-float(t) * _dense_of(L, "heat_filter")) @ f
     return expm_multiply(-float(t) * L, f)
 
 
 def tikhonov_filter(L, f, lam: float) -> np.ndarray:
     """Tikhonov smoothing ``(I + lam L)^{-1} f``: the spectral filter 1 / (1 + lam mu).
 
-    For ``L = M^{-1} S`` it minimises ``||g - f||_M^2 + lam g^T S g``. One sparse LU.
+    For ``L = M^{-1} S`` it minimises ``||g - f||_M^2 + lam g^T S g``. One sparse LU (a
+    dense solve for a LinearOperator, ``metric="dihedral"``, up to ``DENSE_FALLBACK`` rows).
     """
     if not np.isfinite(lam) or lam < 0:
         raise ValueError(f"lam must be finite and >= 0, got {lam!r}.")
-    L = _as_operator(L, "L")
+    L = _square_linear_operator(L) or _as_operator(L, "L")
     f = _check_signal(L, f)
+    if isinstance(L, LinearOperator):  # metric="dihedral": see _dense_of
+        n = L.shape[0]
+        return np.linalg.solve(np.eye(n) + float(lam) * _dense_of(L, "tikhonov_filter"), f)
     A = sp.identity(L.shape[0], format="csc") + float(lam) * L.tocsc()
     return splu(A).solve(f)
+
+
+def _square_linear_operator(L):
+    """``L`` if it is a square LinearOperator (a Laplacian whose Gram matrix is applied
+    through a factorisation, ``metric="dihedral"``), else None."""
+    if not isinstance(L, LinearOperator):
+        return None
+    if len(L.shape) != 2 or L.shape[0] != L.shape[1]:
+        raise ValueError(f"L must be square, got shape {L.shape}.")
+    return L
+
+
+def _dense_of(L, what: str) -> np.ndarray:
+    """The matrix of a Laplacian given as a LinearOperator (``metric="dihedral"``, whose
+    Gram matrix is applied through a factorisation and has no adjoint product, which
+    SciPy's ``expm_multiply`` needs), one product per column, up to DENSE_FALLBACK rows."""
+    n = L.shape[0]
+    if n > DENSE_FALLBACK:
+        raise ValueError(f"{what} on a LinearOperator (metric='dihedral') forms its matrix, "
+                         f"which cellgeom does up to {DENSE_FALLBACK} rows; this one has {n}. "
+                         "Use the complex's metric='diagonal' Laplacian (a sparse matrix).")
+    return np.asarray(L.matmat(np.eye(n)), dtype=float)

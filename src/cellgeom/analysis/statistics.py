@@ -138,17 +138,17 @@ def cell_density(obj, data=None, sample_weight=None) -> tuple[np.ndarray, np.nda
 
 
 @renamed_keywords(mean="edge_mean")
-def edge_density(density, edges, edge_mean: str = "geometric") -> np.ndarray:
+def edge_density(density, edges, edge_mean: str = "arithmetic") -> np.ndarray:
     """Density of each edge from its two cells' densities.
 
     Parameters
     ----------
     density : float array (n_cells,)
     edges : int array (n_edges, 2)
-    edge_mean : {"geometric", "arithmetic", "harmonic"}
-        ``sqrt(rho_a rho_b)`` (default), ``(rho_a + rho_b) / 2`` or
-        ``2 rho_a rho_b / (rho_a + rho_b)`` (0 when both are 0). The same keyword as in
-        :func:`~cellgeom.analysis.density.density_metric` and the curvature functions
+    edge_mean : {"arithmetic", "geometric", "harmonic"}
+        ``(rho_a + rho_b) / 2`` (default, as in
+        :func:`~cellgeom.analysis.density.density_metric` and the curvature functions),
+        ``sqrt(rho_a rho_b)`` or ``2 rho_a rho_b / (rho_a + rho_b)`` (0 when both are 0)
         (``mean=`` is its deprecated old name).
 
     Returns
@@ -157,6 +157,8 @@ def edge_density(density, edges, edge_mean: str = "geometric") -> np.ndarray:
 
     Examples
     --------
+    >>> edge_density([1.0, 4.0], [[0, 1]]).tolist()
+    [2.5]
     >>> edge_density([1.0, 4.0], [[0, 1]], "geometric").tolist()
     [2.0]
     >>> edge_density([1.0, 4.0], [[0, 1]], "harmonic").tolist()

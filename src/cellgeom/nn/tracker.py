@@ -128,7 +128,9 @@ class GeometryTracker:
         self.radius = radius
         p = next(net.parameters(), None)
         dtype = p.dtype if p is not None else torch.float32
-        self.X_probe = torch.as_tensor(np.asarray(X_probe), dtype=dtype)
+        # a tensor probe is detached: it may be a batch that required grad in training
+        self.X_probe = (X_probe.detach().to(dtype=dtype) if torch.is_tensor(X_probe)
+                        else torch.as_tensor(np.asarray(X_probe), dtype=dtype))
         self._calls = 0
         self._rows: list[dict] = []
         with torch.no_grad():  # validate network and probe shape now, not mid-training
