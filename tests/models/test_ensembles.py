@@ -107,3 +107,22 @@ def test_iris_forest_has_no_phantom_cells_between_float32_neighbours():
     cell = part.locate(Xt)
     assert np.all(cell >= 0)
     assert np.all((part.lo[cell] <= Xt) & (Xt <= part.hi[cell]))
+
+
+def test_gradient_boosting_with_a_fitted_init_estimator_is_refused():
+    """Its output is init(x) plus the trees, not constant on the boxes; the constant inits
+    (default and 'zero') partition as before, predictions equal to predict()."""
+    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (200, 2))
+    y = 3 * X[:, 0] + np.sin(4 * X[:, 1])
+    bad = GradientBoostingRegressor(n_estimators=5, init=LinearRegression()).fit(X, y)
+    with pytest.raises(ValueError, match="init=LinearRegression"):
+        cellgeom.partition(bad, data=X, cells="all", progress=False)
+    for init in (None, "zero"):
+        good = GradientBoostingRegressor(n_estimators=5, init=init, random_state=0).fit(X, y)
+        part = cellgeom.partition(good, data=X, cells="all", progress=False)
+        np.testing.assert_allclose(part.cells["prediction"].to_numpy()[part.locate(X)],
+                                   good.predict(X), rtol=1e-12, atol=1e-12)

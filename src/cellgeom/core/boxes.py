@@ -71,6 +71,28 @@ class BoxPartition(Partition):
         return (f"<BoxPartition of {model}: {self.n_cells} boxes in {self.dim}-D, "
                 f"{len(self.faces)} faces, cells={self.info.get('cells', '?')!r}>")
 
+    def _locate_by_halfspaces(self, X: np.ndarray) -> np.ndarray:
+        """Point location without the model (a loaded or unpickled partition): the box
+        with ``lo < x <= hi`` on every axis (closed at the domain's lower side).
+
+        Exact, with no tolerance: boxes of a model's partition tile the domain, and the
+        generic test (closed cells within tol, lowest index first) sent points on or
+        within tol of a threshold to the wrong box, where a tree's cells can be 2e-35 wide
+        (LightGBM splits integer features at +-1e-35). ``x <= t`` goes left as in
+        scikit-learn, LightGBM and CatBoost; float32 models (scikit-learn, XGBoost) split
+        halfway between float32 neighbours, where no float32 input lies.
+        """
+        lo = np.where(self.lo <= self.domain.lo, -np.inf, self.lo)
+        out = np.full(X.shape[0], -1, dtype=np.int64)
+        m, n = self.lo.shape
+        chunk = max(1, int(2e7 // max(m * n, 1)))  # bounds the (points, boxes, n) block
+        for start in range(0, X.shape[0], chunk):
+            Xc = X[start:start + chunk, None, :]
+            inside = np.all((Xc > lo[None]) & (Xc <= self.hi[None]), axis=2)
+            has = inside.any(axis=1)
+            out[start:start + chunk] = np.where(has, inside.argmax(axis=1), -1)
+        return out
+
     def halfspaces(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """The box's 2n rows ``A x <= b`` (order of :meth:`Box.halfspaces`)."""
         if not 0 <= i < self.n_cells:

@@ -282,6 +282,7 @@ def _partition_ensemble(model, *, domain, data, cells, tol=None, n_jobs=None, ex
     """Cells of a scikit-learn tree ensemble (see :func:`partition_trees`)."""
     record = model if _model is None else _model
     check_fitted_model(model)
+    _check_constant_init(model)
     data, domain, n_outside = prepare_inputs(record, domain, data, cells)
     scale, shift = _affine if _affine is not None else (None, None)
     trees = ensemble_trees(model)
@@ -292,6 +293,18 @@ def _partition_ensemble(model, *, domain, data, cells, tol=None, n_jobs=None, ex
                            name=model_name(model))
     add_predictions(part.cells, record, domain.dim)
     return part
+
+
+def _check_constant_init(model) -> None:
+    """GradientBoosting adds its trees to ``init_``'s prediction: cells are boxes only when
+    that is a constant (the default DummyEstimator, or init="zero")."""
+    init = getattr(model, "init_", None)
+    if init is None or isinstance(init, str) or model_name(init).startswith("Dummy"):
+        return
+    raise ValueError(
+        f"{model_name(model)} with init={model_name(init)}: its prediction is the init "
+        "estimator's plus the trees', which is not constant on the trees' boxes. cellgeom "
+        "supports the default init (a constant) or init='zero'.")
 
 
 for _name in _ENSEMBLES:
