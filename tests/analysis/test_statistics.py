@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 
 import cellgeom
@@ -186,3 +187,30 @@ def test_statistics_bad_input_raises_clear_errors():
         cell_statistics(cx)  # built with cells="all" and no data
     with pytest.raises(ValueError, match="edge density mean"):
         edge_density([1.0, 2.0], [[0, 1]], "median")
+
+
+def test_a_continuous_target_gets_its_mean_and_spread_per_cell(tmp_path):
+    """A regression target is no class label: per cell its weighted mean and standard
+    deviation (not one label_<value> column per distinct float); the report shows them and
+    the share of the target's variance left within cells."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    y = X[:, 0] ** 2 + X[:, 1]
+    w = rng.uniform(0.5, 2.0, 200)
+    model = RandomForestRegressor(5, max_depth=3, random_state=0).fit(X, y)
+    part = cellgeom.partition(model, data=X, progress=False)
+    table = cell_statistics(part, X, labels=y, sample_weight=w)
+    assert not any(str(c).startswith("label_") for c in table.columns)
+    cell = part.locate(X)
+    frame = pd.DataFrame({"cell": cell, "y": y, "w": w})
+    for c, g in frame.groupby("cell"):
+        mean = np.average(g["y"], weights=g["w"])
+        std = np.sqrt(np.average((g["y"] - mean) ** 2, weights=g["w"]))
+        assert table["target_mean"].iat[c] == pytest.approx(mean, rel=1e-12)
+        assert table["target_std"].iat[c] == pytest.approx(std, rel=1e-9, abs=1e-12)
+    path = tmp_path / "report.html"
+    cellgeom.write_report(part, path, data=X, labels=y)
+    page = path.read_text()
+    assert "target variance within cells" in page and "target_mean" in page

@@ -88,3 +88,36 @@ def test_booster_placeholder_names_are_not_feature_names():
     assert feature_names_of(xgb.XGBClassifier(n_estimators=2).fit(X, IRIS.target)) is None
     booster = xgb.XGBClassifier(n_estimators=2).fit(frame, IRIS.target).get_booster()
     assert feature_names_of(booster) == names
+
+
+@pytest.mark.parametrize("library", ["catboost", "xgboost_booster"])
+def test_boosters_fitted_on_a_dataframe_match_columns_by_name(library, tmp_path):
+    """CatBoost and a native xgboost.Booster keep their feature names outside
+    feature_names_in_: a DataFrame with the columns reordered is matched by name in
+    partition(data=) and in locate(), also after save / load."""
+    import numpy as np
+    import pandas as pd
+
+    import cellgeom
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"])
+    y = 3 * df["a"] + 0.1 * df["b"]
+    if library == "catboost":
+        cb = pytest.importorskip("catboost")
+        model = cb.CatBoostRegressor(iterations=3, depth=2, verbose=0, thread_count=1,
+                                     allow_writing_files=False).fit(df, y)
+        expected = model.predict(df)
+    else:
+        xgb = pytest.importorskip("xgboost")
+        model = xgb.train({"max_depth": 2}, xgb.DMatrix(df, y), 3)
+        expected = model.predict(xgb.DMatrix(df))
+    reordered = df[["c", "b", "a"]]
+    part = cellgeom.partition(model, data=df, cells="all", progress=False)
+    np.testing.assert_allclose(part.cells["prediction"].to_numpy()[part.locate(reordered)],
+                               expected, rtol=1e-6)
+    again = cellgeom.partition(model, data=reordered, cells="all", progress=False)
+    np.testing.assert_array_equal(again.domain.lo, part.domain.lo)
+    cellgeom.build_complex(part, progress=False).save(tmp_path / "booster.npz")
+    loaded = cellgeom.load(tmp_path / "booster.npz").partition
+    np.testing.assert_array_equal(loaded.locate(reordered), part.locate(df))

@@ -189,7 +189,8 @@ def cell_statistics(obj, data=None, labels=None, sample_weight=None) -> pd.DataF
     data : array of shape (N, n), optional
         Default: the partition's ``n_points`` (then ``labels`` cannot be used).
     labels : array of shape (N,), optional
-        A class label per data point.
+        A class label per data point, or a regression target (floats with non-integer
+        values, scikit-learn's "continuous" type).
     sample_weight : array of shape (N,), optional
         Weight of each data point (default 1).
 
@@ -199,8 +200,9 @@ def cell_statistics(obj, data=None, labels=None, sample_weight=None) -> pd.DataF
         The partition's cell table (a copy; the partition is unchanged) plus ``count`` (n_i,
         weighted), ``mass`` (p_i = n_i / N), ``density`` (rho_i = p_i / vol C_i, in
         1/length^n) and, with ``labels``: ``label_<c>`` (fraction of the cell's mass with
-        label c), ``purity`` (the largest fraction) and ``majority`` (its label); NaN / None
-        in cells without data.
+        label c), ``purity`` (the largest fraction) and ``majority`` (its label); with a
+        continuous target: ``target_mean`` and ``target_std`` (weighted, about the cell's
+        mean); NaN / None in cells without data.
 
     Notes
     -----
@@ -238,6 +240,8 @@ def cell_statistics(obj, data=None, labels=None, sample_weight=None) -> pd.DataF
     w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     cell = part.locate(X)
     inside = cell >= 0
+    if _is_continuous(lab):  # a regression target: its weighted mean and spread per cell
+        return _target_statistics(table, counts, cell, inside, lab.astype(float), w)
     classes, code = np.unique(lab, return_inverse=True)
     hist = np.zeros((part.n_cells, classes.size))
     np.add.at(hist, (cell[inside], code.ravel()[inside]), w[inside])
@@ -251,6 +255,26 @@ def cell_statistics(obj, data=None, labels=None, sample_weight=None) -> pd.DataF
     top = np.argmax(np.where(has[:, None], frac, -1.0), axis=1)
     table["majority"] = pd.Series([classes[t].item() if h else None for t, h in zip(top, has)],
                                   index=table.index, dtype=object)
+    return table
+
+
+def _is_continuous(lab: np.ndarray) -> bool:
+    """A float target with non-integer values (scikit-learn's "continuous" target type)."""
+    from sklearn.utils.multiclass import type_of_target
+
+    return lab.dtype.kind == "f" and type_of_target(lab) == "continuous"
+
+
+def _target_statistics(table, counts, cell, inside, y, w) -> pd.DataFrame:
+    m = len(table)
+    total = np.bincount(cell[inside], weights=w[inside] * y[inside], minlength=m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(counts > 0, total / counts, np.nan)
+        # the spread about the cell's own mean, summed directly (no cancellation)
+        dev = (y[inside] - mean[cell[inside]]) ** 2
+        var = np.bincount(cell[inside], weights=w[inside] * dev, minlength=m) / counts
+    table["target_mean"] = mean
+    table["target_std"] = np.where(counts > 0, np.sqrt(var), np.nan)
     return table
 
 

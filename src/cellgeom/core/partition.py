@@ -230,9 +230,13 @@ class Partition:
         """Index of the cell holding each row of ``X``; -1 outside the domain or
         outside every cell of the partition (e.g. a cell without data).
 
-        A DataFrame is matched to the model's ``feature_names_in_`` by column name."""
-        X = check_data(X, self.dim, name="X", allow_empty=True,
-                       feature_names=getattr(self.model, "feature_names_in_", None))
+        A DataFrame is matched by column name to the names the model was fitted with
+        (``feature_names_in_``, or ``info["model_feature_names"]``: CatBoost's and the
+        boosters' own names)."""
+        names = getattr(self.model, "feature_names_in_", None)
+        if names is None:  # CatBoost, XGBoost / LightGBM Boosters, a loaded partition
+            names = self.info.get("model_feature_names")
+        X = check_data(X, self.dim, name="X", allow_empty=True, feature_names=names)
         if X.shape[0] == 0:
             return np.zeros(0, dtype=np.int64)
         if self._locator is not None:

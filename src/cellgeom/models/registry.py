@@ -310,4 +310,7 @@ def partition(
     names = feature_names_of(model, data)
     if names is not None and len(names) == part.dim:  # axis labels of pictures and reports
         part.info.setdefault("feature_names", names)
+    fitted = feature_names_of(model)
+    if fitted is not None and len(fitted) == part.dim:  # locate() matches DataFrames by them
+        part.info.setdefault("model_feature_names", fitted)
     return part

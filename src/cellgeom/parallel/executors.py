@@ -397,7 +397,40 @@ class ProcessExecutor(Executor):
         except BrokenProcessPool as exc:
             self.shutdown()
             raise RuntimeError("a worker process died abruptly (killed, out of memory, or a crash"
-                               " in compiled code); the pool was reset, rerun to retry") from exc
+                               " in compiled code); the pool was reset, rerun to retry"
+                               + _main_guard_hint()) from exc
         finally:
             for future in futures:
                 future.cancel()
+
+
+def _main_guard_hint() -> str:
+    """Why workers die at once when the script has no main guard: each worker re-imports
+    the script (forkserver / spawn), whose top-level code starts a pool of its own."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    try:
+        source = open(path, encoding="utf-8").read() if path else None
+    except OSError:
+        return ""
+    if source is None or _has_main_guard(source):
+        return ""
+    return (f". The script {path} has no `if __name__ == \"__main__\":` guard: each worker "
+            "re-imports it and runs its top-level code again, which starts workers of its "
+            "own; put the script's calls under that guard (or use n_jobs=None).")
+
+
+def _has_main_guard(source: str) -> bool:
+    """Whether the module has a top-level ``if __name__ == "__main__":`` (either order)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return True  # nothing to say about it
+    for node in tree.body:
+        test = node.test if isinstance(node, ast.If) else None
+        if isinstance(test, ast.Compare) and len(test.comparators) == 1:
+            sides = [test.left, test.comparators[0]]
+            names = [x.id for x in sides if isinstance(x, ast.Name)]
+            values = [x.value for x in sides if isinstance(x, ast.Constant)]
+            if names == ["__name__"] and values == ["__main__"]:
+                return True
+    return False

@@ -170,12 +170,23 @@ def _label_columns(cx, data, labels) -> pd.DataFrame:
     from ..analysis import cell_statistics
 
     stats = cell_statistics(cx, data, labels=labels)
+    if "target_mean" in stats:  # a continuous (regression) target
+        return stats[["count", "target_mean", "target_std"]].reset_index(drop=True)
     return stats[["count", "majority", "purity"]].reset_index(drop=True)
 
 
 def _label_rows(part, data, labels, table: pd.DataFrame) -> list[tuple[str, str]]:
     inside = part.locate(data) >= 0
     n_in = int(inside.sum())
+    if "target_mean" in table:  # the share of the target's variance left within cells
+        counts = table["count"].to_numpy(dtype=float)
+        has = counts > 0
+        within = float(np.sum(counts[has] * table["target_std"].to_numpy(dtype=float)[has] ** 2))
+        y = np.asarray(labels, dtype=float)[inside]
+        total = float(np.sum((y - y.mean()) ** 2)) if y.size else 0.0
+        share = within / total if total > 0 else float("nan")
+        return [("target", f"continuous, on {len(labels)} points ({n_in} in cells)"),
+                ("target variance within cells", _html.fmt(share))]
     classes = np.unique(np.asarray(labels).astype(str))
     counts = table["count"].to_numpy(dtype=float)
     purity = table["purity"].to_numpy(dtype=float)
@@ -289,7 +300,7 @@ def _build_page(cx, title: str, figs, names, data, labels, metrics, feature_name
     rows = summary_rows(cx, metrics, feature_names)
     if labels is not None:
         lab = _label_columns(cx, data, labels)
-        shown = pd.concat([shown, lab[["majority", "purity"]]], axis=1)
+        shown = pd.concat([shown, lab.drop(columns="count")], axis=1)
         rows += _label_rows(part, data, labels, lab)
     sections = [("summary", "Summary", _html.summary_html(rows)),
                 ("features", "Input features and domain", _features_html(part, names, data))]

@@ -20,6 +20,7 @@ import numpy as np
 from ...core import BoxPartition, check_data, resolve_domain, vector_columns
 from ...geometry import Box
 from ..ensembles import partition_trees
+from ..registry import feature_names_of
 from ..trees import TreeArrays
 
 __all__ = ["BoostedModel", "BoosterLeaves", "add_columns", "partition_boosted",
@@ -135,8 +136,7 @@ def partition_boosted(model, booster: BoostedModel, *, domain, data, cells: str,
         closure, which does not pickle).
     """
     if data is not None:
-        data = check_booster_input(booster, data,
-                                   feature_names=getattr(model, "feature_names_in_", None))
+        data = check_booster_input(booster, data, feature_names=feature_names_of(model))
         if data.shape[0] == 0:
             data = None
     if cells == "data" and data is None:
