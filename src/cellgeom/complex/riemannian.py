@@ -282,10 +282,44 @@ def build_complex(partition, rule: str = "dual", metric: str = "diagonal",
                 "unfilled, so b_1 and up count crossings, not holes. Pass rule=\"facet\" "
                 "to build it without this warning.", UserWarning, stacklevel=2)
     with stage_bar(progress) as bar:
-        simplices, volumes, facets, index = build_nerve(partition, rule=rule, max_dim=max_dim,
-                                                        bar=bar)
+        try:
+            simplices, volumes, facets, index = build_nerve(partition, rule=rule,
+                                                            max_dim=max_dim, bar=bar)
+        except RuntimeError as err:  # an inconsistent face: name an elongated domain
+            raise RuntimeError(f"{err}{_elongation_hint(partition)}") from err
+        _check_connected(partition, simplices, max_dim)
         stage(bar, "Gram matrices")
         return RiemannianComplex(partition, simplices, volumes, rule, metric, facets, index)
+
+
+def _check_connected(partition, simplices, max_dim) -> None:
+    """A full partition of a box is connected through its facets (the box minus its
+    codimension-2 faces is), so a complex with several components from it is wrong: seen
+    when the tolerances are coarse along a short side of an elongated domain."""
+    if partition.info.get("cells") != "all" or max_dim == 0 or partition.n_cells < 2:
+        return
+    from scipy.sparse.csgraph import connected_components
+
+    edges = np.asarray(simplices[1] if len(simplices) > 1 else [], dtype=np.int64).reshape(-1, 2)
+    m = partition.n_cells
+    graph = sp.csr_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(m, m))
+    n_parts = connected_components(graph, directed=False)[0]
+    if n_parts > 1:
+        raise RuntimeError(
+            f"the complex of this full partition of a box has {n_parts} connected components; "
+            "its cells tile a connected box, so faces between them were missed"
+            f"{_elongation_hint(partition)}")
+
+
+def _elongation_hint(partition) -> str:
+    widths = np.asarray(partition.domain.widths, dtype=float)
+    if widths.min() <= 0 or widths.max() <= 100 * widths.min():
+        return ""
+    wide, narrow = int(np.argmax(widths)), int(np.argmin(widths))
+    return (f". The domain's sides differ by a factor of {widths[wide] / widths[narrow]:.3g} "
+            f"(feature {wide} against feature {narrow}), and the tolerances are relative to "
+            "the largest side: standardize the features, or partition the final estimator "
+            "of a scaler pipeline on the scaled domain")
 
 
 def load(path) -> RiemannianComplex:

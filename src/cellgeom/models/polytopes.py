@@ -178,7 +178,7 @@ def build_polytope_partition(
         facets["volume_se"] = np.concatenate([g.geom.facet_volume_se for g in geoms]) \
             if geoms else np.zeros(0)
         pool_face_estimates(facets)  # one estimate per shared face, whichever cell is first
-    frame.tables_to_domain(cells, facets, hinges)
+    frame.tables_to_domain(cells, facets, hinges, tol if build.n_dropped else None)
     return Partition(
         domain=domain, keys=keys, cells=cells, facets=facets, hinges=hinges,
         model=model, locator=locator, info=info, vertices=frame.vertices_to_domain(vertices),

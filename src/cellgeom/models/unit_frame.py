@@ -69,7 +69,6 @@ class UnitFrame:
         self.domain = domain
         self.origin = domain.center
         self.half = domain.scale / 2
-        _warn_if_elongated(domain)
         self.unit_domain = Box((domain.lo - self.origin) / self.half,
                                (domain.hi - self.origin) / self.half)
 
@@ -108,13 +107,17 @@ class UnitFrame:
 
     # -- tables -------------------------------------------------------------------------------
     def tables_to_domain(self, cells: pd.DataFrame, facets: pd.DataFrame,
-                         hinges: pd.DataFrame) -> None:
-        """Map the partition tables from the frame to the user's units, in place."""
+                         hinges: pd.DataFrame, tol: float | None = None) -> None:
+        """Map the partition tables from the frame to the user's units, in place; ``tol``
+        (user units) when cells were dropped as thinner than it: warn if the domain is
+        elongated, where it may have dropped real cells."""
         n, h, o = self.domain.dim, self.half, self.origin
         cells["volume"] = cells["volume"].to_numpy() * h**n
         if "volume_se" in cells:
             cells["volume_se"] = cells["volume_se"].to_numpy() * h**n
         cells["inradius"] = cells["inradius"].to_numpy() * h
+        if tol is not None and len(cells):
+            _warn_if_coarse(self.domain, float(cells["inradius"].min()), tol)
         for prefix in ("center", "centroid"):
             _points_to_domain(cells, prefix, n, o, h)
         facets["volume"] = facets["volume"].to_numpy() * h ** (n - 1)
@@ -134,27 +137,27 @@ class UnitFrame:
         return indptr, ids, self.to_domain(coords) if len(coords) else coords
 
 
-#: sides differing by more than this factor make the one length unit of the frame coarse
-#: along the narrowest: measured, networks lost the dual complex at 1e5 (cells thinner than
-#: the tolerance there) and dropped cells at 1e7; Voronoi cells held to 1e5
-MAX_ASPECT = 1e4
+#: sides further apart than this make the frame's one length unit (the largest side) coarse
+#: along the shortest; measured with net(x) = iso(x / w) against its isotropic twin: cells
+#: were dropped at 1e7, the dual complex failed at 1e5 (build_complex then says so)
+MAX_ASPECT = 1e2
 
 
-def _warn_if_elongated(domain: Box) -> None:
-    """Warn when the domain's sides differ so much that the frame's tolerances (relative to
-    the largest side) are coarse along the narrowest one."""
+def _warn_if_coarse(domain: Box, min_inradius: float, tol: float) -> None:
+    """Warn when cells were dropped as thinner than ``tol`` in an elongated domain, where
+    the tolerance, relative to the largest side, is coarse along the shortest."""
     widths = np.asarray(domain.widths, dtype=float)
     if widths.min() <= 0 or widths.max() <= MAX_ASPECT * widths.min():
         return
     wide, narrow = int(np.argmax(widths)), int(np.argmin(widths))
     warnings.warn(
+        f"cells thinner than the tolerance {tol:.3g} were dropped (info['n_dropped']), and "
         f"the domain's sides differ by a factor of {widths[wide] / widths[narrow]:.3g} "
-        f"(feature {wide}: {widths[wide]:.3g}, feature {narrow}: {widths[narrow]:.3g}). "
-        "Cells are computed in one length unit, the largest side, so along the narrowest "
-        "the tolerances are coarse: cells thinner than 1e-9 of the largest side are "
-        "dropped, and build_complex may fail or miss faces. Standardize the features, or "
-        "partition the final estimator of a scaler pipeline on the scaled domain.",
-        UserWarning, stacklevel=_outside_cellgeom())
+        f"(feature {wide}: {widths[wide]:.3g}, feature {narrow}: {widths[narrow]:.3g}): "
+        "cells are computed in one length unit, the largest side, so along the shortest "
+        "the tolerance may be coarser than real cells (the thinnest kept has inradius "
+        f"{min_inradius:.3g}). Standardize the features, or partition the final estimator "
+        "of a scaler pipeline on the scaled domain.", UserWarning, stacklevel=_outside_cellgeom())
 
 
 def _outside_cellgeom() -> int:
