@@ -138,3 +138,27 @@ def test_arrangement_partition_pickles_and_locates_as_before():
                            progress=False)
     q = pickle.loads(pickle.dumps(p))
     np.testing.assert_array_equal(q.locate(X), p.locate(X))
+
+
+def test_volume_and_exact_dim_options_as_for_every_polytope_model():
+    """A 7-D arrangement is on the high route by default (exact_dim=6): volume="exact"
+    takes the vertex route (volumes sum to the box exactly), "estimate" gives Monte Carlo
+    volumes with standard errors, "data" the empirical mass, "none" no volumes."""
+    rng = np.random.default_rng(0)
+    W, b = rng.normal(size=(3, 7)), 0.2 * rng.normal(size=3)
+    arr = cellgeom.HyperplaneArrangement(W, b)
+    box = cellgeom.Box(-np.ones(7), np.ones(7))
+    exact = cellgeom.partition(arr, box, cells="all", volume="exact", progress=False)
+    assert exact.info["volume_method"] == "exact"
+    assert exact.volumes.sum() == pytest.approx(box.volume, rel=1e-9)
+    estimate = cellgeom.partition(arr, box, cells="all", volume="estimate", progress=False)
+    assert sorted(estimate.keys) == sorted(exact.keys)
+    se = estimate.cells["volume_se"].to_numpy()
+    order = [exact.keys.index(k) for k in estimate.keys]
+    assert np.all(np.abs(estimate.volumes - exact.volumes[order]) <= 4 * se + 1e-12)
+    X = rng.uniform(-1, 1, (400, 7))
+    data = cellgeom.partition(arr, box, X, cells="data", volume="data", progress=False)
+    assert data.info["volume_method"] == "data"
+    assert data.volumes.sum() == pytest.approx(box.volume)
+    none = cellgeom.partition(arr, box, cells="all", volume="none", exact_dim=6, progress=False)
+    assert np.isnan(none.volumes).all()

@@ -6,7 +6,7 @@ import numpy as np
 from ..core import check_data, resolve_domain
 from ..geometry import Box
 from .facet_neighbors import flip_bit
-from .polytopes import attach_data, build_polytope_partition, seed_keys
+from .polytopes import attach_data, build_polytope_partition, data_volumes, seed_keys
 from .registry import register_adapter
 
 __all__ = ["HyperplaneArrangement", "flip_bit"]
@@ -108,7 +108,10 @@ def _interior_start_key(model: HyperplaneArrangement, domain: Box) -> str:
 
 @register_adapter(HyperplaneArrangement)
 def _partition_arrangement(model: HyperplaneArrangement, *, domain, data, cells, progress=True,
-                           tol=None, include_neighbors=False, n_jobs=None, executor=None):
+                           tol=None, include_neighbors=False, n_jobs=None, executor=None,
+                           volume="auto", exact_dim=6):
+    """Cells of an arrangement; ``volume`` and ``exact_dim`` as for every polytope model
+    (:func:`cellgeom.models.polytopes.build_polytope_partition`)."""
     dim = model.n_features_in_
     if data is not None:
         data = check_data(data, dim)
@@ -120,7 +123,10 @@ def _partition_arrangement(model: HyperplaneArrangement, *, domain, data, cells,
         domain=domain, keys=keys, constraints=model.cell_constraints,
         neighbor_key=flip_bit, cells_mode=cells, counts=counts, model=model,
         tol=tol, progress=progress, expand=expand, n_jobs=n_jobs, executor=executor,
-        info={"n_points_outside": n_outside}, key_of=model.keys,
+        info={"n_points_outside": n_outside}, key_of=model.keys, volume=volume,
+        exact_dim=exact_dim,
     )
     attach_data(part, model.keys, data_keys, data is not None)
+    if volume == "data" and data is not None:  # empirical mass: vol(X) * share of the points
+        data_volumes(part, len(data_keys))
     return part

@@ -283,7 +283,7 @@ def partition(
     **options
         Family-specific options, checked by name: ``include_neighbors``
         (arrangements, networks), ``upto_layer`` (networks), ``exact_dim``, ``volume``
-        (networks, linear classifiers, Voronoi models; ``volume`` one of
+        (arrangements, networks, linear classifiers, Voronoi models; ``volume`` one of
         :data:`VOLUME_METHODS`), ``max_cells`` (forests, boosters), ``delaunay_max_dim``
         (Voronoi models). An unknown keyword raises a ``TypeError`` listing
         the accepted ones.
