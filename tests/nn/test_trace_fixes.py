@@ -129,6 +129,9 @@ OPS = {
     "pad": lambda h: F.pad(F.relu(h), (1, 2), value=0.5),
     "threshold": lambda h: F.threshold(h, 0.1, -0.5),
     "unflatten": lambda h: F.relu(h).unflatten(1, (2, 3)).flip(2).flatten(1),
+    "repeat": lambda h: F.relu(F.relu(h).repeat(1, 2) - 0.1),
+    "tile": lambda h: F.relu(torch.tile(F.relu(h), (1, 2)) - 0.1),
+    "expand": lambda h: F.relu(F.relu(h).unsqueeze(1).expand(-1, 2, -1).flatten(1) - 0.1),
 }
 
 

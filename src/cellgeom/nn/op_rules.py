@@ -42,7 +42,8 @@ SUPPORTED = ("Linear, Conv1d/2d, BatchNorm1d/2d (eval), AvgPool, AdaptiveAvgPool
              "Flatten, Unflatten, ZeroPad1d/2d, Dropout, Identity, ReLU, LeakyReLU, PReLU, "
              "Hardtanh/ReLU6, Softshrink, Hardshrink, Threshold, and in forward code: F.relu / "
              "torch.relu, F.leaky_relu, F.hardtanh, F.threshold, clamp, abs, F.max_pool / "
-             "F.avg_pool, F.pad, flatten / unflatten / view / reshape / permute / flip, "
+             "F.avg_pool, F.pad, flatten / unflatten / view / reshape / permute / flip / "
+             "repeat / expand, "
              "indexing, x + y, torch.cat, torch.maximum / minimum, multiplication by constants")
 
 
@@ -118,7 +119,7 @@ _SAME_FUNCS = {
     torch.sum, torch.flip, torch.zeros_like, F.avg_pool1d, F.avg_pool2d, F.adaptive_avg_pool1d,
     F.adaptive_avg_pool2d, operator.getitem, operator.neg, operator.mul, operator.truediv,
     operator.floordiv, operator.matmul, torch.mul, torch.div, torch.matmul, getattr, torch.narrow,
-    operator.pos, torch.unflatten,
+    operator.pos, torch.unflatten, torch.tile,
     _A.view.default, _A.reshape.default, _A._unsafe_view.default, _A.flatten.using_ints,
     _A.permute.default, _A.transpose.int, _A.t.default, _A.squeeze.dim, _A.squeeze.dims,
     _A.unsqueeze.default, _A.cat.default, _A.stack.default, _A.neg.default, _A.mean.dim,
@@ -133,12 +134,13 @@ _SAME_FUNCS = {
     # then refused by the batch check, as ``h.T`` is on the fx route
     _A.flip.default, _A.narrow.default, _A.view_as.default, _A.positive.default,
     _A.squeeze.default, _A.unflatten.int, _A.index.Tensor, _A.zeros_like.default,
-    _A.mT.default, _A.numpy_T.default,
+    _A.mT.default, _A.numpy_T.default, _A.repeat.default, _A.tile.default,
 }
 _SAME_METHODS = {"flatten", "view", "reshape", "permute", "transpose", "squeeze", "unsqueeze",
                  "contiguous", "clone", "size", "dim", "mean", "sum", "neg", "chunk", "split",
                  "flip", "mul", "div", "__mul__", "__truediv__", "t", "narrow", "view_as",
-                 "reshape_as", "detach", "numel", "unflatten"}
+                 "reshape_as", "detach", "numel", "unflatten", "repeat", "tile", "expand",
+                 "expand_as"}
 _ADD = {operator.add: 1, operator.iadd: 1, torch.add: 1, operator.sub: -1, operator.isub: -1,
         torch.sub: -1, "add": 1, "add_": 1, "sub": -1, "sub_": -1, "__add__": 1,
         "__sub__": -1, "__radd__": 1, _A.add.Tensor: 1, _A.sub.Tensor: -1, _A.add_.Tensor: 1,
