@@ -15,7 +15,7 @@ import numpy as np
 from ._deprecation import renamed_keywords
 from ._measured import check_curvature_measured, check_hinges_computed
 from ._transport import edge_transports, grouped_distances, two_hop_bounds
-from .density import check_metric_alpha, edge_graph
+from .density import check_metric_alpha, density_lengths, edge_graph
 from .hinges import hinge_deficits
 from .statistics import _edges_of, cell_density, edge_density
 
@@ -292,11 +292,7 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, laziness: float = 0.5,
         lengths = np.where(face > 0, cx.edges["length"].to_numpy(dtype=float), np.inf)
     else:
         rho = cell_density(cx, data, sample_weight)[1]
-        rho_e = edge_density(rho, edges, edge_mean)
-        with np.errstate(divide="ignore"):
-            lengths = cx.edges["length"].to_numpy(dtype=float) / rho_e ** metric_alpha
-        # no path through an edge whose cells share no facet (a fan diagonal)
-        lengths = np.where(np.isnan(lengths) | (face <= 0), np.inf, lengths)
+        lengths = density_lengths(cx, edge_density(rho, edges, edge_mean), metric_alpha)
         w_ab, w_ba = face * rho[edges[:, 1]], face * rho[edges[:, 0]]
         w_ab, w_ba = np.nan_to_num(w_ab), np.nan_to_num(w_ba)
     return ollivier_curvature(n, edges, lengths, w_ab, w_ba, face, laziness, progress=progress,

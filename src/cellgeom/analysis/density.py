@@ -16,7 +16,8 @@ from scipy.sparse.csgraph import dijkstra, reverse_cuthill_mckee
 from ._deprecation import renamed_keywords
 from .statistics import _edges_of, cell_density, edge_density
 
-__all__ = ["DensityMetric", "density_metric", "pair_distances", "edge_graph", "check_metric_alpha"]
+__all__ = ["DensityMetric", "density_metric", "density_lengths", "pair_distances", "edge_graph",
+           "check_metric_alpha"]
 
 #: full distance matrices are built without ``rows`` only up to this many cells
 MAX_DENSE = 2000
@@ -31,6 +32,16 @@ def check_metric_alpha(alpha) -> float:
     if not 0 < a <= 1:
         raise ValueError(f"metric alpha must lie in (0, 1], got {alpha!r}.")
     return a
+
+
+def density_lengths(cx, edge_rho: np.ndarray, alpha: float) -> np.ndarray:
+    """``d_rho(e) = l(e) / rho(e)^alpha`` per edge of ``cx.edges``; inf on an edge with zero
+    density and on one whose cells share no facet (a fan diagonal of the "dual" complex,
+    face volume 0), so no geodesic runs through either."""
+    with np.errstate(divide="ignore"):
+        lengths = cx.edges["length"].to_numpy(dtype=float) / edge_rho ** alpha
+    face = cx.edges["face_volume"].to_numpy(dtype=float)
+    return np.where(np.isnan(lengths) | (face <= 0), np.inf, lengths)
 
 
 def edge_graph(n_vertices: int, edges: np.ndarray, lengths: np.ndarray) -> sp.csr_matrix:
@@ -143,10 +154,7 @@ def density_metric(cx, data=None, alpha: float = 1.0, rows=None, *, edge_mean: s
         raise ValueError("the complex is empty: no cells to measure distances between.")
     density = cell_density(cx, data, sample_weight)[1]
     rho_e = edge_density(density, edges, edge_mean)
-    with np.errstate(divide="ignore"):
-        lengths = cx.edges["length"].to_numpy(dtype=float) / rho_e ** alpha
-    face = cx.edges["face_volume"].to_numpy(dtype=float)
-    lengths = np.where(np.isnan(lengths) | (face <= 0), np.inf, lengths)
+    lengths = density_lengths(cx, rho_e, alpha)
     graph = edge_graph(n, edges, lengths)
     dm = DensityMetric(lengths=lengths, edge_density=rho_e, density=density, alpha=alpha,
                        graph=graph)

@@ -313,11 +313,10 @@ def _check_connected(partition, simplices, max_dim) -> None:
 
 
 def _elongation_hint(partition) -> str:
-    widths = np.asarray(partition.domain.widths, dtype=float)
-    if widths.min() <= 0 or widths.max() <= 100 * widths.min():
+    ratio, wide, narrow = partition.domain.elongation
+    if not 100 < ratio < np.inf:
         return ""
-    wide, narrow = int(np.argmax(widths)), int(np.argmin(widths))
-    return (f". The domain's sides differ by a factor of {widths[wide] / widths[narrow]:.3g} "
+    return (f". The domain's sides differ by a factor of {ratio:.3g} "
             f"(feature {wide} against feature {narrow}), and the tolerances are relative to "
             "the largest side: standardize the features, or partition the final estimator "
             "of a scaler pipeline on the scaled domain")

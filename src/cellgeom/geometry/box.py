@@ -122,6 +122,16 @@ class Box:
         return float(self.widths.max())
 
     @property
+    def elongation(self) -> tuple[float, int, int]:
+        """``(largest side / smallest side, its axis, the smallest's axis)``; the ratio is
+        inf for a box flat on some axis. Tolerances relative to :attr:`scale` are that
+        much coarser along the smallest side."""
+        widths = self.widths
+        wide, narrow = int(np.argmax(widths)), int(np.argmin(widths))
+        ratio = widths[wide] / widths[narrow] if widths[narrow] > 0 else np.inf
+        return float(ratio), wide, narrow
+
+    @property
     def center(self) -> np.ndarray:
         return (self.lo + self.hi) / 2
 

@@ -146,13 +146,13 @@ MAX_ASPECT = 1e2
 def _warn_if_coarse(domain: Box, min_inradius: float, tol: float) -> None:
     """Warn when cells were dropped as thinner than ``tol`` in an elongated domain, where
     the tolerance, relative to the largest side, is coarse along the shortest."""
-    widths = np.asarray(domain.widths, dtype=float)
-    if widths.min() <= 0 or widths.max() <= MAX_ASPECT * widths.min():
+    ratio, wide, narrow = domain.elongation
+    if not MAX_ASPECT < ratio < np.inf:
         return
-    wide, narrow = int(np.argmax(widths)), int(np.argmin(widths))
+    widths = domain.widths
     warnings.warn(
         f"cells thinner than the tolerance {tol:.3g} were dropped (info['n_dropped']), and "
-        f"the domain's sides differ by a factor of {widths[wide] / widths[narrow]:.3g} "
+        f"the domain's sides differ by a factor of {ratio:.3g} "
         f"(feature {wide}: {widths[wide]:.3g}, feature {narrow}: {widths[narrow]:.3g}): "
         "cells are computed in one length unit, the largest side, so along the shortest "
         "the tolerance may be coarser than real cells (the thinnest kept has inradius "

@@ -28,7 +28,7 @@ from .batch_geometry import (  # noqa: F401  (_distances, _forward, _get_plan: r
 )
 from .cell_hashing import _cells_and_faces, face_neighbors
 from .inputs import check_input
-from .layers import UnsupportedLayerError
+from .layers import PiecewiseLinearNetwork, UnsupportedLayerError
 
 __all__ = ["CellGeometry", "GeometricRegularizer", "PenaltyParts", "batch_cell_geometry",
            "face_neighbors"]
@@ -242,7 +242,8 @@ class GeometricRegularizer(nn.Module):
                                                r.detach(), cos, pair_ok, cells))
         # with Dropout in training mode the penalties measure the network as evaluated,
         # and the output a loss is taken from is the training forward, masks included
-        output = getattr(net, "module", net)(X) if plan.dropout_masks else geo.out
+        module = net.module if isinstance(net, PiecewiseLinearNetwork) else net
+        output = module(X) if plan.dropout_masks else geo.out
         return PenaltyParts(total, parts, stats, output)
 
     def _stats(self, geo, dist, inv, live, r, cos, pair_ok, cells) -> dict:
