@@ -127,9 +127,10 @@ def run(quick: bool = False) -> list[dict]:
     rows = []
     have_grc = grc_python(create=True) is not None
     for kind in ("ollivier", "forman"):
+        # best of 3 for both: one Ollivier run (0.12 s) read anywhere from 0.10 to 0.26 s
+        # on this VM, which moved the ratio by 2x between runs of unchanged code
         ours, t_ours, mb_ours = measure(edge_curvature, cx, kind, laziness=0.5,
-                                        weighting="uniform", progress=False,
-                                        repeat=1 if kind == "ollivier" else 3)
+                                        weighting="uniform", progress=False, repeat=3)
         row = dict(benchmark=f"{kind.capitalize()} curvature, all edges (laziness 0.5)"
                    if kind == "ollivier" else "Forman curvature, all edges (1-skeleton)",
                    size=size, cellgeom_s=t_ours, cellgeom_mb=mb_ours,
