@@ -12,6 +12,8 @@ iterations where plain ``which="SA"`` would crawl.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
@@ -147,14 +149,17 @@ def _dense_kernel(S, M, thresh):
 
 
 def _kernel(S, M, tol, dense_limit):
-    """Kernel of (S, M): dense below ``dense_limit``; above, ARPACK shift-invert whose
-    count is checked against the inertia of ``S - t M`` (Krylov methods can return fewer
-    copies of a highly degenerate eigenvalue than its multiplicity)."""
+    """Kernel of (S, M): eigenvalues at most ``tol`` times the spectrum's Gershgorin bound.
+
+    Dense below ``dense_limit``; above, ARPACK shift-invert whose count is checked against
+    the inertia of ``S - t M`` (Krylov methods can return fewer copies of a highly
+    degenerate eigenvalue than its multiplicity). The threshold is relative to the
+    spectrum's scale only, so it does not depend on the units of the cells."""
     n = S.shape[0]
     if n == 0:
         return np.zeros(0), np.zeros((0, 0))
     scale = _scale(S, M)
-    thresh = tol * max(scale, 1.0) if scale > 0 else np.inf
+    thresh = tol * scale if scale > 0 else np.inf
     if n <= dense_limit or not np.isfinite(thresh):
         return _dense_kernel(S, M, thresh)
     k = 8
@@ -181,6 +186,56 @@ def _kernel(S, M, tol, dense_limit):
     return _dense_kernel(S, M, thresh)
 
 
+def _least_gram_norm(cx, p: int, Z: np.ndarray, dense_limit: int) -> np.ndarray:
+    """``h = z - B_{p+1} y`` of least M_p-norm for each closed chain z (column of Z).
+
+    ``y`` solves the weighted least-squares problem ``min_y |z - B_{p+1} y|_{M_p}``, so
+    ``B_{p+1}^T M_p h = 0`` and h stays in z's homology class (``B_p B_{p+1} = 0``).
+    Solved as a least-squares problem in ``M_p^{1/2}``-scaled rows (LAPACK's SVD solver
+    densely, LSMR when sparse), never by the normal equations, whose condition number is
+    the square of it: Gram weights of cells whose volumes span many orders of magnitude
+    put the Gram-weighted Laplacian's true eigenvalues far below any zero threshold.
+    """
+    if p + 1 > cx.dim or Z.shape[1] == 0 or cx.n_simplices(p + 1) == 0:
+        return Z
+    B = sp.csr_matrix(cx.boundary(p + 1), dtype=float)
+    M = sp.csr_matrix(cx.gram(p), dtype=float)
+    diagonal = M.nnz == np.count_nonzero(M.diagonal())
+    if Z.shape[0] <= dense_limit:
+        if diagonal:
+            root = np.sqrt(M.diagonal())
+            RB, RZ = root[:, None] * B.toarray(), root[:, None] * Z
+        else:  # M = R^T R (the "dihedral" M_1)
+            R = sla.cholesky(M.toarray())
+            RB, RZ = R @ B.toarray(), R @ Z
+        Y = sla.lstsq(RB, RZ, lapack_driver="gelsd")[0]
+        return Z - B @ Y
+    if not diagonal:
+        raise ValueError(
+            f"harmonic_representatives with gram=True needs a diagonal M_{p} above "
+            f"dense_limit={dense_limit} rows ({Z.shape[0]} here): the complex's metric "
+            f"{cx.metric!r} is not diagonal. Raise dense_limit (up to {DENSE_FALLBACK}) or "
+            "pass gram=False.")
+    from scipy.sparse.linalg import lsmr
+
+    root = np.sqrt(M.diagonal())
+    RB = sp.diags(root) @ B
+    H = np.empty_like(Z)
+    for j in range(Z.shape[1]):
+        y = lsmr(RB, root * Z[:, j], atol=1e-14, btol=1e-14, maxiter=20 * B.shape[1])[0]
+        H[:, j] = Z[:, j] - B @ y
+    return H
+
+
+def _gram_orthonormal(H: np.ndarray, M) -> np.ndarray:
+    """The columns of H made M-orthonormal (``H^T M H = I``), spanning the same space."""
+    if H.shape[1] == 0:
+        return H
+    G = H.T @ (M @ H)
+    w, U = np.linalg.eigh((G + G.T) / 2)
+    return H @ (U / np.sqrt(w))
+
+
 @renamed_keywords(weighted="gram")
 def harmonic_representatives(cx, p: int, gram: bool = True, tol: float = 1e-9,
                              dense_limit: int = DENSE_LIMIT) -> np.ndarray:
@@ -188,11 +243,35 @@ def harmonic_representatives(cx, p: int, gram: bool = True, tol: float = 1e-9,
 
     A chain h is harmonic iff ``B_p h = 0`` and ``B_{p+1}^T M_p h = 0`` (closed and
     co-closed in the Gram inner product): one representative per homology class,
-    the one of least M_p-norm. Eigenvalues at most ``tol`` times the spectrum's
-    Gershgorin bound (floored at 1) count as zero.
+    the one of least M_p-norm.
+
+    The kernel is found where float64 resolves it whatever the cells' sizes: the kernel
+    of the combinatorial Laplacian (every M the identity; eigenvalues at most ``tol``
+    times its Gershgorin bound count as zero) gives one closed chain per class, and with
+    ``gram=True`` each is replaced by the chain of least M_p-norm in its class,
+    ``h = z - B_{p+1} y`` with ``y = argmin |z - B_{p+1} y|_{M_p}`` (a weighted
+    least-squares problem). The Gram-weighted spectrum itself is not thresholded: cells
+    whose volumes span many orders of magnitude put its true non-zero eigenvalues far
+    below any zero threshold.
     """
     S, M = hodge_stiffness(cx, p, gram)
-    return _kernel(S, M, tol, dense_limit)[1]
+    S0, identity = (S, M) if not gram else hodge_stiffness(cx, p, False)
+    Z = _kernel(S0, identity, tol, dense_limit)[1]
+    if not gram:
+        return Z
+    return _gram_orthonormal(_least_gram_norm(cx, p, Z, dense_limit), M)
+
+
+def _kernel_dimension(S, M, tol, dense_limit) -> int:
+    if S.shape[0] <= dense_limit:  # eigenvalues only: a fraction of eigh's time
+        scale = _scale(S, M)
+        if scale == 0:
+            return S.shape[0]
+        vals = sla.eigh(S.toarray(), M.toarray(), eigvals_only=True)
+        return int(np.sum(vals <= tol * scale))
+    # inertia below a threshold in the spectral gap: tol x Gershgorin bound
+    scale = _scale(S, M)
+    return count_eigenvalues_below(S, M, tol * scale) if scale > 0 else S.shape[0]
 
 
 @renamed_keywords(weighted="gram")
@@ -202,17 +281,28 @@ def betti_numbers_from_kernels(cx, gram: bool = True, tol: float = 1e-9,
 
     Independent of the Gram matrices (any positive definite M gives the same
     kernel dimension); compare :meth:`RiemannianComplex.betti_numbers` (exact ranks).
+    Eigenvalues at most ``tol`` times the spectrum's Gershgorin bound count as zero.
+
+    The dimensions are those of the combinatorial Laplacian's kernels, whose non-zero
+    eigenvalues float64 separates from zero. With ``gram=True`` the Gram-weighted
+    kernels are counted too; where a count differs (cells whose volumes span many orders
+    of magnitude put the weighted Laplacian's true eigenvalues below the threshold) a
+    ``RuntimeWarning`` gives both counts, and the combinatorial one is returned.
     """
     out = []
     for p in range(cx.dim + 1):
-        S, M = hodge_stiffness(cx, p, gram)
-        if S.shape[0] <= dense_limit:
-            out.append(_kernel(S, M, tol, dense_limit)[1].shape[1])
-            continue
-        # inertia below a threshold in the spectral gap: tol x Gershgorin bound
-        scale = _scale(S, M)
-        out.append(count_eigenvalues_below(S, M, tol * max(scale, 1.0)) if scale > 0
-                   else S.shape[0])
+        S0, identity = hodge_stiffness(cx, p, False)
+        b = _kernel_dimension(S0, identity, tol, dense_limit)
+        if gram:
+            weighted = _kernel_dimension(*hodge_stiffness(cx, p, True), tol, dense_limit)
+            if weighted != b:
+                warnings.warn(
+                    f"the Gram-weighted Laplacian L_{p} has {weighted} eigenvalues below "
+                    f"{tol:g} x its spectral bound, the combinatorial one {b}: the kernel "
+                    "dimension is the same for both (Hodge), so the weighted spectrum is not "
+                    "resolved in float64 here (cell volumes spanning many orders of "
+                    f"magnitude); returning b_{p} = {b}.", RuntimeWarning, stacklevel=3)
+        out.append(b)
     return out
 
 
