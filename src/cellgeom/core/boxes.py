@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..geometry import Box
 from ..geometry.box_facets import box_facet_rows
+from ..geometry.box_index import BoxIndex
 from ..geometry.boxes import box_adjacency, box_touching_pairs
 from .partition import Partition
 from .validation import vector_columns
@@ -52,6 +53,8 @@ class BoxPartition(Partition):
 
     def __init__(self, *, lo: np.ndarray, hi: np.ndarray, **kwargs):
         self._hinges: pd.DataFrame | None = None
+        # ((lo, hi, domain), BoxIndex over them) to locate points without the model
+        self._locate_index: tuple | None = None
         super().__init__(hinges=None, **kwargs)
         self.lo = np.asarray(lo, dtype=float)
         self.hi = np.asarray(hi, dtype=float)
@@ -73,7 +76,8 @@ class BoxPartition(Partition):
 
     def _locate_by_halfspaces(self, X: np.ndarray) -> np.ndarray:
         """Point location without the model (a loaded or unpickled partition): the box
-        with ``lo < x <= hi`` on every axis (closed at the domain's lower side).
+        with ``lo < x <= hi`` on every axis (closed at the domain's lower side), the
+        lowest-numbered one if several, -1 if none.
 
         Exact, with no tolerance: boxes of a model's partition tile the domain, and the
         generic test (closed cells within tol, lowest index first) sent points on or
@@ -81,17 +85,27 @@ class BoxPartition(Partition):
         (LightGBM splits integer features at +-1e-35). ``x <= t`` goes left as in
         scikit-learn, LightGBM and CatBoost; float32 models (scikit-learn, XGBoost) split
         halfway between float32 neighbours, where no float32 input lies.
+
+        The boxes are searched with a :class:`~cellgeom.geometry.box_index.BoxIndex`
+        (a kd-tree over them, built on the first call and kept), in about
+        ``O(log boxes)`` per point; the same answer as testing every box.
         """
-        lo = np.where(self.lo <= self.domain.lo, -np.inf, self.lo)
-        out = np.full(X.shape[0], -1, dtype=np.int64)
-        m, n = self.lo.shape
-        chunk = max(1, int(2e7 // max(m * n, 1)))  # bounds the (points, boxes, n) block
-        for start in range(0, X.shape[0], chunk):
-            Xc = X[start:start + chunk, None, :]
-            inside = np.all((Xc > lo[None]) & (Xc <= self.hi[None]), axis=2)
-            has = inside.any(axis=1)
-            out[start:start + chunk] = np.where(has, inside.argmax(axis=1), -1)
-        return out
+        return self._box_index().locate(X)
+
+    def _box_index(self) -> BoxIndex:
+        """The kd-tree over the boxes for :meth:`_locate_by_halfspaces`, built once (and
+        again if ``lo``, ``hi`` or the domain were replaced)."""
+        key = (self.lo, self.hi, self.domain)
+        cached = getattr(self, "_locate_index", None)  # absent if pickled before it was
+        if cached is None or any(a is not b for a, b in zip(cached[0], key)):
+            lo = np.where(self.lo <= self.domain.lo, -np.inf, self.lo)
+            cached = self._locate_index = (key, BoxIndex(lo, self.hi))
+        return cached[1]
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_locate_index"] = None  # rebuilt on demand, cheaper than its bytes
+        return state
 
     def halfspaces(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """The box's 2n rows ``A x <= b`` (order of :meth:`Box.halfspaces`)."""
