@@ -2,9 +2,9 @@
 
 A point's key is its tuple of leaves over all trees; its cell is the
 intersection of those leaf boxes, a box. Supported: RandomForest*, ExtraTrees*,
-GradientBoosting*, HistGradientBoosting* (numerical features; its nodes store
-thresholds in feature units, ``num_threshold``, compared in float64) and
-IsolationForest (trees on feature subsets, ``estimators_features_``).
+GradientBoosting* and IsolationForest (trees on feature subsets,
+``estimators_features_``); HistGradientBoosting* has its own reader
+(:mod:`.hist_gradient_boosting`: its trees see the columns reordered).
 
 ``cells="data"`` groups the data by leaf tuple; ``cells="all"`` enumerates the
 refinement tree by tree (each box descends the next tree, split at the
@@ -29,20 +29,8 @@ def ensemble_trees(model) -> list[TreeArrays]:
     """The trees of a fitted ensemble as :class:`TreeArrays` over the input features."""
     name = model_name(model)
     if name.startswith("HistGradientBoosting"):
-        trees = []
-        for per_iter in model._predictors:
-            for pred in per_iter:
-                nodes = pred.nodes
-                if np.any(nodes["is_categorical"]):
-                    raise ValueError(f"{name} with categorical features is not supported: its "
-                                     "categorical splits are not axis-aligned thresholds.")
-                leaf = nodes["is_leaf"].astype(bool)
-                trees.append(TreeArrays(
-                    np.where(leaf, -1, nodes["left"].astype(np.int64)),
-                    np.where(leaf, -1, nodes["right"].astype(np.int64)),
-                    np.where(leaf, -2, nodes["feature_idx"].astype(np.int64)),
-                    nodes["num_threshold"].astype(float), float32=False))
-        return trees
+        raise TypeError(f"{name}'s trees index reordered columns; read them with "
+                        "cellgeom.models.hist_gradient_boosting.read_hist_gradient_boosting.")
     if name == "IsolationForest":
         return [TreeArrays.from_sklearn(t, feats)
                 for t, feats in zip(model.estimators_, model.estimators_features_)]
@@ -187,8 +175,6 @@ _ENSEMBLES = [
     "sklearn.ensemble._forest.ExtraTreesRegressor",
     "sklearn.ensemble._gb.GradientBoostingClassifier",
     "sklearn.ensemble._gb.GradientBoostingRegressor",
-    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
-    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",
     "sklearn.ensemble._iforest.IsolationForest",
 ]
 

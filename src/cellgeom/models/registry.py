@@ -51,7 +51,8 @@ _ADAPTERS: list[Adapter] = []
 #: top-level package of the model -> modules of ``cellgeom.models``
 _OPTIONAL_ADAPTERS: dict[str, tuple[str, ...]] = {
     "torch": ("network",),
-    "sklearn": ("trees", "ensembles", "voronoi", "linear", "mlp", "pipeline"),
+    "sklearn": ("trees", "ensembles", "hist_gradient_boosting", "voronoi", "linear", "mlp",
+                "pipeline"),
     "xgboost": ("boosting.xgboost_trees",),
     "lightgbm": ("boosting.lightgbm_trees",),
     "catboost": ("boosting.catboost_trees",),
@@ -64,9 +65,10 @@ _OPTIONAL_LABELS: dict[str, tuple[str, ...]] = {
     "trees": ("DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeClassifier",
               "ExtraTreeRegressor"),
     "ensembles": ("ExtraTreesClassifier", "ExtraTreesRegressor", "GradientBoostingClassifier",
-                  "GradientBoostingRegressor", "HistGradientBoostingClassifier",
-                  "HistGradientBoostingRegressor", "IsolationForest", "RandomForestClassifier",
+                  "GradientBoostingRegressor", "IsolationForest", "RandomForestClassifier",
                   "RandomForestRegressor"),
+    "hist_gradient_boosting": ("HistGradientBoostingClassifier",
+                               "HistGradientBoostingRegressor"),
     "voronoi": ("KMeans", "KNeighborsClassifier", "KNeighborsRegressor", "MiniBatchKMeans",
                 "NearestCentroid"),
     "linear": ("LinearSVC", "LogisticRegression", "Perceptron", "RidgeClassifier",
