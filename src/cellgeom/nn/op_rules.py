@@ -2,8 +2,9 @@
 
 Used by :mod:`cellgeom.nn.trace`: the errors it raises (naming the graph node, its module
 and the user's source line), the supported leaf modules, the functions and methods that are
-linear (``same``), affine (with the map without its constant term), additions, and the
-elementwise activations written as functions (``F.relu``, ``F.leaky_relu``, ``clamp``...).
+linear (``same``), affine (with the map without its constant term), additions, the
+elementwise activations written as functions (``F.relu``, ``F.leaky_relu``, ``clamp``...),
+and the refusal of a final softmax / sigmoid, which points the user to the logits.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from torch import fx, nn
 from .steps import ActivationStep
 
 __all__ = ["UnsupportedLayerError", "TrainingModeError", "describe", "refuse", "activation_step",
-           "source_line", "supported_base", "probe_error"]
+           "source_line", "supported_base", "probe_error", "transposed_conv_linear",
+           "smooth_head_error"]
 
 WHY = "only piecewise-linear networks have cells (linear regions)"
 
@@ -38,13 +40,20 @@ AFFINE_MODULES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2
 ACTIVATION_MODULES = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.Hardtanh, nn.Softshrink,
                       nn.Hardshrink, nn.Threshold)
 MAXPOOL_MODULES = (nn.MaxPool1d, nn.MaxPool2d)
-SUPPORTED = ("Linear, Conv1d/2d, BatchNorm1d/2d (eval), AvgPool, AdaptiveAvgPool, MaxPool, "
+# affine, but not an AffineStep (its map without bias is :func:`transposed_conv_linear`)
+TRANSPOSED_CONV_MODULES = (nn.ConvTranspose1d, nn.ConvTranspose2d)
+# linear without constant (evaluated as written on every stream): resampling, permutations
+RESAMPLE_MODULES = (nn.Upsample, nn.PixelShuffle, nn.PixelUnshuffle)
+SUPPORTED = ("Linear, Conv1d/2d, ConvTranspose1d/2d, BatchNorm1d/2d (eval), AvgPool, "
+             "AdaptiveAvgPool, MaxPool, Upsample (every mode), PixelShuffle / PixelUnshuffle, "
              "Flatten, Unflatten, ZeroPad1d/2d, Dropout, Identity, ReLU, LeakyReLU, PReLU, "
              "Hardtanh/ReLU6, Softshrink, Hardshrink, Threshold, and in forward code: F.relu / "
              "torch.relu, F.leaky_relu, F.hardtanh, F.threshold, clamp, abs, F.max_pool / "
-             "F.avg_pool, F.pad, flatten / unflatten / view / reshape / permute / flip / "
-             "repeat / expand, "
-             "indexing, x + y, torch.cat, torch.maximum / minimum, multiplication by constants")
+             "F.avg_pool, F.conv_transpose1d/2d, F.interpolate, F.pixel_shuffle, F.pad, "
+             "flatten / unflatten / view / reshape / permute / flip / repeat / expand, "
+             "indexing, x + y, torch.cat, torch.maximum / minimum, torch.amax / amin and "
+             "torch.max / min over a dim (the values), torch.einsum with one input-dependent "
+             "operand, multiplication by constants")
 
 
 def supported_base(m: nn.Module, bases) -> type | None:
@@ -135,7 +144,19 @@ _SAME_FUNCS = {
     _A.flip.default, _A.narrow.default, _A.view_as.default, _A.positive.default,
     _A.squeeze.default, _A.unflatten.int, _A.index.Tensor, _A.zeros_like.default,
     _A.mT.default, _A.numpy_T.default, _A.repeat.default, _A.tile.default,
-}
+    # resampling and permutations: linear in the input, every mode (nearest, (bi/tri)linear,
+    # bicubic, area = adaptive average pooling, antialiased); einsum: linear when one operand
+    # depends on the input (two are refused by the trace)
+    F.interpolate, F.upsample, F.upsample_nearest, F.upsample_bilinear, F.pixel_shuffle,
+    F.pixel_unshuffle, torch.einsum, F.adaptive_avg_pool3d,
+} | {getattr(getattr(_A, name), overload) for name in (
+    "upsample_nearest1d", "upsample_nearest2d", "upsample_nearest3d", "_upsample_nearest_exact1d",
+    "_upsample_nearest_exact2d", "_upsample_nearest_exact3d", "upsample_linear1d",
+    "upsample_bilinear2d", "upsample_bicubic2d", "upsample_trilinear3d",
+    "_upsample_bilinear2d_aa", "_upsample_bicubic2d_aa", "pixel_shuffle", "pixel_unshuffle",
+    "einsum", "adaptive_avg_pool3d", "_adaptive_avg_pool3d")
+    for overload in ("default", "vec") if hasattr(getattr(_A, name), overload)}
+EINSUMS = {torch.einsum, _A.einsum.default}
 _SAME_METHODS = {"flatten", "view", "reshape", "permute", "transpose", "squeeze", "unsqueeze",
                  "contiguous", "clone", "size", "dim", "mean", "sum", "neg", "chunk", "split",
                  "flip", "mul", "div", "__mul__", "__truediv__", "t", "narrow", "view_as",
@@ -251,7 +272,9 @@ def _linear_map(node: fx.Node, gm):
     t = node.target
     if t in (F.linear, _A.linear.default):
         return lambda x, w, *a, **k: F.linear(x, w)
-    if t in (F.conv1d, F.conv2d, _A.conv1d.default, _A.conv2d.default):
+    if t in (F.conv1d, F.conv2d, _A.conv1d.default, _A.conv2d.default, F.conv_transpose1d,
+             F.conv_transpose2d, _A.conv_transpose1d.default, _A.conv_transpose2d.input,
+             _A.convolution.default):  # the bias is argument 2 of each
         def conv(x, w, b=None, *rest, **kw):
             kw.pop("bias", None)
             return t(x, w, None, *rest, **kw)
@@ -296,3 +319,41 @@ def _linear_map(node: fx.Node, gm):
                                     "(training=True); pass training=self.training and eval()")
         return "same"
     return None
+
+
+def transposed_conv_linear(m: nn.Module):
+    """The map of a ConvTranspose1d/2d module without its bias, on its forward's arguments
+    (``output_size`` included)."""
+    nd = 1 if isinstance(m, nn.ConvTranspose1d) else 2
+    conv = F.conv_transpose1d if nd == 1 else F.conv_transpose2d
+
+    def lin(x, output_size=None):
+        pad = m._output_padding(x, output_size, m.stride, m.padding, m.kernel_size, nd,
+                                m.dilation)
+        return conv(x, m.weight, None, m.stride, m.padding, pad, m.groups, m.dilation)
+    return lin
+
+
+# ---------------------------------------------------- a final softmax / sigmoid: a hint
+SMOOTH_HEAD_MODULES = (nn.Softmax, nn.LogSoftmax, nn.Sigmoid, nn.Softmax2d)
+_SMOOTH_HEADS = {F.softmax, torch.softmax, F.log_softmax, torch.log_softmax, F.sigmoid,
+                 torch.sigmoid, "softmax", "log_softmax", "sigmoid", _A._softmax.default,
+                 _A.softmax.int, _A._log_softmax.default, _A.log_softmax.int,
+                 _A.sigmoid.default}
+
+
+def smooth_head_error(node: fx.Node, gm) -> UnsupportedLayerError | None:
+    """The error for a softmax / log_softmax / sigmoid (module or function), else None;
+    when it is the network's last operation, the error says to pass the logits."""
+    m = gm.get_submodule(node.target) if node.op == "call_module" else None
+    if not isinstance(m, SMOOTH_HEAD_MODULES) and (m is not None or node.op == "get_attr"
+                                                   or node.target not in _SMOOTH_HEADS):
+        return None
+    what = "a softmax / log_softmax / sigmoid is smooth, not piecewise linear"
+    if not node.users or any(u.op != "output" for u in node.users):
+        return refuse(node, gm, what)
+    return UnsupportedLayerError(
+        f"{describe(node, gm)} is not supported: {what}. It is the network's final step, "
+        "which does not change the cells: they are those of the logits. Pass the network "
+        "without its final softmax / sigmoid (e.g. net[:-1] for an nn.Sequential, or a model "
+        "whose forward returns the logits)")

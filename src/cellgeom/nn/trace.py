@@ -7,16 +7,19 @@ e.g. for control flow on shapes) and classifies every node of the graph:
   (parameters, buffers, numbers);
 * ``same`` -- a node that is linear in its one input-dependent tensor (reshapes,
   ``view`` / ``flatten`` / ``permute`` / indexing off the batch axis, concatenation,
-  average pooling, multiplication or division by a constant, ``x @ W``) or a shape
+  average pooling, upsampling in every mode, pixel shuffles, multiplication or division by
+  a constant, ``x @ W``, ``torch.einsum`` with one input-dependent operand) or a shape
   computation: it is evaluated as written on every stream;
-* ``affine`` -- linear plus a constant term (``F.linear`` / ``F.conv*`` with a bias,
+* ``affine`` -- linear plus a constant term (``F.linear`` / ``F.conv*`` /
+  ``F.conv_transpose*`` and ConvTranspose modules with a bias,
   eval ``F.batch_norm``, ``F.pad`` with a value, Linear / Conv / BatchNorm modules): the
   tangents take the map without its constant;
 * ``add`` -- ``x + y``, ``x - y`` (residual adds, biases): constants leave the tangents;
 * ``act`` / ``maxpool`` / ``select`` -- the nonlinear units whose patterns make the cell key:
   elementwise piecewise-linear activations (ReLU, leaky ReLU, Hardtanh, clamp, abs, ...),
   max pooling, and ``torch.maximum`` / ``torch.minimum`` of two tensors (a unit with
-  pre-activation ``a - b``).
+  pre-activation ``a - b``); a maximum over axes (``torch.amax``, ``x.max(dim).values``)
+  is first rewritten as a chain of ``torch.maximum`` (:mod:`cellgeom.nn.reductions`).
 
 Anything else (smooth functions, products of two input-dependent tensors, comparisons,
 operations that mix the batch) is refused with :class:`UnsupportedLayerError` naming the
@@ -42,8 +45,11 @@ from .op_rules import (
     _SHAPE_ATTRS,
     ACTIVATION_MODULES,
     AFFINE_MODULES,
+    EINSUMS,
     MAXPOOL_MODULES,
+    RESAMPLE_MODULES,
     SUPPORTED,
+    TRANSPOSED_CONV_MODULES,
     WHY,
     TrainingModeError,
     UnsupportedLayerError,
@@ -56,8 +62,11 @@ from .op_rules import (
     activation_step,
     describe,
     refuse,
+    smooth_head_error,
     supported_base,
+    transposed_conv_linear,
 )
+from .reductions import ShapeProbeError, check_axes, lower_reductions
 from .steps import ActivationStep, AffineStep, MaxPoolStep, SelectStep, Step
 
 __all__ = ["UnsupportedLayerError", "TrainingModeError", "Op", "trace_network", "trace_graph",
@@ -85,7 +94,8 @@ class _Tracer(fx.Tracer):
         self.record_stack_traces = stack_traces  # costly: only to explain a refusal
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        if supported_base(m, AFFINE_MODULES + ACTIVATION_MODULES + MAXPOOL_MODULES):
+        if supported_base(m, AFFINE_MODULES + ACTIVATION_MODULES + MAXPOOL_MODULES
+                          + TRANSPOSED_CONV_MODULES + RESAMPLE_MODULES):
             return True
         if isinstance(m, nn.Sequential) and type(m).forward is nn.Sequential.forward:
             return False
@@ -154,25 +164,36 @@ def _module_op(node: fx.Node, gm) -> Op:
     if supported_base(m, MAXPOOL_MODULES):
         _check_module(node, m, gm)
         return Op(node, "maxpool", MaxPoolStep(node.target, m))
+    if supported_base(m, TRANSPOSED_CONV_MODULES):  # affine: the map without its bias
+        return Op(node, "affine", linear=transposed_conv_linear(m))
+    if supported_base(m, RESAMPLE_MODULES):  # linear, no constant
+        return Op(node, "same")
+    err = smooth_head_error(node, gm)
+    if err is not None:
+        raise err
     raise UnsupportedLayerError(
         f"{describe(node, gm)} is not supported: {WHY}. Supported: {SUPPORTED}; write residual "
         "blocks as forward code (x + f(x)) or with cellgeom.nn.Residual")
 
 
 # by identity: an aten overload's __name__ is "maximum.default", not "maximum"
-_MAXIMA = (torch.maximum, torch.max, "maximum", _A.maximum.default, _A.max.other)
-_MINIMA = (torch.minimum, torch.min, "minimum", _A.minimum.default, _A.min.other)
+_MAXIMA = (torch.maximum, torch.max, "maximum", "max", _A.maximum.default, _A.max.other,
+           _A.max.default)
+_MINIMA = (torch.minimum, torch.min, "minimum", "min", _A.minimum.default, _A.min.other,
+           _A.min.default)
 
 
 def _function_op(node: fx.Node, gm) -> Op:
     t = node.target
     if node.op == "call_method" and t in ("relu", "relu_", "clamp", "clamp_", "clip", "abs",
-                                          "maximum", "minimum"):
+                                          "maximum", "minimum", "max", "min"):
         pass  # handled below with the functions
     elif node.op == "call_method" and t in _SAME_METHODS:
         return Op(node, "same")
     if t in _ADD:
         return Op(node, "add", info={"sign": _ADD[t]})
+    if t is check_axes:  # the guard of a rewritten maximum over an axis (reductions.py)
+        return Op(node, "same")
     act = _activation_module(node, gm)
     if act is not None:
         return Op(node, "act", activation_step(node.name, act))
@@ -200,8 +221,10 @@ def _function_op(node: fx.Node, gm) -> Op:
         return Op(node, "maxpool", MaxPoolStep(node.name, pool))
     if t in _MAXIMA or t in _MINIMA:
         if len(node.args) != 2 or node.kwargs or not isinstance(node.args[1], fx.Node):
-            raise refuse(node, gm, "only the elementwise maximum / minimum of two tensors is "
-                                   "piecewise affine here (not a reduction)")
+            raise refuse(node, gm, "a maximum / minimum over all entries mixes the points "
+                                   "of a batch; reduce over the axes of one point "
+                                   "(torch.amax(x, dim=1), x.max(dim=1).values) or take the "
+                                   "elementwise torch.maximum(a, b) of two tensors")
         kind = "max" if t in _MAXIMA else "min"
         return Op(node, "select", SelectStep(node.name, None, kind))
     lin = _linear_map(node, gm)
@@ -211,6 +234,9 @@ def _function_op(node: fx.Node, gm) -> Op:
         return Op(node, "affine", linear=lin)
     if t in _SAME_FUNCS:
         return Op(node, "same")
+    err = smooth_head_error(node, gm)
+    if err is not None:
+        raise err
     raise refuse(node, gm, "it is not piecewise affine, or not known to cellgeom")
 
 
@@ -226,12 +252,33 @@ def trace_network(net: nn.Module, example: torch.Tensor | None = None,
     """
     root, graph = trace_graph(net, example, source_dtype=source_dtype)
     try:
-        return root, _classify(root, graph)
+        return root, _lower_and_classify(root, graph, example, source_dtype)
     except (UnsupportedLayerError, TrainingModeError):
         if isinstance(net, fx.GraphModule) or root is not net:
             raise
     root, graph = trace_graph(net, example, stack_traces=True)  # again, to name source lines
-    return root, _classify(root, graph)
+    return root, _lower_and_classify(root, graph, example, source_dtype)
+
+
+def _lower_and_classify(root, graph, example, source_dtype) -> list[Op]:
+    """Maxima over axes as chains of maxima (:mod:`cellgeom.nn.reductions`), then the
+    classified ops. When the chains need the axis sizes of an example input, the graph is
+    checked first with placeholder sizes (its refusals come before anything runs), then
+    run on ``example`` (without one, the network is traced on its first input)."""
+    lowered, pending = lower_reductions(root, graph)
+    ops = _classify(root, lowered)
+    if not pending:
+        return ops
+    if example is None:
+        raise _NeedsExample(None)
+    try:
+        lowered, _ = lower_reductions(root, graph, example, source_dtype)
+    except ShapeProbeError as err:
+        shape = tuple(example.shape[1:])
+        raise TraceError(f"the network fails on an example input of shape {shape}, run to "
+                         f"size the axes of its maximum / minimum over an axis ({err})"
+                         ) from err
+    return _classify(root, lowered)
 
 
 def _classify(gm: nn.Module, graph: fx.Graph) -> list[Op]:
@@ -278,6 +325,13 @@ def _classify(gm: nn.Module, graph: fx.Graph) -> list[Op]:
         op.info["tensor_args"] = tensors
         if node.target in _PRODUCTS and len(tensors) > 1:
             raise refuse(node, gm, "it multiplies (or divides) two input-dependent tensors")
+        if node.target in EINSUMS and len(tensors) > 1:
+            raise refuse(node, gm, "einsum is linear when exactly one operand depends on the "
+                                   "input; here several do, and a product of input-dependent "
+                                   "tensors (bilinear) is not piecewise linear")
+        if op.kind == "affine" and op.linear is not None and len(tensors) > 1:
+            raise refuse(node, gm, "its weight or bias depends on the input too (a product "
+                                   "of input-dependent tensors)")
         if node.target in _PRODUCTS and len(tensors) == 1 and node.target in (
                 operator.truediv, operator.floordiv, torch.div, "div", "__truediv__",
                 _A.div.Tensor) and node.args[0] is not tensors[0]:
