@@ -33,5 +33,6 @@ def test_errors_unfitted_wrong_features_unsupported_nonaffine():
     pipe = make_pipeline(PCA(2), DecisionTreeClassifier()).fit(X, y)
     with pytest.raises(ValueError, match="PCA step rotates"):
         cellgeom.partition(pipe, data=X, progress=False)
-    with pytest.raises(ValueError, match="n_neighbors=3"):
-        cellgeom.partition(KNeighborsClassifier(3).fit(X, y), data=X, progress=False)
+    with pytest.raises(ValueError, match="weights='distance'"):
+        cellgeom.partition(KNeighborsClassifier(3, weights="distance").fit(X, y), data=X,
+                           progress=False)

@@ -51,8 +51,8 @@ _ADAPTERS: list[Adapter] = []
 #: top-level package of the model -> modules of ``cellgeom.models``
 _OPTIONAL_ADAPTERS: dict[str, tuple[str, ...]] = {
     "torch": ("network",),
-    "sklearn": ("trees", "ensembles", "hist_gradient_boosting", "voronoi", "linear", "mlp",
-                "pipeline"),
+    "sklearn": ("trees", "ensembles", "hist_gradient_boosting", "voronoi", "order_k_voronoi",
+                "linear", "mlp", "pipeline"),
     "xgboost": ("boosting.xgboost_trees",),
     "lightgbm": ("boosting.lightgbm_trees",),
     "catboost": ("boosting.catboost_trees",),
@@ -69,8 +69,8 @@ _OPTIONAL_LABELS: dict[str, tuple[str, ...]] = {
                   "RandomForestRegressor"),
     "hist_gradient_boosting": ("HistGradientBoostingClassifier",
                                "HistGradientBoostingRegressor"),
-    "voronoi": ("KMeans", "KNeighborsClassifier", "KNeighborsRegressor", "MiniBatchKMeans",
-                "NearestCentroid"),
+    "voronoi": ("KMeans", "MiniBatchKMeans", "NearestCentroid"),
+    "order_k_voronoi": ("KNeighborsClassifier", "KNeighborsRegressor"),
     "linear": ("LinearSVC", "LogisticRegression", "Perceptron", "RidgeClassifier",
                "SGDClassifier"),
     "mlp": ("MLPClassifier", "MLPRegressor"),

@@ -1,5 +1,8 @@
 """Voronoi models: KMeans, MiniBatchKMeans, NearestCentroid, 1-nearest-neighbour.
 
+(k-NN models are registered by :mod:`.order_k_voronoi`: ``n_neighbors=1`` comes here,
+``n_neighbors > 1`` has the cells of the order-k Voronoi diagram built there.)
+
 Cell i of sites s_1..s_K (in the model's input units z) is
 ``{z : |z - s_i| <= |z - s_j| for all j}``, i.e. the bisector inequalities
 ``(s_j - s_i) . z <= (|s_j|^2 - |s_i|^2) / 2`` with label j, clipped to the domain.
@@ -37,9 +40,10 @@ def voronoi_sites(model) -> np.ndarray:
                              "only the Euclidean metric gives Voronoi (polytope) cells.")
         return np.asarray(model.centroids_, dtype=float)
     if name in ("KNeighborsClassifier", "KNeighborsRegressor"):
-        if model.n_neighbors != 1:
-            raise ValueError(f"{name} with n_neighbors={model.n_neighbors} is not supported: "
-                             "only n_neighbors=1 has Voronoi cells (of the training points).")
+        if model.n_neighbors != 1:  # partition() routes these to .order_k_voronoi
+            raise ValueError(f"{name} with n_neighbors={model.n_neighbors} has order-k "
+                             "Voronoi cells, built by cellgeom.models.order_k_voronoi: "
+                             "only n_neighbors=1 has the Voronoi cells of the sites.")
         metric, p = model.effective_metric_, model.effective_metric_params_.get("p", 2)
         if not (metric == "euclidean" or (metric == "minkowski" and p == 2)):
             raise ValueError(f"{name} with metric={model.metric!r} (p={model.p}) is not "
@@ -133,10 +137,10 @@ def _all_candidates_near_twins(S: np.ndarray, cand: list, scale: float) -> None:
         cand[i] = np.delete(np.arange(K), i)
 
 
+# KNeighborsClassifier / KNeighborsRegressor are registered by .order_k_voronoi, which
+# sends n_neighbors=1 back to _partition_voronoi
 _VORONOI = ["sklearn.cluster._kmeans.KMeans", "sklearn.cluster._kmeans.MiniBatchKMeans",
-            "sklearn.neighbors._nearest_centroid.NearestCentroid",
-            "sklearn.neighbors._classification.KNeighborsClassifier",
-            "sklearn.neighbors._regression.KNeighborsRegressor"]
+            "sklearn.neighbors._nearest_centroid.NearestCentroid"]
 
 
 class NearestSite:
