@@ -101,3 +101,28 @@ def test_default_width_keeps_ninety_percent_of_every_cell_as_thick_as_the_median
         bound = (1 - tau / (2 * r[c])) ** 2
         assert bound >= KEPT_FRACTION - 1e-12
         assert kept >= bound - 4 * np.sqrt(bound * (1 - bound) / on.sum()) - 1e-3, (c, kept)
+
+
+def test_cells_without_centroids_blend_about_their_chebyshev_centres():
+    """Partitions without cell volumes (arrangements in 30-D, as in check_estimator's
+    sample-weight check) have NaN centroids: the blender measures about the Chebyshev
+    centres instead (|x - z| - R about any interior point z bounds the distance to the
+    cell). Oracles: the cell value at depth >= tau/2, and u(x - eps n) = u(x + eps n) at
+    face centroids."""
+    from cellgeom.analysis.spline_blending import CellBlender, reference_points
+
+    part = cellgeom.partition(_fan(), domain=([0, 0], [1, 1]), cells="all", progress=False)
+    part.cells[["centroid_0", "centroid_1"]] = np.nan
+    np.testing.assert_array_equal(reference_points(part), part.centers)
+    values = np.random.default_rng(5).normal(size=(part.n_cells, 1))
+    blend = CellBlender(part, 0.2)
+    Xq = np.random.default_rng(6).uniform(0, 1, size=(20000, 2))
+    cell, depth = _depth(part, Xq)
+    deep = depth >= 0.1 * (1 + 1e-9)
+    assert deep.sum() > 1000
+    np.testing.assert_allclose(blend(Xq[deep], values)[:, 0], values[cell[deep], 0], atol=1e-12)
+    faces = part.faces[part.faces["cell_b"] >= 0]
+    c = faces[["centroid_0", "centroid_1"]].to_numpy()
+    nrm = faces[["normal_0", "normal_1"]].to_numpy()
+    jump = np.abs(blend(c - 1e-7 * nrm, values) - blend(c + 1e-7 * nrm, values))
+    assert jump.max() < 1e-4

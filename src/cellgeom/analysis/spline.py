@@ -2,7 +2,8 @@
 
 Given a fitted base model, its data-containing cells C_1..C_m and the per-cell
 values y_i (mean response, or class frequencies, of the n_i training points in
-cell i), the spline values solve
+cell i; with ``sample_weight``, n_i is the cell's total weight and y_i the weighted
+mean, see :meth:`SimplicialSpline.fit`), the spline values solve
 
 .. math:: f^* = \\arg\\min_f \\sum_i n_i \\lVert f_i - y_i \\rVert^2 + \\lambda\\, s\\, f^T P f,
           \\qquad (N + \\lambda s P) f = N y,
@@ -17,7 +18,9 @@ lambda -> 0 gives the cell means on cells with data, lambda -> infinity the
 n-weighted mean of each connected component.
 
 Lambda by generalised cross-validation (default): over the training points,
-``GCV = N_pts RSS / (N_pts - tr H)^2`` with ``tr H = tr((N + lambda s P)^{-1} N)``. Up to
+``GCV = N_pts RSS / (N_pts - tr H)^2`` with ``tr H = tr((N + lambda s P)^{-1} N)`` (with
+``sample_weight``: N_pts the total weight and RSS weighted, the GCV of the data with each
+point repeated by its weight; see :meth:`SimplicialSpline.fit`). Up to
 ``dense_limit`` cells it is exact for every lambda from one generalised
 eigendecomposition of ``(P, N + P)``; above, each lambda costs one sparse LU
 (the fill-reducing column order of the first is reused for all others) and
@@ -46,11 +49,17 @@ from sklearn.utils import ClassifierTags, RegressorTags, Tags
 
 # scikit-learn keeps its parameter-constraint classes in this module and has no public home
 # for them; _parameter_constraints + BaseEstimator._validate_params is how its own estimators
-# validate, and this import is the only private name we use
+# validate. The only other private name used is _check_sample_weight: sklearn's own check of
+# sample weights (length, 1-D, finite, >= 0, not all zero), the one its estimators call
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    has_fit_parameter,
+    validate_data,
+)
 
 from ..complex import build_complex
 from ..models import partition
@@ -63,9 +72,10 @@ __all__ = ["SimplicialSpline"]
 
 _DEPRECATED = Hidden(StrOptions({"deprecated"}))
 
-#: the base model when none is given: a tree whose every cell holds at least 5 training
-#: points, so each cell mean averages several responses
-DEFAULT_MIN_SAMPLES_LEAF = 5
+#: the base model when none is given: a tree whose every cell holds training weight at least
+#: 5 (5 training points with unit weights), so each cell mean averages several responses
+DEFAULT_MIN_LEAF_WEIGHT = 5
+DEFAULT_MIN_SAMPLES_LEAF = DEFAULT_MIN_LEAF_WEIGHT  # former name
 
 
 class SimplicialSpline(BaseEstimator):
@@ -76,9 +86,11 @@ class SimplicialSpline(BaseEstimator):
     base_model : estimator, optional
         A model that :func:`cellgeom.partition` supports (trees, forests, gradient
         boosting, k-means, arrangements, ...). Fitted on ``(X, y)`` in ``fit`` (a
-        clone) unless ``prefit=True``. None: a ``DecisionTreeRegressor`` (or
-        ``DecisionTreeClassifier`` for ``task="classification"``) with
-        ``min_samples_leaf=5``.
+        clone, with the ``sample_weight`` given to ``fit``) unless ``prefit=True``.
+        None: a ``DecisionTreeRegressor`` (or ``DecisionTreeClassifier`` for
+        ``task="classification"``) whose every leaf holds training weight >= 5
+        (``min_weight_fraction_leaf = 5 / sum(w)``; the same trees as
+        ``min_samples_leaf=5`` on unweighted data).
     lam : "gcv" or float >= 0
         Dimensionless smoothing weight (see the module docstring) or "gcv".
     order : {1, 2}
@@ -124,6 +136,7 @@ class SimplicialSpline(BaseEstimator):
     cell_means_ : ndarray (n_cells, n_outputs)
         Raw per-cell means (NaN in cells without data).
     counts_ : ndarray (n_cells,)
+        Training weight of each cell (its number of training points when unweighted).
     lambda_, lambda_raw_ : float
     tau_ : float
         The blending width used.
@@ -217,15 +230,57 @@ class SimplicialSpline(BaseEstimator):
             edge_weight = self.weights
         return (lo, hi), simplex_weight, edge_weight
 
-    def _base_estimator(self):
+    def _base_estimator(self, total_weight: float):
         if self.base_model is not None:
             return self.base_model
         tree = DecisionTreeClassifier if self._is_classifier() else DecisionTreeRegressor
-        return tree(min_samples_leaf=DEFAULT_MIN_SAMPLES_LEAF, random_state=0)
+        return tree(random_state=0, **_min_leaf_weight(total_weight))
+
+    def _fit_base(self, X, y, w):
+        """The fitted base model: as given (prefit), or a clone fitted with the weights."""
+        if self.prefit:
+            return self.base_model
+        base = clone(self._base_estimator(len(X) if w is None else float(np.sum(w))))
+        if w is None:
+            return base.fit(X, y)
+        if not has_fit_parameter(base, "sample_weight"):
+            raise ValueError(f"sample_weight was given but {type(base).__name__}.fit takes no "
+                             "sample_weight: fit the base model yourself and pass it with "
+                             "prefit=True (the spline's smoothing still uses the weights).")
+        return base.fit(X, y, sample_weight=w)
 
     # -- fit ----------------------------------------------------------------------------------
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the base model (unless prefit), build its complex and smooth the cell values.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features)
+        y : array-like (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like (n_samples,), optional
+            Non-negative frequency weights (scikit-learn's convention): an integer weight
+            is the same as repeating the sample, a zero weight the same as dropping it
+            (from the base model's fit, the default domain and the cells built too).
+            With weights ``w_k`` and cell ``c(k)`` of point k, ``N = diag(n_i)`` holds the
+            cell weights ``n_i = sum_{c(k)=i} w_k``, the cell values are the weighted
+            means ``y_i = sum_{c(k)=i} w_k y_k / n_i``, and the spline solves
+            ``(N + lambda s P) f = N y`` with ``s = tr N / tr P``. GCV becomes
+
+            ``GCV = n_w RSS_w / (n_w - tr H)^2``, ``n_w = sum_k w_k``,
+            ``RSS_w = sum_k w_k ||y_k - f_c(k)||^2
+            = sum_k w_k ||y_k - y_c(k)||^2 + sum_i n_i ||y_i - f_i||^2``,
+            ``tr H = tr((N + lambda s P)^{-1} N)``:
+
+            for integer weights the repeated data set has ``n_w`` points, its point hat
+            matrix ``E A^{-1} E^T`` (E the point-to-cell incidence) has trace
+            ``tr(A^{-1} E^T E) = tr(A^{-1} N)`` and its residual sum of squares is
+            ``RSS_w``, so this is the unweighted GCV of the repeated data, written for
+            real weights. Hence the scale of the weights matters wherever a count does:
+            ``w -> c w`` leaves the fit at a fixed ``lam`` unchanged (N, s and the
+            penalty all scale by c), but GCV then sees ``c`` times as many samples (as
+            it would c copies of the data) and the default tree needs weight 5 per leaf.
+            Weights normalised to sum 1 thus read as one sample: pass a fixed ``lam``
+            (and a base model) in that case.
 
         Returns
         -------
@@ -237,6 +292,12 @@ class SimplicialSpline(BaseEstimator):
         # on the same array keeps its predict() consistent with the points it is asked about
         X, y = validate_data(self, X, y, multi_output=not clf, y_numeric=not clf,
                              dtype=np.float64)
+        w = None
+        if sample_weight is not None:
+            w = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                     ensure_non_negative=True)
+            keep = w > 0  # a zero weight is a dropped sample, everywhere
+            X, y, w = X[keep], y[keep], w[keep]
         if clf:
             check_classification_targets(y)
             self.classes_, y_idx = np.unique(y, return_inverse=True)
@@ -245,10 +306,7 @@ class SimplicialSpline(BaseEstimator):
             Y = np.asarray(y, dtype=float)
             Y = Y[:, None] if Y.ndim == 1 else Y
         self._y_1d = clf or np.ndim(y) == 1
-        if self.prefit:
-            self.base_model_ = self.base_model
-        else:
-            self.base_model_ = clone(self._base_estimator()).fit(X, y)
+        self.base_model_ = self._fit_base(X, y, w)
         part = partition(self.base_model_, domain=self.domain, data=X, cells=self.cells,
                          progress=self.progress)
         max_dim = 1
@@ -262,14 +320,15 @@ class SimplicialSpline(BaseEstimator):
         if not np.any(inside):
             raise ValueError("no training point lies in a cell of the partition (check domain).")
         m = part.n_cells
-        counts = np.bincount(cell[inside], minlength=m).astype(float)
+        w_in = np.ones(int(inside.sum())) if w is None else w[inside]
+        counts = np.bincount(cell[inside], weights=w_in, minlength=m)  # cell weights n_i
         # smoothing commutes with a shift (constants are in the stiffness's kernel): the
         # values are centred, so an offset of y (1e8 beside a spread of 1) costs no digits
         # in the solve or in the GCV's residuals
-        offset = Y[inside].mean(axis=0)
+        offset = (Y[inside] * w_in[:, None]).sum(axis=0) / w_in.sum()
         Y = Y - offset
         sums = np.zeros((m, Y.shape[1]))
-        np.add.at(sums, cell[inside], Y[inside])
+        np.add.at(sums, cell[inside], Y[inside] * w_in[:, None])
         K = extended_stiffness(cx, simplex_weight, edge_weight)
         if self.order == 2:
             K = sp.csr_matrix(K @ sp.diags(1.0 / vertex_measure(cx)) @ K)
@@ -284,7 +343,7 @@ class SimplicialSpline(BaseEstimator):
                 means = sums / counts[:, None]
             # the residuals about the cell means summed directly: the textbook
             # sum(y^2) - sum(sums^2 / n) cancels catastrophically
-            within = float(np.sum((Y[inside] - means[cell[inside]]) ** 2))
+            within = float(np.sum(w_in[:, None] * (Y[inside] - means[cell[inside]]) ** 2))
             lam = self._gcv(solver, sums, counts, within, lambda_range)
         else:
             self.gcv_path_ = None
@@ -306,7 +365,8 @@ class SimplicialSpline(BaseEstimator):
 
     def _gcv(self, solver, sums, counts, within, lambda_range) -> float:
         """Fill ``gcv_path_`` over the log grid and return the lambda of least GCV
-        (``within``: the residual sum of squares about the cell means)."""
+        (``within``: the weighted residual sum of squares about the cell means; the
+        number of samples is the total weight, see :meth:`fit`)."""
         n_pts = float(counts.sum())
         grid = np.geomspace(*lambda_range, int(self.n_lambdas))
         it = grid
@@ -368,6 +428,22 @@ class SimplicialSpline(BaseEstimator):
         if self._is_classifier():
             return accuracy_score(y, pred, sample_weight=sample_weight)
         return r2_score(y, pred, sample_weight=sample_weight)
+
+
+def _min_leaf_weight(total: float, k: float = DEFAULT_MIN_LEAF_WEIGHT) -> dict:
+    """Tree parameters for "every leaf holds weight >= k" given the total training weight:
+    ``min_weight_fraction_leaf = k / total``, nudged down so that ``fraction * total <= k``
+    in floating point (a leaf of weight exactly k stays allowed). On unit weights these
+    grow the same trees as ``min_samples_leaf=k``; with integer weights, the same trees as
+    on repeated samples. Below ``2 k`` no split can leave k on both sides: a single leaf
+    (``min_impurity_decrease`` at the largest float, the fraction at its maximum 0.5)."""
+    if total < 2 * k:
+        return {"min_weight_fraction_leaf": 0.5,
+                "min_impurity_decrease": float(np.finfo(float).max)}
+    frac = k / total
+    while frac * total > k:
+        frac = float(np.nextafter(frac, 0.0))
+    return {"min_weight_fraction_leaf": frac}
 
 
 def _check_components(cx, counts):

@@ -1,8 +1,10 @@
 """Continuous evaluation of cell values: a partition of unity over the cells (THEORY.md s. 5).
 
-For a cell c with facets ``nu_F . x <= b_F`` (unit outward normals), centroid ``z_c`` and
-circumradius ``R_c`` about it, let ``v_c(x) = max_F (nu_F . x - b_F)``, the largest facet
-violation, and ``D(x) = max(0, -min_c v_c(x))``, the depth of x in the cell that contains it
+For a cell c with facets ``nu_F . x <= b_F`` (unit outward normals), centroid ``z_c`` (its
+Chebyshev centre where the partition has no centroid, e.g. an arrangement in a dimension
+too high for cell volumes; any interior point serves below) and circumradius ``R_c`` about
+it, let ``v_c(x) = max_F (nu_F . x - b_F)``, the largest facet violation, and
+``D(x) = max(0, -min_c v_c(x))``, the depth of x in the cell that contains it
 (its distance to that cell's boundary; 0 outside every cell). The blending distance is
 
     sd_c(x) = v_c(x)                                    if v_c(x) <= 0 (x in c),
@@ -35,7 +37,8 @@ from scipy.spatial import cKDTree
 
 from ..core import vector_columns
 
-__all__ = ["CellBlender", "default_width", "KEPT_FRACTION", "cell_radii", "smoothstep"]
+__all__ = ["CellBlender", "default_width", "KEPT_FRACTION", "cell_radii", "reference_points",
+           "smoothstep"]
 
 #: the default width leaves at least this fraction of every cell at least as thick as the
 #: median cell untouched by the blend (see :func:`default_width`)
@@ -80,8 +83,10 @@ class CellBlender:
     ----------
     tau : float
     centroids : ndarray (n_cells, n)
+        Reference point of each cell (:func:`reference_points`).
     radii : ndarray (n_cells,)
-        Circumradius of each cell about its centroid (an upper bound where not exact).
+        Circumradius of each cell about its reference point (an upper bound where not
+        exact).
     """
 
     def __init__(self, part, tau: float):
@@ -93,7 +98,7 @@ class CellBlender:
         self.fptr = np.zeros(part.n_cells + 1, dtype=np.int64)
         np.cumsum(np.bincount(f["cell"].to_numpy(), minlength=part.n_cells), out=self.fptr[1:])
         self.tau = float(tau)
-        self.centroids = np.asarray(part.centroids, dtype=float)
+        self.centroids = reference_points(part)
         is_box = isinstance(getattr(part, "lo", None), np.ndarray) and \
             isinstance(getattr(part, "hi", None), np.ndarray)
         self.box_lo = part.lo if is_box else None
@@ -166,11 +171,21 @@ class CellBlender:
         return out
 
 
+def reference_points(part) -> np.ndarray:
+    """The centroid of each cell, or its Chebyshev centre where the centroid is unknown
+    (NaN: partitions without cell volumes, such as arrangements in high dimension)."""
+    cen = np.array(part.centroids, dtype=float)
+    bad = ~np.all(np.isfinite(cen), axis=1)
+    if np.any(bad):
+        cen[bad] = np.asarray(part.centers, dtype=float)[bad]
+    return cen
+
+
 def cell_radii(part) -> np.ndarray:
-    """Circumradius of each cell about its centroid: from the vertices when known, in
-    closed form for boxes (``lo_*``/``hi_*`` columns), else from the cell's bounding box
-    (2n LPs per cell), which bounds it from above."""
-    n, cen = part.dim, part.centroids
+    """Circumradius of each cell about its reference point (:func:`reference_points`):
+    from the vertices when known, in closed form for boxes (``lo_*``/``hi_*`` columns),
+    else from the cell's bounding box (2n LPs per cell), which bounds it from above."""
+    n, cen = part.dim, reference_points(part)
     lo_cols, hi_cols = vector_columns("lo", n), vector_columns("hi", n)
     radii = np.full(part.n_cells, np.nan)
     if part.has_vertices:

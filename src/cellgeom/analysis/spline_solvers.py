@@ -1,7 +1,8 @@
 """Linear algebra of the simplicial spline: solving ``(N + lambda P) f = N y`` along a lambda path.
 
 Two solvers with one interface, ``solve(lam, rhs) -> (f, edf)``, ``edf = tr H`` the effective
-degrees of freedom of the hat matrix ``H = (N + lambda P)^{-1} N``:
+degrees of freedom of the hat matrix ``H = (N + lambda P)^{-1} N``. ``counts`` is the diagonal
+of ``N``: the cell weights n_i (numbers of training points, or total sample weights):
 
 - :class:`DenseSolver`: one generalised eigendecomposition of ``(P, N + P)``, then every lambda
   is exact and costs a matrix product (up to a few thousand cells).
@@ -19,7 +20,7 @@ __all__ = ["DenseSolver", "SparseSolver", "fit_rss"]
 
 
 def fit_rss(f, sums, counts):
-    """sum_i n_i ||ybar_i - f_i||^2 from cell sums (cells with data)."""
+    """sum_i n_i ||ybar_i - f_i||^2 from (weighted) cell sums and cell weights n_i."""
     d = counts > 0
     ybar = sums[d] / counts[d, None]
     return float(np.sum(counts[d, None] * (ybar - f[d]) ** 2))
