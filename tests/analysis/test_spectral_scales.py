@@ -94,3 +94,22 @@ def test_wide_volume_range_gives_the_exact_betti_numbers():
     assert betti_numbers_from_kernels(cx, gram=False) == [1, 0, 0]
     assert harmonic_representatives(cx, 1).shape[1] == 0
     assert harmonic_representatives(cx, 0).shape[1] == 1
+
+
+def test_harmonic_zero_chain_on_a_booster_complex_is_inverse_volume():
+    """Oracle: ker L_0 of a connected complex is span(M_0^{-1} 1) (chain convention). The
+    weighted least-squares problem is rank-deficient by construction; with LAPACK's default
+    cut-off it divided by a computed zero singular value (h had mixed signs, 0.84 off)."""
+    from sklearn.datasets import make_moons
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = make_moons(400, noise=0.25, random_state=0)
+    model = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(X, y)
+    cx = cellgeom.build_complex(cellgeom.partition(model, data=X, cells="all", progress=False),
+                                progress=False)
+    assert cx.betti_numbers()[0] == 1
+    d = cx.gram(0).diagonal()
+    h = harmonic_representatives(cx, 0)[:, 0]
+    exact = (1 / d) / np.sqrt(np.sum(1 / d))
+    exact *= np.sign(exact @ (d * h))
+    assert np.sqrt(((h - exact) ** 2 * d).sum()) < 1e-9

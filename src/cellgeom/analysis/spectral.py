@@ -208,7 +208,9 @@ def _least_gram_norm(cx, p: int, Z: np.ndarray, dense_limit: int) -> np.ndarray:
         else:  # M = R^T R (the "dihedral" M_1)
             R = sla.cholesky(M.toarray())
             RB, RZ = R @ B.toarray(), R @ Z
-        Y = sla.lstsq(RB, RZ, lapack_driver="gelsd")[0]
+        # RB is rank-deficient by construction (ker B_{p+1}): a relative cut-off well above
+        # rounding, or LAPACK divides by a computed zero singular value
+        Y = sla.lstsq(RB, RZ, cond=1e-12, lapack_driver="gelsd")[0]
         return Z - B @ Y
     if not diagonal:
         raise ValueError(
