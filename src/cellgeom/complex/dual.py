@@ -35,19 +35,14 @@ from itertools import combinations
 
 import numpy as np
 
-from ..core import BoxPartition, vector_columns
-from ..geometry import flat_volume_centroid
+from ..core import BoxPartition
 from ._corner_kernel import corner_pair_candidates
 from ._fan_kernel import segment_sums
 from ._group_kernel import group_rows
-from ._strata_kernels import (
-    box_extend,
-    box_touching,
-    star_pairs,
-    vertex_strata,
-)
+from ._strata_kernels import box_extend, box_touching
 from .chains import SimplexIndex
 from .dual_plane import dual_nerve_plane
+from .dual_vertices import VertexStrata
 
 __all__ = ["dual_nerve", "has_dual_structure", "buildable_rule", "canonical_order"]
 
@@ -148,7 +143,7 @@ def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None, stag
         simplices.append(new)
         faces.append(new_faces)
         index.add(new, faces[-1])
-        volumes.append(_weights(p, new, info, index, shared_volumes))
+        volumes.append(_weights(p, new, info, index, shared_volumes, order))
         info = None
         p += 1
     stage("renumbering")
@@ -251,16 +246,23 @@ class _Carriers:
                          np.concatenate([c.sids for c in parts]), extra)
 
 
-def _weights(p, simp, info, index, facet_volumes):
+def _weights(p, simp, info, index, facet_volumes, order):
     """Gram weights of the p-simplices (module docstring): a face's volume shared
     equally over the fan simplices it carries at full dimension; inside a fan, the mean
-    weight of the fan's boundary p-simplices."""
+    weight of the fan's boundary p-simplices. ``order`` maps the cells back to the
+    partition's numbers (for an error message)."""
     k = len(simp)
     counts = np.diff(info.ptr)
     row = np.repeat(np.arange(k), counts)  # simplex of each (simplex, carrier) pair
     if np.any(info.codim < p):
-        bad = simp[row[int(np.flatnonzero(info.codim < p)[0])]]
-        raise RuntimeError(f"dual rule: simplex {bad.tolist()} spans more than its carrier")
+        first = int(np.flatnonzero(info.codim < p)[0])
+        bad = sorted(order[simp[row[first]]].tolist())
+        raise RuntimeError(
+            f"dual rule: the cells {bad} share vertices, but the face they share has "
+            f"codimension {int(info.codim[first])} (the rank of the normals of the facets "
+            f"between the cells around it), below {p}: the partition's vertex table (corners "
+            "closer than 1e3 tol merged) does not resolve the cells here, e.g. a cell "
+            "thinner than 1e3 tol whose corners merged across it")
     top = info.codim == p
     out = np.zeros(k)
     if np.any(top) and p == 1:  # a facet carries the one edge of its two cells
@@ -396,99 +398,15 @@ def _corner_pairs(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.column_stack([key // m, key % m]).reshape(-1, 2)
 
 
-class _VertexStrata:
-    """Strata of a face-to-face partition from its cells' vertices: a face is the set
-    of vertices common to its cells, its star the cells holding all of them. Cell c of
-    the partition is numbered ``rank[c]``."""
-
-    def __init__(self, part, rank):
-        m = part.n_cells
-        indptr, vid, coords = part._vertices
-        self.coords = np.asarray(coords, dtype=float)
-        self.n = part.dim
-        self.tol = 1e3 * float(part.info.get("tol", 1e-9 * part.domain.scale))
-        self.rank = rank
-        indptr = np.asarray(indptr, dtype=np.int64)
-        vid = np.asarray(vid, dtype=np.int64)
-        cell = rank[np.repeat(np.arange(m), np.diff(indptr))]
-        nv = max(len(coords), 1)
-        key = np.unique(cell * nv + vid)  # drops merged repeats; (cell, vid) order
-        pairs = np.column_stack([key // nv, key % nv])
-        self.cvids = pairs[:, 1].copy()
-        self.cvptr = np.zeros(m + 1, dtype=np.int64)
-        np.cumsum(np.bincount(pairs[:, 0], minlength=m), out=self.cvptr[1:])
-        by_v = np.lexsort((pairs[:, 0], pairs[:, 1]))
-        self.vcids = pairs[by_v, 0].copy()
-        self.vcptr = np.zeros(len(self.coords) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(pairs[:, 1], minlength=len(self.coords)), out=self.vcptr[1:])
-        self._bad_facets(part)
-
-    def _bad_facets(self, part):
-        """Per cell, its facets towards the domain boundary or outside the partition, each
-        as the sorted ids of the cell's vertices on it."""
-        f = part.facets
-        rows = np.flatnonzero(f["neighbor"].to_numpy() < 0)
-        fcell = self.rank[f["cell"].to_numpy()[rows].astype(np.int64)]
-        order = np.argsort(fcell, kind="stable")
-        rows, fcell = rows[order], fcell[order]
-        normals = f[vector_columns("normal", self.n)].to_numpy(dtype=float)[rows]
-        offsets = f["offset"].to_numpy(dtype=float)[rows]
-        counts = self.cvptr[fcell + 1] - self.cvptr[fcell]
-        owner = np.repeat(np.arange(len(rows)), counts)
-        pos = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        verts = self.cvids[self.cvptr[fcell][owner] + pos]
-        dist = np.abs(np.einsum("ij,ij->i", self.coords[verts], normals[owner]) - offsets[owner])
-        on = dist <= self.tol
-        self.bfvids = verts[on]
-        self.bfptr = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(owner[on], minlength=len(rows)), out=self.bfptr[1:])
-        m = len(self.cvptr) - 1
-        self.bptr = np.zeros(m + 1, dtype=np.int64)
-        np.cumsum(np.bincount(fcell, minlength=m), out=self.bptr[1:])
-
-    def pairs(self):
-        a, b = star_pairs(self.vcptr, self.vcids)
-        m = len(self.cvptr) - 1
-        key = np.unique(a * m + b)
-        return np.column_stack([key // m, key % m])
+class _VertexStrata(VertexStrata):
+    """:class:`VertexStrata` giving its carriers as :class:`_Carriers`: keyed by their
+    stars (face to face, a face is the set of cells around it)."""
 
     def extend(self, cand, tau):
-        # face to face: the common face of the candidate's cells is its only carrier
-        ok, sptr, sids, vptr, vids = vertex_strata(
-            np.ascontiguousarray(cand, dtype=np.int64), self.cvptr, self.cvids, self.vcptr,
-            self.vcids, self.bptr, self.bfptr, self.bfvids)
-        sptr = _compress_ptr(sptr, ok)
-        vptr = _compress_ptr(vptr, ok)
-        dims, vols = self._face_dims_volumes(vptr, vids, cand.shape[1] - 1)
+        ok, sptr, sids, codim, vols = super().extend(cand, tau)
         k = int(ok.sum())
         return ok, _Carriers(np.arange(k + 1, dtype=np.int64), _padded_rows(sptr, sids),
-                             self.n - dims, vols, sptr, sids)
-
-    def commit(self, info):
-        pass
-
-    def _face_dims_volumes(self, vptr, vids, p):
-        """Dimension (affine rank of its vertices) of each face, and the own-dimension
-        volume of the faces of codimension p >= 2 (the only ones weighed by their volume;
-        facet volumes come from the partition's tables)."""
-        k = len(vptr) - 1
-        dims = np.zeros(k, dtype=np.int64)
-        vols = np.ones(k)
-        sizes = np.diff(vptr)
-        for s in np.unique(sizes):
-            if s <= 1:
-                continue
-            rows = np.flatnonzero(sizes == s)
-            idx = vids[vptr[rows][:, None] + np.arange(s)]
-            pts = self.coords[idx]
-            centred = pts - pts.mean(axis=1, keepdims=True)
-            sing = np.linalg.svd(centred, compute_uv=False)
-            dims[rows] = np.sum(sing > self.tol, axis=1)
-        need = (dims > 0) & (self.n - dims == p) & (p >= 2)
-        for r in np.flatnonzero(need):
-            pts = self.coords[vids[vptr[r]:vptr[r + 1]]]
-            vols[r] = flat_volume_centroid(pts, int(dims[r]), self.tol)[0]
-        return dims, vols
+                             codim, vols, sptr, sids)
 
 
 def _compress_ptr(ptr, ok):
