@@ -113,3 +113,14 @@ def test_harmonic_zero_chain_on_a_booster_complex_is_inverse_volume():
     exact = (1 / d) / np.sqrt(np.sum(1 / d))
     exact *= np.sign(exact @ (d * h))
     assert np.sqrt(((h - exact) ** 2 * d).sum()) < 1e-9
+
+
+def test_kernels_under_the_dihedral_metric():
+    """The dihedral M_1 is not diagonal: Betti numbers and the harmonic 0-chain (which needs
+    M_0 only) are still given; they raised "hodge_stiffness needs a diagonal M_1"."""
+    cx0 = _arrangement_complex(2.0)
+    cx = cellgeom.build_complex(cx0.partition, metric="dihedral", progress=False)
+    assert betti_numbers_from_kernels(cx) == [1, 0, 0]
+    H0 = harmonic_representatives(cx, 0)
+    v = H0[:, 0] * cx.simplex_volumes(0)
+    assert H0.shape[1] == 1 and np.ptp(v) < 1e-8 * np.abs(v).max()

@@ -256,11 +256,12 @@ def harmonic_representatives(cx, p: int, gram: bool = True, tol: float = 1e-9,
     whose volumes span many orders of magnitude put its true non-zero eigenvalues far
     below any zero threshold.
     """
-    S, M = hodge_stiffness(cx, p, gram)
-    S0, identity = (S, M) if not gram else hodge_stiffness(cx, p, False)
+    # only M_p is needed with gram=True: a non-diagonal M_{p+1} ("dihedral") is no obstacle
+    S0, identity = hodge_stiffness(cx, p, False)
     Z = _kernel(S0, identity, tol, dense_limit)[1]
     if not gram:
         return Z
+    M = sp.csr_matrix(cx.gram(p), dtype=float)
     return _gram_orthonormal(_least_gram_norm(cx, p, Z, dense_limit), M)
 
 
@@ -296,7 +297,10 @@ def betti_numbers_from_kernels(cx, gram: bool = True, tol: float = 1e-9,
         S0, identity = hodge_stiffness(cx, p, False)
         b = _kernel_dimension(S0, identity, tol, dense_limit)
         if gram:
-            weighted = _kernel_dimension(*hodge_stiffness(cx, p, True), tol, dense_limit)
+            try:
+                weighted = _kernel_dimension(*hodge_stiffness(cx, p, True), tol, dense_limit)
+            except ValueError:  # a non-diagonal M_{p+1} ("dihedral"): no weighted count
+                weighted = b
             if weighted != b:
                 warnings.warn(
                     f"the Gram-weighted Laplacian L_{p} has {weighted} eigenvalues below "
