@@ -28,6 +28,8 @@ from cellgeom.geometry import Box
 from cellgeom.models.hist_gradient_boosting import read_hist_gradient_boosting
 from cellgeom.models.registry import adapter_for
 
+from .box_oracles import upper_closed_box_of as _box_oracle
+
 #: (loader, the features used, estimator class, keyword arguments)
 CASES = {
     "regressor": (load_diabetes, [2, 8, 3], HistGradientBoostingRegressor,
@@ -99,18 +101,6 @@ def _oracle_raw(model, leaves) -> np.ndarray:
     return raw
 
 
-def _box_oracle(part, X) -> np.ndarray:
-    """Cell whose box holds x (lo < x <= hi, or x on the domain's lower face); -1 when none.
-    Asserts no point is in two boxes."""
-    out = np.full(len(X), -1, dtype=np.int64)
-    dlo = part.domain.lo
-    for s in range(0, len(X), 200):
-        x = X[s:s + 200, None, :]
-        above = (part.lo[None] < x) | ((part.lo[None] == x) & (x == dlo))
-        inside = np.all(above & (x <= part.hi[None]), axis=2)
-        assert inside.sum(axis=1).max() <= 1
-        out[s:s + 200] = np.where(inside.any(axis=1), inside.argmax(axis=1), -1)
-    return out
 
 
 def _splits(model) -> np.ndarray:

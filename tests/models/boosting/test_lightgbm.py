@@ -23,6 +23,8 @@ from cellgeom.models.boosting.lightgbm_trees import (
     read_lightgbm,
 )
 
+from ..box_oracles import upper_closed_box_of as _box_oracle
+
 PARAMS = dict(n_estimators=200, num_leaves=8, min_child_samples=5, learning_rate=0.05,
               verbose=-1, random_state=0, n_jobs=1)
 
@@ -93,18 +95,6 @@ def _ties(trees, X):
     return total
 
 
-def _box_oracle(part, X):
-    """Cell whose box holds x with LightGBM's ties (lo < x <= hi, or x on the domain's lower
-    face); -1 when none. Asserts no point is in two boxes."""
-    out = np.full(len(X), -1, dtype=np.int64)
-    dlo = part.domain.lo
-    for s in range(0, len(X), 200):
-        x = X[s:s + 200, None, :]
-        above = (part.lo[None] < x) | ((part.lo[None] == x) & (x == dlo))
-        inside = np.all(above & (x <= part.hi[None]), axis=2)
-        assert inside.sum(axis=1).max() <= 1
-        out[s:s + 200] = np.where(inside.any(axis=1), inside.argmax(axis=1), -1)
-    return out
 
 
 def _test_points(part, trees, Xte, n_uniform=2000, seed=0):
