@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh, expm_multiply, splu
 
 from ._deprecation import renamed_keywords
-from .laplacians import hodge_stiffness
+from .laplacians import _is_diagonal, hodge_stiffness
 
 __all__ = [
     "smallest_eigenpairs",
@@ -200,7 +200,7 @@ def _least_gram_norm(cx, p: int, Z: np.ndarray, dense_limit: int) -> np.ndarray:
         return Z
     B = sp.csr_matrix(cx.boundary(p + 1), dtype=float)
     M = sp.csr_matrix(cx.gram(p), dtype=float)
-    diagonal = M.nnz == np.count_nonzero(M.diagonal())
+    diagonal = _is_diagonal(M)
     if Z.shape[0] <= dense_limit:
         if diagonal:
             root = np.sqrt(M.diagonal())
