@@ -82,3 +82,14 @@ def test_sparse_data_for_an_arrangement_is_densified():
     a = cellgeom.partition(arr, domain=box, data=sp.csr_matrix(X), progress=False)
     b = cellgeom.partition(arr, domain=box, data=X, progress=False)
     assert a.keys == b.keys
+
+
+def test_non_finite_data_is_refused_naming_the_rows_and_columns():
+    X = np.zeros((6, 3))
+    X[1, 2], X[4, 0] = np.nan, np.inf
+    with pytest.raises(ValueError, match=r"2 entries in 2 rows.*row 1 column 2 \(nan\), "
+                                         r"row 4 column 0 \(inf\)"):
+        check_data(X, 3)
+    X[:, 1] = np.nan
+    with pytest.raises(ValueError, match=r"8 entries in 6 rows.*and 5 more"):
+        check_data(X, 3)

@@ -89,8 +89,16 @@ def check_data(
             f"{name} has {X.shape[1]} features, but the partition is expecting {dim} features "
             "as input."
         )
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"{name} contains NaN or infinite values.")
+    finite = np.isfinite(X)
+    if not finite.all():
+        rows, cols = np.nonzero(~finite)
+        first = ", ".join(f"row {r} column {c} ({X[r, c]})"
+                          for r, c in zip(rows[:3].tolist(), cols[:3].tolist()))
+        more = f" and {rows.size - 3} more" if rows.size > 3 else ""
+        raise ValueError(
+            f"{name} contains NaN or infinite values ({rows.size} entries in "
+            f"{np.unique(rows).size} rows; counted from 0): {first}{more}. Impute or drop "
+            "them first: cells are sets of finite points.")
     return X
 
 
