@@ -20,9 +20,9 @@ scikit-learn's ``_predict_from_raw_data`` (``_predictor.pyx``) takes the input a
 precision, so the trees are ``TreeArrays(float32=False, strict=False)`` and a box owns its
 upper faces (``lo < x <= hi``, as LightGBM's). A "split on NaN" (every finite value left,
 only NaN right) has ``num_threshold = inf``: its right child holds no finite point and
-gives no cell. Cells are keyed, and ``locate`` works, by the library's own traversal: a
-copy of each predictor whose leaf values are their node ids, predicted with
-scikit-learn's compiled routine.
+gives no cell. Cells are keyed, and ``locate`` works, by the same comparisons: every point
+walked down every tree at once (:class:`~cellgeom.models.forest_apply.ForestArrays`),
+checked against scikit-learn's own predictions in the tests.
 
 Missing values
 --------------
@@ -56,6 +56,7 @@ from ..core import BoxPartition, vector_columns
 from ._sklearn import check_fitted_model, model_name, named_input, prepare_inputs
 from .boosting import BoostedModel, add_columns
 from .ensembles import partition_trees
+from .forest_apply import ForestArrays
 from .registry import register_adapter
 from .trees import TreeArrays
 
@@ -121,21 +122,6 @@ def _read_tree(nodes: np.ndarray, t: int, model) -> tuple[TreeArrays, np.ndarray
     return tree, np.where(leaf, nodes["value"], 0.0).astype(np.float64)
 
 
-def _leaf_id_predictors(model) -> list:
-    """Copies of every predictor whose leaves hold their own node id, so scikit-learn's
-    ``predict`` returns each point's leaf (exact: node ids are small integers)."""
-    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
-
-    twins = []
-    for per_iteration in model._predictors:
-        for predictor in per_iteration:
-            nodes = predictor.nodes.copy()
-            nodes["value"] = np.arange(len(nodes), dtype=np.float64)
-            twins.append(TreePredictor(nodes, predictor.binned_left_cat_bitsets,
-                                       predictor.raw_left_cat_bitsets))
-    return twins
-
-
 def read_hist_gradient_boosting(model) -> HistGradientBoostingTrees:
     """Read a fitted HistGradientBoosting model into a :class:`BoostedModel`.
 
@@ -167,16 +153,11 @@ def read_hist_gradient_boosting(model) -> HistGradientBoostingTrees:
             tree, value = _read_tree(predictor.nodes, len(trees), model)
             trees.append(tree)
             values.append(value)
-    known_categories, f_idx_map = model._bin_mapper.make_known_categories_bitsets()
-    twins = _leaf_id_predictors(model)
+    forest = ForestArrays(trees)  # every tree in one compiled pass, not a predict per tree
     is_classifier = hasattr(model, "classes_")
 
     def leaves(X: np.ndarray) -> np.ndarray:
-        X = np.ascontiguousarray(X, dtype=np.float64)  # X_DTYPE: the model compares in double
-        if len(X) == 0:
-            return np.zeros((0, len(twins)), dtype=np.int64)
-        return np.column_stack([twin.predict(X, known_categories, f_idx_map, 1)
-                                for twin in twins]).astype(np.int64)
+        return forest.leaves(X)  # X_DTYPE: the model compares in double, as the trees do
 
     def outputs(X: np.ndarray) -> dict[str, np.ndarray]:
         Xn = named_input(model, np.ascontiguousarray(X, dtype=np.float64))
