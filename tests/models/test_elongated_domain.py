@@ -1,5 +1,6 @@
 """Domains whose sides differ by orders of magnitude (unscaled features): the polytope
-route computes in one length unit (the largest side) and says when that is coarse."""
+route computes each axis in its own unit (the per-axis unit frame); the complex still
+uses one tolerance and refuses what it cannot resolve."""
 import copy
 import warnings
 
@@ -41,14 +42,21 @@ def test_moderate_elongation_gives_the_scaled_partition_and_complex():
     assert cx.n_simplices() == cellgeom.build_complex(twin, progress=False).n_simplices()
 
 
-def test_dropped_cells_of_an_elongated_domain_are_named_in_a_warning():
-    """Sides 1e7 apart: cells thinner than 1e-9 of the largest side are real here."""
+def test_an_elongated_domain_loses_no_cell():
+    """Sides 1e7 apart: every axis has its own unit in the frame, so the cells thinner than
+    1e-9 of the largest side (real along the short side) are kept: the twin's cells and
+    volumes, nothing dropped, nothing said (they used to be dropped, with a warning)."""
     w = np.array([10 ** 3.5, 10 ** -3.5, 1.0])
     net, box = _stretched(w)
-    with pytest.warns(UserWarning, match=r"were dropped .* differ by a factor of 1e\+07") as rec:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         part = cellgeom.partition(net, box, cells="all", progress=False)
-    assert rec[0].filename == __file__  # the caller's line
-    assert part.info["n_dropped"] > 0
+    twin = cellgeom.partition(_net(), cellgeom.Box(-np.ones(3) / 2, np.ones(3) / 2),
+                              cells="all", progress=False)
+    assert part.info["n_dropped"] == 0
+    assert sorted(part.keys) == sorted(twin.keys)
+    order = [part.keys.index(k) for k in twin.keys]
+    np.testing.assert_allclose(part.volumes[order], twin.volumes * np.prod(w), rtol=1e-9)
 
 
 def test_a_complex_that_misses_faces_is_an_error_naming_the_elongation():

@@ -1,29 +1,45 @@
 """The unit frame of the polytope route: cells are computed in the domain box mapped to
-``[-1, 1]^n`` and their geometry mapped back.
+``[-1, 1]^n`` axis by axis, and their geometry mapped back exactly.
 
 Why: every tolerance of the geometry (Chebyshev radius of a thin cell, incidences,
 repeated rows, merged vertices) and the LP solver's own absolute tolerances (HiGHS
 accepts a primal infeasibility of 1e-7) are only meaningful relative to the problem's
 scale. A box of side 6e8, or one of side 1 centred at 1e12, breaks them in its own
 units: the Chebyshev LP of a cell in a 1e12-shifted box has right-hand sides near 1e12,
-and HiGHS gives up ("Status 15") or calls the bounded cell unbounded. In the unit frame
-every cell lies in ``[-1, 1]^n``, so one relative tolerance serves all of them.
+and HiGHS gives up ("Status 15") or calls the bounded cell unbounded. So does a box whose
+sides differ by orders of magnitude (raw tabular features, sides 1e4, 1e-3 and 1): in one
+length unit for all axes a tolerance of 1e-9 of the largest side is 1% of the shortest,
+and real cells were dropped as thin. In the unit frame every axis of the domain is
+``[-1, 1]``, so one relative tolerance serves every cell along every axis.
 
-The map is the similarity ``x = o + h u`` with ``o`` the centre of the domain and ``h``
-half its largest side: the same factor on every axis, so normals, angles and the
-Chebyshev ball are those of the user's units (``inradius`` stays the Chebyshev radius)
-and each measure scales by a power of ``h``:
+The map is ``x = o + S u``, ``o`` the centre of the domain and ``S = diag(s)``, ``s`` the
+half-sides. A facet with unit normal ``m`` in the frame (``m . u <= b_u``) has the
+user-unit normal ``nu = S^-1 m / |S^-1 m|``; a hinge lies where the facets with normals
+``m_a, m_b`` meet. Areas of flat pieces follow from how ``S`` stretches their normal
+spaces (``|p ^ q| = sqrt(|p|^2 |q|^2 - (p . q)^2)``, the area of the parallelogram):
 
-======================  ==========================================
-quantity                back in the user's units
-======================  ==========================================
-points, centroids       ``o + h u``
-n-volume (and its se)   ``h^n vol_u``
-facet (n-1)-volume, se  ``h^(n-1) vol_u`` (facets of a 1-D cell are counted: 1)
-hinge (n-2)-volume      ``h^(n-2) vol_u`` (hinges of a 2-D cell are counted: 1)
-facet offset            ``nu . o + h offset_u`` (``nu . x = offset``)
-inradius, tolerance     ``h r_u``
-======================  ==========================================
+=========================  ===========================================================
+quantity                   back in the user's units
+=========================  ===========================================================
+points, centroids          ``o + S u`` (vertices too)
+n-volume (and its se)      ``|det S| vol_u``
+facet normal, offset       ``nu``; ``nu . o + b_u / |S^-1 m|`` (``nu . x = offset``)
+facet (n-1)-volume, se     ``|det S| |S^-1 m| vol_u`` (1 when n = 1: points are counted)
+hinge (n-2)-volume         ``|det S| |S^-1 m_a ^ S^-1 m_b| / |m_a ^ m_b| vol_u`` (1, n = 2)
+hinge angle                ``pi - angle(nu_a, nu_b)``, recomputed (not invariant under S)
+inradius, centre           the Chebyshev ball in the user's units (:meth:`chebyshev`)
+thin-cell tolerance        ``tol_u s_j`` along axis ``j`` (``info["tol_axes"]``)
+=========================  ===========================================================
+
+On a domain whose sides are all equal ``S = h I`` is a similarity: normals, angles and the
+Chebyshev ball are the frame's, each measure scales by a power of ``h``, and these are
+computed as such (bit for bit the numbers of a similarity frame).
+
+The thin-cell tolerance: the caller's ``tol`` (user units, default ``1e-9`` of the largest
+side) is the relative tolerance ``tol_u = tol / h`` in the frame, ``h`` half the largest
+side; a cell whose Chebyshev radius in the frame is at most ``tol_u`` (it holds no
+ellipsoid of semi-axes ``tol_u s_j``) is dropped. Along the largest side that is ``tol``
+itself, along a side ``k`` times shorter ``tol / k``.
 
 Inequalities enter the frame centred at ``o``: an adapter whose ``constraints`` accept
 ``origin=`` returns rows ``A (x - o) <= b`` computed around ``o`` itself (a network
@@ -34,21 +50,21 @@ otherwise the frame computes ``b - A o``.
 from __future__ import annotations
 
 import inspect
-import os
-import sys
-import warnings
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from scipy.optimize import linprog
 
 from ..core import vector_columns
 from ..geometry import Box
+from ..geometry.lp import CHEBYSHEV_GAP, DUAL_CHEBYSHEV_DIM
 
 __all__ = ["UnitFrame"]
 
 
 class UnitFrame:
-    """The similarity ``x = origin + half * u`` taking ``domain`` into ``[-1, 1]^n``.
+    """The affine map ``x = origin + halves * u`` taking ``domain`` onto ``[-1, 1]^n``.
 
     Parameters
     ----------
@@ -59,34 +75,55 @@ class UnitFrame:
     ----------
     origin : ndarray (n,)
         Centre of the domain.
+    halves : ndarray (n,)
+        Half-sides of the domain, the diagonal of ``S``.
     half : float
-        Half the largest side (the length unit of the frame).
+        Half the largest side: the user's length of the frame's relative tolerances
+        (``tol_u = tol / half``).
+    isotropic : bool
+        All sides equal: the map is a similarity (normals and angles are kept).
     unit_domain : Box
-        The domain in the frame: ``[-1, 1]`` along its longest side(s).
+        The domain in the frame, ``[-1, 1]^n`` up to rounding.
     """
 
     def __init__(self, domain: Box):
         self.domain = domain
         self.origin = domain.center
-        self.half = domain.scale / 2
-        self.unit_domain = Box((domain.lo - self.origin) / self.half,
-                               (domain.hi - self.origin) / self.half)
+        self.halves = domain.widths / 2
+        self.half = float(self.halves.max())  # = domain.scale / 2, exactly
+        self.isotropic = bool(np.all(self.halves == self.half))
+        self.unit_domain = Box((domain.lo - self.origin) / self.halves,
+                               (domain.hi - self.origin) / self.halves)
 
     # -- points -------------------------------------------------------------------------------
     def to_domain(self, U: np.ndarray) -> np.ndarray:
-        """Frame coordinates to the user's: ``x = o + h u``."""
-        return self.origin + self.half * np.asarray(U, dtype=float)
+        """Frame coordinates to the user's: ``x = o + S u``."""
+        return self.origin + self.halves * np.asarray(U, dtype=float)
 
     def to_unit(self, X: np.ndarray) -> np.ndarray:
-        """The user's coordinates to the frame's: ``u = (x - o) / h``."""
-        return (np.asarray(X, dtype=float) - self.origin) / self.half
+        """The user's coordinates to the frame's: ``u = S^-1 (x - o)``."""
+        return (np.asarray(X, dtype=float) - self.origin) / self.halves
+
+    @property
+    def float_step(self) -> float:
+        """The float64 step of the user's coordinates, in the frame, along the axis where
+        it is coarsest: ``max_j spacing(max(|lo_j|, |hi_j|)) / s_j``. A point moved by
+        less than this in the frame may round back to where it was in the user's units."""
+        dom = self.domain
+        return float(np.max(np.spacing(np.maximum(np.abs(dom.lo), np.abs(dom.hi)))
+                            / self.halves))
+
+    def tol_axes(self, tol: float) -> list[float]:
+        """The thin-cell tolerance ``tol_u s_j`` along each axis, user units (``tol`` is the
+        one along the largest side)."""
+        return [float(t) for t in tol / self.half * self.halves]
 
     # -- inequalities ---------------------------------------------------------------------------
     def constraints(self, constraints):
         """The adapter's ``constraints(keys)`` as inequalities in the frame,
-        ``(h A) u <= b_o`` with ``b_o`` the right-hand side around the origin."""
+        ``(A S) u <= b_o`` with ``b_o`` the right-hand side around the origin."""
         centred = "origin" in inspect.signature(constraints).parameters
-        origin, half = self.origin, self.half
+        origin, halves = self.origin, self.halves
 
         def in_frame(keys):
             if centred:
@@ -94,7 +131,7 @@ class UnitFrame:
             else:
                 rows = [(A, np.asarray(b, dtype=float) - np.asarray(A, dtype=float) @ origin,
                          labels) for A, b, labels in constraints(keys)]
-            return [(np.asarray(A, dtype=float) * half, np.asarray(b, dtype=float), labels)
+            return [(np.asarray(A, dtype=float) * halves, np.asarray(b, dtype=float), labels)
                     for A, b, labels in rows]
 
         return in_frame
@@ -107,72 +144,192 @@ class UnitFrame:
 
     # -- tables -------------------------------------------------------------------------------
     def tables_to_domain(self, cells: pd.DataFrame, facets: pd.DataFrame,
-                         hinges: pd.DataFrame, tol: float | None = None) -> None:
-        """Map the partition tables from the frame to the user's units, in place; ``tol``
-        (user units) when cells were dropped as thinner than it: warn if the domain is
-        elongated, where it may have dropped real cells."""
-        n, h, o = self.domain.dim, self.half, self.origin
-        cells["volume"] = cells["volume"].to_numpy() * h**n
+                         hinges: pd.DataFrame, info: dict | None = None) -> None:
+        """Map the partition tables from the frame to the user's units, in place (the
+        module's table); ``info["tol_axes"]`` gets the thin-cell tolerance of each axis
+        when ``info`` holds ``tol``."""
+        n, o, s = self.domain.dim, self.origin, self.halves
+        iso, h = self.isotropic, self.half
+        det = h**n if iso else float(np.prod(s))
+        m = facets[vector_columns("normal", n)].to_numpy(dtype=float)  # frame's unit normals
+        # cells (the Chebyshev ball from the facets' rows while they are in the frame)
+        cells["volume"] = cells["volume"].to_numpy() * det
         if "volume_se" in cells:
-            cells["volume_se"] = cells["volume_se"].to_numpy() * h**n
-        cells["inradius"] = cells["inradius"].to_numpy() * h
-        if tol is not None and len(cells):
-            _warn_if_coarse(self.domain, float(cells["inradius"].min()), tol)
-        for prefix in ("center", "centroid"):
-            _points_to_domain(cells, prefix, n, o, h)
-        facets["volume"] = facets["volume"].to_numpy() * h ** (n - 1)
-        if "volume_se" in facets:
-            facets["volume_se"] = facets["volume_se"].to_numpy() * h ** (n - 1)
-        normals = facets[vector_columns("normal", n)].to_numpy()
-        facets["offset"] = normals @ o + h * facets["offset"].to_numpy()
-        _points_to_domain(facets, "centroid", n, o, h)
-        if len(hinges) and n >= 3:
-            hinges["volume"] = hinges["volume"].to_numpy() * h ** (n - 2)
+            cells["volume_se"] = cells["volume_se"].to_numpy() * det
+        if iso:
+            cells["inradius"] = cells["inradius"].to_numpy() * h
+            _points_to_domain(cells, "center", s, o)
+        elif len(cells):
+            center, radius = self.chebyshev(m, facets["offset"].to_numpy(dtype=float),
+                                            facets["cell"].to_numpy(), len(cells))
+            cells["inradius"] = radius
+            for j, col in enumerate(vector_columns("center", n)):
+                cells[col] = center[:, j]
+        _points_to_domain(cells, "centroid", s, o)
+        # hinges (their facets' normals in the frame)
         if len(hinges):
-            _points_to_domain(hinges, "centroid", n, o, h)
+            if not iso:
+                a, b = _hinge_facet_rows(hinges, facets)
+                pa, pb = m[a] / s, m[b] / s
+                wedge = _wedge(pa, pb)
+                # the angle between nu_a and nu_b: atan2 keeps it accurate near 0 and pi
+                hinges["angle"] = np.pi - np.arctan2(wedge, np.einsum("ij,ij->i", pa, pb))
+                if n >= 3:
+                    hinges["volume"] = (hinges["volume"].to_numpy() * det * wedge
+                                        / _wedge(m[a], m[b]))
+            elif n >= 3:
+                hinges["volume"] = hinges["volume"].to_numpy() * h ** (n - 2)
+            _points_to_domain(hinges, "centroid", s, o)
+        # facets
+        if iso:
+            nu, stretch, length = m, h ** (n - 1), h
+        else:
+            p = m / s
+            norm = np.linalg.norm(p, axis=1)
+            nu, stretch, length = p / norm[:, None], det * norm, 1.0 / norm
+            for j, col in enumerate(vector_columns("normal", n)):
+                facets[col] = nu[:, j]
+        facets["volume"] = facets["volume"].to_numpy() * stretch
+        if "volume_se" in facets:
+            facets["volume_se"] = facets["volume_se"].to_numpy() * stretch
+        facets["offset"] = nu @ o + length * facets["offset"].to_numpy()
+        _points_to_domain(facets, "centroid", s, o)
+        if info is not None and "tol" in info:
+            info["tol_axes"] = self.tol_axes(info["tol"])
 
     def vertices_to_domain(self, vertices):
         """``(indptr, ids, coords)`` with the merged coordinates in the user's units."""
         indptr, ids, coords = vertices
         return indptr, ids, self.to_domain(coords) if len(coords) else coords
 
+    def chebyshev(self, normals, offsets, cell, n_cells) -> tuple[np.ndarray, np.ndarray]:
+        """Chebyshev centres and radii of the cells in the user's units, from their facets
+        in the frame (``normals . u <= offsets``, unit normals; ``cell`` the cell of each
+        facet).
 
-#: sides further apart than this make the frame's one length unit (the largest side) coarse
-#: along the shortest; measured with net(x) = iso(x / w) against its isotropic twin: cells
-#: were dropped at 1e7, the dual complex failed at 1e5 (build_complex then says so)
-MAX_ASPECT = 1e2
+        The user's ball ``|x - o - S c| <= R`` is the ellipsoid ``|S (u - c)| <= R`` of the
+        frame, inside the facet ``m . u <= b`` iff ``m . c + R |S^-1 m| <= b``. With
+        ``R = s_min rho`` and ``w = |s_min S^-1 m|`` (in ``(0, 1]``) each cell's LP is
+
+            max rho  s.t.  m_i . c + w_i rho <= b_i,
+
+        as well scaled as the frame (``rho <= 1``; in the user's units a box of sides 1e4
+        and 1e-3 is out of reach of HiGHS's tolerances). As in
+        :func:`cellgeom.geometry.chebyshev_centers` (whose rows are weighted by their own
+        norms, so it cannot solve this one): up to ``DUAL_CHEBYSHEV_DIM`` dimensions cells
+        are stacked into block LPs (HiGHS); above it each cell is solved by the compiled
+        walk on the rows divided by ``w_i`` (plus the frame's box rows, which bound every
+        axis), HiGHS where the walk does not certify its optimum. The radius returned is
+        the one the centre found really has, ``s_min min_i (b_i - m_i . c) / w_i``.
+
+        Returns
+        -------
+        centers : ndarray (n_cells, n)
+            ``o + S c``.
+        radii : ndarray (n_cells,)
+        """
+        n, s = self.domain.dim, self.halves
+        low = float(s.min())
+        weight = np.linalg.norm(normals * (low / s), axis=1)
+        order = np.argsort(cell, kind="stable")
+        indptr = np.searchsorted(cell[order], np.arange(n_cells + 1))
+        rows = [order[indptr[k]:indptr[k + 1]] for k in range(n_cells)]
+        c = np.full((n_cells, n), np.nan)
+        if n > DUAL_CHEBYSHEV_DIM:
+            for k, r in enumerate(rows):
+                c[k] = _walk_chebyshev(normals[r], weight[r], offsets[r], low / s, k)
+        else:
+            for start, stop in _blocks([r.size for r in rows]):
+                block = [(normals[r], weight[r], offsets[r]) for r in rows[start:stop]]
+                c[start:stop] = _weighted_chebyshev(block, n, start)
+        rho = np.array([np.min((offsets[r] - normals[r] @ c[k]) / weight[r])
+                        for k, r in enumerate(rows)])
+        return self.to_domain(c), low * rho
 
 
-def _warn_if_coarse(domain: Box, min_inradius: float, tol: float) -> None:
-    """Warn when cells were dropped as thinner than ``tol`` in an elongated domain, where
-    the tolerance, relative to the largest side, is coarse along the shortest."""
-    ratio, wide, narrow = domain.elongation
-    if not MAX_ASPECT < ratio < np.inf:
-        return
-    widths = domain.widths
-    warnings.warn(
-        f"cells thinner than the tolerance {tol:.3g} were dropped (info['n_dropped']), and "
-        f"the domain's sides differ by a factor of {ratio:.3g} "
-        f"(feature {wide}: {widths[wide]:.3g}, feature {narrow}: {widths[narrow]:.3g}): "
-        "cells are computed in one length unit, the largest side, so along the shortest "
-        "the tolerance may be coarser than real cells (the thinnest kept has inradius "
-        f"{min_inradius:.3g}). Standardize the features, or partition the final estimator "
-        "of a scaler pipeline on the scaled domain.", UserWarning, stacklevel=_outside_cellgeom())
+#: the block LPs of :meth:`UnitFrame.chebyshev`: at most this many cells and rows each
+_BLOCK_CELLS = 200
+_BLOCK_ROWS = 8000
 
 
-def _outside_cellgeom() -> int:
-    """The stack level of the first caller outside the cellgeom package (warnings name
-    the user's line whichever adapter got here)."""
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    level, frame = 2, sys._getframe(2)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level
+def _blocks(sizes: list[int]):
+    """``(start, stop)`` of consecutive cells, at most ``_BLOCK_CELLS`` cells and
+    ``_BLOCK_ROWS`` rows each (one cell alone however many rows it has): the cells of
+    :func:`cellgeom.geometry.chebyshev_centers`' blocks, fewer where cells have many
+    facets."""
+    start = 0
+    while start < len(sizes):
+        stop, rows = start + 1, sizes[start]
+        while (stop < len(sizes) and stop - start < _BLOCK_CELLS
+               and rows + sizes[stop] <= _BLOCK_ROWS):
+            rows += sizes[stop]
+            stop += 1
+        yield start, stop
+        start = stop
 
 
-def _points_to_domain(table: pd.DataFrame, prefix: str, n: int, o, h) -> None:
-    for j, col in enumerate(vector_columns(prefix, n)):
+def _walk_chebyshev(M, w, b, box_weight, k: int) -> np.ndarray:
+    """One cell's centre of ``max rho s.t. M c + w rho <= b`` by the compiled walk of
+    :func:`cellgeom.geometry.simplex.chebyshev_simplex` (which solves ``A c + rho <= b``:
+    rows divided by ``w``), with the box rows ``+-u_j <= 1`` (weights ``box_weight``);
+    HiGHS when the walk's optimum is not certified to ``CHEBYSHEV_GAP``."""
+    from ..geometry.simplex import chebyshev_simplex  # numba loads on first use
+
+    n = M.shape[1]
+    A = np.vstack([M, np.eye(n), -np.eye(n)])
+    weight = np.concatenate([w, box_weight, box_weight])
+    rhs = np.concatenate([b, np.ones(2 * n)])
+    center, radius, upper = chebyshev_simplex(A / weight[:, None], rhs / weight)
+    if center is not None and upper - radius <= CHEBYSHEV_GAP * max(1.0, abs(radius)):
+        return center
+    return _weighted_chebyshev([(M, w, b)], n, k)[0]
+
+
+def _weighted_chebyshev(block, n: int, first: int) -> np.ndarray:
+    """Centres of ``max rho s.t. M c + w rho <= b`` for each ``(M, w, b)`` of ``block``, as
+    one block-diagonal LP (the objective is a sum of independent terms, so the joint
+    optimum is each cell's); one by one when the joint LP fails."""
+    A = sp.block_diag([np.column_stack([M, w]) for M, w, _ in block], format="csr")
+    cost = np.zeros((len(block), n + 1))
+    cost[:, n] = -1.0
+    res = linprog(cost.ravel(), A_ub=A, b_ub=np.concatenate([b for _, _, b in block]),
+                  bounds=(None, None), method="highs")
+    if res.status == 0:
+        return res.x.reshape(len(block), n + 1)[:, :n]
+    if len(block) == 1:
+        raise RuntimeError(f"the Chebyshev LP of cell {first} in the user's units failed: "
+                           f"{res.message}")
+    return np.vstack([_weighted_chebyshev([one], n, first + k) for k, one in enumerate(block)])
+
+
+def _hinge_facet_rows(hinges: pd.DataFrame, facets: pd.DataFrame):
+    """Rows of ``facets`` of the two facets of each hinge row: ``(cell, label_a)`` and
+    ``(cell, label_b)`` (a cell's facets have distinct labels: one row each)."""
+    index = pd.MultiIndex.from_arrays([facets["cell"].to_numpy(np.int64),
+                                       facets["label"].to_numpy(np.int64)])
+    if not index.is_unique:
+        raise RuntimeError("two facets of one cell carry the same label: the hinges' facets "
+                           "cannot be identified (an internal error of the adapter).")
+    cell = hinges["cell"].to_numpy(np.int64)
+    a, b = (index.get_indexer(pd.MultiIndex.from_arrays([cell, hinges[c].to_numpy(np.int64)]))
+            for c in ("label_a", "label_b"))
+    if (a < 0).any() or (b < 0).any():
+        raise RuntimeError("a hinge names a facet its cell does not have (an internal error).")
+    return a, b
+
+
+def _wedge(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``|p ^ q|`` per row: the norm of the 2x2 minors ``p_i q_j - p_j q_i`` (i < j), which
+    keeps its relative accuracy for nearly parallel ``p, q`` (the Gram form
+    ``sqrt(|p|^2 |q|^2 - (p . q)^2)`` cancels)."""
+    outer = p[:, :, None] * q[:, None, :]
+    minors = outer - outer.transpose(0, 2, 1)
+    return np.sqrt(np.einsum("kij,kij->k", minors, minors) / 2)
+
+
+def _points_to_domain(table: pd.DataFrame, prefix: str, s, o) -> None:
+    for j, col in enumerate(vector_columns(prefix, len(s))):
         values = table[col].to_numpy()
         if np.isnan(values).all():  # nothing estimated (NaN stays NaN): no new column
             continue
-        table[col] = o[j] + h * values
+        table[col] = o[j] + s[j] * values
