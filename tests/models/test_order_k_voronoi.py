@@ -267,3 +267,38 @@ def test_high_dimensional_route_uses_delaunay_or_refuses_all_rows():
     big = KNeighborsClassifier(5).fit(rng.random((N, 8)), rng.integers(0, 2, N))
     with pytest.raises(ValueError, match="cannot be verified.*exact_dim"):
         cellgeom.partition(big, data=rng.random((5, 8)), progress=False)
+
+
+def _kneighbors_keys(pipe, X):
+    idx = pipe[-1].kneighbors(pipe[:-1].transform(X), return_distance=False)
+    return np.array([",".join(map(str, row)) for row in np.sort(idx, axis=1).tolist()])
+
+
+def test_scaled_30d_pipeline_on_features_of_very_different_widths():
+    """Regression (breast_cancer's 30 features span widths 0.03 to 4000): a StandardScaler
+    in front of a 5-NN in 30-D crashed with a facet LP status "Unknown", the cells being
+    computed in one length unit for all axes, where the narrowest side is 1e-6 of the unit
+    (below HiGHS's tolerances). Oracles: sklearn's kneighbors. Each data point lies in the
+    cell of its k-NN set (facet rows in the domain's axis-by-axis frame, to 1e-9), and the
+    Chebyshev centre and points of the Chebyshev ball of every cell have its key."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 30)) * np.logspace(-2, 4, 30)  # widths 1e6 apart
+    pipe = make_pipeline(StandardScaler(), KNeighborsClassifier(5))
+    pipe.fit(X, rng.integers(0, 2, 60))
+    part = cellgeom.partition(pipe, data=X, cells="data", volume="data", progress=False)
+    keys = _kneighbors_keys(pipe, X)
+    assert part.keys == sorted(set(keys.tolist()))
+    o, s = part.domain.center, part.domain.widths / 2
+    for x, key in zip(X, keys):
+        A, b = part.halfspaces(part.key_index(key))
+        A_u = A * s  # the rows in u = (x - o) / s, each axis of the domain [-1, 1]
+        slack = (b - A @ o - A_u @ ((x - o) / s)) / np.linalg.norm(A_u, axis=1)
+        assert slack.min() > -1e-9
+    np.testing.assert_array_equal(_kneighbors_keys(pipe, part.centers), part.keys)
+    r = part.cells["inradius"].to_numpy()
+    d = rng.standard_normal((part.n_cells, 30))
+    ball = part.centers + 0.9 * r[:, None] * d / np.linalg.norm(d, axis=1)[:, None]
+    np.testing.assert_array_equal(_kneighbors_keys(pipe, ball), part.keys)

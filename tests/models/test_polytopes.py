@@ -277,3 +277,28 @@ def test_scaled_copy_unit_2d_net_near_1e12_faces_are_symmetric():
     box = cellgeom.Box(o - 1e3, o + 1e3)
     part = cellgeom.partition(net, domain=box, cells="all", progress=False)
     assert violations(part, _sample(box, 400), NetworkCells(net).keys, rel=1e-6) == []
+
+
+def test_linear_class_winning_only_on_a_line_gives_its_points_to_a_class_beside_it():
+    """Scores 0, x_0 and -x_0: on x_0 = 0 all tie and the first, class 0, wins, but class
+    0's cell is that line (dropped). Oracle: the points on it are counted in, and located
+    in, a class cell whose closure holds them; before, they were in no cell, silently."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    model = LogisticRegression().fit(rng.normal(size=(30, 2)), np.arange(30) % 3)
+    model.coef_, model.intercept_ = np.array([[0.0, 0], [1, 0], [-1, 0]]), np.zeros(3)
+    X = np.vstack([np.column_stack([np.zeros(4), np.linspace(-0.5, 0.5, 4)]),
+                   [[0.5, 0.1], [-0.5, 0.2]]])
+    assert (model.predict(X[:4]) == 0).all()
+    box = cellgeom.Box([-1, -1], [1, 1])
+    for cells in ("data", "all"):
+        part = cellgeom.partition(model, domain=box, data=X, cells=cells, progress=False)
+        found = part.locate(X)
+        assert (found >= 0).all()
+        np.testing.assert_array_equal(np.bincount(found, minlength=part.n_cells),
+                                      part.cells["n_points"].to_numpy())
+        assert part.info["n_points_on_boundaries"] == 4
+        for x, c in zip(X, found):
+            A, b = part.halfspaces(int(c))
+            assert np.max(A @ x - b) <= part.info["tol"]

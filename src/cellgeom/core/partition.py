@@ -240,7 +240,12 @@ class Partition:
         if X.shape[0] == 0:
             return np.zeros(0, dtype=np.int64)
         if self._locator is not None:
-            out = np.asarray(self._locator(X), dtype=np.int64)
+            # a point on a boundary may get a tie-broken key naming a dropped cell with no
+            # interior: a locator with ``locate_in`` places it in a cell whose closure holds
+            # it, which needs the partition's cells
+            locate_in = getattr(self._locator, "locate_in", None)
+            out = np.asarray(self._locator(X) if locate_in is None else locate_in(self, X),
+                             dtype=np.int64)
         else:
             out = self._locate_by_halfspaces(X)
         out[~self.domain.contains(X)] = -1
@@ -250,6 +255,8 @@ class Partition:
         """Generic point location: first cell whose inequalities hold (ties -> lowest index)."""
         import scipy.sparse as sp
 
+        if self.n_cells == 0:  # every cell dropped (data thinner than tol): no arg-max
+            return np.full(X.shape[0], -1, dtype=np.int64)
         indptr, normals, offsets = self._halfspace_csr()
         tol = self.info.get("tol", 1e-9 * self.domain.scale)
         n_rows = normals.shape[0]

@@ -118,7 +118,8 @@ def _partition_arrangement(model: HyperplaneArrangement, *, domain, data, cells,
     domain = resolve_domain(domain, data, dim)
     keys, counts, expand, data_keys, n_outside = seed_keys(
         model.keys, domain, data, cells, include_neighbors,
-        start_key=lambda: _interior_start_key(model, domain))
+        start_key=lambda: _interior_start_key(model, domain),
+        constraints=model.cell_constraints, tol=tol)  # boundary points: build their cell
     part = build_polytope_partition(
         domain=domain, keys=keys, constraints=model.cell_constraints,
         neighbor_key=flip_bit, cells_mode=cells, counts=counts, model=model,

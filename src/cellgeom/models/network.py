@@ -474,7 +474,7 @@ def _cells_of(model, net, domain, data, cells, progress, tol, include_neighbors,
                          "input features.")
     # the start cell of cells="all" is found only if the slice route declines (it needs none)
     keys, counts, expand, data_keys, n_outside = seed_keys(
-        model.keys, domain, data, cells, include_neighbors)
+        model.keys, domain, data, cells, include_neighbors, constraints=model.constraints, tol=tol)
     info = {"n_points_outside": n_outside, "upto_layer": model.upto_layer,
             "n_units": model.n_units}
     part = None

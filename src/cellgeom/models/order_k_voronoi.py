@@ -413,7 +413,8 @@ def _partition_order_k(model, *, domain, data, cells, progress=True, tol=None, n
     conflict = diagram.conflicting(getattr(model, "_y", None))
     keys, counts, expand, data_keys, n_outside = seed_keys(
         keys_of, domain, data, cells, False,
-        start_key=lambda: str(keys_of(domain.center[None])[0]))
+        start_key=lambda: str(keys_of(domain.center[None])[0]),
+        constraints=diagram.constraints, tol=tol)  # boundary points: build their cell
     tol_x = 1e-9 * domain.scale if tol is None else float(tol)
     info = {"n_points_outside": n_outside, "n_neighbors": k,
             "general_position": domain.dim <= 2,  # at most m+1 cells at codimension m

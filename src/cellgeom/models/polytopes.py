@@ -31,6 +31,7 @@ from .coincident import PROBE_STEPS, key_across, probe_points
 from .facet_neighbors import facet_neighbors
 from .polytope_tables import global_vertices, partition_tables, pool_face_estimates
 from .registry import VOLUME_METHODS
+from .tie_break import DataKeys, IndexLocator, KeyLocator, place_data, settle_data_keys
 from .unit_frame import UnitFrame
 
 __all__ = ["build_polytope_partition", "CellConstraints", "DegenerateCellError", "seed_keys",
@@ -66,8 +67,8 @@ def build_polytope_partition(
     """Compute the geometry of the given cells and assemble the partition tables.
 
     The geometry is computed in the unit frame of the domain (:mod:`.unit_frame`: the
-    box mapped to ``[-1, 1]^n`` by a similarity) and mapped back, so every tolerance is
-    relative to the domain's scale and no offset carries the domain's distance from 0.
+    box mapped to ``[-1, 1]^n`` axis by axis) and mapped back, so every tolerance is
+    relative to the domain's sides and no offset carries the domain's distance from 0.
 
     Parameters
     ----------
@@ -84,9 +85,9 @@ def build_polytope_partition(
     counts : array of int, optional
         Data points per cell (0 when absent).
     tol : float, optional
-        Absolute length tolerance; default ``1e-9 * domain.scale``. A cell whose
-        Chebyshev radius is at most ``tol`` is dropped (empty or thinner than it); rows
-        within ``tol`` (unit normal and offset) are one hyperplane.
+        Length tolerance along the largest side (default ``1e-9 * domain.scale``), relative
+        in the unit frame: a cell thinner than it (``info["tol_axes"]`` per axis) is dropped;
+        rows within it (unit normal and offset, in the frame) are one hyperplane.
     expand : int
         Rounds of breadth-first growth across facets: 0 builds only ``keys``; 1
         also the cells across their facets (marked ``is_data=False`` in "data"
@@ -178,7 +179,7 @@ def build_polytope_partition(
         facets["volume_se"] = np.concatenate([g.geom.facet_volume_se for g in geoms]) \
             if geoms else np.zeros(0)
         pool_face_estimates(facets)  # one estimate per shared face, whichever cell is first
-    frame.tables_to_domain(cells, facets, hinges, tol if build.n_dropped else None)
+    frame.tables_to_domain(cells, facets, hinges, info)
     return Partition(
         domain=domain, keys=keys, cells=cells, facets=facets, hinges=hinges,
         model=model, locator=locator, info=info, vertices=frame.vertices_to_domain(vertices),
@@ -342,8 +343,7 @@ class _Build:
         unit = self.frame.unit_domain
         # probes are the user's points: far from the origin they are rounded to the float64
         # step of the domain's coordinates, so no probe is nearer than a few such steps
-        dom = self.frame.domain
-        grid = np.spacing(np.maximum(np.abs(dom.lo), np.abs(dom.hi)).max()) / self.frame.half
+        grid = self.frame.float_step
         for step in PROBE_STEPS * max(self.tol, grid):
             if not pending:
                 break
@@ -371,7 +371,7 @@ class _Build:
 
 
 def seed_keys(keys_of, domain: Box, data, cells: str, include_neighbors: bool,
-              start_key=None):
+              start_key=None, constraints=None, tol=None):
     """Where a key-based adapter starts: the cells holding data, or one cell to grow from.
 
     Parameters
@@ -381,6 +381,10 @@ def seed_keys(keys_of, domain: Box, data, cells: str, include_neighbors: bool,
     start_key : callable or None
         ``start_key() -> str``, a full-dimensional cell to enumerate from (cells="all");
         None when the caller finds it (only if it needs one): ``keys`` is then empty.
+    constraints, tol
+        The adapter's ``constraints`` and the build's ``tol``: with them, cells="data" seeds
+        points on boundaries whose key's cell has no interior with the cell they are
+        counted in (:func:`.tie_break.settle_data_keys`), so that cell is built.
 
     Returns
     -------
@@ -394,11 +398,13 @@ def seed_keys(keys_of, domain: Box, data, cells: str, include_neighbors: bool,
         inside = domain.contains(data)
         n_outside = int((~inside).sum())
         if inside.any():
-            data_keys = np.asarray(keys_of(data[inside]))
+            data_keys = DataKeys(keys_of(data[inside]), data[inside])
     if cells == "data":
         if data is None:
             raise ValueError('cells="data" needs data: pass data=X, or use cells="all".')
-        keys, counts = np.unique(data_keys, return_counts=True)
+        settled = data_keys if constraints is None or not len(data_keys) else settle_data_keys(
+            keys_of, constraints, domain, data_keys.points, data_keys, tol)[0]
+        keys, counts = np.unique(np.asarray(settled), return_counts=True)
         if keys.size == 0:
             raise ValueError("No data point lies inside the domain box.")
         return [str(k) for k in keys], counts, (1 if include_neighbors else 0), data_keys, \
@@ -406,45 +412,15 @@ def seed_keys(keys_of, domain: Box, data, cells: str, include_neighbors: bool,
     return [] if start_key is None else [start_key()], None, -1, data_keys, n_outside
 
 
-class KeyLocator:
-    """Point location by cell key: ``keys_of(X)`` hashed into the partition's key index.
-
-    A plain object (no closure), so a partition that holds it pickles whenever
-    ``keys_of`` does (a bound method of a picklable cell model).
-    """
-
-    def __init__(self, keys_of, keys: Sequence[str]):
-        self.keys_of = keys_of
-        self.index = {k: i for i, k in enumerate(keys)}
-
-    def __call__(self, X) -> np.ndarray:
-        return np.array([self.index.get(k, -1) for k in self.keys_of(X)], dtype=np.int64)
-
-
 def attach_data(part: Partition, keys_of, data_keys, has_data: bool) -> None:
-    """Count the data per cell and locate points by their keys (a hash lookup)."""
+    """Count the data per cell and locate points by their keys (a hash lookup; points on
+    boundaries whose key names no cell by perturbation, :mod:`.tie_break`)."""
     locator = KeyLocator(keys_of, part.keys)
     if has_data:
-        found = np.array([locator.index.get(k, -1) for k in data_keys], dtype=np.int64)
+        found = place_data(part, locator, getattr(data_keys, "points", None), data_keys)
         part.cells["n_points"] = np.bincount(found[found >= 0], minlength=part.n_cells)
         part.cells["is_data"] = part.cells["n_points"].to_numpy() > 0
     part._locator = locator
-
-
-class IndexLocator:
-    """Point location by an integer cell id: ``index[index_of(X)]`` (-1: a cell not built).
-
-    A plain object (no closure), so a partition that holds it pickles whenever
-    ``index_of`` does (the picklable site or score objects of the Voronoi and linear
-    adapters).
-    """
-
-    def __init__(self, index_of, index: np.ndarray):
-        self.index_of = index_of
-        self.index = np.asarray(index, dtype=np.int64)
-
-    def __call__(self, X) -> np.ndarray:
-        return self.index[self.index_of(X)]
 
 
 def integer_keyed_partition(index_of, n_keys: int, domain: Box, data, cells: str,
@@ -474,7 +450,7 @@ def integer_keyed_partition(index_of, n_keys: int, domain: Box, data, cells: str
     index[cell_ids] = np.arange(part.n_cells)
     part._locator = IndexLocator(index_of, index)
     if data is not None:
-        found = part.locate(data)
+        found = place_data(part, part._locator, data[domain.contains(data)])
         part.cells["n_points"] = np.bincount(found[found >= 0], minlength=part.n_cells)
         part.cells["is_data"] = part.cells["n_points"].to_numpy() > 0
         if build_kwargs.get("volume") == "data":
