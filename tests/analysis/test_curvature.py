@@ -166,10 +166,9 @@ def test_statistical_ollivier_equals_reference_with_networkx_dijkstra_and_emd2()
     X = np.random.default_rng(8).random((600, 2))
     W, b = _random_lines(8, 5)
     # the reference walks every edge of the complex: the facet nerve (no fan diagonals);
-    # its densities are geometric means (no longer the default, so asked for)
+    # its densities are geometric means, THEORY.md's edge density and the default
     cx = cellgeom.build_complex(_arrangement(W, b, cells="data", data=X), rule="facet")
-    ours = edge_curvature(cx, "ollivier", X, laziness=0.3, metric_alpha=0.6, progress=False,
-                          edge_mean="geometric")
+    ours = edge_curvature(cx, "ollivier", X, laziness=0.3, metric_alpha=0.6, progress=False)
     part = cx.partition
     n_i = np.bincount(part.locate(X), minlength=part.n_cells)
     rho = n_i / len(X) / part.volumes
@@ -220,20 +219,21 @@ def test_statistical_curvature_reproduces_hand_computed_4_cell_path():
                 1 - (d12 + d23) / (6 * d23)]
     np.testing.assert_allclose(expected, [0.4084936490538903, 0.08945805532504125,
                                           0.5976310729378175], rtol=1e-12)
-    ours = edge_curvature(cx, "ollivier", X, laziness=0.5, metric_alpha=1.0, progress=False,
-                          edge_mean="geometric")  # the docstring's sqrt(rho_a rho_b)
+    # the default edge density is the docstring's sqrt(rho_a rho_b) (THEORY.md section 8)
+    ours = edge_curvature(cx, "ollivier", X, laziness=0.5, metric_alpha=1.0, progress=False)
     np.testing.assert_allclose(ours, expected, atol=1e-12)
+    np.testing.assert_array_equal(
+        ours, edge_curvature(cx, "ollivier", X, edge_mean="geometric", progress=False))
     np.testing.assert_allclose(edge_curvature(cx, "forman", X), [0.1, 0.0, 0.4], atol=1e-12)
-    v = vertex_curvature(cx, "statistical", X, laziness=0.5, progress=False,
-                         edge_mean="geometric")
+    v = vertex_curvature(cx, "statistical", X, laziness=0.5, progress=False)
     np.testing.assert_allclose(v, [expected[0], (expected[0] + expected[1]) / 2,
                                    (expected[1] + expected[2]) / 2, expected[2]], atol=1e-12)
-    # the default edge density is the arithmetic mean: d_ij = l / ((rho_i + rho_j) / 2)
+    # the arithmetic option: d_ij = l / ((rho_i + rho_j) / 2), the same walks
     a01, a12, a23 = 0.25 / 0.6, 0.25 / 1.0, 0.25 / 1.4
     arithmetic = [1 - 3 / 8 * (a01 + a12) / a01, 1 - (a01 / 8 + 11 / 24 * a12 + a23 / 3) / a12,
                   1 - (a12 + a23) / (6 * a23)]
-    np.testing.assert_allclose(edge_curvature(cx, "ollivier", X, progress=False), arithmetic,
-                               atol=1e-12)
+    np.testing.assert_allclose(edge_curvature(cx, "ollivier", X, edge_mean="arithmetic",
+                                              progress=False), arithmetic, atol=1e-12)
     np.testing.assert_allclose(vertex_curvature(cx, "forman", X), [0.1, 0.05, 0.2, 0.4])
 
 

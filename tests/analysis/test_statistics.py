@@ -92,6 +92,11 @@ def test_edge_densities_equal_closed_form_means():
     np.testing.assert_allclose(edge_density(rho, edges, "arithmetic"), [0.5, 2.5, 6.5])
     np.testing.assert_allclose(edge_density(rho, edges, "harmonic"),
                                [0, 2 * 4 / 5, 2 * 36 / 13])
+    # THEORY.md section 8: the default is the geometric mean
+    np.testing.assert_array_equal(edge_density(rho, edges), edge_density(rho, edges, "geometric"))
+    # a cell without a volume has a NaN density: NaN under every mean (an infinite length)
+    for mean in ("geometric", "arithmetic", "harmonic"):
+        assert np.isnan(edge_density([np.nan, 1.0], [[0, 1]], mean)).all(), mean
     cx = _arrangement_complex()
     X = np.random.default_rng(4).random((200, 2))
     e = edge_statistics(cx, X)
@@ -111,7 +116,7 @@ def test_default_counts_are_the_partitions_n_points():
 def test_density_metric_geodesics_equal_networkx_dijkstra():
     X = np.random.default_rng(6).random((500, 2))
     cx = _arrangement_complex(k=7, cells="data", data=X)
-    dm = density_metric(cx, X, alpha=0.7, edge_mean="geometric")
+    dm = density_metric(cx, X, alpha=0.7)  # the default edge density sqrt(rho_a rho_b)
     rho = cell_density(cx, X)[1]
     e = cx.edges
     expected_len = e["length"] / np.sqrt(rho[e["a"]] * rho[e["b"]]) ** 0.7
@@ -137,9 +142,10 @@ def test_density_metric_geodesics_equal_networkx_dijkstra():
 
 
 def test_density_metric_geodesics_are_the_curvatures():
-    """With the defaults the lengths are the curvatures' (arithmetic edge density, no path
+    """With the defaults the lengths are the curvatures' (geometric edge density, no path
     through a fan diagonal): in the worked example the diagonal's cells meet at a point,
-    so their distance runs through a shared neighbour."""
+    so their distance runs through a shared neighbour. Every cell holds data here, so
+    every facet edge is finite; the arithmetic option gives its own lengths."""
     arr = cellgeom.HyperplaneArrangement([[1, 0], [0, 1]], [-0.3, -0.6])
     part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
     cx = cellgeom.build_complex(part)
@@ -149,8 +155,12 @@ def test_density_metric_geodesics_are_the_curvatures():
     e = cx.edges
     diagonal = (e["face_volume"] <= 0).to_numpy()
     assert diagonal.sum() == 1 and np.isinf(dm.lengths[diagonal]).all()
+    assert np.all(rho > 0)
+    geometric = e["length"] / np.sqrt(rho[e["a"]] * rho[e["b"]])
+    np.testing.assert_allclose(dm.lengths[~diagonal], geometric[~diagonal], rtol=1e-12)
     arithmetic = e["length"] / ((rho[e["a"]] + rho[e["b"]]) / 2)
-    np.testing.assert_allclose(dm.lengths[~diagonal], arithmetic[~diagonal], rtol=1e-12)
+    np.testing.assert_allclose(density_metric(cx, X, edge_mean="arithmetic").lengths[~diagonal],
+                               arithmetic[~diagonal], rtol=1e-12)
     a, b = e.loc[diagonal, ["a", "b"]].to_numpy()[0]
     around = [dm.distances[a, k] + dm.distances[k, b] for k in range(4) if k not in (a, b)]
     assert dm.distances[a, b] == pytest.approx(min(around), rel=1e-12)

@@ -15,9 +15,9 @@ import numpy as np
 from ._deprecation import renamed_keywords
 from ._measured import check_curvature_measured, check_hinges_computed
 from ._transport import edge_transports, grouped_distances, two_hop_bounds
-from .density import check_metric_alpha, density_lengths, edge_graph
+from .density import _zero_density_advice, check_metric_alpha, density_lengths, edge_graph
 from .hinges import hinge_deficits
-from .statistics import _edges_of, cell_density, edge_density
+from .statistics import EDGE_MEANS, _edges_of, cell_density, edge_density
 
 os.environ.setdefault("POT_BACKEND_DISABLE_PYTORCH", "1")
 
@@ -58,7 +58,7 @@ def _check_complex(cx):
 @renamed_keywords(alpha="laziness", weights="sample_weight")
 def vertex_curvature(cx, kind: str = "euler", data=None, *, laziness: float = 0.5,
                      metric_alpha: float = 1.0, weighting: str = "statistical",
-                     share: str = "equal", edge_mean: str = "arithmetic", sample_weight=None,
+                     share: str = "equal", edge_mean: str = "geometric", sample_weight=None,
                      progress: bool = True, n_jobs: int | None = None) -> np.ndarray:
     r"""Curvature at each vertex (cell) of the complex.
 
@@ -70,7 +70,8 @@ def vertex_curvature(cx, kind: str = "euler", data=None, *, laziness: float = 0.
         For "statistical" and for "forman" with ``weighting="statistical"``; default the
         partition's ``n_points``.
     laziness, metric_alpha, weighting, edge_mean, sample_weight, progress, n_jobs
-        Passed to :func:`edge_curvature` ("forman", "statistical").
+        Passed to :func:`edge_curvature` ("forman", "statistical"); ``edge_mean`` (default
+        "geometric", sqrt(rho_a rho_b)) is read by "statistical" only.
     share : {"equal", "angle"}
         "angle" kind: how a hinge's deficit is shared among the cells around it.
 
@@ -97,10 +98,13 @@ def vertex_curvature(cx, kind: str = "euler", data=None, *, laziness: float = 0.
     The means run over the edges whose curvature is finite and, unless
     ``weighting="uniform"``, whose cells share a facet (a fan diagonal of the "dual"
     complex joins cells that share no face and weighs nothing). A vertex with no such
-    edge gets NaN: a cell without neighbours, or, for "statistical", a cell whose every
-    neighbour is at infinite statistical distance (an empty cell among empty cells: with
-    the default arithmetic ``edge_mean`` an edge has zero density, hence infinite length
-    d_rho, only when both its cells are empty).
+    edge gets NaN: a cell without neighbours, or, for "statistical", a cell at infinite
+    statistical distance from all its neighbours. With the default geometric ``edge_mean``
+    (and the harmonic one) an edge touching a cell without data has density 0, hence
+    infinite length d_rho and NaN curvature, so every empty cell gets NaN, and so does a
+    cell with data whose neighbours are all empty; with ``edge_mean="arithmetic"`` only
+    an empty cell among empty cells does. If every vertex is NaN a RuntimeWarning names
+    the remedies (``edge_mean="arithmetic"``, or a ``cells="data"`` partition).
 
     Examples
     --------
@@ -123,6 +127,7 @@ def vertex_curvature(cx, kind: str = "euler", data=None, *, laziness: float = 0.
     # every choice is checked, also those this kind does not read (as scikit-learn does)
     _check_choice("share", share, ("equal", "angle"))
     _check_choice("weighting", weighting, WEIGHTINGS)
+    _check_choice("edge_mean", edge_mean, EDGE_MEANS)
     _check_laziness(laziness)
     edges = _check_complex(cx)
     n = cx.n_vertices
@@ -135,9 +140,8 @@ def vertex_curvature(cx, kind: str = "euler", data=None, *, laziness: float = 0.
     if kind == "angle":
         return _angle_curvature(cx.partition, share)
     edge_kind = "forman" if kind == "forman" else "ollivier"
-    ek = edge_curvature(cx, edge_kind, data, laziness=laziness, metric_alpha=metric_alpha,
-                        weighting=weighting, edge_mean=edge_mean, sample_weight=sample_weight,
-                        progress=progress, n_jobs=n_jobs)
+    ek, cut = _edge_curvature(cx, edge_kind, data, laziness, metric_alpha, weighting, edge_mean,
+                              sample_weight, progress, n_jobs)
     ends = edges.ravel()
     use = np.isfinite(ek)
     if weighting != "uniform":
@@ -146,7 +150,11 @@ def vertex_curvature(cx, kind: str = "euler", data=None, *, laziness: float = 0.
     total = np.bincount(ends[ok], weights=np.repeat(ek, 2)[ok], minlength=n)
     count = np.bincount(ends[ok], minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        kappa = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    if cut and not np.isfinite(kappa).any():
+        _warn_all_nan(f"vertex_curvature: the {kind} curvature of every vertex is NaN",
+                      edge_mean)
+    return kappa
 
 
 def _angle_curvature(part, share):
@@ -172,7 +180,7 @@ def _angle_curvature(part, share):
 @renamed_keywords(alpha="laziness", weights="sample_weight")
 def edge_curvature(cx, kind: str = "ollivier", data=None, laziness: float = 0.5,
                    metric_alpha: float = 1.0, weighting: str = "statistical", *,
-                   edge_mean: str = "arithmetic", sample_weight=None, progress: bool = True,
+                   edge_mean: str = "geometric", sample_weight=None, progress: bool = True,
                    n_jobs: int | None = None, executor=None) -> np.ndarray:
     r"""Ricci curvature of each edge of the complex, in ``cx.edges`` order.
 
@@ -195,10 +203,11 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, laziness: float = 0.5,
         centroid distances; "uniform" is the plain graph walk (uniform neighbours, unit
         lengths). "forman": vertex weights cell masses p_i ("statistical"), cell volumes
         ("geometric") or 1 ("uniform"); edge weights face volumes (1 for "uniform").
-    edge_mean : {"arithmetic", "geometric", "harmonic"}
-        Edge density from the cell densities (default arithmetic: zero only when both
-        cells are empty; the geometric and harmonic means vanish as soon as one is, which
-        leaves every edge of an empty cell at infinite distance and its curvature NaN).
+    edge_mean : {"geometric", "arithmetic", "harmonic"}
+        Edge density rho(e) from the cell densities ("ollivier" with
+        ``weighting="statistical"``): sqrt(rho_a rho_b) by default (THEORY.md section 8),
+        (rho_a + rho_b) / 2 or the harmonic mean; see
+        :func:`~cellgeom.analysis.statistics.edge_density`.
     sample_weight : array (N,), optional
         Weight of each data point (default 1).
     progress : bool
@@ -209,8 +218,9 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, laziness: float = 0.5,
     Returns
     -------
     float array (n_edges,)
-        NaN for an edge whose endpoints are at infinite distance (cells of zero density
-        under "statistical"). Unless ``weighting="uniform"``, an edge whose cells share
+        NaN for an edge whose endpoints are at infinite distance: under "statistical",
+        with the default geometric ``edge_mean``, every edge touching a cell without data
+        (see Notes). Unless ``weighting="uniform"``, an edge whose cells share
         no facet (a fan diagonal of the "dual" complex, face volume 0) carries no walk
         mass and no path; "ollivier" still gives its curvature (W_1 of its cells' walks
         over their distance through facets), "forman" gives NaN (its weight is 0).
@@ -224,6 +234,18 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, laziness: float = 0.5,
     W_1 is exact: the network simplex of POT on the costs d(k, l), k in the support of
     :math:`\mu_i`, l in that of :math:`\mu_j` (the same optimum as on the union of the
     supports). Dimensionless and invariant under scaling the domain.
+
+    Under "statistical" the lengths are :math:`d_\rho(e) = l(e) / \rho(e)^\alpha`
+    (:func:`~cellgeom.analysis.density.density_metric`, :math:`\alpha` = ``metric_alpha``).
+    An edge with an empty cell has :math:`\rho(e) = 0` under the geometric (default) and
+    harmonic means, so :math:`d_\rho(e) = \infty`: it carries no path, the empty cell is
+    at infinite distance from every cell and the edge's curvature is NaN, never a finite
+    number; geodesics between cells with data route around empty cells, and walks put no
+    mass on them (rho_k = 0; only a cell whose neighbours are all empty falls back to
+    vol F_ik, and its edges are all NaN). With ``edge_mean="arithmetic"`` only edges
+    between two empty cells are cut. If every edge is NaN (e.g. each touches an empty
+    cell) a RuntimeWarning suggests ``edge_mean="arithmetic"`` or a ``cells="data"``
+    partition.
 
     Forman (1-skeleton, weighted, Sreejith et al.):
     :math:`F(e) = w_e (w_a/w_e + w_b/w_e - \sum_{e_a \ni a, e_a \ne e} w_a/\sqrt{w_e
@@ -246,6 +268,11 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, laziness: float = 0.5,
     >>> facet = cellgeom.build_complex(part, rule="facet", progress=False)  # the 4-cycle: flat
     >>> edge_curvature(facet, "forman", weighting="uniform").tolist()
     [0.0, 0.0, 0.0, 0.0]
+    >>> X = [[0.1, 0.3]] * 9 + [[0.6, 0.3]] * 84 + [[0.6, 0.8]] * 7  # no point in cell 01
+    >>> facet.simplices(1).tolist()  # cells 00, 01, 10, 11; rho = 0.5, 0, 2, 0.25
+    [[0, 1], [0, 2], [1, 3], [2, 3]]
+    >>> [round(float(k), 4) for k in edge_curvature(facet, "ollivier", X, progress=False)]
+    [nan, 0.5553, nan, 0.4609]
 
     References
     ----------
@@ -255,8 +282,25 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, laziness: float = 0.5,
        (2016) 063206.
     .. [3] P. Gajer, J. Ravel, "The Geometry of Machine Learning Models", arXiv:2508.02080.
     """
+    kappa, cut = _edge_curvature(cx, kind, data, laziness, metric_alpha, weighting, edge_mean,
+                                 sample_weight, progress, n_jobs, executor)
+    if cut and not np.isfinite(kappa).any():
+        _warn_all_nan("edge_curvature: the Ollivier curvature of every edge is NaN", edge_mean)
+    return kappa
+
+
+def _warn_all_nan(what: str, edge_mean: str) -> None:
+    # stacklevel 4: this helper, the public function, its keyword-renaming wrapper, the caller
+    warnings.warn(f"{what}. {_zero_density_advice(edge_mean)}", RuntimeWarning, stacklevel=4)
+
+
+def _edge_curvature(cx, kind, data, laziness, metric_alpha, weighting, edge_mean,
+                    sample_weight, progress, n_jobs, executor=None):
+    """:func:`edge_curvature` without its warning, and whether an edge density is 0 (so
+    that its callers can name that cause when every curvature is NaN)."""
     _check_choice("kind", kind, EDGE_KINDS)
     _check_choice("weighting", weighting, WEIGHTINGS)
+    _check_choice("edge_mean", edge_mean, EDGE_MEANS)
     laziness = _check_laziness(laziness)
     metric_alpha = check_metric_alpha(metric_alpha)
     edges = _check_complex(cx)
@@ -277,13 +321,14 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, laziness: float = 0.5,
         else:
             wv, we = cell_density(cx, data, sample_weight)[0], face
         if weighting == "uniform":
-            return forman_curvature(edges, wv, we)
+            return forman_curvature(edges, wv, we), False
         # edges of cells that share no facet weigh 0: not part of the weighted graph
         out = np.full(len(edges), np.nan)
         keep = we > 0
         out[keep] = forman_curvature(edges[keep], wv, we[keep])
-        return out
+        return out, False
     # Ollivier: neighbour weights w_ik of the walk and the edge lengths
+    cut = False
     if weighting == "uniform":
         w_ab = w_ba = np.ones(len(edges))
         lengths = np.ones(len(edges))
@@ -292,11 +337,15 @@ def edge_curvature(cx, kind: str = "ollivier", data=None, laziness: float = 0.5,
         lengths = np.where(face > 0, cx.edges["length"].to_numpy(dtype=float), np.inf)
     else:
         rho = cell_density(cx, data, sample_weight)[1]
-        lengths = density_lengths(cx, edge_density(rho, edges, edge_mean), metric_alpha)
+        rho_e = edge_density(rho, edges, edge_mean)
+        cut = bool(np.any(rho_e == 0))
+        # zero density: infinite d_rho, so no path through the edge and NaN curvature
+        lengths = density_lengths(cx, rho_e, metric_alpha)
         w_ab, w_ba = face * rho[edges[:, 1]], face * rho[edges[:, 0]]
         w_ab, w_ba = np.nan_to_num(w_ab), np.nan_to_num(w_ba)
-    return ollivier_curvature(n, edges, lengths, w_ab, w_ba, face, laziness, progress=progress,
-                              n_jobs=n_jobs, executor=executor)
+    kappa = ollivier_curvature(n, edges, lengths, w_ab, w_ba, face, laziness, progress=progress,
+                               n_jobs=n_jobs, executor=executor)
+    return kappa, cut
 
 
 def forman_curvature(edges: np.ndarray, vertex_weight: np.ndarray,

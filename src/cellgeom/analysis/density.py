@@ -7,6 +7,7 @@ matrix unless it is small or asked for.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +33,23 @@ def check_metric_alpha(alpha) -> float:
     if not 0 < a <= 1:
         raise ValueError(f"metric alpha must lie in (0, 1], got {alpha!r}.")
     return a
+
+
+def _zero_density_advice(edge_mean: str) -> str:
+    """The cause and the remedies of infinite edge lengths, for a warning's message.
+
+    Edges of zero density are cut (d_rho = inf): under ``edge_mean="geometric"`` (the
+    default) or ``"harmonic"`` every edge touching a cell without data, under
+    ``"arithmetic"`` only edges between two such cells.
+    """
+    if edge_mean == "arithmetic":
+        return ("Every edge joins two cells without data (density 0, infinite d_rho) or "
+                "cells without a shared facet; build the partition with cells='data' or "
+                "give more data.")
+    return (f"With edge_mean={edge_mean!r} (THEORY.md section 8) an edge touching a cell "
+            "without data has density 0, hence infinite length d_rho, and every edge here "
+            "touches one; pass edge_mean='arithmetic' (zero only between two empty cells) "
+            "or build the partition with cells='data'.")
 
 
 def density_lengths(cx, edge_rho: np.ndarray, alpha: float) -> np.ndarray:
@@ -98,7 +116,7 @@ class DensityMetric:
 
 
 @renamed_keywords(weights="sample_weight")
-def density_metric(cx, data=None, alpha: float = 1.0, rows=None, *, edge_mean: str = "arithmetic",
+def density_metric(cx, data=None, alpha: float = 1.0, rows=None, *, edge_mean: str = "geometric",
                    sample_weight=None, max_dense: int = MAX_DENSE) -> DensityMetric:
     """Density-weighted edge lengths and geodesic distances between cells.
 
@@ -113,9 +131,11 @@ def density_metric(cx, data=None, alpha: float = 1.0, rows=None, *, edge_mean: s
     rows : array of int, "all" or None
         Cells whose geodesic rows to compute. None: all rows when the complex has at most
         ``max_dense`` cells, none otherwise (ask with ``DensityMetric.geodesic(rows)``).
-    edge_mean : {"arithmetic", "geometric", "harmonic"}
-        How the edge density is made from the two cell densities; the default is the
-        curvatures' (:func:`cellgeom.analysis.edge_curvature`), so their geodesics agree.
+    edge_mean : {"geometric", "arithmetic", "harmonic"}
+        How the edge density is made from the two cell densities
+        (:func:`~cellgeom.analysis.statistics.edge_density`): sqrt(rho_a rho_b) by default,
+        as in THEORY.md and in the curvatures (:func:`cellgeom.analysis.edge_curvature`),
+        so their geodesics agree.
     sample_weight : array of shape (N,), optional
         Weight of each data point (default 1).
 
@@ -133,15 +153,28 @@ def density_metric(cx, data=None, alpha: float = 1.0, rows=None, *, edge_mean: s
     infinite length, as in the curvatures. Dense regions have short edges: cells in them
     are statistically close.
 
+    An edge of zero density has infinite length too. With the default geometric mean (and
+    with the harmonic one) that is every edge of a cell without data: such a cell is at
+    distance inf from every other cell, and geodesics between the other cells route around
+    it. With ``edge_mean="arithmetic"`` only edges between two empty cells are cut. When
+    no edge is left with a finite length (e.g. data in cells that share no facet), a
+    RuntimeWarning says so.
+
     Examples
     --------
     >>> import cellgeom
     >>> arr = cellgeom.HyperplaneArrangement([[1, 0], [1, 0]], [-0.25, -0.5])
     >>> part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
     >>> X = [[0.1, 0.5], [0.3, 0.5], [0.4, 0.5], [0.6, 0.5]]
-    >>> dm = density_metric(cellgeom.build_complex(part), X, alpha=1.0)
+    >>> cx = cellgeom.build_complex(part)  # strips of width 1/4, 1/4, 1/2: rho = 1, 2, 1/2
+    >>> dm = density_metric(cx, X, alpha=1.0)  # l = 1/4, 3/8; rho(e) = sqrt(2), 1
     >>> dm.lengths.round(4).tolist(), dm.distances[0].round(4).tolist()
-    ([0.1667, 0.3], [0.0, 0.1667, 0.4667])
+    ([0.1768, 0.375], [0.0, 0.1768, 0.5518])
+    >>> density_metric(cx, X, edge_mean="arithmetic").lengths.round(4).tolist()  # 3/2, 5/4
+    [0.1667, 0.3]
+    >>> dm = density_metric(cx, X[:3])  # rho = 4/3, 8/3, 0: rho(e) = sqrt(32) / 3, 0
+    >>> dm.lengths.round(4).tolist(), dm.distances[0].round(4).tolist()
+    ([0.1326, inf], [0.0, 0.1326, inf])
 
     References
     ----------
@@ -155,6 +188,10 @@ def density_metric(cx, data=None, alpha: float = 1.0, rows=None, *, edge_mean: s
     density = cell_density(cx, data, sample_weight)[1]
     rho_e = edge_density(density, edges, edge_mean)
     lengths = density_lengths(cx, rho_e, alpha)
+    if lengths.size and not np.isfinite(lengths).any() and np.any(rho_e == 0):
+        warnings.warn(f"density_metric: no edge has a finite length d_rho, so every distance "
+                      f"between two cells is inf. {_zero_density_advice(edge_mean)}",
+                      RuntimeWarning, stacklevel=3)
     graph = edge_graph(n, edges, lengths)
     dm = DensityMetric(lengths=lengths, edge_density=rho_e, density=density, alpha=alpha,
                        graph=graph)

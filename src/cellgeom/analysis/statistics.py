@@ -138,31 +138,43 @@ def cell_density(obj, data=None, sample_weight=None) -> tuple[np.ndarray, np.nda
 
 
 @renamed_keywords(mean="edge_mean")
-def edge_density(density, edges, edge_mean: str = "arithmetic") -> np.ndarray:
-    """Density of each edge from its two cells' densities.
+def edge_density(density, edges, edge_mean: str = "geometric") -> np.ndarray:
+    r"""Density of each edge from its two cells' densities (THEORY.md section 8).
 
     Parameters
     ----------
     density : float array (n_cells,)
+        Cell densities rho_i, in 1 / length^n.
     edges : int array (n_edges, 2)
-    edge_mean : {"arithmetic", "geometric", "harmonic"}
-        ``(rho_a + rho_b) / 2`` (default, as in
-        :func:`~cellgeom.analysis.density.density_metric` and the curvature functions),
-        ``sqrt(rho_a rho_b)`` or ``2 rho_a rho_b / (rho_a + rho_b)`` (0 when both are 0)
-        (``mean=`` is its deprecated old name).
+    edge_mean : {"geometric", "arithmetic", "harmonic"}
+        :math:`\sqrt{\rho_a \rho_b}` (default, the edge density of THEORY.md),
+        :math:`(\rho_a + \rho_b) / 2` or :math:`2 \rho_a \rho_b / (\rho_a + \rho_b)`
+        (0 when both are 0). ``mean=`` is its deprecated old name.
 
     Returns
     -------
     float array (n_edges,)
+        In the unit of ``density``; NaN where a cell density is NaN (a cell
+        without a volume).
+
+    Notes
+    -----
+    harmonic <= geometric <= arithmetic. The geometric and harmonic means are 0 as soon as
+    one of the two cells is empty; the arithmetic mean only when both are. A zero edge
+    density is an infinite edge length :math:`d_\rho = l / \rho^\alpha` in
+    :func:`~cellgeom.analysis.density.density_metric` and the curvatures, so under the
+    default every edge of an empty cell is cut.
 
     Examples
     --------
-    >>> edge_density([1.0, 4.0], [[0, 1]]).tolist()
-    [2.5]
-    >>> edge_density([1.0, 4.0], [[0, 1]], "geometric").tolist()
+    >>> edge_density([1.0, 4.0], [[0, 1]]).tolist()  # sqrt(1 * 4)
     [2.0]
-    >>> edge_density([1.0, 4.0], [[0, 1]], "harmonic").tolist()
+    >>> edge_density([1.0, 4.0], [[0, 1]], "arithmetic").tolist()
+    [2.5]
+    >>> edge_density([1.0, 4.0], [[0, 1]], "harmonic").tolist()  # 2 * 4 / 5
     [1.6]
+    >>> edge_density([0.0, 4.0], [[0, 1]]).tolist()  # an empty cell: zero density
+    [0.0]
     """
     if edge_mean not in EDGE_MEANS:
         raise ValueError(f"edge density mean (edge_mean) must be one of {EDGE_MEANS}, "
@@ -176,7 +188,8 @@ def edge_density(density, edges, edge_mean: str = "arithmetic") -> np.ndarray:
         return 0.5 * (ra + rb)
     s = ra + rb
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(s > 0, 2 * ra * rb / np.where(s > 0, s, 1.0), 0.0)
+        # 0 between two empty cells, NaN (as the other means) next to a NaN density
+        return np.where(s > 0, 2 * ra * rb / np.where(s > 0, s, 1.0), s * 0.0)
 
 
 @renamed_keywords(weights="sample_weight")
@@ -282,9 +295,10 @@ def _target_statistics(table, counts, cell, inside, y, w) -> pd.DataFrame:
 def edge_statistics(cx, data=None, sample_weight=None) -> pd.DataFrame:
     """A copy of the complex's ``edges`` table with the three edge densities as columns.
 
-    Adds ``density_geometric`` = sqrt(rho_a rho_b), ``density_arithmetic`` =
-    (rho_a + rho_b)/2 and ``density_harmonic`` = 2 rho_a rho_b / (rho_a + rho_b), in
-    1/length^n (see :func:`edge_density`). The complex is unchanged. ``data`` and
+    Adds ``density_geometric`` = sqrt(rho_a rho_b) (THEORY.md's edge density, the default
+    of :func:`edge_density` and of the density metric and curvatures),
+    ``density_arithmetic`` = (rho_a + rho_b)/2 and ``density_harmonic`` =
+    2 rho_a rho_b / (rho_a + rho_b), in 1/length^n. The complex is unchanged. ``data`` and
     ``sample_weight`` as in :func:`cell_counts`.
 
     Examples
