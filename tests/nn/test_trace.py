@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cellgeom.nn import Residual, activation_patterns, as_network, pullback, slice_partition
+from cellgeom.nn.trace import fits_trace
 
 
 def _init(net, seed, scale=0.6):
@@ -284,3 +285,84 @@ def test_load_network_names_an_unreadable_file(tmp_path, name, kind):
         load_network(path, allow_pickle=True)
     with pytest.raises(FileNotFoundError, match="missing.pt2"):
         load_network(tmp_path / "missing.pt2")
+
+
+# ------------------------------------------------------ a global maximum at two image sizes
+class GlobalMax(nn.Module):
+    """Fully convolutional with a global max over height and width: torch runs it at any
+    image size; on the torch.fx route its chains of maxima are sized on the traced input."""
+
+    def __init__(self):
+        super().__init__()
+        self.c, self.h = nn.Conv2d(1, 3, 3, padding=1), nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.h(F.relu(self.c(x)).amax(dim=(2, 3)))
+
+
+def _traced_for(network, X):
+    """What PiecewiseLinearNetwork needs before it runs ``X``: a graph that fits it."""
+    if not fits_trace(network.ops, X):
+        network._build(X[:1])
+
+
+def _pullback_and_patterns(network, net, X):
+    """pullback (output map = the autograd Jacobian, A x + c = the output) and
+    activation_patterns (output = torch's) of ``X``."""
+    Xt = torch.as_tensor(X)
+    _traced_for(network, Xt)
+    maps = pullback(network, X)
+    pats = activation_patterns(network, X)
+    with torch.no_grad():
+        np.testing.assert_allclose(pats.output, net(Xt).numpy(), atol=1e-12)
+    for i in range(len(X)):
+        J = torch.autograd.functional.jacobian(lambda x: net(x[None])[0], Xt[i])
+        np.testing.assert_allclose(maps[-1].A[i], J.reshape(2, -1).numpy(), atol=1e-12)
+    np.testing.assert_allclose(np.einsum("bij,bj->bi", maps[-1].A, X.reshape(len(X), -1))
+                               + maps[-1].c, pats.output, atol=1e-12)
+    return maps, pats
+
+
+def test_a_global_max_traced_on_one_image_size_is_traced_again_for_another():
+    """fits_trace tells when the chains of maxima were sized on another input shape; traced
+    again, pullback equals autograd and the patterns' outputs torch's at both sizes, and
+    the first size's results are the same after the second size ran."""
+    net = _init(GlobalMax(), 11)
+    network = as_network(net)
+    rng = np.random.default_rng(11)
+    x6, x8 = rng.normal(size=(4, 1, 6, 6)), rng.normal(size=(4, 1, 8, 8))
+    maps6, pats6 = _pullback_and_patterns(network, net, x6)
+    assert fits_trace(network.ops, torch.zeros(1, 1, 6, 6))
+    assert not fits_trace(network.ops, torch.zeros(1, 1, 8, 8))
+    assert len(maps6) == 1 + 2 * 5 + 1  # ReLU, 5 + 5 maxima over the width then height
+    maps8, _ = _pullback_and_patterns(network, net, x8)
+    assert len(maps8) == 1 + 2 * 7 + 1
+    again, pats_again = _pullback_and_patterns(network, net, x6)
+    np.testing.assert_array_equal(pats_again.keys, pats6.keys)
+    for a, b in zip(again, maps6, strict=True):
+        np.testing.assert_array_equal(a.A, b.A)
+        np.testing.assert_array_equal(a.c, b.c)
+
+
+def test_graphs_without_sized_maxima_fit_every_input():
+    net = _init(CustomMLP(), 12)
+    network = as_network(net)
+    pullback(network, np.zeros((1, 3)))
+    assert fits_trace(network.ops, torch.zeros(1, 3)) and fits_trace(network.ops,
+                                                                     torch.zeros(1, 4))
+
+
+def test_pullback_and_activation_patterns_of_a_global_max_at_two_image_sizes():
+    net = _init(GlobalMax(), 13)
+    rng = np.random.default_rng(13)
+    x6, x8 = rng.normal(size=(2, 1, 6, 6)), rng.normal(size=(2, 1, 8, 8))
+    first = pullback(net, x6)
+    for X in (x8, x6):
+        maps, out = pullback(net, X), activation_patterns(net, X).output
+        with torch.no_grad():
+            np.testing.assert_allclose(out, net(torch.as_tensor(X)).numpy(), atol=1e-12)
+        for i in range(len(X)):
+            J = torch.autograd.functional.jacobian(lambda x: net(x[None])[0],
+                                                   torch.as_tensor(X[i]))
+            np.testing.assert_allclose(maps[-1].A[i], J.reshape(2, -1).numpy(), atol=1e-12)
+    np.testing.assert_array_equal(maps[-1].A, first[-1].A)

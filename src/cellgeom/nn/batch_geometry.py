@@ -17,16 +17,14 @@ every quantity is differentiable with respect to the parameters (and to ``x``).
 
 Hot path (:class:`~cellgeom.nn.regularizer.GeometricRegularizer` and
 :class:`~cellgeom.nn.tracker.GeometryTracker`, called every training step): the network
-is validated once and its layer plan cached per module (:func:`_get_plan`); one forward
+is validated once and its layer plan cached per module (:mod:`cellgeom.nn._mlp_plan`); one forward
 pass carries only the row norms ``||A_l[k]||^2`` (:func:`_forward`, by Gram matrices where
 that is cheaper than the Jacobians), and normals only for each point's nearest boundaries
 (:func:`_rows`).
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,15 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._mlp_plan import _get_plan, _Plan
 from .inputs import check_input
-from .layers import PiecewiseLinearNetwork, UnsupportedLayerError, as_network
-from .sklearn_mlp import is_sklearn_mlp, mlp_as_torch
-from .steps import ActivationStep, AffineStep
+from .layers import UnsupportedLayerError
 
 __all__ = ["CellGeometry", "batch_cell_geometry"]
 
-_OK_AFFINE = (nn.Linear, nn.Flatten, nn.Identity, nn.Dropout)
-_DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout)
 
 @dataclass
 class CellGeometry:
@@ -77,111 +72,6 @@ class CellGeometry:
     normal: torch.Tensor
     pattern: np.ndarray
     layer_sizes: list = field(default_factory=list)
-
-
-# ------------------------------------------------------------------ cached network plans
-@dataclass(eq=False)
-class _Plan:
-    """What the hot path needs of a network, validated once per structure.
-
-    ``hidden[l]`` is ``(Linear layers before activation l, activation module)``; ``head``
-    the Linear layers after the last activation. Only modules and the input rule are kept
-    (never the network itself, so the weak-keyed cache can drop it); parameter *values*
-    are read at every call.
-    """
-
-    hidden: list
-    head: tuple
-    first: nn.Linear
-    rule: tuple
-    signature: tuple
-    dtype: torch.dtype
-    device: torch.device
-    dropout_masks: bool = False  # a Dropout in training mode: net(x) is not the plan's map
-
-
-_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _signature(m: nn.Module, out: list) -> list:
-    """Identity and train/eval flag of every submodule (and Dropout's ``p``), depth first."""
-    out.append(id(m))
-    out.append(m.training)
-    if isinstance(m, nn.Dropout):
-        out.append(m.p)
-    for c in m._modules.values():
-        if c is not None:
-            _signature(c, out)
-    return out
-
-
-@contextlib.contextmanager
-def _dropout_as_eval(net: nn.Module):
-    """Dropout layers in training mode switched to eval while the network is traced.
-
-    A regularizer is called inside a training loop, where ``net.train()`` turns Dropout's
-    random masks on; the plan skips Dropout (the identity of eval mode) whatever its mode,
-    so the penalty measures the cells of the network as it will be evaluated. BatchNorm in
-    training mode still raises (it is no layer of the plan, and its batch statistics make
-    the map no fixed function)."""
-    switched = [m for m in net.modules() if isinstance(m, _DROPOUT) and m.training]
-    for m in switched:
-        m.eval()
-    try:
-        yield
-    finally:
-        for m in switched:
-            m.train()
-
-
-def _build_plan(net: nn.Module, signature: tuple) -> _Plan:
-    with _dropout_as_eval(net):  # the geometry of the network as evaluated (see below)
-        network = as_network(net, None)  # raises for non-piecewise-linear layers
-    if not network.chain:
-        raise UnsupportedLayerError(
-            "the geometric regularizer handles MLPs whose layers form a chain (Linear, Flatten, "
-            "Identity, Dropout, ReLU and LeakyReLU, one after the other); this network has "
-            "branches or residual adds")
-    hidden, lins, first = [], [], None
-    for st in network.steps:
-        m = st.module
-        if isinstance(st, AffineStep) and isinstance(m, _OK_AFFINE):
-            if isinstance(m, nn.Linear):
-                lins.append(m)
-                first = first or m
-        elif isinstance(st, ActivationStep) and st.kind in ("relu", "leaky_relu"):
-            hidden.append((tuple(lins), m))
-            lins = []
-        else:
-            what = f"({type(m).__name__})" if m is not None else "(a function in forward)"
-            raise UnsupportedLayerError(
-                f"layer '{st.name}' {what} is not supported by the geometric "
-                "regularizer, which handles MLPs of Linear, Flatten, Identity, Dropout, ReLU and "
-                "LeakyReLU layers")
-    if first is None:
-        raise UnsupportedLayerError("the network has no Linear layer")
-    masks = any(isinstance(m, _DROPOUT) and m.training and m.p > 0 for m in net.modules())
-    return _Plan(hidden, tuple(lins), first, network._input_rule, signature,
-                 first.weight.dtype, first.weight.device, masks)
-
-
-def _get_plan(net) -> _Plan:
-    """The network's plan: cached per module, rebuilt (re-validated) when its module tree,
-    a train/eval flag, or the dtype / device of its first Linear layer changes."""
-    if isinstance(net, PiecewiseLinearNetwork):
-        net = net.module
-    if is_sklearn_mlp(net):  # its torch twin, built per call (a fitted model, not trained)
-        net = mlp_as_torch(net)
-    if not isinstance(net, nn.Module):
-        raise TypeError("net must be a torch.nn.Module or a fitted scikit-learn MLPClassifier "
-                        f"/ MLPRegressor, got {type(net).__name__}")
-    sig = tuple(_signature(net, []))
-    plan = _PLANS.get(net)
-    if plan is None or plan.signature != sig or plan.first.weight.dtype != plan.dtype or \
-            plan.first.weight.device != plan.device:
-        plan = _build_plan(net, sig)
-        _PLANS[net] = plan
-    return plan
 
 
 def _slope(act: nn.Module) -> float:
@@ -428,7 +318,7 @@ def batch_cell_geometry(net: nn.Module, x) -> CellGeometry:
     ValueError
         ``x`` is empty or does not have the network's input shape.
     """
-    plan = _get_plan(net)
+    plan = _get_plan(net, x)
     X = check_input(x, plan.rule, plan.dtype, plan.device, "x_batch")
     if not plan.hidden:
         raise UnsupportedLayerError("the network has no ReLU / LeakyReLU layer, hence one cell")

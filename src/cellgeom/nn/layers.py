@@ -34,6 +34,7 @@ from .trace import (
     UnsupportedLayerError,
     _NeedsExample,
     describe,
+    fits_trace,
     trace_network,
 )
 
@@ -98,9 +99,8 @@ class PiecewiseLinearNetwork:
         self.module, self.dtype, self.source_dtype = module, dtype, source_dtype
         p = next(iter(module.parameters()), None)
         self.device = p.device if p is not None else torch.device("cpu")
-        self.ops = None
+        self.ops, self._checked = None, False
         self._shape_cache: dict = {}
-        self._checked = False
         try:
             self._build(example)
         except _NeedsExample:  # fx failed: torch.export on the first input seen
@@ -141,7 +141,7 @@ class PiecewiseLinearNetwork:
         return True
 
     def _ensure(self, X: torch.Tensor) -> None:
-        if self.ops is None:
+        if not fits_trace(self.ops, X):  # none yet, or max chains sized for another shape
             self._build(X[:1])
 
     def __getstate__(self):  # the traced graph is rebuilt on unpickling

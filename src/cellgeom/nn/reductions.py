@@ -15,7 +15,9 @@ maximum over the batch axis.
 
 The chain needs ``k``. torch.export records the shapes on its graph; on the torch.fx route
 they come from running the graph on an example input (the first batch the network sees),
-and a guard node (:func:`check_axes`) checks them on every later input.
+so an input of another shape needs the network traced again on it
+(:func:`cellgeom.nn.trace.fits_trace`), and a guard node (:func:`check_axes`) checks the
+sizes on every input.
 """
 from __future__ import annotations
 
@@ -43,11 +45,17 @@ class ShapeProbeError(Exception):
 def check_axes(x: torch.Tensor, dims: tuple, sizes: tuple) -> torch.Tensor:
     """``x`` itself, once its axes ``dims`` are checked to have the ``sizes`` that a maximum
     over them was rewritten for (a RuntimeError otherwise, reported as an input that does
-    not fit the network)."""
+    not fit the network as traced).
+
+    It guards a network run on an input of another shape than the one its chains were
+    sized on (:func:`cellgeom.nn.trace.fits_trace` tells when to trace it again)."""
     for d, k in zip(dims, sizes):
         if x.shape[d] != k:
             raise RuntimeError(f"the maximum / minimum over axis {d} was traced for {k} "
-                               f"entries, this input has {x.shape[d]}")
+                               f"entries, this input has {x.shape[d]} (the chain of maxima "
+                               "is sized on the input the network was traced on; torch may "
+                               "run the model at both sizes: trace a copy of it, "
+                               "copy.deepcopy(net), for inputs of this size)")
     return x
 
 

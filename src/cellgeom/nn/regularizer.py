@@ -201,7 +201,7 @@ class GeometricRegularizer(nn.Module):
         PenaltyParts
         """
         self._validate()
-        plan = _get_plan(net)
+        plan = _get_plan(net, x_batch)
         X = check_input(x_batch, plan.rule, plan.dtype, plan.device, "x_batch")
         if not plan.hidden:
             raise UnsupportedLayerError("the network has no ReLU / LeakyReLU layer, hence one "

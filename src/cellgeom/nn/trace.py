@@ -70,7 +70,7 @@ from .reductions import ShapeProbeError, check_axes, lower_reductions
 from .steps import ActivationStep, AffineStep, MaxPoolStep, SelectStep, Step
 
 __all__ = ["UnsupportedLayerError", "TrainingModeError", "Op", "trace_network", "trace_graph",
-           "TraceError"]
+           "TraceError", "fits_trace"]
 
 
 @dataclass(eq=False)
@@ -271,14 +271,32 @@ def _lower_and_classify(root, graph, example, source_dtype) -> list[Op]:
         return ops
     if example is None:
         raise _NeedsExample(None)
+    shape = tuple(example.shape[1:])
     try:
         lowered, _ = lower_reductions(root, graph, example, source_dtype)
     except ShapeProbeError as err:
-        shape = tuple(example.shape[1:])
         raise TraceError(f"the network fails on an example input of shape {shape}, run to "
                          f"size the axes of its maximum / minimum over an axis ({err})"
                          ) from err
-    return _classify(root, lowered)
+    ops = _classify(root, lowered)
+    next(op for op in ops if op.kind == "input").info["sized_on"] = shape  # see fits_trace
+    return ops
+
+
+def fits_trace(ops: list[Op] | None, X: torch.Tensor) -> bool:
+    """Whether the traced graph ``ops`` holds for inputs shaped like ``X``.
+
+    False when there is no graph yet (``ops`` None: a network traced on its first input),
+    or when its maxima over axes were sized by running the graph (the torch.fx route) on
+    an input of another shape: their chains have as many units as the axes had entries,
+    so an input whose reduced axes are longer or shorter needs the network traced again
+    on it (a graph traced by torch.export, or without such maxima, holds for every input
+    it runs on).
+    """
+    if ops is None:
+        return False
+    shape = next((op.info.get("sized_on") for op in ops if op.kind == "input"), None)
+    return shape is None or tuple(X.shape[1:]) == shape
 
 
 def _classify(gm: nn.Module, graph: fx.Graph) -> list[Op]:

@@ -49,7 +49,7 @@ def local_complexity(net, X, radius: float) -> np.ndarray:
     if not radius > 0:
         raise ValueError(f"radius must be a positive distance, got {radius!r}")
     try:
-        plan = _get_plan(net)
+        plan = _get_plan(net, X)
         chain = bool(plan.hidden)
     except UnsupportedLayerError:
         chain = False
@@ -152,7 +152,7 @@ class GeometryTracker:
         return row
 
     def _geometry(self):
-        plan = _get_plan(self.net)
+        plan = _get_plan(self.net, self.X_probe)
         X = check_input(self.X_probe, plan.rule, plan.dtype, plan.device, "x_batch")
         if not plan.hidden:
             raise UnsupportedLayerError("the network has no ReLU / LeakyReLU layer, hence one "
