@@ -45,8 +45,11 @@ def curvature_fields(cx, X, y):
     """Cell statistics, statistical vertex curvature, Ollivier edge curvature (laziness 0.5,
     arithmetic edge density), and the Euler / angle curvatures used as geometry checks."""
     stats = cell_statistics(cx, X, labels=y)
-    kv_stat = vertex_curvature(cx, "statistical", X, laziness=0.5, progress=False)
-    ke = edge_curvature(cx, "ollivier", X, laziness=0.5, progress=False)
+    # the arithmetic option (the default is THEORY's geometric mean) keeps empty cells coloured
+    kv_stat = vertex_curvature(cx, "statistical", X, laziness=0.5, edge_mean="arithmetic",
+                               progress=False)
+    ke = edge_curvature(cx, "ollivier", X, laziness=0.5, edge_mean="arithmetic",
+                        progress=False)
     return stats, kv_stat, ke, vertex_curvature(cx, "euler"), vertex_curvature(cx, "angle")
 
 

@@ -54,8 +54,11 @@ class Partition:
     model : object
         The model the partition was built from (None for raw geometry).
     info : dict
-        How it was built: ``cells`` mode, tolerance, number of dropped empty or
-        lower-dimensional cells (``n_dropped``), volume method, points outside.
+        How it was built: ``cells`` mode, tolerance (``tol``; per axis ``tol_axes`` on
+        the polytope route), number of dropped empty or lower-dimensional cells
+        (``n_dropped``), volume method, points outside (``n_points_outside``), data
+        points on cell boundaries placed in a neighbouring cell
+        (``n_points_on_boundaries``) and any left in no cell (``n_points_in_no_cell``).
     """
 
     def __init__(

@@ -272,8 +272,9 @@ def partition(
         ``"data"`` builds only the cells holding at least one data point;
         ``"all"`` enumerates every cell in the domain.
     tol : float, optional
-        Absolute length tolerance of the geometry (default: 1e-9 times the
-        domain's scale).
+        Absolute length tolerance of the geometry along the domain's largest side
+        (default: 1e-9 times the domain's scale); polytope cells use the same fraction
+        of each side along each axis (``info["tol_axes"]``).
     n_jobs : int, optional
         Worker processes for per-cell work (-1: all cores). Box partitions
         (trees, forests, boosters) are closed form and run in one process.
