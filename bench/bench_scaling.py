@@ -77,8 +77,11 @@ def _million_cell_child(leaves, queue):
     # the cell Laplacian needs the 1-skeleton only (the 2-D tree's triangles are millions)
     cx, t_cx = _timed(cellgeom.build_complex, part, max_dim=1)
     L, t_lap = _timed(cell_laplacian, cx)
+    # the child's own peak: RUSAGE_CHILDREN in the parent is the largest of every child
+    # it ever waited for, those of other bench modules of the same run included
     queue.put(dict(cells=part.n_cells, edges=len(cx.edges), t_part=t_part, t_cx=t_cx,
-                   t_lap=t_lap, nnz=int(L.nnz)))
+                   t_lap=t_lap, nnz=int(L.nnz),
+                   peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
 
 def _million_cell_tree(leaves):
@@ -97,7 +100,6 @@ def _million_cell_tree(leaves):
                 raise RuntimeError(
                     f"million-cell child process died (exit code {proc.exitcode})") from None
     proc.join()
-    out["peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return out
 
 
