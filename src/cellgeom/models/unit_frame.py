@@ -242,8 +242,10 @@ class UnitFrame:
             for start, stop in _blocks([r.size for r in rows]):
                 block = [(normals[r], weight[r], offsets[r]) for r in rows[start:stop]]
                 c[start:stop] = _weighted_chebyshev(block, n, start)
-        rho = np.array([np.min((offsets[r] - normals[r] @ c[k]) / weight[r])
-                        for k, r in enumerate(rows)])
+        # each facet's slack at its cell's centre; a cell's radius is the least of them
+        slack = (offsets - np.einsum("ij,ij->i", normals, c[cell])) / weight
+        rho = np.full(n_cells, np.inf)
+        np.minimum.at(rho, cell, slack)
         return self.to_domain(c), low * rho
 
 
