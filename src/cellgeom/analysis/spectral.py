@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
-from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh, expm_multiply, splu
+from scipy.sparse.linalg import ArpackError, LinearOperator, eigsh, expm_multiply, splu
 
 from ._deprecation import renamed_keywords
 from .laplacians import _is_diagonal, hodge_stiffness
@@ -104,7 +104,10 @@ def smallest_eigenpairs(S, k: int = 6, M=None, dense_limit: int = DENSE_LIMIT,
         return vals, vecs
     scale = max(_scale(S, M), np.finfo(float).tiny)
     shift = -1e-3 * scale if sigma is None else float(sigma)
-    vals, vecs = eigsh(S.tocsc(), k=k, M=M.tocsc(), sigma=shift, which="LM")
+    # a fixed start vector: ARPACK's default is random, which made the result (and, rarely,
+    # "error 3: no shifts could be applied") depend on the run
+    start = np.random.default_rng(0).uniform(-1.0, 1.0, n)
+    vals, vecs = eigsh(S.tocsc(), k=k, M=M.tocsc(), sigma=shift, which="LM", v0=start)
     order = np.argsort(vals)
     vals, vecs = vals[order], vecs[:, order]
     # ARPACK returns M-orthogonal vectors; normalise explicitly
@@ -166,7 +169,7 @@ def _kernel(S, M, tol, dense_limit):
     while 3 * k < n:
         try:
             vals, vecs = smallest_eigenpairs(S, k, M, dense_limit)
-        except ArpackNoConvergence:
+        except ArpackError:  # no convergence, or no shifts applicable: use the dense route
             break
         if vals[-1] > thresh:
             above = vals[vals > thresh]
