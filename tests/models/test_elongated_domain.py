@@ -1,6 +1,6 @@
 """Domains whose sides differ by orders of magnitude (unscaled features): the polytope
-route computes each axis in its own unit (the per-axis unit frame); the complex still
-uses one tolerance and refuses what it cannot resolve."""
+route computes each axis in its own unit (the per-axis unit frame), and the complex
+decides its faces in that frame."""
 import copy
 import warnings
 
@@ -59,16 +59,64 @@ def test_an_elongated_domain_loses_no_cell():
     np.testing.assert_allclose(part.volumes[order], twin.volumes * np.prod(w), rtol=1e-9)
 
 
-def test_a_complex_that_misses_faces_is_an_error_naming_the_elongation():
-    """Sides 1e5 apart: the cells are kept, but build_complex's tolerance (1e3 tol) is
-    coarser than the thinnest cells along the short side; it refuses rather than return a
-    wrong complex."""
-    w = np.array([10 ** 2.5, 10 ** -2.5, 1.0])
+def _simplex_keys(part, cx):
+    """Each dimension's simplices as sets of the key tuples of their cells."""
+    keys = np.array(part.keys, dtype=object)
+    return [{tuple(sorted(keys[s])) for s in cx.simplices(p)} for p in range(cx.dim + 1)]
+
+
+@pytest.mark.parametrize("exponent", [2.5, 4.5, 6.0])
+def test_the_complex_of_an_elongated_domain_is_the_twins(exponent):
+    """Sides 1e5, 1e9 and 1e12 apart: the complex decides faces in the unit frame, so it
+    has the isotropic twin's simplices, cell for cell, silently (with one tolerance of the
+    largest side it missed faces from 1e5 apart and raised)."""
+    w = np.array([10 ** exponent, 10 ** -exponent, 1.0])
     net, box = _stretched(w)
-    part = cellgeom.partition(net, box, cells="all", progress=False)
-    with pytest.raises(RuntimeError, match=r"differ by a factor of 1e\+05 \(feature 0 against "
-                                           r"feature 1\)"):
-        cellgeom.build_complex(part, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        part = cellgeom.partition(net, box, cells="all", progress=False)
+        cx = cellgeom.build_complex(part, progress=False)
+    twin = cellgeom.partition(_net(), cellgeom.Box(-np.ones(3) / 2, np.ones(3) / 2),
+                              cells="all", progress=False)
+    twin_cx = cellgeom.build_complex(twin, progress=False)
+    assert cx.rule == twin_cx.rule == "dual"
+    assert _simplex_keys(part, cx) == _simplex_keys(twin, twin_cx)
+    assert cx.betti_numbers() == [1, 0, 0, 0]
+    # point location and common pieces use the frame's tolerance per axis too
+    inside = twin.centers * w
+    np.testing.assert_array_equal(part._locate_by_halfspaces(inside),
+                                  [part.keys.index(k) for k in twin.keys])
+    a, b = cx.simplices(1)[0]
+    dim, _, centroid = part.common_piece([a, b])
+    assert dim == 2 and part.domain.contains(centroid[None])[0]
+
+
+def test_data_cells_of_raw_features_have_the_standardized_complex():
+    """Four raw breast-cancer features (sides 8e4 apart) through a network whose first
+    layer standardizes them: the data cells' complex is the one of the same network on the
+    standardized features (one tolerance of the largest side reported b_1 = 2 here, and the
+    full partition's complex had 25 components)."""
+    from sklearn.datasets import load_breast_cancer
+
+    X = load_breast_cancer().data[:, [3, 9, 19, 29]]
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    torch.manual_seed(0)
+    twin_net = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 6),
+                                   torch.nn.ReLU(), torch.nn.Linear(6, 2)).double().eval()
+    net = copy.deepcopy(twin_net)
+    with torch.no_grad():
+        net[0].weight /= torch.tensor(std)
+        net[0].bias -= net[0].weight @ torch.tensor(mean)
+    for cells in ("data", "all"):
+        part = cellgeom.partition(net, data=X, cells=cells, progress=False)
+        box = part.domain
+        twin = cellgeom.partition(twin_net, data=(X - mean) / std, cells=cells,
+                                  domain=((box.lo - mean) / std, (box.hi - mean) / std),
+                                  progress=False)
+        cx, twin_cx = (cellgeom.build_complex(p, progress=False) for p in (part, twin))
+        assert sorted(part.keys) == sorted(twin.keys)
+        assert _simplex_keys(part, cx) == _simplex_keys(twin, twin_cx)
+        assert cx.betti_numbers() == twin_cx.betti_numbers()
 
 
 def test_large_cells_of_an_elongated_domain_are_exact_and_silent():

@@ -154,8 +154,10 @@ def _box_hinge_angles(part, first: np.ndarray, la: np.ndarray, lb: np.ndarray,
 
 def _domain_angles(part, centroid: np.ndarray) -> np.ndarray:
     """The domain box's own angle at hinges with these centroids, radians: 2 pi inside,
-    pi on one box facet, pi/2 on a ridge of the box (within 1e3 x the partition's tol)."""
-    tol = 1e3 * part.info.get("tol", 1e-9 * part.domain.scale)
+    pi on one box facet, pi/2 on a ridge of the box (within 1e3 x the partition's tol
+    along each axis, ``info["tol_axes"]``)."""
+    halves, tol_u = part.frame_tolerance()
+    tol = 1e3 * tol_u * halves
     lo, hi = np.asarray(part.domain.lo, float), np.asarray(part.domain.hi, float)
     on = (np.abs(centroid - lo) <= tol).sum(axis=1) + (np.abs(centroid - hi) <= tol).sum(axis=1)
     return np.select([on == 0, on == 1], [2 * np.pi, np.pi], np.pi / 2)

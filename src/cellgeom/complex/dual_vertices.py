@@ -55,25 +55,36 @@ class VertexStrata:
         m = part.n_cells
         self.n = part.dim
         self.rank = rank
-        tol = float(part.info.get("tol", 1e-9 * part.domain.scale))
-        self.tol = 1e3 * tol
-        self.centre = np.asarray(part.domain.center, dtype=float)
-        # the normals' rank threshold: an angle below the unit frame's tolerance
-        self.angle_tol = tol / (float(part.domain.scale) / 2 or 1.0)
-        bound = float(np.max(np.abs(np.concatenate([part.domain.lo, part.domain.hi]))))
-        self.slack = self.tol + 4 * float(np.spacing(bound)) * np.sqrt(self.n)
+        # every test below is made in the partition's unit frame u = (x - o) / s (o the
+        # domain's centre, s its half-sides), where its tolerance is relative and the
+        # same along every axis: in the user's units a tolerance of the largest side
+        # spans a short side of an elongated domain
+        dom = part.domain
+        self.centre = np.asarray(dom.center, dtype=float)
+        halves, tol_u = part.frame_tolerance()
+        self.tol = 1e3 * tol_u
+        self.angle_tol = tol_u  # the normals' rank threshold
+        bound = np.maximum(np.abs(np.asarray(dom.lo, float)), np.abs(np.asarray(dom.hi, float)))
+        float_step = float(np.max(np.spacing(bound) / halves))  # the user's grid, in u
+        self.slack = self.tol + 4 * float_step * np.sqrt(self.n)
         indptr, vid, coords = part._vertices
-        self.coords = np.asarray(coords, dtype=float) - self.centre
+        self.user_coords = np.asarray(coords, dtype=float) - self.centre  # for volumes
+        self.coords = self.user_coords / halves
         corners = corner_vertices(part)
         if corners is not None:
             indptr, vid = corners[0], corners[1]
-            self.coords = None  # the plane needs none: points have volume 1
+            self.coords = self.user_coords = None  # the plane needs none: points have volume 1
         self._cell_vertices(np.asarray(indptr, dtype=np.int64), np.asarray(vid, dtype=np.int64),
                             m)
         f = part.facets
-        self.normals = np.ascontiguousarray(f[vector_columns("normal", self.n)].to_numpy(float))
-        # offsets relative to the domain's centre (no digits lost to a large centre)
-        self.offsets = f["offset"].to_numpy(dtype=float) - self.normals @ self.centre
+        # the facets nu . x <= c as unit rows of the frame, m . u <= b with m ~ S nu
+        # (the offsets relative to the domain's centre: no digits lost to a large centre)
+        normals = f[vector_columns("normal", self.n)].to_numpy(float)
+        scaled = normals * halves
+        norms = np.linalg.norm(scaled, axis=1)
+        norms = np.where(norms > 0, norms, 1.0)
+        self.normals = np.ascontiguousarray(scaled / norms[:, None])
+        self.offsets = (f["offset"].to_numpy(dtype=float) - normals @ self.centre) / norms
         nbr = f["neighbor"].to_numpy().astype(np.int64)
         fcell = rank[f["cell"].to_numpy().astype(np.int64)]
         inner = np.flatnonzero(nbr >= 0)
@@ -296,7 +307,7 @@ class VertexStrata:
             vols[need[found]] = self.hinge_vol[pos[found]]
             need = need[~found]
         for r in need:
-            pts = self.coords[vids[vptr[r]:vptr[r + 1]]]
+            pts = self.user_coords[vids[vptr[r]:vptr[r + 1]]]
             vols[r] = flat_volume_centroid(pts, int(self.n - codim[r]), 0.0)[0]
         return vols
 

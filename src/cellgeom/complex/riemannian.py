@@ -282,11 +282,8 @@ def build_complex(partition, rule: str = "dual", metric: str = "diagonal",
                 "unfilled, so b_1 and up count crossings, not holes. Pass rule=\"facet\" "
                 "to build it without this warning.", UserWarning, stacklevel=2)
     with stage_bar(progress) as bar:
-        try:
-            simplices, volumes, facets, index = build_nerve(partition, rule=rule,
-                                                            max_dim=max_dim, bar=bar)
-        except RuntimeError as err:  # an inconsistent face: name an elongated domain
-            raise RuntimeError(f"{err}{_elongation_hint(partition)}") from err
+        simplices, volumes, facets, index = build_nerve(partition, rule=rule,
+                                                        max_dim=max_dim, bar=bar)
         _check_connected(partition, simplices, max_dim)
         stage(bar, "Gram matrices")
         return RiemannianComplex(partition, simplices, volumes, rule, metric, facets, index)
@@ -294,8 +291,9 @@ def build_complex(partition, rule: str = "dual", metric: str = "diagonal",
 
 def _check_connected(partition, simplices, max_dim) -> None:
     """A full partition of a box is connected through its facets (the box minus its
-    codimension-2 faces is), so a complex with several components from it is wrong: seen
-    when the tolerances are coarse along a short side of an elongated domain."""
+    codimension-2 faces is), so a complex with several components from it is wrong (seen
+    when one tolerance of the largest side served every axis of an elongated domain):
+    refused rather than returned."""
     if partition.info.get("cells") != "all" or max_dim == 0 or partition.n_cells < 2 or \
             isinstance(partition, BoxPartition):  # exact boxes: no tolerance to miss by
         return
@@ -308,18 +306,8 @@ def _check_connected(partition, simplices, max_dim) -> None:
     if n_parts > 1:
         raise RuntimeError(
             f"the complex of this full partition of a box has {n_parts} connected components; "
-            "its cells tile a connected box, so faces between them were missed"
-            f"{_elongation_hint(partition)}")
-
-
-def _elongation_hint(partition) -> str:
-    ratio, wide, narrow = partition.domain.elongation
-    if not 100 < ratio < np.inf:
-        return ""
-    return (f". The domain's sides differ by a factor of {ratio:.3g} "
-            f"(feature {wide} against feature {narrow}), and the tolerances are relative to "
-            "the largest side: standardize the features, or partition the final estimator "
-            "of a scaler pipeline on the scaled domain")
+            "its cells tile a connected box, so faces between them were missed (a defect: "
+            "please report it with the model).")
 
 
 def load(path) -> RiemannianComplex:

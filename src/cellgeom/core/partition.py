@@ -167,6 +167,28 @@ class Partition:
         return self._faces
 
     # -- vertices and common pieces ----------------------------------------------------
+    def frame_tolerance(self) -> tuple[np.ndarray, float]:
+        """The unit frame's half-sides ``s`` (user units) and its relative tolerance
+        ``tol_u`` (dimensionless): the build's ``info["tol"]`` is ``tol_u`` times the
+        largest half-side, and along axis j the tolerance is ``tol_u s_j``
+        (``info["tol_axes"]``). Tests of thinness or incidence made in ``u = (x - o) / s``
+        with ``tol_u`` hold on every axis of an elongated domain alike.
+
+        Examples
+        --------
+        >>> import cellgeom
+        >>> part = cellgeom.partition(cellgeom.HyperplaneArrangement([[1.0, 0.0]], [0.0]),
+        ...                           domain=([-1, -10], [1, 10]), cells="all",
+        ...                           progress=False)
+        >>> halves, tol_u = part.frame_tolerance()
+        >>> halves.tolist(), tol_u == part.info["tol"] / 10
+        ([1.0, 10.0], True)
+        """
+        halves = np.asarray(self.domain.widths, dtype=float) / 2
+        halves = np.where(halves > 0, halves, 1.0)
+        tol = float(self.info.get("tol", 1e-9 * self.domain.scale))
+        return halves, tol / float(halves.max())
+
     @property
     def has_vertices(self) -> bool:
         """Whether cell vertices were computed (the exact low-dimensional route; the
@@ -219,10 +241,12 @@ class Partition:
             if not common:
                 return -1, 0.0, np.full(self.dim, np.nan)
             pts = self.vertices[sorted(common)]
-            centred = pts - pts.mean(axis=0)
+            # the dimension in the unit frame, where the tolerance holds on every axis
+            halves, tol_u = self.frame_tolerance()
+            centred = (pts - pts.mean(axis=0)) / halves
             sing = np.linalg.svd(centred, compute_uv=False) if len(pts) > 1 else np.zeros(0)
-            k = int(np.sum(sing > tol))
-            volume, centroid = flat_volume_centroid(pts, k, tol)
+            k = int(np.sum(sing > tol_u))
+            volume, centroid = flat_volume_centroid(pts, k, 0.0)  # k decided above
             return k, volume, centroid
         method = self.info.get("volume_method", "exact")
         volume = method if method in ("exact", "estimate") else "none"
@@ -261,7 +285,11 @@ class Partition:
         if self.n_cells == 0:  # every cell dropped (data thinner than tol): no arg-max
             return np.full(X.shape[0], -1, dtype=np.int64)
         indptr, normals, offsets = self._halfspace_csr()
-        tol = self.info.get("tol", 1e-9 * self.domain.scale)
+        # a row nu . x <= c violated by more than the frame's tolerance: tol_u |S nu| in
+        # the user's units (tol on a cube; on an elongated domain no row's tolerance spans
+        # a short side)
+        halves, tol_u = self.frame_tolerance()
+        row_tol = tol_u * np.linalg.norm(normals * halves, axis=1)
         n_rows = normals.shape[0]
         cell_of_row = np.repeat(np.arange(self.n_cells), np.diff(indptr))
         row_to_cell = sp.csr_matrix((np.ones(n_rows), (cell_of_row, np.arange(n_rows))),
@@ -270,7 +298,7 @@ class Partition:
         chunk = max(1, int(2e7 // max(n_rows + self.n_cells, 1)))  # bounds the dense blocks
         for start in range(0, X.shape[0], chunk):
             Xc = X[start : start + chunk]
-            violated = ((Xc @ normals.T - offsets[None, :]) > tol).astype(np.float64)
+            violated = ((Xc @ normals.T - offsets[None, :]) > row_tol).astype(np.float64)
             bad = np.asarray((row_to_cell @ violated.T).T)  # violations per (point, cell)
             inside = bad == 0
             has = inside.any(axis=1)
