@@ -275,3 +275,29 @@ def test_unbounded_spatial_input_is_a_clear_error():
     A = np.array([[1.0, 0, 0], [0, 1, 0], [0, 0, 1], [-1, 0, 0], [0, -1, 0]])
     with pytest.raises(ValueError, match="unbounded"):
         batch_polytope_geometry([(A, np.ones(5))], [[0.0, 0.0, 0.0]])
+
+
+@pytest.mark.parametrize("n, method", [(3, "simplex"), (20, "simplex"), (20, "highs")])
+def test_weighted_chebyshev_is_the_euclidean_one_of_the_scaled_polytope(n, method):
+    """Weights ``w_i = ||S a_i||`` (S diagonal): the ellipsoid ``|S^-1 (x - c)| <= r``
+    inside ``A x <= b`` is the ball of ``(A S) y <= b`` mapped by ``x = S y``, so the
+    radii agree and the centre is a feasible ellipsoid centre (the block LP below 17-D,
+    the compiled walk and HiGHS's dual form above)."""
+    rng = np.random.default_rng(n)
+    scale = 10.0 ** rng.uniform(-3, 3, n)
+    polys = arrangement_cells(n, n + 3, seed=n, n_points=30)[0][:12]
+    assert len(polys) >= 5
+    weights = [np.linalg.norm(A * scale, axis=1) for A, _ in polys]
+    centers, radii = chebyshev_centers(polys, method=method, weights=weights)
+    _, ref = chebyshev_centers([(A * scale, b) for A, b in polys], method=method)
+    np.testing.assert_allclose(radii, ref, rtol=1e-7)
+    for (A, b), w, c, r in zip(polys, weights, centers, radii):
+        assert np.all(A @ c + w * r <= b + 1e-9 * np.abs(b).max())
+
+
+def test_chebyshev_weights_are_checked():
+    A, b = Box(np.zeros(2), np.ones(2)).halfspaces()
+    with pytest.raises(ValueError, match="one weight per row"):
+        chebyshev_centers([(A, b)], weights=[np.ones(3)])
+    with pytest.raises(ValueError, match="positive"):
+        chebyshev_centers([(A, b)], weights=[np.array([1.0, 0.0, 1.0, 1.0])])

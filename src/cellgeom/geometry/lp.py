@@ -57,9 +57,12 @@ def chebyshev_center(A, b) -> tuple[np.ndarray, float]:
 
 def chebyshev_centers(
     polytopes: list[tuple[np.ndarray, np.ndarray]], chunk_size: int = 200,
-    method: str = "simplex",
+    method: str = "simplex", weights: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Chebyshev centres and radii of many polytopes, batched into block LPs.
+
+    Each polytope's LP is ``max r  s.t.  a_i x + w_i r <= b_i`` with ``w_i = ||a_i||``
+    (the Euclidean ball), or the given weights.
 
     Parameters
     ----------
@@ -71,6 +74,11 @@ def chebyshev_centers(
     method : {"simplex", "highs"}
         Above ``DUAL_CHEBYSHEV_DIM``: the compiled walk (HiGHS where it cannot certify its
         answer) or HiGHS alone. Below it the block LP is used either way.
+    weights : list of ndarray, optional
+        Positive ``w_i`` per row of each polytope, in place of the rows' norms: the ball
+        of another metric, e.g. ``w_i = ||S a_i||`` for the ellipsoid ``{x : |S^-1 (x -
+        c)| <= r}`` (the user's ball seen from a scaled frame). A zero row ``0 x <= b_i``
+        then reads ``w_i r <= b_i``.
 
     Returns
     -------
@@ -78,17 +86,37 @@ def chebyshev_centers(
     radii : ndarray of shape (k,)
         ``r > 0`` full-dimensional, ``r ~ 0`` lower-dimensional, ``r < 0`` empty
         (``-inf`` when a row ``0 x <= b_i`` with ``b_i < 0`` makes it empty).
+
+    Examples
+    --------
+    The unit square's ball has radius 1/2; with the weights of the ellipse
+    ``|(x - c) / (1, 4)| <= r`` (``w = ||diag(1, 4) a||``) the radius is 1/8:
+
+    >>> import numpy as np
+    >>> A = np.vstack([np.eye(2), -np.eye(2)])
+    >>> b = np.array([1.0, 1.0, 0.0, 0.0])
+    >>> print(chebyshev_centers([(A, b)])[1], chebyshev_centers([(A, b)],
+    ...       weights=[np.array([1.0, 4.0, 1.0, 4.0])])[1])
+    [0.5] [0.125]
     """
     k = len(polytopes)
     if k == 0:
         return np.zeros((0, 0)), np.zeros(0)
+    if weights is not None:
+        weights = [np.asarray(w, dtype=float) for w in weights]
+        if len(weights) != k or any(w.shape != np.shape(p[1]) for w, p in zip(weights, polytopes)):
+            raise ValueError("weights must give one array per polytope, one weight per row.")
+        if not all(np.all(w > 0) for w in weights):
+            raise ValueError("weights must be positive.")
+    polytopes = [(A, b, None if weights is None else weights[i])
+                 for i, (A, b) in enumerate(polytopes)]
     n = np.asarray(polytopes[0][0]).shape[1]
     centers = np.full((k, n), np.nan)
     radii = np.full(k, -np.inf)
     if n > DUAL_CHEBYSHEV_DIM:
-        for i, (A, b) in enumerate(polytopes):
-            found = _chebyshev_walk(A, b) if method == "simplex" else None
-            centers[i], radii[i] = found if found is not None else _chebyshev_dual(A, b, n)
+        for i, (A, b, w) in enumerate(polytopes):
+            found = _chebyshev_walk(A, b, w) if method == "simplex" else None
+            centers[i], radii[i] = found if found is not None else _chebyshev_dual(A, b, n, w)
         return centers, radii
     for start in range(0, k, chunk_size):
         block = polytopes[start : start + chunk_size]
@@ -111,12 +139,21 @@ def quiet_highs():
     return h
 
 
-def _chebyshev_walk(A, b):
+def _weighted_rows(A, b, w):
+    """The LP's rows ``a_i / w_i``, ``b_i / w_i`` and the rows' norms: ``w`` the norms
+    themselves when None (:func:`normalize_rows`)."""
+    if w is None:
+        return normalize_rows(A, b)
+    # weights are positive (checked once by the caller): a zero row stays ``w_i r <= b_i``
+    return np.asarray(A, dtype=float) / w[:, None], np.asarray(b, dtype=float) / w, w
+
+
+def _chebyshev_walk(A, b, w=None):
     """Centre and radius by the compiled walk, or None when not certified to
     ``CHEBYSHEV_GAP`` (then HiGHS decides, and raises for an unbounded polytope)."""
     from .simplex import chebyshev_simplex  # numba loads on first use
 
-    A_unit, b_unit, norms = normalize_rows(A, b)
+    A_unit, b_unit, norms = _weighted_rows(A, b, w)
     zero = norms == 0
     if np.any(zero & (np.asarray(b) < 0)):
         return np.full(A_unit.shape[1], np.nan), -np.inf  # 0 <= b_i < 0: empty
@@ -126,7 +163,7 @@ def _chebyshev_walk(A, b):
     return center, radius
 
 
-def _chebyshev_dual(A, b, n):
+def _chebyshev_dual(A, b, n, w=None):
     """One Chebyshev LP through its dual: ``min b.y  s.t.  A^T y = 0, 1.y = 1, y >= 0``.
 
     The primal ``max r  s.t.  a_j x + r <= b_j`` (unit rows) has the same optimal
@@ -134,7 +171,7 @@ def _chebyshev_dual(A, b, n):
     """
     import highspy
 
-    A_unit, b_unit, norms = normalize_rows(A, b)
+    A_unit, b_unit, norms = _weighted_rows(A, b, w)
     zero = norms == 0
     if np.any(zero & (np.asarray(b) < 0)):
         return np.full(n, np.nan), -np.inf  # 0 <= b_i < 0: empty whatever x is
@@ -167,32 +204,44 @@ def _chebyshev_dual(A, b, n):
 
 
 def _chebyshev_block(block, n):
-    mats, rhs, keep = [], [], []
-    for A, b in block:
-        A_unit, b_unit, norms = normalize_rows(A, b)
-        zero = norms == 0
-        if np.any(zero & (np.asarray(b) < 0)):
-            keep.append(False)  # 0 <= b_i < 0: empty whatever x is
-            mats.append(None)
-            rhs.append(None)
-            continue
-        keep.append(True)
-        mats.append(np.hstack([A_unit[~zero], np.ones((int((~zero).sum()), 1))]))
-        rhs.append(b_unit[~zero])
-    live = [i for i, ok in enumerate(keep) if ok]
-    centers = np.full((len(block), n), np.nan)
-    radii = np.full(len(block), -np.inf)
-    if not live:
+    """One block-diagonal LP for the polytopes ``(A, b, w)`` of ``block``, its sparse
+    matrix assembled from all their rows at once (a per-polytope stack and
+    ``sp.block_diag`` cost more than HiGHS on small cells)."""
+    k = len(block)
+    sizes = np.array([np.shape(b)[0] for _, b, _ in block], dtype=np.int64)
+    A = np.concatenate([np.asarray(A, dtype=float).reshape(-1, n) for A, _, _ in block])
+    b = np.concatenate([np.asarray(b, dtype=float).ravel() for _, b, _ in block])
+    owner = np.repeat(np.arange(k), sizes)
+    if block[0][2] is None:
+        norms = np.linalg.norm(A, axis=1)
+    else:  # positive weights (:func:`chebyshev_centers` checked them)
+        norms = np.concatenate([w for _, _, w in block])
+    zero = norms == 0
+    # 0 <= b_i < 0: empty whatever x is
+    live_mask = np.bincount(owner[zero & (b < 0)], minlength=k) == 0
+    live = np.flatnonzero(live_mask)
+    centers = np.full((k, n), np.nan)
+    radii = np.full(k, -np.inf)
+    if not live.size:
         return centers, radii
-    A_ub = sp.block_diag([mats[i] for i in live], format="csr")
-    b_ub = np.concatenate([rhs[i] for i in live])
+    rows = np.flatnonzero(~zero & live_mask[owner])
+    scale = norms[rows]
+    slot = np.cumsum(live_mask) - 1  # each live polytope's block of n + 1 variables
+    nvar = n + 1
+    values = np.column_stack([A[rows] / scale[:, None], np.ones(rows.size)])
+    columns = slot[owner[rows]][:, None] * nvar + np.arange(nvar)
+    A_ub = sp.csr_matrix((values.ravel(), columns.ravel(),
+                          np.arange(0, nvar * rows.size + 1, nvar)),
+                         shape=(rows.size, nvar * live.size))
+    A_ub.eliminate_zeros()  # as a sparse block of a dense array: structural zeros left out
+    b_ub = b[rows] / scale
     nvar = n + 1
     cost = np.zeros(nvar * len(live))
     cost[n::nvar] = -1.0
-    bounds = [(None, None)] * cost.size
-    res = linprog(cost, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs")
+    # one pair for all variables: a list of pairs costs SciPy a conversion per variable
+    res = linprog(cost, A_ub=A_ub, b_ub=b_ub, bounds=(None, None), method="highs")
     if res.status != 0:
-        if len(live) == 1:
+        if live.size == 1:
             if res.status == 3:
                 raise ValueError(
                     "the polytope is unbounded: add bounding inequalities (a domain box); "

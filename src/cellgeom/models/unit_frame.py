@@ -53,12 +53,10 @@ import inspect
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from scipy.optimize import linprog
 
 from ..core import vector_columns
 from ..geometry import Box
-from ..geometry.lp import CHEBYSHEV_GAP, DUAL_CHEBYSHEV_DIM
+from ..geometry.lp import DUAL_CHEBYSHEV_DIM, chebyshev_centers
 
 __all__ = ["UnitFrame"]
 
@@ -214,13 +212,12 @@ class UnitFrame:
             max rho  s.t.  m_i . c + w_i rho <= b_i,
 
         as well scaled as the frame (``rho <= 1``; in the user's units a box of sides 1e4
-        and 1e-3 is out of reach of HiGHS's tolerances). As in
-        :func:`cellgeom.geometry.chebyshev_centers` (whose rows are weighted by their own
-        norms, so it cannot solve this one): up to ``DUAL_CHEBYSHEV_DIM`` dimensions cells
-        are stacked into block LPs (HiGHS); above it each cell is solved by the compiled
-        walk on the rows divided by ``w_i`` (plus the frame's box rows, which bound every
-        axis), HiGHS where the walk does not certify its optimum. The radius returned is
-        the one the centre found really has, ``s_min min_i (b_i - m_i . c) / w_i``.
+        and 1e-3 is out of reach of HiGHS's tolerances): the rows' weights of
+        :func:`cellgeom.geometry.chebyshev_centers`, with the frame's box rows
+        ``+-u_j <= 1`` (weights ``s_min / s_j``) added above ``DUAL_CHEBYSHEV_DIM``
+        dimensions, where each cell is solved on its own by the compiled walk. The radius
+        returned is the one the centre found really has, ``s_min min_i (b_i - m_i . c) /
+        w_i``.
 
         Returns
         -------
@@ -234,74 +231,21 @@ class UnitFrame:
         order = np.argsort(cell, kind="stable")
         indptr = np.searchsorted(cell[order], np.arange(n_cells + 1))
         rows = [order[indptr[k]:indptr[k + 1]] for k in range(n_cells)]
-        c = np.full((n_cells, n), np.nan)
-        if n > DUAL_CHEBYSHEV_DIM:
-            for k, r in enumerate(rows):
-                c[k] = _walk_chebyshev(normals[r], weight[r], offsets[r], low / s, k)
+        if n > DUAL_CHEBYSHEV_DIM:  # the walk wants every axis bounded by rows of its own
+            box, box_rhs = np.vstack([np.eye(n), -np.eye(n)]), np.ones(2 * n)
+            box_weight = np.tile(low / s, 2)
+            polytopes = [(np.vstack([normals[r], box]), np.concatenate([offsets[r], box_rhs]))
+                         for r in rows]
+            weights = [np.concatenate([weight[r], box_weight]) for r in rows]
         else:
-            for start, stop in _blocks([r.size for r in rows]):
-                block = [(normals[r], weight[r], offsets[r]) for r in rows[start:stop]]
-                c[start:stop] = _weighted_chebyshev(block, n, start)
+            polytopes = [(normals[r], offsets[r]) for r in rows]
+            weights = [weight[r] for r in rows]
+        c = chebyshev_centers(polytopes, weights=weights)[0]
         # each facet's slack at its cell's centre; a cell's radius is the least of them
         slack = (offsets - np.einsum("ij,ij->i", normals, c[cell])) / weight
         rho = np.full(n_cells, np.inf)
         np.minimum.at(rho, cell, slack)
         return self.to_domain(c), low * rho
-
-
-#: the block LPs of :meth:`UnitFrame.chebyshev`: at most this many cells and rows each
-_BLOCK_CELLS = 200
-_BLOCK_ROWS = 8000
-
-
-def _blocks(sizes: list[int]):
-    """``(start, stop)`` of consecutive cells, at most ``_BLOCK_CELLS`` cells and
-    ``_BLOCK_ROWS`` rows each (one cell alone however many rows it has): the cells of
-    :func:`cellgeom.geometry.chebyshev_centers`' blocks, fewer where cells have many
-    facets."""
-    start = 0
-    while start < len(sizes):
-        stop, rows = start + 1, sizes[start]
-        while (stop < len(sizes) and stop - start < _BLOCK_CELLS
-               and rows + sizes[stop] <= _BLOCK_ROWS):
-            rows += sizes[stop]
-            stop += 1
-        yield start, stop
-        start = stop
-
-
-def _walk_chebyshev(M, w, b, box_weight, k: int) -> np.ndarray:
-    """One cell's centre of ``max rho s.t. M c + w rho <= b`` by the compiled walk of
-    :func:`cellgeom.geometry.simplex.chebyshev_simplex` (which solves ``A c + rho <= b``:
-    rows divided by ``w``), with the box rows ``+-u_j <= 1`` (weights ``box_weight``);
-    HiGHS when the walk's optimum is not certified to ``CHEBYSHEV_GAP``."""
-    from ..geometry.simplex import chebyshev_simplex  # numba loads on first use
-
-    n = M.shape[1]
-    A = np.vstack([M, np.eye(n), -np.eye(n)])
-    weight = np.concatenate([w, box_weight, box_weight])
-    rhs = np.concatenate([b, np.ones(2 * n)])
-    center, radius, upper = chebyshev_simplex(A / weight[:, None], rhs / weight)
-    if center is not None and upper - radius <= CHEBYSHEV_GAP * max(1.0, abs(radius)):
-        return center
-    return _weighted_chebyshev([(M, w, b)], n, k)[0]
-
-
-def _weighted_chebyshev(block, n: int, first: int) -> np.ndarray:
-    """Centres of ``max rho s.t. M c + w rho <= b`` for each ``(M, w, b)`` of ``block``, as
-    one block-diagonal LP (the objective is a sum of independent terms, so the joint
-    optimum is each cell's); one by one when the joint LP fails."""
-    A = sp.block_diag([np.column_stack([M, w]) for M, w, _ in block], format="csr")
-    cost = np.zeros((len(block), n + 1))
-    cost[:, n] = -1.0
-    res = linprog(cost.ravel(), A_ub=A, b_ub=np.concatenate([b for _, _, b in block]),
-                  bounds=(None, None), method="highs")
-    if res.status == 0:
-        return res.x.reshape(len(block), n + 1)[:, :n]
-    if len(block) == 1:
-        raise RuntimeError(f"the Chebyshev LP of cell {first} in the user's units failed: "
-                           f"{res.message}")
-    return np.vstack([_weighted_chebyshev([one], n, first + k) for k, one in enumerate(block)])
 
 
 def _hinge_facet_rows(hinges: pd.DataFrame, facets: pd.DataFrame):
