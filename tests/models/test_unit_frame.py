@@ -208,13 +208,6 @@ def test_isotropic_frame_is_the_similarity():
     assert aniso.tol_axes(2e-9) == pytest.approx([2e-9, 5e-10], rel=1e-15)
 
 
-def test_float_step_is_the_coarsest_axis_in_the_frame():
-    """A probe nearer than the float64 step of the user's coordinates rounds back: along
-    a short side far from 0 that step is large in the frame."""
-    frame = UnitFrame(cellgeom.Box([0.0, 1e4 - 5e-4], [1e4, 1e4 + 5e-4]))
-    assert frame.float_step == pytest.approx(np.spacing(1e4 + 5e-4) / 5e-4, rel=1e-12)
-
-
 def test_high_dimensional_inradius_is_the_user_unit_chebyshev_radius():
     """Above 16 dimensions the Chebyshev LP of each cell in the user's units runs on the
     compiled walk: against HiGHS on the cell's halfspaces in the user's coordinates

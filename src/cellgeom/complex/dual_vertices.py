@@ -64,9 +64,7 @@ class VertexStrata:
         halves, tol_u = part.frame_tolerance()
         self.tol = 1e3 * tol_u
         self.angle_tol = tol_u  # the normals' rank threshold
-        bound = np.maximum(np.abs(np.asarray(dom.lo, float)), np.abs(np.asarray(dom.hi, float)))
-        float_step = float(np.max(np.spacing(bound) / halves))  # the user's grid, in u
-        self.slack = self.tol + 4 * float_step * np.sqrt(self.n)
+        self.slack = self.tol + 4 * dom.float_step * np.sqrt(self.n)  # the user's grid, in u
         indptr, vid, coords = part._vertices
         self.user_coords = np.asarray(coords, dtype=float) - self.centre  # for volumes
         self.coords = self.user_coords / halves

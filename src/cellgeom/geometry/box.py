@@ -122,6 +122,27 @@ class Box:
         return float(self.widths.max())
 
     @property
+    def float_step(self) -> float:
+        """The float64 step of the box's coordinates in its unit frame ``u = (x - c) / h``
+        (``h`` the half-sides), along the axis where it is coarsest:
+        ``max_j spacing(max(|lo_j|, |hi_j|)) / h_j`` (dimensionless). A point moved by less
+        than this in the frame may round back to where it was; tolerances below it are
+        below the coordinates' own resolution.
+
+        Examples
+        --------
+        A side of 2e-3 at 1e6: its coordinates' step 1.2e-10 is 1.2e-7 of its half-side.
+
+        >>> box = Box([0.0, 1e6], [1.0, 1e6 + 2e-3])
+        >>> bool(np.isclose(box.float_step, np.spacing(1e6) / 1e-3, rtol=1e-6))
+        True
+        """
+        halves = self.widths / 2
+        halves = np.where(halves > 0, halves, 1.0)
+        bound = np.maximum(np.abs(self.lo), np.abs(self.hi))
+        return float(np.max(np.spacing(bound) / halves))
+
+    @property
     def elongation(self) -> tuple[float, int, int]:
         """``(largest side / smallest side, its axis, the smallest's axis)``; the ratio is
         inf for a box flat on some axis. Tolerances relative to :attr:`scale` are that

@@ -343,7 +343,7 @@ class _Build:
         unit = self.frame.unit_domain
         # probes are the user's points: far from the origin they are rounded to the float64
         # step of the domain's coordinates, so no probe is nearer than a few such steps
-        grid = self.frame.float_step
+        grid = self.frame.domain.float_step
         for step in PROBE_STEPS * max(self.tol, grid):
             if not pending:
                 break

@@ -45,11 +45,11 @@ _SEED = 20250802
 
 
 def _base(domain: Box, tol: float) -> float:
-    """The length unit of the steps and of the closure test: ``tol``, or a few float64
-    steps of the domain's coordinates where those are coarser (far from the origin a point
-    moved by less rounds back to itself)."""
-    grid = float(np.spacing(np.maximum(np.abs(domain.lo), np.abs(domain.hi)).max()))
-    return max(float(tol), 8.0 * grid)
+    """The length unit (along the largest side) of the steps and of the closure test:
+    ``tol``, or a few float64 steps of the domain's coordinates where those are coarser (far
+    from the origin a point moved by less rounds back to itself), measured in the unit
+    frame, so on the axis where the grid is coarsest relative to its side."""
+    return max(float(tol), 8.0 * domain.float_step * float(domain.widths.max()) / 2)
 
 
 def perturbed(X: np.ndarray, domain: Box, tol: float, j: int) -> np.ndarray:

@@ -102,15 +102,6 @@ class UnitFrame:
         """The user's coordinates to the frame's: ``u = S^-1 (x - o)``."""
         return (np.asarray(X, dtype=float) - self.origin) / self.halves
 
-    @property
-    def float_step(self) -> float:
-        """The float64 step of the user's coordinates, in the frame, along the axis where
-        it is coarsest: ``max_j spacing(max(|lo_j|, |hi_j|)) / s_j``. A point moved by
-        less than this in the frame may round back to where it was in the user's units."""
-        dom = self.domain
-        return float(np.max(np.spacing(np.maximum(np.abs(dom.lo), np.abs(dom.hi)))
-                            / self.halves))
-
     def tol_axes(self, tol: float) -> list[float]:
         """The thin-cell tolerance ``tol_u s_j`` along each axis, user units (``tol`` is the
         one along the largest side)."""
