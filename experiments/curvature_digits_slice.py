@@ -32,6 +32,7 @@ import torch  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
 import cellgeom  # noqa: E402
+from cellgeom.analysis import vertex_curvature  # noqa: E402
 from cellgeom.nn import slice_partition  # noqa: E402
 from cellgeom.viz import plot_partition  # noqa: E402
 
@@ -120,6 +121,10 @@ def main() -> None:
           f"sharing a face, range [{np.nanmin(kf):.2f}, {np.nanmax(kf):.2f}], median "
           f"{np.nanmedian(kf):.2f}; NaN vertex curvature on {int(np.isnan(kv_stat).sum())} "
           "cells")
+    with np.errstate(all="ignore"):  # the default geometric edge density, for comparison
+        kv_geometric = vertex_curvature(cx, "statistical", C, laziness=0.5, progress=False)
+    print(f"with the default geometric edge density: NaN vertex curvature on "
+          f"{int(np.isnan(kv_geometric).sum())} of {part.n_cells} cells")
     pur = stats["purity"].to_numpy()
     vol = part.cells["volume"].to_numpy()
     pred = part.cells["prediction"].to_numpy()
