@@ -443,3 +443,46 @@ def test_fan_weights_equal_the_mean_over_each_star():
     finally:
         dual._fan_means = fan_means
     assert sum(seen) > 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 4), grid=st.sampled_from([0, 3, 4]))
+def test_open_pieces_are_the_grid_cells_merged_where_no_box_cuts(seed, n, grid):
+    """Oracle: the grid of all the boxes' bounds inside J (what box_extend enumerated, a
+    product over J's axes: 2^60 cells for a 60-dimensional J). Every grid cell lies in
+    exactly one piece, no box cuts a piece, and the pieces come in the grid's order of
+    their lowest cells."""
+    from cellgeom.complex._strata_kernels import _open_pieces
+
+    rng = np.random.default_rng(seed)
+    X = rng.random((400, n))
+    if grid:
+        X = np.floor(X * grid) / grid
+    tree = DecisionTreeRegressor(max_leaf_nodes=40, random_state=0).fit(X, rng.random(400))
+    part = cellgeom.partition(tree, cellgeom.Box(np.zeros(n), np.ones(n)), cells="all",
+                              progress=False)
+    lo, hi = part.lo, part.hi
+    L, H = np.zeros(n), np.ones(n)
+    flat = rng.integers(0, n)  # J a facet-level slab of the domain: flat on one axis
+    L[flat] = H[flat] = float(rng.choice(np.unique(np.concatenate([lo[:, flat], hi[:, flat]]))))
+    meets = np.all(np.where(H > L, (lo < H) & (hi > L), (lo <= L) & (L <= hi)), axis=1)
+    contains = np.all((lo <= L) & (hi >= H), axis=1)
+    split = np.flatnonzero(meets & ~contains).astype(np.int64)
+    p_lo, p_hi, count = _open_pieces(L, H, split, split.size, lo, hi)
+    p_lo, p_hi = p_lo[:count], p_hi[:count]
+    cuts = [np.unique(np.clip(np.concatenate([[L[j], H[j]], lo[split, j], hi[split, j]]),
+                              L[j], H[j])) for j in range(n)]
+    mids = [0.5 * (c[1:] + c[:-1]) if c.size > 1 else c for c in cuts]
+    cells = np.array(list(itertools.product(*mids[::-1])))[:, ::-1]  # axis 0 fastest
+    owner = np.flatnonzero(np.all((p_lo[None] <= cells[:, None]) & (cells[:, None] <= p_hi[None]),
+                                  axis=2).sum(axis=1) == 1)
+    assert owner.size == len(cells)  # each grid cell in exactly one piece
+    first = [np.flatnonzero(np.all((p_lo[k] <= cells) & (cells <= p_hi[k]), axis=1))[0]
+             for k in range(count)]
+    assert first == sorted(first)  # the grid's order
+    for k in range(count):  # no box cuts a piece
+        free = p_hi[k] > p_lo[k]
+        m = np.all(np.where(free, (lo[split] < p_hi[k]) & (hi[split] > p_lo[k]),
+                            (lo[split] <= p_lo[k]) & (p_lo[k] <= hi[split])), axis=1)
+        c = np.all((lo[split] <= p_lo[k]) & (hi[split] >= p_hi[k]), axis=1)
+        assert not np.any(m & ~c)

@@ -1,4 +1,4 @@
-"""Compiled loops of the dual rule: the stratum (common face) of candidate simplices.
+"""Compiled loops of the dual rule on boxes: the stratum (common face) of candidate simplices.
 
 numba (cached on disk) compiles them; they work on flat CSR arrays. See
 :mod:`cellgeom.complex.dual` for the construction they serve.
@@ -20,35 +20,80 @@ def _grow(buf, used, extra):
 
 
 @njit(cache=True)
-def _intersect_sorted(a, b):
-    out = np.empty(min(a.size, b.size), np.int64)
-    i = 0
-    j = 0
-    k = 0
-    while i < a.size and j < b.size:
-        if a[i] < b[j]:
-            i += 1
-        elif b[j] < a[i]:
-            j += 1
-        else:
-            out[k] = a[i]
-            k += 1
-            i += 1
-            j += 1
-    return out[:k]
+def _grow_rows(rows, used, cap):
+    out = np.empty((cap, rows.shape[1]))
+    out[:used] = rows[:used]
+    return out
 
 
 @njit(cache=True)
-def _is_subset_sorted(a, b):
-    """Every element of sorted ``a`` is in sorted ``b``."""
-    j = 0
-    for i in range(a.size):
-        while j < b.size and b[j] < a[i]:
-            j += 1
-        if j >= b.size or b[j] != a[i]:
-            return False
-        j += 1
-    return True
+def _open_pieces(L, H, split, n_split, lo, hi):
+    """The pieces of the box ``[L, H]`` (flat where ``L == H``) that none of the boxes
+    ``split[:n_split]`` cuts (meets in its relative interior without containing it): a
+    binary space partition that halves a piece at a bound of a box cutting it, until none
+    does. Each piece is a union of cells of the grid of all the boxes' bounds, with one
+    star; they come in the order of their lowest corners, the last axis first (the grid's
+    order). Returns (lows, highs, count)."""
+    n = L.size
+    cap = 16
+    st_lo, st_hi = np.empty((cap, n)), np.empty((cap, n))
+    p_lo, p_hi = np.empty((cap, n)), np.empty((cap, n))
+    st_lo[0], st_hi[0] = L, H
+    top, count = 1, 0
+    while top > 0:
+        top -= 1
+        R_lo, R_hi = st_lo[top].copy(), st_hi[top].copy()
+        axis, value = -1, 0.0
+        for i in range(n_split):
+            c = split[i]
+            meets, contains = True, True
+            for j in range(n):
+                if R_hi[j] > R_lo[j]:
+                    if not (lo[c, j] < R_hi[j] and hi[c, j] > R_lo[j]):
+                        meets = False
+                        break
+                    if lo[c, j] > R_lo[j] or hi[c, j] < R_hi[j]:
+                        contains = False
+                elif not (lo[c, j] <= R_lo[j] and R_lo[j] <= hi[c, j]):
+                    meets = False
+                    break
+            if meets and not contains:  # one of its bounds lies inside R on a free axis
+                for j in range(n):
+                    for val in (lo[c, j], hi[c, j]):
+                        if axis < 0 and R_lo[j] < val and val < R_hi[j]:
+                            axis, value = j, val
+                break
+        if axis < 0:
+            if count >= p_lo.shape[0]:
+                p_lo, p_hi = _grow_rows(p_lo, count, 2 * count), _grow_rows(p_hi, count, 2 * count)
+            p_lo[count], p_hi[count] = R_lo, R_hi
+            count += 1
+            continue
+        if top + 2 > st_lo.shape[0]:
+            st_lo, st_hi = _grow_rows(st_lo, top, 2 * top + 2), _grow_rows(st_hi, top, 2 * top + 2)
+        st_lo[top], st_hi[top] = R_lo, R_hi
+        st_hi[top, axis] = value
+        st_lo[top + 1], st_hi[top + 1] = R_lo, R_hi
+        st_lo[top + 1, axis] = value
+        top += 2
+    # the grid's order: lowest corners compared from the last axis (insertion sort)
+    for a in range(1, count):
+        row_lo, row_hi = p_lo[a].copy(), p_hi[a].copy()
+        b = a - 1
+        while b >= 0 and _after(p_lo[b], row_lo):
+            p_lo[b + 1], p_hi[b + 1] = p_lo[b], p_hi[b]
+            b -= 1
+        p_lo[b + 1], p_hi[b + 1] = row_lo, row_hi
+    return p_lo, p_hi, count
+
+
+@njit(cache=True)
+def _after(a, b):
+    """Whether corner ``a`` comes after ``b``, the last axis the most significant."""
+    for j in range(a.size - 1, -1, -1):
+        if a[j] != b[j]:
+            return a[j] > b[j]
+    return False
 
 
 @njit(cache=True)
@@ -219,11 +264,7 @@ def box_extend(cand, tau, r_ptr, r_lo, r_hi, lo, hi, nptr, nids, cells=False):
                     continue
                 if used >= cap:
                     cap *= 2
-                    o_lo2 = np.empty((cap, n))
-                    o_hi2 = np.empty((cap, n))
-                    o_lo2[:used] = o_lo[:used]
-                    o_hi2[:used] = o_hi[:used]
-                    o_lo, o_hi = o_lo2, o_hi2
+                    o_lo, o_hi = _grow_rows(o_lo, used, cap), _grow_rows(o_hi, used, cap)
                     o_dim = _grow(o_dim, used, cap - used)
                     o_vol = _grow(o_vol, used, cap - used)
                     s_cnt = _grow(s_cnt, used, cap - used)
@@ -255,52 +296,19 @@ def box_extend(cand, tau, r_ptr, r_lo, r_hi, lo, hi, nptr, nids, cells=False):
                 s_used += k
                 used += 1
                 continue
-            # the grid of open pieces of J: per free axis the cut values inside (L, H)
-            cuts = np.empty((n, 2 * n_split + 2))
-            n_cuts = np.zeros(n, np.int64)
-            for j in range(n):
-                cuts[j, 0] = L[j]
-                k = 1
-                if H[j] > L[j]:
-                    for i in range(n_split):
-                        for val in (lo[split[i], j], hi[split[i], j]):
-                            if L[j] < val and val < H[j]:
-                                cuts[j, k] = val
-                                k += 1
-                    cuts[j, k] = H[j]
-                    k += 1
-                    srt = np.sort(cuts[j, :k])
-                    k = 1
-                    for i in range(1, srt.size):  # distinct values only
-                        if srt[i] > srt[i - 1]:
-                            srt[k] = srt[i]
-                            k += 1
-                    cuts[j, :k] = srt[:k]
-                n_cuts[j] = k
-            n_pieces = 1
-            for j in range(n):
-                if n_cuts[j] > 1:
-                    n_pieces *= n_cuts[j] - 1
+            # the open pieces of J that no box cuts, in the order of the grid of all cut
+            # values (whose size is a product over J's axes: 2^60 pieces in 64-D)
+            p_lo, p_hi, n_pieces = _open_pieces(L, H, split, n_split, lo, hi)
             for piece in range(n_pieces):
-                rem = piece
                 for j in range(n):
-                    if n_cuts[j] > 1:
-                        i = rem % (n_cuts[j] - 1)
-                        rem //= n_cuts[j] - 1
-                        x[j] = 0.5 * (cuts[j, i] + cuts[j, i + 1])
-                    else:
-                        x[j] = L[j]
+                    x[j] = 0.5 * (p_lo[piece, j] + p_hi[piece, j])
                 k, frac = _star_at(x, scan, lo, hi, nptr, nids, star)
                 if k == 0 or star[0] != v0 or abs(frac - 1.0) > 1e-9:
                     continue
                 # the stratum of x: the intersection of the cells around it
                 if used >= cap:
                     cap *= 2
-                    o_lo2 = np.empty((cap, n))
-                    o_hi2 = np.empty((cap, n))
-                    o_lo2[:used] = o_lo[:used]
-                    o_hi2[:used] = o_hi[:used]
-                    o_lo, o_hi = o_lo2, o_hi2
+                    o_lo, o_hi = _grow_rows(o_lo, used, cap), _grow_rows(o_hi, used, cap)
                     o_dim = _grow(o_dim, used, cap - used)
                     o_vol = _grow(o_vol, used, cap - used)
                     s_cnt = _grow(s_cnt, used, cap - used)
@@ -377,88 +385,6 @@ def box_extend(cand, tau, r_ptr, r_lo, r_hi, lo, hi, nptr, nids, cells=False):
         s_ptr[u + 1] = s_ptr[u] + s_cnt[u]
     return ok, out_ptr, o_lo[:used], o_hi[:used], o_dim[:used], o_vol[:used], s_ptr, \
         s_ids[:s_used]
-
-
-@njit(cache=True)
-def vertex_strata(cand, cvptr, cvids, vcptr, vcids, bptr, bfptr, bfvids):
-    """For each candidate row of cells of a face-to-face partition with known vertices:
-    is it a simplex of the pulled dual complex?
-
-    ``C`` = the vertices common to the candidate's cells (the vertices of their common
-    face F), ``S`` = the cells containing every vertex of C (the cells around F). The row
-    is kept iff C is not empty, no cell of S has a lower index than the first cell, and
-    no cell of S has a facet towards the domain boundary or a cell outside the partition
-    (``bptr``/``bfptr``/``bfvids``: per cell its such facets, each as sorted vertex ids)
-    that contains all of C: F is interior and every cell around it is present.
-    Returns the kept flags, S (CSR) and C (CSR).
-    """
-    N, w = cand.shape
-    ok = np.zeros(N, np.bool_)
-    cl_ptr = np.zeros(N + 1, np.int64)
-    cv_ptr = np.zeros(N + 1, np.int64)
-    cl = np.empty(max(16, 4 * N), np.int64)
-    cv = np.empty(max(16, 4 * N), np.int64)
-    used_cl = 0
-    used_cv = 0
-    for r in range(N):
-        cl_ptr[r + 1] = used_cl
-        cv_ptr[r + 1] = used_cv
-        c0 = cand[r, 0]
-        common = cvids[cvptr[c0]:cvptr[c0 + 1]]
-        for t in range(1, w):
-            c = cand[r, t]
-            common = _intersect_sorted(common, cvids[cvptr[c]:cvptr[c + 1]])
-            if common.size == 0:
-                break
-        if common.size == 0:
-            continue
-        star = vcids[vcptr[common[0]]:vcptr[common[0] + 1]]
-        for t in range(1, common.size):
-            v = common[t]
-            star = _intersect_sorted(star, vcids[vcptr[v]:vcptr[v + 1]])
-        if star.size == 0 or star[0] != c0:
-            continue
-        bad = False
-        for t in range(star.size):
-            c = star[t]
-            for f in range(bptr[c], bptr[c + 1]):
-                if _is_subset_sorted(common, bfvids[bfptr[f]:bfptr[f + 1]]):
-                    bad = True
-                    break
-            if bad:
-                break
-        if bad:
-            continue
-        ok[r] = True
-        cl = _grow(cl, used_cl, star.size)
-        cl[used_cl:used_cl + star.size] = star
-        used_cl += star.size
-        cv = _grow(cv, used_cv, common.size)
-        cv[used_cv:used_cv + common.size] = common
-        used_cv += common.size
-        cl_ptr[r + 1] = used_cl
-        cv_ptr[r + 1] = used_cv
-    return ok, cl_ptr, cl[:used_cl], cv_ptr, cv[:used_cv]
-
-
-@njit(cache=True)
-def star_pairs(vcptr, vcids):
-    """All pairs a < b of cells that share a vertex (with repeats), from the vertex stars."""
-    total = 0
-    for v in range(vcptr.size - 1):
-        k = vcptr[v + 1] - vcptr[v]
-        total += k * (k - 1) // 2
-    a = np.empty(total, np.int64)
-    b = np.empty(total, np.int64)
-    t = 0
-    for v in range(vcptr.size - 1):
-        s, e = vcptr[v], vcptr[v + 1]
-        for i in range(s, e):
-            for j in range(i + 1, e):
-                a[t] = vcids[i]
-                b[t] = vcids[j]
-                t += 1
-    return a, b
 
 
 @njit(cache=True)

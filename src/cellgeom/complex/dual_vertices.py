@@ -1,7 +1,7 @@
 """Strata of a face-to-face partition from its cells' vertices (rule "dual", polytopes).
 
 A face of the partition is the set of vertices common to its cells, its star the cells
-holding all of them (:func:`cellgeom.complex._strata_kernels.vertex_strata`). What
+holding all of them (:func:`cellgeom.complex._vertex_kernels.vertex_strata`). What
 is read from coordinates, and what is not:
 
 - **Which cells hold a vertex.** In the plane, from the cells' corners
@@ -18,8 +18,10 @@ is read from coordinates, and what is not:
   span it.
 - **Whether a face is interior** (no cell around it has a facet towards the domain
   boundary or a missing cell containing it): in the plane from the corners, else from
-  the distance of the vertices to those facets, taken relative to the domain's centre
-  within ``1e3 tol`` plus four float64 steps of the domain's coordinates.
+  the distance of the vertices to those facets in the partition's unit frame
+  (``u = (x - o) / s``, :meth:`~cellgeom.core.Partition.frame_tolerance`, so every axis
+  of an elongated domain has the same relative tolerance), within ``1e3 tol_u`` plus four
+  float64 steps of the domain's coordinates (:attr:`~cellgeom.geometry.Box.float_step`).
 - **Volumes** of faces of codimension >= 2 weighed by their volume (``n >= 3``): a
   hinge's (codimension 2) from the partition's hinges table, any other face's from the
   hull of its vertices relative to the domain's centre (its dimension already known, no
@@ -41,7 +43,7 @@ import numpy as np
 from ..core import vector_columns
 from ..geometry import flat_volume_centroid
 from ._star_kernel import star_facet_rows
-from ._strata_kernels import star_pairs, vertex_strata
+from ._vertex_kernels import star_pairs, vertex_strata
 from .dual_corners import corner_vertices
 
 __all__ = ["VertexStrata"]

@@ -29,7 +29,10 @@ The estimator (:func:`estimate_cell`):
    past the last phase): the cone from an interior point ``c`` over facet ``F_j`` holds
    the share ``p_j`` of ``P``'s volume and has height ``h_j = b_j - a_j c``, so
    ``vol_{n-1}(F_j) = n vol(P) p_j / h_j`` (the pyramid identity), ``p_j`` the share of
-   samples whose ray from ``c`` leaves ``P`` through row ``j``.
+   samples whose ray from ``c`` leaves ``P`` through row ``j``. A facet that no sample's
+   ray leaves through gets the unbiased estimate 0 and no error bar (NaN): its area is
+   below the estimator's resolution, about ``n vol(P) / (h_j S)`` for ``S`` samples
+   (measured on 8-D arrangements: 90 of 976 facets, exact areas up to 4% of the median).
 
 Assumptions: ``P`` bounded and full-dimensional (a positive Chebyshev radius), rows in
 any units. Measured coverage of the 95% interval: tests/geometry/test_volume_mc.py.
