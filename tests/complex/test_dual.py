@@ -310,6 +310,18 @@ def test_save_and_load_keep_the_dual_complex(tmp_path):
     np.testing.assert_array_equal(back.edges["face_volume"], cx.edges["face_volume"])
 
 
+def _tree_on_grid(rng, n, grid, n_points, leaves):
+    """The full partition of [0, 1]^n by a tree fitted to noise at random points, on a grid
+    of ``grid`` steps per axis when ``grid`` (boxes with coinciding coordinates)."""
+    X = rng.random((n_points, n))
+    if grid:
+        X = np.floor(X * grid) / grid
+    tree = DecisionTreeRegressor(max_leaf_nodes=leaves, random_state=0).fit(
+        X, rng.random(n_points))
+    return cellgeom.partition(tree, cellgeom.Box(np.zeros(n), np.ones(n)), cells="all",
+                              progress=False)
+
+
 @pytest.mark.parametrize("n, grid", [(3, 0), (3, 4), (4, 0), (4, 3)])
 def test_box_pairs_sharing_a_facet_skip_the_neighbour_scan_with_the_same_strata(n, grid):
     """Oracle: the full scan over v0's neighbours. A pair of boxes sharing a facet piece
@@ -318,13 +330,7 @@ def test_box_pairs_sharing_a_facet_skip_the_neighbour_scan_with_the_same_strata(
     from cellgeom.complex._strata_kernels import box_extend
     from cellgeom.complex.dual import _BoxStrata, canonical_order
 
-    rng = np.random.default_rng(n + grid)
-    X = rng.random((1500, n))
-    if grid:
-        X = np.floor(X * grid) / grid
-    tree = DecisionTreeRegressor(max_leaf_nodes=150, random_state=0).fit(X, rng.random(1500))
-    part = cellgeom.partition(tree, cellgeom.Box(np.zeros(n), np.ones(n)), cells="all",
-                              progress=False)
+    part = _tree_on_grid(np.random.default_rng(n + grid), n, grid, 1500, 150)
     order = canonical_order(part)
     rank = np.empty(part.n_cells, dtype=np.int64)
     rank[order] = np.arange(part.n_cells)
@@ -455,12 +461,7 @@ def test_open_pieces_are_the_grid_cells_merged_where_no_box_cuts(seed, n, grid):
     from cellgeom.complex._strata_kernels import _open_pieces
 
     rng = np.random.default_rng(seed)
-    X = rng.random((400, n))
-    if grid:
-        X = np.floor(X * grid) / grid
-    tree = DecisionTreeRegressor(max_leaf_nodes=40, random_state=0).fit(X, rng.random(400))
-    part = cellgeom.partition(tree, cellgeom.Box(np.zeros(n), np.ones(n)), cells="all",
-                              progress=False)
+    part = _tree_on_grid(rng, n, grid, 400, 40)
     lo, hi = part.lo, part.hi
     L, H = np.zeros(n), np.ones(n)
     flat = rng.integers(0, n)  # J a facet-level slab of the domain: flat on one axis

@@ -26,9 +26,9 @@ def _stretched(w):
     return net, cellgeom.Box(-w / 2, w / 2)
 
 
-def test_moderate_elongation_gives_the_scaled_partition_and_complex():
-    """Sides 1e3 apart: the same cells, volumes and complex as the isotropic twin."""
-    w = np.array([10 ** 1.5, 10 ** -1.5, 1.0])
+def _stretched_and_twin(w):
+    """The stretched network's full partition and complex (built with warnings as errors),
+    and its isotropic twin's partition on the unit cube."""
     net, box = _stretched(w)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -36,6 +36,13 @@ def test_moderate_elongation_gives_the_scaled_partition_and_complex():
         cx = cellgeom.build_complex(part, progress=False)
     twin = cellgeom.partition(_net(), cellgeom.Box(-np.ones(3) / 2, np.ones(3) / 2),
                               cells="all", progress=False)
+    return part, cx, twin
+
+
+def test_moderate_elongation_gives_the_scaled_partition_and_complex():
+    """Sides 1e3 apart: the same cells, volumes and complex as the isotropic twin."""
+    w = np.array([10 ** 1.5, 10 ** -1.5, 1.0])
+    part, cx, twin = _stretched_and_twin(w)
     assert sorted(part.keys) == sorted(twin.keys)
     order = [part.keys.index(k) for k in twin.keys]
     np.testing.assert_allclose(part.volumes[order], twin.volumes * np.prod(w), rtol=1e-9)
@@ -71,13 +78,7 @@ def test_the_complex_of_an_elongated_domain_is_the_twins(exponent):
     has the isotropic twin's simplices, cell for cell, silently (with one tolerance of the
     largest side it missed faces from 1e5 apart and raised)."""
     w = np.array([10 ** exponent, 10 ** -exponent, 1.0])
-    net, box = _stretched(w)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        part = cellgeom.partition(net, box, cells="all", progress=False)
-        cx = cellgeom.build_complex(part, progress=False)
-    twin = cellgeom.partition(_net(), cellgeom.Box(-np.ones(3) / 2, np.ones(3) / 2),
-                              cells="all", progress=False)
+    part, cx, twin = _stretched_and_twin(w)
     twin_cx = cellgeom.build_complex(twin, progress=False)
     assert cx.rule == twin_cx.rule == "dual"
     assert _simplex_keys(part, cx) == _simplex_keys(twin, twin_cx)
