@@ -40,10 +40,12 @@ def _open_pieces(L, H, split, n_split, lo, hi):
     p_lo, p_hi = np.empty((cap, n)), np.empty((cap, n))
     st_lo[0], st_hi[0] = L, H
     top, count = 1, 0
+    meet = np.empty(max(n_split, 1), np.int64)
     while top > 0:
         top -= 1
         R_lo, R_hi = st_lo[top].copy(), st_hi[top].copy()
-        axis, value = -1, 0.0
+        # the boxes meeting R's relative interior, and whether one cuts it
+        n_meet, cutting = 0, False
         for i in range(n_split):
             c = split[i]
             meets, contains = True, True
@@ -57,12 +59,26 @@ def _open_pieces(L, H, split, n_split, lo, hi):
                 elif not (lo[c, j] <= R_lo[j] and R_lo[j] <= hi[c, j]):
                     meets = False
                     break
-            if meets and not contains:  # one of its bounds lies inside R on a free axis
-                for j in range(n):
-                    for val in (lo[c, j], hi[c, j]):
-                        if axis < 0 and R_lo[j] < val and val < R_hi[j]:
-                            axis, value = j, val
-                break
+            if meets:
+                meet[n_meet] = c
+                n_meet += 1
+                cutting = cutting or not contains
+        # the cut through the fewest of them: the boxes around J come from tilings (one per
+        # side of J), and a cut along their own splits keeps the pieces about as many as
+        # the boxes, where the first bound found could fragment them exponentially
+        axis, value, best = -1, 0.0, n_meet + 1
+        for i in range(n_meet if cutting else 0):
+            c = meet[i]
+            for j in range(n):
+                for val in (lo[c, j], hi[c, j]):
+                    if not (R_lo[j] < val and val < R_hi[j]):
+                        continue
+                    crossed = 0
+                    for q in range(n_meet):
+                        if lo[meet[q], j] < val and val < hi[meet[q], j]:
+                            crossed += 1
+                    if crossed < best:
+                        axis, value, best = j, val, crossed
         if axis < 0:
             if count >= p_lo.shape[0]:
                 p_lo, p_hi = _grow_rows(p_lo, count, 2 * count), _grow_rows(p_hi, count, 2 * count)
