@@ -71,8 +71,8 @@ def _open_pieces(L, H, split, n_split, lo, hi):
             c = meet[i]
             for j in range(n):
                 for val in (lo[c, j], hi[c, j]):
-                    if not (R_lo[j] < val and val < R_hi[j]):
-                        continue
+                    if best == 0 or not (R_lo[j] < val and val < R_hi[j]):
+                        continue  # (a cut crossing no box is as good as any)
                     crossed = 0
                     for q in range(n_meet):
                         if lo[meet[q], j] < val and val < hi[meet[q], j]:

@@ -146,7 +146,8 @@ class _TieBreakLocator:
         raw0 = np.asarray(self.raw(Xm) if raw is None else np.asarray(raw)[miss])
         pending, first = _on_boundary(self.raw, Xm, raw0, domain, tol)
         pending = np.flatnonzero(pending)
-        halves, limit = domain.widths / 2, _base(domain, tol) / float(domain.widths.max() / 2)
+        halves, _ = part.frame_tolerance()
+        limit = _base(domain, tol) / float(halves.max())
         for j in range(_n_candidates()):
             if not pending.size:
                 break
