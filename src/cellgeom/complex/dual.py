@@ -63,7 +63,8 @@ def buildable_rule(partition) -> str:
     return "dual" if has_dual_structure(partition) else "facet"
 
 
-def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None, stage=None):
+def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None, stage=None,
+               guard=None):
     """Simplices and Gram weights of the triangulated dual complex.
 
     Parameters
@@ -83,6 +84,12 @@ def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None, stag
     stage : callable, optional
         ``stage(name)`` is called as each stage starts ("cell order", "p-simplices",
         "renumbering"), for a progress bar.
+    guard : callable, optional
+        ``guard(index, p, edges, row_bytes, held)`` is called before the p-simplices
+        (p >= 2) are built, to refuse a dimension that would not fit in memory (see
+        :func:`cellgeom.complex.nerve.check_dimension`): ``row_bytes`` is what the
+        carriers of the (p-1)-simplices took per simplex, twice (built in parts, then
+        joined), ``held`` the bytes of those kept to extend them.
 
     Returns
     -------
@@ -116,12 +123,15 @@ def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None, stag
     index = SimplexIndex(simplices)
     p = 1
     faces = [None]
+    row_bytes = held = 0.0
     while p <= top and len(simplices[-1]):
         stage(f"{p}-simplices")
         if p == 1:
             pairs = strata.pairs() if m > 1 else np.zeros((0, 2), np.int64)
             chunks = [(pairs, np.column_stack([pairs[:, 1], pairs[:, 0]]))]
         else:
+            if guard is not None:
+                guard(index, p, simplices[1], row_bytes, held)
             chunks = extend(index, p, simplices[1])
         kept, kept_faces, carriers = [], [], []
         for cand, cand_faces in chunks:
@@ -144,6 +154,10 @@ def dual_nerve(partition, max_dim, extend, facet_volumes, facet_pairs=None, stag
         faces.append(new_faces)
         index.add(new, faces[-1])
         volumes.append(_weights(p, new, info, index, shared_volumes, order))
+        # the next dimension's carriers, per simplex, as these took (built in chunks and
+        # joined: twice), and these kept meanwhile to extend them
+        row_bytes = 2 * info.nbytes / len(new)
+        held = info.nbytes if p < top else 0.0
         info = None
         p += 1
     stage("renumbering")
@@ -213,6 +227,13 @@ class _Carriers:
     def __init__(self, ptr, key, codim, vol, sptr, sids, extra=None):
         self.ptr, self.key, self.codim, self.vol = ptr, key, codim, vol
         self.sptr, self.sids, self.extra = sptr, sids, extra
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays held."""
+        arrays = [self.ptr, self.key, self.codim, self.vol, self.sptr, self.sids,
+                  *(self.extra or ())]
+        return int(sum(a.nbytes for a in arrays if a is not None))
 
     def groups(self, rows):
         """The carriers ``rows`` (indices) grouped by face: :func:`group_rows`' group of

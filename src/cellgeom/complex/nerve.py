@@ -21,13 +21,16 @@ from tqdm.auto import tqdm
 from .chains import SimplexIndex
 from .dual import dual_nerve, has_dual_structure
 
-__all__ = ["nerve", "build_nerve", "RULES", "clique_chunks", "facet_edges", "facet_pair_volumes",
-           "stage", "stage_bar", "check_max_dim"]
+__all__ = ["nerve", "build_nerve", "RULES", "clique_chunks", "estimate_rows", "check_dimension",
+           "facet_edges", "facet_pair_volumes", "stage", "stage_bar", "check_max_dim"]
 
 RULES = ("dual", "facet", "cech")
 
 #: rows of candidates (of any width) generated at once: bounds the temporaries
 CHUNK_ROWS = 2_000_000
+
+#: extensions examined to estimate the size of a dimension (:func:`estimate_rows`)
+ESTIMATE_ROWS = 1_000_000
 
 
 def nerve(partition, rule: str = "dual", max_dim: int | None = None):
@@ -74,7 +77,8 @@ def _index_of(simplices, faces):
 def build_nerve(partition, rule: str = "dual", max_dim: int | None = None, bar=None):
     """Simplices of the nerve and the diagonal of each Gram matrix.
 
-    ``bar`` (a tqdm bar, optional) is told each stage as it starts (:func:`stage`).
+    ``bar`` (a tqdm bar, optional) is told each stage as it starts (:func:`stage`), and
+    the estimated number of simplices of a dimension when they were counted.
 
     Returns
     -------
@@ -89,12 +93,27 @@ def build_nerve(partition, rule: str = "dual", max_dim: int | None = None, bar=N
         :func:`facet_edges` of the partition when the rule needed it (computed once).
     index : SimplexIndex
         The lookup of the simplices, with the facets found while building them.
+
+    Raises
+    ------
+    MemoryError
+        Before building a dimension p >= 2 whose simplices would not fit in the memory
+        available when the build began (:func:`check_dimension`): pass
+        ``max_dim=p - 1``.
     """
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}.")
     n = partition.dim
     m = partition.n_cells
     check_max_dim(max_dim)
+    avail = _available_bytes()
+
+    def guard(index, p, edges, row_bytes=0.0, held=0.0):
+        est = check_dimension(index, p, edges, avail, row_bytes, held)
+        if est is not None and bar is not None and not bar.disable:
+            bar.set_description_str(f"{_BAR}: {p}-simplices (about {est:.3g})")
+        return est
+
     if rule in ("dual", "facet"):
         stage(bar, "facet edges")
         facets = facet_edges(partition)
@@ -104,7 +123,7 @@ def build_nerve(partition, rule: str = "dual", max_dim: int | None = None, bar=N
         simplices, volumes, faces = dual_nerve(
             partition, max_dim, clique_chunks,
             lambda pairs: facet_pair_volumes(partition, pairs, facets), facets[0],
-            stage=lambda name: stage(bar, name))
+            stage=lambda name: stage(bar, name), guard=guard)
         return simplices, volumes, facets, _index_of(simplices, faces)
     # "facet" (build_complex turns "dual" on a partition without vertices into "facet",
     # the dual complex wherever at most k+1 cells meet at a codimension-k face)
@@ -132,6 +151,7 @@ def build_nerve(partition, rule: str = "dual", max_dim: int | None = None, bar=N
             new_vol = np.array([partition.common_piece(s)[1] for s in new]) if len(new) else \
                 np.zeros(0)
         else:
+            guard(index, p, edges)
             kept, kept_vol, kept_faces = [], [], []
             for cand, faces in clique_chunks(index, p, edges):
                 keep, vol = _facet_filter(partition, cand, n - p, bar, f"{p}-simplices")
@@ -189,7 +209,7 @@ def facet_pair_volumes(partition, pairs, facets=None) -> np.ndarray:
     return np.where(key[pos] == want, vol[pos], 0.0)
 
 
-def clique_chunks(index: SimplexIndex, p: int, edges: np.ndarray):
+def clique_chunks(index: SimplexIndex, p: int, edges: np.ndarray, subset=None):
     """Candidate p-simplices, in chunks, lexicographically ordered across chunks, with the
     indices of their facets.
 
@@ -199,21 +219,29 @@ def clique_chunks(index: SimplexIndex, p: int, edges: np.ndarray):
     extended simplex plus w, so its key is ``faces_{p-1}[row, i] * n + w``: one sorted
     lookup per facet, no recursion. Yields ``(cand, faces)``, ``faces[:, i]`` the index
     of the facet without vertex i (the last column the extended (p-1)-simplex).
+    ``subset`` (increasing indices of (p-1)-simplices, optional): extend only those (the
+    candidates whose extended simplex is among them, as the full run yields them).
     """
+    yield from _chunks(index, p, edges, subset, check=True)
+
+
+def _chunks(index, p, edges, subset, check):
+    """:func:`clique_chunks`; ``check``: refuse (:func:`_check_memory`) when the rows
+    yielded could not be kept (not when they are only counted)."""
     prev = index.simplices[p - 1]
+    if subset is not None:
+        subset = np.asarray(subset, dtype=np.int64)
+        prev = prev[subset]
     m = index.n_vertices
     width = p + 1
     if len(prev) == 0 or len(edges) == 0:
         return
-    order = np.lexsort((edges[:, 1], edges[:, 0]))
-    up = edges[order]
-    indptr = np.zeros(m + 1, dtype=np.int64)
-    np.cumsum(np.bincount(up[:, 0], minlength=m), out=indptr[1:])
+    up, indptr = _upper_adjacency(edges, m)
     counts_all = indptr[prev[:, -1] + 1] - indptr[prev[:, -1]]
     prev_faces = index.faces(p - 1)
     keys = index.sorted_keys(p - 1)
     order_prev = index._order[p - 1]
-    avail = _available_bytes()
+    avail = _available_bytes() if check else None
     yielded = 0
     cum = np.cumsum(counts_all)
     ends = np.searchsorted(cum, np.arange(CHUNK_ROWS, int(cum[-1]), CHUNK_ROWS)) + 1
@@ -231,12 +259,15 @@ def clique_chunks(index: SimplexIndex, p: int, edges: np.ndarray):
         rows = np.repeat(np.arange(len(block)), counts)
         offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
         w = up[indptr[last][rows] + offsets, 1]
+        ids = start_row + rows  # the extended (p-1)-simplex of each row
+        if subset is not None:
+            ids = subset[ids]
         # facet by facet, only the rows whose earlier facets were all found are looked up
         # (most extensions are rejected)
         alive = np.arange(len(w))
         found = []  # per facet so far: its position among the sorted keys, per alive row
         for i in range(p):  # the facet without vertex i: (prev without vertex i) + w
-            key = prev_faces[start_row + rows[alive], i] * m + w[alive]
+            key = prev_faces[ids[alive], i] * m + w[alive]
             pos = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
             hit = keys[pos] == key
             alive = alive[hit]
@@ -244,7 +275,7 @@ def clique_chunks(index: SimplexIndex, p: int, edges: np.ndarray):
         faces = np.empty((len(alive), width), dtype=np.int64)
         for i, pos in enumerate(found):
             faces[:, i] = pos if order_prev is None else order_prev[pos]
-        faces[:, p] = start_row + rows[alive]
+        faces[:, p] = ids[alive]
         cand = np.empty((len(alive), width), dtype=np.int64)
         cand[:, :p] = block[rows[alive]]
         cand[:, p] = w[alive]
@@ -252,6 +283,104 @@ def clique_chunks(index: SimplexIndex, p: int, edges: np.ndarray):
             yielded += len(cand)
             _check_memory(p, yielded, width, avail)
             yield cand, faces
+
+
+def _upper_adjacency(edges, m):
+    """The edges ``a < b`` sorted, and the CSR pointer of each vertex's upper neighbours."""
+    order = np.lexsort((edges[:, 1], edges[:, 0]))
+    up = edges[order]
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.bincount(up[:, 0], minlength=m), out=indptr[1:])
+    return up, indptr
+
+
+def estimate_rows(index: SimplexIndex, p: int, edges: np.ndarray,
+                  budget: int | None = None) -> tuple[float, float]:
+    """The number of candidate p-simplices :func:`clique_chunks` yields (every p-simplex
+    is one), counted without building them.
+
+    Exact when the (p-1)-simplices have at most ``budget`` (default
+    :data:`ESTIMATE_ROWS`) extensions in all; else
+    counted on evenly spaced (p-1)-simplices holding about ``budget`` of them and scaled
+    by their share (the order of a second, where the build can take hours).
+
+    Returns
+    -------
+    estimate : float
+    share : float
+        The share of the extensions examined (1.0: the count is exact).
+    """
+    prev = index.simplices[p - 1]
+    if len(prev) == 0 or len(edges) == 0:
+        return 0.0, 1.0
+    budget = ESTIMATE_ROWS if budget is None else int(budget)
+    ext = np.bincount(edges[:, 0], minlength=index.n_vertices)[prev[:, -1]]
+    total = int(ext.sum())
+    subset = None
+    share = 1.0
+    if total > budget:
+        subset = np.arange(0, len(prev), -(-total // budget), dtype=np.int64)
+        share = float(ext[subset].sum()) / total
+    count = sum(len(cand) for cand, _ in _chunks(index, p, edges, subset, check=False))
+    return (count / share if share > 0 else 0.0), share
+
+
+def check_dimension(index: SimplexIndex, p: int, edges: np.ndarray, avail,
+                    row_bytes: float = 0.0, held: float = 0.0) -> float | None:
+    """Refuse, before it is built, a dimension p whose simplices would not fit in memory.
+
+    The need is the complex built so far (simplices, facet indices and keys of the
+    dimensions below p), ``held`` bytes kept besides (the strata the build extends), and
+    per estimated p-simplex (:func:`estimate_rows`) its row, facet indices, key and
+    weight plus ``row_bytes`` (what the rule stores per simplex while building it).
+
+    Parameters
+    ----------
+    index : SimplexIndex
+        The simplices of dimensions 0..p-1.
+    p : int
+    edges : int array (k, 2)
+        The 1-simplices.
+    avail : int or None
+        Bytes of memory available when the build began (None: unknown, nothing checked).
+    row_bytes, held : float
+
+    Returns
+    -------
+    float or None
+        The estimated number of p-simplices when they were counted (None when even an
+        upper bound fits: nothing was counted).
+
+    Raises
+    ------
+    MemoryError
+        When the estimate exceeds 80% of ``avail``; the message names the dimension
+        reached, the estimate and ``max_dim=p-1``.
+    """
+    if avail is None or p < 2 or len(index.simplices) < p or len(edges) == 0:
+        return None
+    have = held + sum(a.nbytes for a in index.simplices)
+    have += sum(a.nbytes for a in index._keys) + sum(
+        0 if f is None else f.nbytes for f in index._faces)
+    per_row = (2 * p + 5) * 8 + row_bytes
+    prev = index.simplices[p - 1]
+    bound = np.bincount(edges[:, 0], minlength=index.n_vertices)[prev[:, -1]].sum()
+    if have + bound * per_row <= 0.8 * avail:
+        return None  # every extension fits: no need to count
+    est, share = estimate_rows(index, p, edges)
+    need = have + est * per_row
+    if need > 0.8 * avail:
+        sizes = [len(s) for s in index.simplices]
+        how = "counted" if share >= 1 else \
+            f"estimated from {100 * share:.2g}% of the extensions of the {p - 1}-simplices"
+        raise MemoryError(
+            f"the complex would not fit in memory: its {p}-simplices number about "
+            f"{est:.3g} ({how}), and with the simplices built so far (per dimension "
+            f"{sizes}) they need about {need / 2**30:.1f} GiB, more than the "
+            f"{avail / 2**30:.1f} GiB available when the build began. The complex grows "
+            f"quickly with the dimension here; pass max_dim={p - 1} to stop at dimension "
+            f"{p - 1}.")
+    return est
 
 
 def _check_memory(p, n_rows, width, avail):

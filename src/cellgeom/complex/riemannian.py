@@ -241,6 +241,17 @@ def build_complex(partition, rule: str = "dual", metric: str = "diagonal",
         the simplices of each dimension, renumbering, Gram matrices), removed when done.
         A 100k-leaf tree in 8-D takes about 20 s for its vertices and edges.
 
+    Raises
+    ------
+    MemoryError
+        Before building a dimension p >= 2 whose simplices would not fit in the memory
+        available when the build began (their number estimated from a sample of the
+        candidates, in about a second): the message names the dimension reached, the
+        estimate and the ``max_dim`` to pass. Many-featured trees hit it with the
+        default ``max_dim``: a depth-8 tree on load_digits (91 leaves, 64-D) has 1.3
+        million 3-simplices (about a minute) and about 16 million 4-simplices, which
+        would need about 150 GB.
+
     Examples
     --------
     >>> import cellgeom
