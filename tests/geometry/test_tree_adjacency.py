@@ -27,7 +27,7 @@ def _fitted(seed, n, n_leaves, grid, extra):
     return kind(max_leaf_nodes=n_leaves, random_state=seed).fit(X, y)
 
 
-def _routes(model, domain, keep=None, small=None):
+def _routes(model, domain, keep=None, small=None, workers=None):
     """(tree route, box route on the numbered leaves' boxes, the numbered leaves)."""
     tree = TreeArrays.from_sklearn(model)
     node_lo, node_hi = leaf_boxes(tree, domain)
@@ -38,7 +38,7 @@ def _routes(model, domain, keep=None, small=None):
     number = np.full(tree.left.size, -1, dtype=np.int64)
     number[leaves] = np.arange(leaves.size)
     ours = tree_adjacency(tree.left, tree.right, tree.feature, node_lo, node_hi, number,
-                          _small=small)
+                          _small=small, _workers=workers)
     theirs = box_adjacency(node_lo[leaves], node_hi[leaves])
     return ours, theirs, node_lo[leaves], node_hi[leaves]
 
@@ -57,19 +57,20 @@ def _assert_same_faces(ours, theirs):
 
 @settings(max_examples=80, deadline=None)
 @given(st.integers(0, 10_000), st.integers(1, 6), st.integers(2, 80), st.sampled_from([0, 3, 5]),
-       st.booleans(), st.booleans(), st.sampled_from([2, 8, None]))
+       st.booleans(), st.booleans(), st.sampled_from([2, 8, None]), st.sampled_from([1, 3]))
 def test_tree_adjacency_equals_box_adjacency_on_the_leaf_boxes(seed, n, n_leaves, grid, extra,
-                                                              clip, small):
+                                                              clip, small, workers):
     """Oracle: box_adjacency on the same leaf boxes (itself checked against all pairs).
     Data on a coarse grid gives ties and equal thresholds; a domain inside the data's range
     clips thresholds away (empty leaves); scikit-learn's float32 thresholds give the
     boundaries between float32 neighbours. ``small`` = 2 refines pair by pair down to the
-    leaves, 8 mixes that with the all-pairs test of small subtrees, None is the default."""
+    leaves, 8 mixes that with the all-pairs test of small subtrees, None is the default.
+    ``workers`` = 3 splits the axes into up to three groups, one thread each."""
     model = _fitted(seed, n, n_leaves, grid, extra)
     rng = np.random.default_rng(seed + 1)
     lo = rng.uniform(0.05, 0.4, n) if clip else np.zeros(n)
     hi = rng.uniform(0.6, 0.95, n) if clip else np.ones(n)
-    ours, theirs, _, _ = _routes(model, cellgeom.Box(lo, hi), small=small)
+    ours, theirs, _, _ = _routes(model, cellgeom.Box(lo, hi), small=small, workers=workers)
     _assert_same_faces(ours, theirs)
 
 
@@ -88,15 +89,18 @@ def test_tree_adjacency_equals_all_pairs(seed, n, n_leaves, small):
 
 
 @pytest.mark.parametrize("small", [None, 2])
-def test_faces_past_the_first_buffer_equal_box_adjacency(small):
+@pytest.mark.parametrize("workers", [1, 2, 8])
+def test_faces_past_the_first_buffer_equal_box_adjacency(small, workers):
     """Oracle: box_adjacency on the leaf boxes. An 8-D tree has far more faces than the
-    first pair buffers hold (4 rows per node), so the kernel stops with its buffers full,
-    they grow, and it resumes mid-axis and mid-split: the faces are the same, listed the
-    same way, bit for bit."""
+    first pair buffers hold (about 4 rows per node), so the kernel stops with its buffers
+    full, they grow, and it resumes mid-axis and mid-split: the faces are the same, listed
+    the same way, bit for bit, on one thread or with the axes split among threads (8: one
+    axis each)."""
     rng = np.random.default_rng(7)
     X = rng.random((6000, 8))
     model = DecisionTreeRegressor(max_leaf_nodes=1500, random_state=0).fit(X, rng.random(6000))
-    ours, theirs, _, _ = _routes(model, cellgeom.Box(np.zeros(8), np.ones(8)), small=small)
+    domain = cellgeom.Box(np.zeros(8), np.ones(8))
+    ours, theirs, _, _ = _routes(model, domain, small=small, workers=workers)
     assert len(ours[0]) > 4 * model.tree_.node_count > 1024  # the buffers grew
     _assert_same_faces(ours, theirs)
 
