@@ -103,7 +103,7 @@ def run(quick: bool = False) -> list[dict]:
     # both sizes timed in turn, best of 5 each: the exponent compares the two, and this
     # VM's speed drifts by 10-30% over the seconds between separate series (fresh pages
     # cost more in some minutes than in others)
-    ours, t_small, t_big = _interleaved(_tree_faces, (model, n), (model_big, n), repeat=5)
+    ours, t_small, t_big = _interleaved(_tree_faces, (model, n), (model_big, n), repeat=9)
     _, _, mb_ours = measure(_tree_faces, model, n)
     _, t_box_small, _ = measure(box_adjacency, lo, hi, repeat=3, trace_memory=False)
     ref, t_ref, mb_ref = measure(_all_pairs, lo, hi)
@@ -140,7 +140,7 @@ def run(quick: bool = False) -> list[dict]:
         cellgeom_s=t_big, reference="all pairs, timed on 1,000 rows and scaled",
         reference_s=t_ref, cellgeom_mb=mb_big,
         notes=f"time ~ leaves^{exponent:.3f} from the row above (the two timed in turn, "
-              f"best of 5 each; target <= 1.2; the faces "
+              f"best of 9 each; target <= 1.2; the faces "
               f"alone grow as leaves^{face_exponent:.2f}); box_adjacency on the leaf "
               f"boxes alone {t_box_big:.3g} s (~ leaves^{box_exponent:.2f}); peak "
               f"{mb_big:.0f} MB (target < 1.5 GB), of which the output is "
