@@ -283,10 +283,17 @@ def test_sparse_kernel_path_betti_equal_exact_ranks_on_a_tree_complex():
     y = np.sin(5 * X[:, 0]) + rng.normal(size=1500)
     tree = DecisionTreeRegressor(max_leaf_nodes=300, random_state=0).fit(X, y)
     cx = cellgeom.build_complex(cellgeom.partition(tree, data=X, progress=False), max_dim=1)
-    assert betti_numbers_from_kernels(cx, dense_limit=50) == cx.betti_numbers()
-    assert betti_numbers_from_kernels(cx, gram=False, dense_limit=50) == cx.betti_numbers()
-    H = harmonic_representatives(cx, 1, dense_limit=50)
-    assert H.shape[1] == cx.betti_numbers()[1]
+    # the 1-skeleton: its b_1 counts the graph's cycles (each call warns that it is an upper
+    # bound of the full complex's); both routes count the same ones
+    with pytest.warns(UserWarning, match="upper bound"):
+        betti = cx.betti_numbers()
+    with pytest.warns(UserWarning, match="upper bound"):
+        assert betti_numbers_from_kernels(cx, dense_limit=50) == betti
+    with pytest.warns(UserWarning, match="upper bound"):
+        assert betti_numbers_from_kernels(cx, gram=False, dense_limit=50) == betti
+    with pytest.warns(UserWarning, match="upper bound"):
+        H = harmonic_representatives(cx, 1, dense_limit=50)
+    assert H.shape[1] == betti[1] > 0
     assert np.abs(cx.boundary(1) @ H).max() < 1e-8
     # the ARPACK route; chain convention: ker L_0 = M_0^{-1} x constants (c_i = 1 / vol C_i)
     H0 = harmonic_representatives(cx, 0, dense_limit=50)

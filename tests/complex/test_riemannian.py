@@ -134,3 +134,36 @@ def test_networkx_graph_matches_the_edge_table():
     assert nx.is_connected(G)
     for a, b, fv in cx.edges[["a", "b", "face_volume"]].itertuples(index=False):
         assert G.edges[a, b]["face_volume"] == fv
+
+
+def test_a_truncated_complex_says_its_top_betti_number_is_an_upper_bound(tmp_path):
+    """Oracle: the full complex and the graph's cycle count. The dual complex of a 2-D
+    arrangement is contractible, [1, 0, 0]. Built with max_dim=1 it is the graph of
+    cells and faces, whose b_1 = E - V + 1 counts every cycle, including those the
+    triangles fill: an upper bound, which every Betti count of it says in a warning (and
+    the report's row in words), before and after a save/load."""
+    import warnings
+
+    from cellgeom.analysis.spectral import betti_numbers_from_kernels
+    from cellgeom.report import summary_rows
+
+    part = _all_partition(6, 2, 0)
+    full = cellgeom.build_complex(part, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the full complex: nothing to say
+        assert full.betti_numbers() == [1, 0, 0]
+    assert not full.truncated and full.max_dim is None
+    assert not cellgeom.build_complex(part, max_dim=2, progress=False).truncated  # the top
+    cut = cellgeom.build_complex(part, max_dim=1, progress=False)
+    assert cut.truncated and cut.max_dim == 1
+    n_edges, n_cells = len(cut.simplices(1)), len(cut.simplices(0))
+    for betti_of in (lambda cx: cx.betti_numbers(), betti_numbers_from_kernels):
+        with pytest.warns(UserWarning, match=r"b_1 is an upper bound .*b_0 is exact.*max_dim=2"):
+            assert betti_of(cut) == [1, n_edges - n_cells + 1]
+    assert n_edges - n_cells + 1 > 0
+    assert "b_1 is an upper bound" in dict(summary_rows(cut))["Betti numbers"]
+    cut.save(tmp_path / "cut.npz")
+    loaded = cellgeom.load(tmp_path / "cut.npz")
+    assert loaded.truncated and loaded.max_dim == 1
+    with pytest.warns(UserWarning, match="upper bound"):
+        loaded.betti_numbers()

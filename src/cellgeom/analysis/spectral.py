@@ -257,8 +257,12 @@ def harmonic_representatives(cx, p: int, gram: bool = True, tol: float = 1e-9,
     ``h = z - B_{p+1} y`` with ``y = argmin |z - B_{p+1} y|_{M_p}`` (a weighted
     least-squares problem). The Gram-weighted spectrum itself is not thresholded: cells
     whose volumes span many orders of magnitude put its true non-zero eigenvalues far
-    below any zero threshold.
+    below any zero threshold. On a truncated complex (``cx.truncated``) with
+    ``p = cx.dim`` some of these chains are boundaries of simplices not built (a
+    ``UserWarning`` says so).
     """
+    if p == cx.dim:
+        cx.warn_if_truncated("harmonic_representatives")
     # only M_p is needed with gram=True: a non-diagonal M_{p+1} ("dihedral") is no obstacle
     S0, identity = hodge_stiffness(cx, p, False)
     Z = _kernel(S0, identity, tol, dense_limit)[1]
@@ -293,8 +297,11 @@ def betti_numbers_from_kernels(cx, gram: bool = True, tol: float = 1e-9,
     eigenvalues float64 separates from zero. With ``gram=True`` the Gram-weighted
     kernels are counted too; where a count differs (cells whose volumes span many orders
     of magnitude put the weighted Laplacian's true eigenvalues below the threshold) a
-    ``RuntimeWarning`` gives both counts, and the combinatorial one is returned.
+    ``RuntimeWarning`` gives both counts, and the combinatorial one is returned. On a
+    truncated complex (``cx.truncated``) the last count is an upper bound (a
+    ``UserWarning`` says so), as for :meth:`RiemannianComplex.betti_numbers`.
     """
+    cx.warn_if_truncated("betti_numbers_from_kernels")
     out = []
     for p in range(cx.dim + 1):
         S0, identity = hodge_stiffness(cx, p, False)

@@ -221,7 +221,7 @@ def save_complex(cx, path) -> Path:
         "schema_version": SCHEMA_VERSION,
         "cellgeom_version": __version__,
         "complex": {
-            "rule": cx.rule, "metric": cx.metric, "dim": cx.dim,
+            "rule": cx.rule, "metric": cx.metric, "dim": cx.dim, "max_dim": cx.max_dim,
             "gram_min_eigenvalue": _encode(cx.gram_min_eigenvalue, "gram_min_eigenvalue"),
             "gram_shapes": [list(cx._grams[p].shape) for p in range(cx.dim + 1)],
         },
@@ -388,6 +388,7 @@ def _rebuild(meta: dict, z) -> dict:
     n = cm["dim"] + 1
     return {
         "partition": part, "rule": cm["rule"], "metric": cm["metric"],
+        "max_dim": cm.get("max_dim"),  # files written before it was saved: None
         "simplices": [z[f"complex/simplices_{p}"] for p in range(n)],
         "volumes": [z[f"complex/volumes_{p}"] for p in range(n)],
         "grams": [sp.csr_matrix((z[f"complex/gram_{p}/data"], z[f"complex/gram_{p}/indices"],

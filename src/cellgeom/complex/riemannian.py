@@ -42,12 +42,17 @@ class RiemannianComplex:
         sharing a facet.
     gram_min_eigenvalue : float
         Smallest eigenvalue of M_1 (positive for "diagonal").
+    max_dim : int or None
+        The ``max_dim`` the complex was built with (None: every dimension); see
+        :attr:`truncated`.
     """
 
-    def __init__(self, partition, simplices, volumes, rule, metric, facets=None, index=None):
+    def __init__(self, partition, simplices, volumes, rule, metric, facets=None, index=None,
+                 max_dim=None):
         self.partition = partition
         self.rule = rule
         self.metric = metric
+        self.max_dim = max_dim
         self._simplices = simplices
         self._volumes = volumes
         self._grams = gram_matrices(partition, simplices, volumes, metric)
@@ -70,6 +75,29 @@ class RiemannianComplex:
     @property
     def dim(self) -> int:
         return len(self._simplices) - 1
+
+    @property
+    def truncated(self) -> bool:
+        """Whether simplices above :attr:`dim` may exist that were not built: the build
+        stopped at ``max_dim`` (for the dual complex, whose top dimension is the
+        partition's, below that). Then ``b_dim`` counts the dim-cycles of this complex,
+        some of which the missing (dim+1)-simplices would fill: an upper bound of the
+        full complex's; ``b_0..b_{dim-1}`` are exact."""
+        if self.max_dim is None or self.dim < self.max_dim:
+            return False
+        return self.rule != "dual" or self.max_dim < self.partition.dim
+
+    def warn_if_truncated(self, what: str = "betti_numbers()") -> None:
+        """A ``UserWarning`` saying what the top Betti number of a :attr:`truncated`
+        complex counts (``what`` names the caller)."""
+        if self.truncated:
+            p = self.dim
+            exact = {0: "", 1: " (b_0 is exact)"}.get(p, f" (b_0..b_{p - 1} are exact)")
+            warnings.warn(
+                f"{what}: this complex was built up to dimension {p} (max_dim={p}), and "
+                f"{p + 1}-simplices that would fill some of its {p}-cycles were not built: "
+                f"b_{p} is an upper bound of the full complex's{exact}. Build with "
+                f"max_dim={p + 1} (or None) for b_{p}.", UserWarning, stacklevel=3)
 
     @property
     def cells(self) -> pd.DataFrame:
@@ -148,7 +176,11 @@ class RiemannianComplex:
         coefficient): rank B_1 by union-find, higher ranks by a compiled sparse column
         reduction from the top dimension down with clearing (a pivot row of B_{p+1}
         marks a column of B_p that reduces to zero).
+
+        On a :attr:`truncated` complex (built with a ``max_dim`` below its top) the last
+        number is that of the complex as built, an upper bound: a ``UserWarning`` says so.
         """
+        self.warn_if_truncated()
         sizes = self.n_simplices()
         return betti_from_boundaries(sizes, [self.boundary(p) for p in range(len(sizes))])
 
@@ -297,7 +329,8 @@ def build_complex(partition, rule: str = "dual", metric: str = "diagonal",
                                                         max_dim=max_dim, bar=bar)
         _check_connected(partition, simplices, max_dim)
         stage(bar, "Gram matrices")
-        return RiemannianComplex(partition, simplices, volumes, rule, metric, facets, index)
+        return RiemannianComplex(partition, simplices, volumes, rule, metric, facets, index,
+                                 max_dim=max_dim)
 
 
 def _check_connected(partition, simplices, max_dim) -> None:
@@ -346,6 +379,7 @@ def load(path) -> RiemannianComplex:
     cx = RiemannianComplex.__new__(RiemannianComplex)
     cx.partition = parts["partition"]
     cx.rule, cx.metric = parts["rule"], parts["metric"]
+    cx.max_dim = parts["max_dim"]
     cx._simplices, cx._volumes, cx._grams = parts["simplices"], parts["volumes"], parts["grams"]
     cx._boundaries = {}
     cx._index = None

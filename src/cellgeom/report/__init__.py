@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import numbers
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -104,7 +105,9 @@ def summary_rows(cx, metrics: Mapping | None = None,
     n_interior = int((faces["cell_b"] >= 0).sum())
     lo, hi = part.domain.lo, part.domain.hi
     n_data = int(part.cells["is_data"].sum()) if "is_data" in part.cells else part.n_cells
-    betti = cx.betti_numbers()
+    with warnings.catch_warnings():  # a truncated complex's caveat is in the row itself
+        warnings.simplefilter("ignore", UserWarning)
+        betti = cx.betti_numbers()
     rows = [("model", _model_name(part)), ("input dimension", str(part.dim))]
     if feature_names is not None or "feature_names" in part.info:
         rows.append(("features", _names_text(axis_names(part, feature_names))))
@@ -133,10 +136,15 @@ def summary_rows(cx, metrics: Mapping | None = None,
 
 
 def _facet_caveat(cx) -> str:
-    """What the Betti numbers of a "facet" nerve count, unless it is the dual complex."""
-    if cx.rule != "facet" or cx.partition.info.get("general_position"):
-        return ""
-    return " (facet nerve: the cycles around crossings count, not only holes)"
+    """What the Betti numbers count, where that is not the partition's topology: the
+    cycles around crossings of a "facet" nerve, the top one of a truncated complex."""
+    caveat = ""
+    if cx.rule == "facet" and not cx.partition.info.get("general_position"):
+        caveat = " (facet nerve: the cycles around crossings count, not only holes)"
+    if getattr(cx, "truncated", False):
+        caveat += (f" (built up to dimension {cx.dim}: b_{cx.dim} is an upper bound; "
+                   f"max_dim={cx.dim + 1} gives it)")
+    return caveat
 
 
 def _check_metrics(metrics) -> dict:
