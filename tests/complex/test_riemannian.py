@@ -151,7 +151,7 @@ def test_a_truncated_complex_says_its_top_betti_number_is_an_upper_bound(tmp_pat
     full = cellgeom.build_complex(part, progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the full complex: nothing to say
-        assert full.betti_numbers() == [1, 0, 0]
+        assert full.betti_numbers() == [1, 0, 0] and full.euler_characteristic() == 1
     assert not full.truncated and full.max_dim is None
     assert not cellgeom.build_complex(part, max_dim=2, progress=False).truncated  # the top
     cut = cellgeom.build_complex(part, max_dim=1, progress=False)
@@ -161,7 +161,11 @@ def test_a_truncated_complex_says_its_top_betti_number_is_an_upper_bound(tmp_pat
         with pytest.warns(UserWarning, match=r"b_1 is an upper bound .*b_0 is exact.*max_dim=2"):
             assert betti_of(cut) == [1, n_edges - n_cells + 1]
     assert n_edges - n_cells + 1 > 0
-    assert "b_1 is an upper bound" in dict(summary_rows(cut))["Betti numbers"]
+    with pytest.warns(UserWarning, match="Euler characteristic is the truncated"):
+        assert cut.euler_characteristic() == n_cells - n_edges
+    rows = dict(summary_rows(cut))
+    assert "b_1 is an upper bound" in rows["Betti numbers"]
+    assert "up to dimension 1" in rows["Euler characteristic"]
     cut.save(tmp_path / "cut.npz")
     loaded = cellgeom.load(tmp_path / "cut.npz")
     assert loaded.truncated and loaded.max_dim == 1

@@ -96,8 +96,9 @@ class RiemannianComplex:
             warnings.warn(
                 f"{what}: this complex was built up to dimension {p} (max_dim={p}), and "
                 f"{p + 1}-simplices that would fill some of its {p}-cycles were not built: "
-                f"b_{p} is an upper bound of the full complex's{exact}. Build with "
-                f"max_dim={p + 1} (or None) for b_{p}.", UserWarning, stacklevel=3)
+                f"b_{p} is an upper bound of the full complex's{exact}, and the Euler "
+                f"characteristic is the truncated complex's. Build with max_dim={p + 1} (or "
+                f"None) for b_{p}.", UserWarning, stacklevel=3)
 
     @property
     def cells(self) -> pd.DataFrame:
@@ -165,7 +166,9 @@ class RiemannianComplex:
         return self._grams[p]
 
     def euler_characteristic(self) -> int:
-        """chi(K) = sum_p (-1)^p n_p."""
+        """chi(K) = sum_p (-1)^p n_p (on a :attr:`truncated` complex, that of the complex
+        as built, not the full one's: a ``UserWarning`` says so)."""
+        self.warn_if_truncated("euler_characteristic()")
         return int(sum((-1) ** p * len(s) for p, s in enumerate(self._simplices)))
 
     def betti_numbers(self) -> list[int]:

@@ -105,9 +105,9 @@ def summary_rows(cx, metrics: Mapping | None = None,
     n_interior = int((faces["cell_b"] >= 0).sum())
     lo, hi = part.domain.lo, part.domain.hi
     n_data = int(part.cells["is_data"].sum()) if "is_data" in part.cells else part.n_cells
-    with warnings.catch_warnings():  # a truncated complex's caveat is in the row itself
+    with warnings.catch_warnings():  # a truncated complex's caveat is in the rows themselves
         warnings.simplefilter("ignore", UserWarning)
-        betti = cx.betti_numbers()
+        betti, euler = cx.betti_numbers(), cx.euler_characteristic()
     rows = [("model", _model_name(part)), ("input dimension", str(part.dim))]
     if feature_names is not None or "feature_names" in part.info:
         rows.append(("features", _names_text(axis_names(part, feature_names))))
@@ -118,7 +118,9 @@ def summary_rows(cx, metrics: Mapping | None = None,
         ("hinges", _hinge_text(part)),
         ("simplices per dimension", ", ".join(str(n) for n in cx.n_simplices())),
         ("Betti numbers", ", ".join(str(b) for b in betti) + _facet_caveat(cx)),
-        ("Euler characteristic", str(cx.euler_characteristic())),
+        ("Euler characteristic", str(euler) + (
+            f" (of the complex up to dimension {cx.dim})" if getattr(cx, "truncated", False)
+            else "")),
         ("nerve rule / metric", f"{cx.rule} / {cx.metric}"),
         ("total cell volume", _volume_text(part.cells["volume"].to_numpy(dtype=float))),
         ("domain volume", _html.fmt(float(np.prod(hi - lo)))),
