@@ -171,3 +171,25 @@ def test_a_truncated_complex_says_its_top_betti_number_is_an_upper_bound(tmp_pat
     assert loaded.truncated and loaded.max_dim == 1
     with pytest.warns(UserWarning, match="upper bound"):
         loaded.betti_numbers()
+
+
+def test_a_complex_cut_where_nothing_is_above_is_not_truncated():
+    """Oracle: the full complex. Two parallel lines cut the square into three slabs in a
+    row: the complex is a path (no triangle exists), so max_dim=1 misses nothing and the
+    Betti numbers come without a warning; with a third, crossing line the cut complex has
+    cycles that triangles fill, and it is truncated."""
+    import warnings
+
+    slabs = cellgeom.HyperplaneArrangement([[1.0, 0.0], [1.0, 0.0]], [-0.3, -0.6])
+    part = cellgeom.partition(slabs, domain=([0, 0], [1, 1]), cells="all", progress=False)
+    cut = cellgeom.build_complex(part, max_dim=1, progress=False)
+    assert cut.dim == 1 and not cut.truncated
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cut.betti_numbers() == cellgeom.build_complex(part, progress=False).betti_numbers()
+        assert cut.euler_characteristic() == 1
+    crossed = cellgeom.HyperplaneArrangement([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]],
+                                             [-0.3, -0.6, -0.5])
+    part = cellgeom.partition(crossed, domain=([0, 0], [1, 1]), cells="all", progress=False)
+    assert cellgeom.build_complex(part, max_dim=1, progress=False).truncated
+    assert cellgeom.build_complex(part, max_dim=0, progress=False).truncated  # no edges

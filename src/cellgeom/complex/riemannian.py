@@ -78,14 +78,28 @@ class RiemannianComplex:
 
     @property
     def truncated(self) -> bool:
-        """Whether simplices above :attr:`dim` may exist that were not built: the build
-        stopped at ``max_dim`` (for the dual complex, whose top dimension is the
-        partition's, below that). Then ``b_dim`` counts the dim-cycles of this complex,
-        some of which the missing (dim+1)-simplices would fill: an upper bound of the
-        full complex's; ``b_0..b_{dim-1}`` are exact."""
+        """Whether simplices above :attr:`dim` exist that were not built: the build stopped
+        at ``max_dim`` (for the dual complex, whose top dimension is the partition's,
+        below that) and, for dim >= 1, this complex has dim-cycles (b_dim > 0; a
+        (dim+1)-simplex has all its faces here and its boundary is such a cycle, so
+        without them there is none to build). Then ``b_dim`` counts cycles some of which
+        the missing simplices fill: an upper bound of the full complex's; ``b_0..b_{dim-1}``
+        are exact. At dim 0 it is whether the cells were left without edges."""
         if self.max_dim is None or self.dim < self.max_dim:
             return False
-        return self.rule != "dual" or self.max_dim < self.partition.dim
+        if self.rule == "dual" and self.max_dim >= self.partition.dim:
+            return False
+        if self.dim == 0:
+            return self.n_vertices > 1
+        return self._betti()[-1] > 0
+
+    def _betti(self) -> list[int]:
+        """The Betti numbers of the complex as built (computed once)."""
+        if getattr(self, "_betti_numbers", None) is None:
+            sizes = self.n_simplices()
+            self._betti_numbers = betti_from_boundaries(
+                sizes, [self.boundary(p) for p in range(len(sizes))])
+        return list(self._betti_numbers)
 
     def warn_if_truncated(self, what: str = "betti_numbers()") -> None:
         """A ``UserWarning`` saying what the top Betti number of a :attr:`truncated`
@@ -180,12 +194,12 @@ class RiemannianComplex:
         reduction from the top dimension down with clearing (a pivot row of B_{p+1}
         marks a column of B_p that reduces to zero).
 
-        On a :attr:`truncated` complex (built with a ``max_dim`` below its top) the last
-        number is that of the complex as built, an upper bound: a ``UserWarning`` says so.
+        On a :attr:`truncated` complex (built with a ``max_dim`` below its top, with
+        cycles there) the last number is that of the complex as built, an upper bound: a
+        ``UserWarning`` says so.
         """
         self.warn_if_truncated()
-        sizes = self.n_simplices()
-        return betti_from_boundaries(sizes, [self.boundary(p) for p in range(len(sizes))])
+        return self._betti()
 
     # -- tables and interop --
     def _edge_table(self, facets=None) -> pd.DataFrame:
