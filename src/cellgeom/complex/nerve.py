@@ -294,6 +294,13 @@ def _upper_adjacency(edges, m):
     return up, indptr
 
 
+def _extension_counts(index, p, edges):
+    """Per (p-1)-simplex, the candidates extending it: its last vertex's upper neighbours
+    (what :func:`clique_chunks` tries)."""
+    prev = index.simplices[p - 1]
+    return np.bincount(edges[:, 0], minlength=index.n_vertices)[prev[:, -1]]
+
+
 def estimate_rows(index: SimplexIndex, p: int, edges: np.ndarray,
                   budget: int | None = None) -> tuple[float, float]:
     """The number of candidate p-simplices :func:`clique_chunks` yields (every p-simplex
@@ -314,7 +321,7 @@ def estimate_rows(index: SimplexIndex, p: int, edges: np.ndarray,
     if len(prev) == 0 or len(edges) == 0:
         return 0.0, 1.0
     budget = ESTIMATE_ROWS if budget is None else int(budget)
-    ext = np.bincount(edges[:, 0], minlength=index.n_vertices)[prev[:, -1]]
+    ext = _extension_counts(index, p, edges)
     total = int(ext.sum())
     subset = None
     share = 1.0
@@ -363,8 +370,7 @@ def check_dimension(index: SimplexIndex, p: int, edges: np.ndarray, avail,
     have += sum(a.nbytes for a in index._keys) + sum(
         0 if f is None else f.nbytes for f in index._faces)
     per_row = (2 * p + 5) * 8 + row_bytes
-    prev = index.simplices[p - 1]
-    bound = np.bincount(edges[:, 0], minlength=index.n_vertices)[prev[:, -1]].sum()
+    bound = _extension_counts(index, p, edges).sum()
     if have + bound * per_row <= 0.8 * avail:
         return None  # every extension fits: no need to count
     est, share = estimate_rows(index, p, edges)

@@ -85,9 +85,10 @@ class RiemannianComplex:
         without them there is none to build). Then ``b_dim`` counts cycles some of which
         the missing simplices fill: an upper bound of the full complex's; ``b_0..b_{dim-1}``
         are exact. At dim 0 it is whether the cells were left without edges."""
-        if self.max_dim is None or self.dim < self.max_dim:
+        max_dim = getattr(self, "max_dim", None)  # (complexes pickled before it existed)
+        if max_dim is None or self.dim < max_dim:
             return False
-        if self.rule == "dual" and self.max_dim >= self.partition.dim:
+        if self.rule == "dual" and max_dim >= self.partition.dim:
             return False
         if self.dim == 0:
             return self.n_vertices > 1

@@ -26,10 +26,10 @@ block in memory (its leaves too), and the split nodes are taken axis by axis in 
 order, which lists the faces axis by axis as ``box_adjacency`` does. The axes are cut
 into runs of about equal work, one thread each (the kernels release the GIL; trees of
 2,048 leaves or more): a run's faces are all its axes' faces, so the runs' rows joined
-in axis order are one thread's. Pairs go to buffers grown by doubling (16 bytes per
-face); one flat pass over them (per run, in its thread) then writes the faces' volumes
-and centroids with ``box_adjacency``'s own kernel, so the memory is the output's plus
-the buffers plus O(nodes x n).
+in axis order are one thread's. Pairs go to buffers grown 2-8 times at once, at the
+rate of faces seen so far (16 bytes per face); one flat pass over them (per run, in its
+thread) then writes the faces' volumes and centroids with ``box_adjacency``'s own
+kernel, so the memory is the output's plus the buffers plus O(nodes x n).
 """
 from __future__ import annotations
 
@@ -151,9 +151,9 @@ def tree_adjacency(left: np.ndarray, right: np.ndarray, feature: np.ndarray,
     # the axes in groups of about equal work, one thread each (the kernels release the
     # GIL); a group's faces are all its axes' faces, so the groups' rows joined in axis
     # order are the serial run's rows
-    work = np.cumsum(size[order])
-    groups = _axis_groups(work, axis_start, _threads(n_leaves, _workers))
-    run = lambda f0, f1: _axis_pairs(tables, depth, f0, f1, work, small)  # noqa: E731
+    done = np.concatenate([[0], np.cumsum(size[order])])  # work before each split in order
+    groups = _axis_groups(done, axis_start, _threads(n_leaves, _workers))
+    run = lambda f0, f1: _axis_pairs(tables, axis_start, depth, f0, f1, done, small)  # noqa: E731
     if len(groups) == 2:
         parts = [run(groups[0], groups[1])]
     else:
@@ -165,26 +165,26 @@ def tree_adjacency(left: np.ndarray, right: np.ndarray, feature: np.ndarray,
     volume = np.empty(total)
     centroid = np.empty((total, n))
     if len(parts) == 1:  # the pair buffers become the output, numbered in place
-        a, b, _ = parts[0]
-        # the leaves' node boxes are the leaf boxes: the same arithmetic as box_adjacency
-        _face_geometry(leaf_lo, leaf_hi, a, b, axis, volume, centroid)
-        _renumber(a, a, number)
-        _renumber(b, b, number)
-        return a, b, axis, volume, centroid
-    a, b = np.empty(total, np.int64), np.empty(total, np.int64)
+        a, b = parts[0][0], parts[0][1]
+    else:
+        a, b = np.empty(total, np.int64), np.empty(total, np.int64)
     starts = np.concatenate([[0], np.cumsum([part[0].size for part in parts])])
 
     def finish(i):  # each group's rows of the output, in its thread
         pre_a, pre_b, _ = parts[i]
         rows = slice(starts[i], starts[i + 1])
+        # the leaves' node boxes are the leaf boxes: the same arithmetic as box_adjacency
         _face_geometry(leaf_lo, leaf_hi, pre_a, pre_b, axis[rows], volume[rows],
                        centroid[rows])
-        _renumber(pre_a, a[rows], number)
+        _renumber(pre_a, a[rows], number)  # (in place when one group)
         _renumber(pre_b, b[rows], number)
         parts[i] = None  # the buffers are freed as soon as read
 
-    with ThreadPoolExecutor(len(parts)) as pool:
-        list(pool.map(finish, range(len(parts))))
+    if len(parts) == 1:
+        finish(0)
+    else:
+        with ThreadPoolExecutor(len(parts)) as pool:
+            list(pool.map(finish, range(len(parts))))
     return a, b, axis, volume, centroid
 
 
@@ -207,13 +207,12 @@ def _threads(n_leaves: int, workers: int | None) -> int:
     return max(1, min(cpus, 8))
 
 
-def _axis_groups(work: np.ndarray, axis_start: np.ndarray, threads: int) -> list[int]:
+def _axis_groups(done: np.ndarray, axis_start: np.ndarray, threads: int) -> list[int]:
     """Axis bounds ``[0, f1, ..., n]`` cutting the axes into at most ``threads`` runs of
-    about equal work (``work``: cumulative leaves below the split nodes in ``order``)."""
+    about equal work (``done[i]``: leaves below the split nodes before ``order[i]``)."""
     n = axis_start.size - 1
-    total = float(work[-1]) if work.size else 0.0
-    # the work done before each axis starts
-    before = np.concatenate([[0.0], work])[axis_start]
+    total = float(done[-1])
+    before = done[axis_start]  # the work done before each axis starts
     bounds = [0]
     for j in range(1, min(threads, n)):
         f = int(np.argmin(np.abs(before - j * total / threads)))
@@ -222,17 +221,17 @@ def _axis_groups(work: np.ndarray, axis_start: np.ndarray, threads: int) -> list
     return bounds + [n]
 
 
-def _axis_pairs(tables, depth: int, f0: int, f1: int, work: np.ndarray, small: int):
+def _axis_pairs(tables, axis_start: np.ndarray, depth: int, f0: int, f1: int,
+                done: np.ndarray, small: int):
     """The face pairs (pre-order leaf numbers) across the split nodes of axes ``f0`` to
-    ``f1 - 1``: ``(a, b, counts per axis)``, grown buffers trimmed."""
-    axis_start = tables[12]
+    ``f1 - 1``: ``(a, b, counts per axis)``, grown buffers trimmed (``tables``: the
+    kernel's arguments before ``f_stop``; ``done`` as in :func:`_axis_groups`)."""
     # the stack holds at most one pending sibling per refinement step of the current pair
     stack = np.empty((2 * depth + 4, 2), np.int64)
-    done = np.concatenate([[0], work])  # work done before each split in ``order``
     s0, s1 = axis_start[f0], axis_start[f1]
     cap = max(1024, 8 * (s1 - s0))
     buf_a, buf_b = np.empty(cap, np.int64), np.empty(cap, np.int64)
-    ends = np.zeros(tables[4].shape[1] + 1, np.int64)
+    ends = np.zeros(axis_start.size, np.int64)
     # (axis, next split in ``order``, stack top, rows written, split started)
     state = np.array([f0, s0, 0, 0, 0], np.int64)
     while True:  # the kernel stops when the buffers are full: grow them and resume

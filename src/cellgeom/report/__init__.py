@@ -119,7 +119,7 @@ def summary_rows(cx, metrics: Mapping | None = None,
         ("simplices per dimension", ", ".join(str(n) for n in cx.n_simplices())),
         ("Betti numbers", ", ".join(str(b) for b in betti) + _facet_caveat(cx)),
         ("Euler characteristic", str(euler) + (
-            f" (of the complex up to dimension {cx.dim})" if getattr(cx, "truncated", False)
+            f" (of the complex up to dimension {cx.dim})" if cx.truncated
             else "")),
         ("nerve rule / metric", f"{cx.rule} / {cx.metric}"),
         ("total cell volume", _volume_text(part.cells["volume"].to_numpy(dtype=float))),
@@ -143,7 +143,7 @@ def _facet_caveat(cx) -> str:
     caveat = ""
     if cx.rule == "facet" and not cx.partition.info.get("general_position"):
         caveat = " (facet nerve: the cycles around crossings count, not only holes)"
-    if getattr(cx, "truncated", False):
+    if cx.truncated:
         caveat += (f" (built up to dimension {cx.dim}: b_{cx.dim} is an upper bound; "
                    f"max_dim={cx.dim + 1} gives it)")
     return caveat
