@@ -276,3 +276,73 @@ def test_torch_decision_regions_sum_to_the_box(moons_classifier):
     assert set(dr.regions["prediction"]) == {"a", "b"}
     assert abs(dr.regions["volume"].sum() - box.volume) < 1e-9 * box.volume
     assert dr.partition.n_cells == p.n_cells
+
+
+def _check_tiles_and_keys(part, net, n_hidden, seed=1):
+    """Oracle: the net's own activation patterns and outputs at random points of the box;
+    the volumes tile the box."""
+    Q = part.domain.lo + np.random.default_rng(seed).random((5000, 2)) * part.domain.widths
+    cell = part.locate(Q)
+    assert np.all(cell >= 0)
+    assert part.volumes.sum() == pytest.approx(part.domain.volume, rel=1e-12)
+    patterns = np.asarray(cellgeom.nn.activation_patterns(net, Q, pack=False).keys)
+    keys = np.array([list(k[:n_hidden]) for k in part.keys], dtype=int)
+    np.testing.assert_array_equal(keys[cell], patterns)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_units_zero_on_a_whole_cell_are_off_and_cells_do_not_repeat(seed):
+    """A unit whose pre-activation is exactly 0 on a cell (every input off, no bias) is off
+    (z > 0 is on). Both bits were accepted, so one region came back as several cells with
+    wrong keys: volumes summed to 1.13x the box and points fell in no cell."""
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Linear(2, 6), nn.ReLU(), nn.Linear(6, 6, bias=False), nn.ReLU(),
+                        nn.Linear(6, 2)).eval()
+    if seed == 3:  # zero-initialised biases, as some training recipes do
+        for layer in (net[0], net[4]):
+            nn.init.zeros_(layer.bias)
+    X = np.random.default_rng(0).normal(size=(200, 2)) * 2
+    part = cellgeom.partition(net, data=X, cells="all", progress=False)
+    assert len(set(part.keys)) == part.n_cells
+    assert part.cells["n_points"].sum() == len(X)
+    _check_tiles_and_keys(part, net, 12)
+
+
+def test_a_unit_never_on_gets_the_off_bit():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 4), nn.ReLU(),
+                        nn.Linear(4, 2)).double().eval()
+    with torch.no_grad():  # unit 4 = -relu(x + y - 0.5): never > 0
+        net[0].weight[0] = torch.tensor([1.0, 1.0])
+        net[0].bias[0] = -0.5
+        net[2].weight[0] = 0.0
+        net[2].weight[0, 0] = -1.0
+        net[2].bias[0] = 0.0
+    part = cellgeom.partition(net, cellgeom.Box([0, 0], [1, 1]), cells="all", progress=False)
+    _check_tiles_and_keys(part, net, 8)
+
+
+def test_concatenation_with_a_branch_without_activation():
+    """DenseNet-style skip: cat([relu(a x), x]). The origin, pushed as one row, met the rows
+    of the imposed patterns in cat, which does not broadcast (RuntimeError)."""
+    import torch.nn.functional as F
+
+    class DenseSkip(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.o = nn.Linear(2, 6), nn.Linear(8, 3)
+
+        def forward(self, x):
+            return self.o(torch.cat([F.relu(self.a(x)), x], 1))
+
+    torch.manual_seed(0)
+    net = DenseSkip().eval()
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    data_part = cellgeom.partition(net, data=X, cells="data", progress=False)
+    assert data_part.cells["n_points"].sum() == len(X)
+    part = cellgeom.partition(net, data=X, cells="all", progress=False)
+    _check_tiles_and_keys(part, net, 6)
+    Q = part.domain.lo + np.random.default_rng(2).random((2000, 2)) * part.domain.widths
+    with torch.no_grad():
+        label = net(torch.tensor(Q, dtype=torch.float32)).argmax(1).numpy()
+    np.testing.assert_array_equal(part.cells["prediction"].to_numpy()[part.locate(Q)], label)

@@ -12,7 +12,7 @@ import pandas as pd
 from ..core import check_data, resolve_domain, vector_columns
 
 __all__ = ["check_fitted_model", "check_model_input", "add_predictions", "model_name",
-           "named_input", "prepare_inputs", "input_dtype", "model_input"]
+           "named_input", "prepare_inputs", "input_dtype", "model_input", "n_features_of"]
 
 
 def model_name(model) -> str:
@@ -59,6 +59,16 @@ def check_fitted_model(model) -> None:
     check_is_fitted(model)
 
 
+def n_features_of(model) -> int:
+    """``model.n_features_in_``; for a Pipeline, that of its first step that is not
+    ``"passthrough"`` or None (scikit-learn's ``Pipeline.n_features_in_`` reads the first
+    step, and fails when it is one of those)."""
+    for _, step in getattr(model, "steps", ()):
+        if step is not None and not (isinstance(step, str) and step == "passthrough"):
+            return n_features_of(step)
+    return int(model.n_features_in_)
+
+
 def check_model_input(model, X, name: str = "data") -> np.ndarray:
     """Validate ``X`` against the model's ``n_features_in_`` with scikit-learn's message.
 
@@ -71,7 +81,7 @@ def check_model_input(model, X, name: str = "data") -> np.ndarray:
     ValueError
         "X has 3 features, but DecisionTreeClassifier is expecting 5 features as input."
     """
-    n = int(model.n_features_in_)
+    n = n_features_of(model)
     names = getattr(model, "feature_names_in_", None)
     shape = getattr(X, "shape", None)
     if shape is None:
@@ -87,7 +97,7 @@ def check_model_input(model, X, name: str = "data") -> np.ndarray:
 def prepare_inputs(model, domain, data, cells: str):
     """Fitted check, data check and the domain box; returns ``(data, domain, n_outside)``."""
     check_fitted_model(model)
-    n = int(model.n_features_in_)
+    n = n_features_of(model)
     if data is not None:
         data = check_model_input(model, data, name="data")
         if data.shape[0] == 0:

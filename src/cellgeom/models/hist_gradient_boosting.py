@@ -57,6 +57,7 @@ from ._sklearn import check_fitted_model, model_name, named_input, prepare_input
 from .boosting import BoostedModel, add_columns
 from .ensembles import partition_trees
 from .forest_apply import ForestArrays
+from .pipeline import diagonal_affine
 from .registry import register_adapter
 from .trees import TreeArrays
 
@@ -198,21 +199,6 @@ class HistGradientBoostingLeaves:
         return self._trees.leaves(np.asarray(Z, dtype=np.float64))
 
 
-def _diagonal_affine(affine, name: str):
-    """``(scale, shift)`` of a pipeline's leading steps; refused unless per-feature scalings."""
-    if affine is None:
-        return None, None
-    T, c = (np.asarray(a, dtype=np.float64) for a in affine)
-    if T.ndim == 2:
-        off = T - np.diag(np.diag(T)) if T.shape[0] == T.shape[1] else T
-        if T.shape[0] != T.shape[1] or np.any(off != 0) or np.any(np.diag(T) <= 0):
-            raise ValueError(
-                f"Pipeline in front of {name}: tree cells stay boxes only under per-feature "
-                "scalings (StandardScaler, MinMaxScaler); a PCA step rotates them.")
-        T = np.diag(T).copy()
-    return T, c
-
-
 def _partition_hist_gradient_boosting(model, *, domain, data, cells, tol=None, n_jobs=None,
                                       executor=None, progress=True, max_cells: int = 200_000,
                                       _affine=None, _model=None,
@@ -221,7 +207,7 @@ def _partition_hist_gradient_boosting(model, *, domain, data, cells, tol=None, n
     record = model if _model is None else _model
     trees = read_hist_gradient_boosting(model)
     data, domain, n_outside = prepare_inputs(record, domain, data, cells)
-    scale, shift = _diagonal_affine(_affine, trees.name)
+    scale, shift = diagonal_affine(_affine, trees.name)
     leaves_of = HistGradientBoostingLeaves(model, _transform, trees)
     part = partition_trees(trees.trees, leaves_of, domain=domain, data=data, cells=cells,
                            record=record, n_outside=n_outside, progress=progress, tol=tol,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import check_data
-from ._sklearn import check_fitted_model, model_name
+from ._sklearn import check_fitted_model, model_name, n_features_of
 from .registry import register_adapter
 
 __all__: list[str] = []  # an adapter: reached through cellgeom.partition
@@ -67,7 +67,7 @@ def _partition_mlp(model, *, domain, data, cells, progress=True, upto_layer=None
     output = _output(model)
     net = mlp_as_torch(model, _affine)
     record = model if _model is None else _model
-    n = int(record.n_features_in_)
+    n = n_features_of(record)
     if data is not None:  # a DataFrame by its column names, as the model was fitted
         data = check_data(data, n, feature_names=getattr(record, "feature_names_in_", None))
     cell_model = NetworkCells(net, upto_layer, (n,), output)

@@ -243,15 +243,19 @@ class NetworkCells:
             with one_torch_thread():
                 A, c = self.layer_maps(chunk, origin)
             for j, key in enumerate(chunk):
-                s = 1.0 - 2.0 * (np.frombuffer(key.encode(), dtype=np.uint8) - ord("0"))
+                on = np.frombuffer(key.encode(), dtype=np.uint8) == ord("1")
+                s = np.where(on, -1.0, 1.0)
                 G, h = s[:, None] * A[j], -s * c[j]
                 norms = np.linalg.norm(G, axis=1)
                 # rounding level of the cell's rows, whatever the input units
                 live = norms > 1e-12 * norms.max(initial=0.0)
                 # a unit constant on the cell: no facet; if its sign contradicts the key the
-                # cell is empty, kept as the infeasible row 0 x <= h < 0
-                bad = ~live & (h < 0)
+                # cell is empty, kept as the infeasible row 0 x <= h < 0. "On" is z > 0, so a
+                # unit that is 0 on the whole cell (all its inputs off, no bias) is off: with
+                # the closed rows alone both keys would hold the cell, twice
+                bad = ~live & ((h < 0) | (on & (h == 0)))
                 keep = live | bad
+                h = np.where(bad, np.minimum(h, -1.0), h)  # 0 x <= -1: infeasible at any scale
                 out.append((np.where(bad[:, None], 0.0, G)[keep], h[keep], labels_all[keep]))
         return out
 

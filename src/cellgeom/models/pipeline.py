@@ -3,6 +3,8 @@
 Leading steps compose into ``z = T x + c``:
 
 - StandardScaler: ``z = (x - mean) / scale`` (T = diag(1/scale));
+- RobustScaler: ``z = (x - center_) / scale_``;
+- MaxAbsScaler: ``z = x / scale_``;
 - MinMaxScaler: ``z = x * scale_ + min_``;
 - PCA: ``z = (x - mean_) V^T`` (divided by sqrt(explained_variance_) when whitening);
 - "passthrough" / None: identity.
@@ -16,12 +18,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._sklearn import check_fitted_model, model_name, named_input
+from ._sklearn import check_fitted_model, model_name, n_features_of, named_input
 from .registry import adapter_for, check_options, register_adapter, supported_models
 
-__all__ = ["affine_of_steps", "AFFINE_STEPS", "PrefixTransform"]
+__all__ = ["affine_of_steps", "AFFINE_STEPS", "PrefixTransform", "diagonal_affine"]
 
-AFFINE_STEPS = ("StandardScaler", "MinMaxScaler", "PCA", "passthrough")
+AFFINE_STEPS = ("StandardScaler", "RobustScaler", "MaxAbsScaler", "MinMaxScaler", "PCA",
+                "passthrough")
+SCALERS = "StandardScaler, RobustScaler, MaxAbsScaler, MinMaxScaler"
 
 
 def _step_affine(step, n: int):
@@ -33,6 +37,12 @@ def _step_affine(step, n: int):
         scale = step.scale_ if step.with_std else np.ones(n)
         mean = step.mean_ if step.with_mean else np.zeros(n)
         return np.diag(1 / scale), -mean / scale
+    if name == "RobustScaler":  # center_ / scale_ are None when switched off
+        scale = step.scale_ if step.with_scaling else np.ones(n)
+        center = step.center_ if step.with_centering else np.zeros(n)
+        return np.diag(1 / scale), -center / scale
+    if name == "MaxAbsScaler":
+        return np.diag(1 / step.scale_), np.zeros(n)
     if name == "MinMaxScaler":
         if getattr(step, "clip", False):
             raise ValueError("MinMaxScaler(clip=True) is not affine (it clips); use clip=False.")
@@ -49,11 +59,34 @@ def _step_affine(step, n: int):
 
 def affine_of_steps(pipeline) -> tuple[np.ndarray, np.ndarray]:
     """``(T, c)`` with ``z = T x + c`` the composition of all steps but the last."""
-    n = int(pipeline.n_features_in_)
+    n = n_features_of(pipeline)
     T, c = np.eye(n), np.zeros(n)
     for _, step in pipeline.steps[:-1]:
         Ts, cs = _step_affine(step, T.shape[0])
         T, c = Ts @ T, Ts @ c + cs
+    return T, c
+
+
+def diagonal_affine(affine, name: str):
+    """``(scale, shift)`` with ``z = scale * x + shift`` of a pipeline's leading steps, for
+    tree models (None, None without a pipeline).
+
+    Raises
+    ------
+    ValueError
+        Unless the steps are per-feature scalings with positive factors: under any other
+        affine map (a PCA rotation, a reflection) the trees' boxes are not boxes in x.
+    """
+    if affine is None:
+        return None, None
+    T, c = (np.asarray(a, dtype=np.float64) for a in affine)
+    if T.ndim == 2:
+        off = T - np.diag(np.diag(T)) if T.shape[0] == T.shape[1] else T
+        if T.shape[0] != T.shape[1] or np.any(off != 0) or np.any(np.diag(T) <= 0):
+            raise ValueError(
+                f"Pipeline in front of {name}: tree cells stay boxes only under per-feature "
+                f"scalings ({SCALERS}); a PCA step rotates them.")
+        T = np.diag(T).copy()
     return T, c
 
 
@@ -90,12 +123,7 @@ def _partition_pipeline(model, *, domain, data, cells, tol=None, n_jobs=None, ex
     transform = PrefixTransform(model[:-1])
     affine = (T, c)
     if func.__module__.endswith((".trees", ".ensembles")):
-        off = T - np.diag(np.diag(T))
-        if T.shape[0] != T.shape[1] or np.any(off != 0) or np.any(np.diag(T) <= 0):
-            raise ValueError(
-                f"Pipeline in front of {model_name(final)}: tree cells stay boxes only under "
-                "per-feature scalings (StandardScaler, MinMaxScaler); a PCA step rotates them.")
-        affine = (np.diag(T).copy(), c)
+        affine = diagonal_affine(affine, model_name(final))
     return func(final, domain=domain, data=data, cells=cells, tol=tol, n_jobs=n_jobs,
                 executor=executor, progress=progress, _affine=affine, _model=model,
                 _transform=transform, **options)

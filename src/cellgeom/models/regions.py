@@ -81,7 +81,16 @@ def decision_regions(model, domain=None, data=None, cells: str = "all",
             getattr(model, "steps", [[0, None]])[-1][1], "classes_"):
         raise ValueError(f"decision_regions needs a classifier (with classes_, or a torch "
                          f"network with one output per class); {type(model).__name__} has none.")
+    final = getattr(model, "steps", [[0, model]])[-1][1]
+    if isinstance(getattr(final, "classes_", None), list):  # scikit-learn's multi-output
+        raise ValueError(
+            f"decision_regions needs a single-output classifier; this "
+            f"{type(final).__name__} predicts {len(final.classes_)} outputs. Its cells, with "
+            "prediction_0, prediction_1, ... per output, come from cellgeom.partition.")
     part = partition(model, domain=domain, data=data, cells=cells, progress=progress, **kwargs)
+    if "prediction" not in part.cells:
+        raise ValueError(f"decision_regions needs one predicted class per cell; the cells of "
+                         f"this {type(model).__name__} have no 'prediction' column.")
     pred = part.cells["prediction"].to_numpy()
     if torch_net and classes is not None:
         classes = np.asarray(classes)

@@ -25,7 +25,7 @@ from torch import fx, nn
 
 from ._cache import _CACHE_SIZE, _NETWORKS, _same_values, _snapshot, _state_signature
 from .inputs import _fits_any, _input_rule, check_input
-from .op_rules import probe_error
+from .op_rules import join_batches, probe_error
 from .sklearn_mlp import is_sklearn_mlp, mlp_as_torch
 from .steps import ActivationLayer, MaxPoolStep, SelectStep, Step
 from .trace import (
@@ -322,7 +322,7 @@ class PiecewiseLinearNetwork:
         if op.kind == "same" or s != "t":
             if op.kind == "affine" and op.step is not None:
                 return op.step.full(args[0])
-            return self._call(node, args, kwargs)
+            return self._call(node, *join_batches(node, args, kwargs))
         if op.kind == "affine":
             if op.step is not None:
                 return op.step.linear(args[0])

@@ -19,7 +19,7 @@ from .steps import ActivationStep
 
 __all__ = ["UnsupportedLayerError", "TrainingModeError", "describe", "refuse", "activation_step",
            "source_line", "supported_base", "probe_error", "transposed_conv_linear",
-           "smooth_head_error"]
+           "smooth_head_error", "join_batches"]
 
 WHY = "only piecewise-linear networks have cells (linear regions)"
 
@@ -357,3 +357,27 @@ def smooth_head_error(node: fx.Node, gm) -> UnsupportedLayerError | None:
         "which does not change the cells: they are those of the logits. Pass the network "
         "without its final softmax / sigmoid (e.g. net[:-1] for an nn.Sequential, or a model "
         "whose forward returns the logits)")
+
+
+_JOINS = {torch.cat, torch.concat, torch.stack, _A.cat.default, _A.stack.default}
+
+
+def join_batches(node: fx.Node, args, kwargs):
+    """The arguments of a concatenation, brought to one batch size.
+
+    A constant pushed as ONE row (the origin, before any activation: see
+    ``NetworkCells.layer_maps``) meets rows of B imposed patterns after a branch's
+    activation. ``x + y`` broadcasts them; ``cat`` and ``stack`` do not, so a row of
+    batch 1 is expanded to B (a view, no copy). Other operations pass unchanged.
+    """
+    if node.target not in _JOINS:
+        return args, kwargs
+    sizes: set = set()
+    fx.node.map_aggregate((args, kwargs), lambda a: sizes.add(a.shape[0])
+                          if torch.is_tensor(a) and a.dim() else None)
+    if len(sizes) != 2 or 1 not in sizes:
+        return args, kwargs
+    b = max(sizes)
+    return fx.node.map_aggregate(
+        (args, kwargs), lambda a: a.expand((b,) + tuple(a.shape[1:]))
+        if torch.is_tensor(a) and a.dim() and a.shape[0] == 1 else a)

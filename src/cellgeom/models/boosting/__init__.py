@@ -20,6 +20,7 @@ import numpy as np
 from ...core import BoxPartition, check_data, resolve_domain, vector_columns
 from ...geometry import Box
 from ..ensembles import partition_trees
+from ..pipeline import diagonal_affine
 from ..registry import feature_names_of
 from ..trees import TreeArrays
 
@@ -64,27 +65,37 @@ class BoostedModel:
 class BoosterLeaves:
     """``leaves_of`` of a booster: the library's own leaf ids of each point, each tree.
 
-    Pickles as ``(model, reader)``; the booster (whose ``leaves`` is a closure over the
-    library's model) is read again on first use after unpickling.
+    Pickles as ``(model, reader, transform)``; the booster (whose ``leaves`` is a closure
+    over the library's model) is read again on first use after unpickling. ``transform``
+    (a pipeline's leading steps) maps raw inputs to the booster's features first.
     """
 
-    def __init__(self, model, reader=None, booster: BoostedModel | None = None):
+    def __init__(self, model, reader=None, booster: BoostedModel | None = None,
+                 transform=None):
         self.model = model
         self.reader = reader
         self._booster = booster
+        self.transform = transform
 
     def __getstate__(self):
         if self.reader is None:
             raise TypeError(f"the leaf function of this {type(self.model).__name__} "
                             "partition cannot be pickled (no reader given)")
-        return {"model": self.model, "reader": self.reader, "_booster": None}
+        return {"model": self.model, "reader": self.reader, "_booster": None,
+                "transform": self.transform}
+
+    def __setstate__(self, state):
+        state.setdefault("transform", None)  # pickled before pipelines were supported
+        self.__dict__.update(state)
 
     def __call__(self, X) -> np.ndarray:
         if self._booster is None:
             self._booster = self.reader(self.model)
         booster = self._booster
-        return np.asarray(booster.leaves(check_booster_input(booster, X, name="X")),
-                          dtype=np.int64).reshape(len(X), -1)
+        X = check_booster_input(booster, X, name="X")
+        if self.transform is not None:
+            X = np.asarray(self.transform(X), dtype=np.float64)
+        return np.asarray(booster.leaves(X), dtype=np.int64).reshape(len(X), -1)
 
 
 def add_columns(out: dict, name: str, values, always_split: bool = False) -> None:
@@ -117,7 +128,8 @@ def check_booster_input(booster: BoostedModel, X, name: str = "data",
 
 def partition_boosted(model, booster: BoostedModel, *, domain, data, cells: str,
                       progress: bool = True, tol=None, max_cells: int = 200_000,
-                      reader: Callable[[object], BoostedModel] | None = None) -> BoxPartition:
+                      reader: Callable[[object], BoostedModel] | None = None,
+                      pipeline=None) -> BoxPartition:
     """Cells of a booster: the common refinement of all its trees' leaves.
 
     Parameters
@@ -134,24 +146,32 @@ def partition_boosted(model, booster: BoostedModel, *, domain, data, cells: str,
         The module-level function that read ``booster`` from ``model``: a pickled
         partition re-reads the booster with it (the library's leaf function is a
         closure, which does not pickle).
+    pipeline : (pipeline, (T, c), transform), optional
+        The scikit-learn Pipeline whose final step is ``model``, its leading steps as the
+        affine map ``z = T x + c`` (per-feature scalings only) and as a function of raw
+        inputs: the boxes are built in x, the partition records the pipeline.
     """
+    record, affine, transform = (model, None, None) if pipeline is None else pipeline
+    scale, shift = diagonal_affine(affine, booster.name)
     if data is not None:
-        data = check_booster_input(booster, data, feature_names=feature_names_of(model))
+        data = check_booster_input(booster, data, feature_names=feature_names_of(record))
         if data.shape[0] == 0:
             data = None
     if cells == "data" and data is None:
         raise ValueError('cells="data" needs data: pass data=X, or use cells="all".')
     domain = resolve_domain(domain, data, booster.n_features)
-    if booster.check_domain is not None:
-        booster.check_domain(domain)
+    if booster.check_domain is not None:  # its rules are on the booster's own features
+        booster.check_domain(domain if scale is None else
+                             Box(scale * domain.lo + shift, scale * domain.hi + shift))
     n_outside = 0 if data is None else int((~domain.contains(data)).sum())
 
-    leaves_of = BoosterLeaves(model, reader, booster)
+    leaves_of = BoosterLeaves(model, reader, booster, transform)
     part = partition_trees(booster.trees, leaves_of, domain=domain, data=data, cells=cells,
-                           record=model, n_outside=n_outside, progress=progress, tol=tol,
-                           max_cells=max_cells, name=booster.name)
+                           record=record, n_outside=n_outside, progress=progress, tol=tol,
+                           max_cells=max_cells, scale=scale, shift=shift, name=booster.name)
     centers = part.cells[vector_columns("center", booster.n_features)].to_numpy()
     if len(centers):
-        for column, values in booster.outputs(centers).items():
+        Z = centers if transform is None else np.asarray(transform(centers), dtype=float)
+        for column, values in booster.outputs(Z).items():
             part.cells[column] = np.asarray(values)
     return part

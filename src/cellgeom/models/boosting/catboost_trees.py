@@ -283,8 +283,10 @@ def read_catboost(model) -> BoostedModel:
 @register_adapter("catboost.core.CatBoostRegressor")
 @register_adapter("catboost.core.CatBoostClassifier")
 def _partition_catboost(model, *, domain, data, cells, tol=None, n_jobs=None, executor=None,
-                        progress=True, max_cells: int = 200_000):
+                        progress=True, max_cells: int = 200_000,
+                        _affine=None, _model=None, _transform=None):
     """Cells of a CatBoost model (see the module docstring and :func:`partition_boosted`)."""
     return partition_boosted(model, read_catboost(model), domain=domain, data=data, cells=cells,
                              progress=progress, tol=tol, max_cells=max_cells,
-                             reader=read_catboost)
+                             reader=read_catboost, pipeline=None if _affine is None else
+                             (_model, _affine, _transform))

@@ -295,11 +295,13 @@ def read_lightgbm(model, domain: Box | None = None) -> LightGBMTrees:
 
 
 def _partition_lightgbm(model, *, domain, data, cells, tol=None, n_jobs=None, executor=None,
-                        progress=True, max_cells: int = 200_000) -> BoxPartition:
+                        progress=True, max_cells: int = 200_000,
+                        _affine=None, _model=None, _transform=None) -> BoxPartition:
     """Cells of a LightGBM model (see the module docstring and :func:`partition_boosted`)."""
     return partition_boosted(model, _read(model), domain=domain, data=data, cells=cells,
                              progress=progress, tol=tol, max_cells=max_cells,
-                             reader=_read)
+                             reader=_read, pipeline=None if _affine is None else
+                             (_model, _affine, _transform))
 
 
 for _name in ("lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor"):

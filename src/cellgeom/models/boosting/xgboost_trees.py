@@ -260,8 +260,10 @@ def _missing_check(missing, name: str):
 @register_adapter("xgboost.sklearn.XGBRegressor")
 @register_adapter("xgboost.sklearn.XGBClassifier")
 def _partition_xgboost(model, *, domain, data, cells, tol=None, n_jobs=None, executor=None,
-                       progress=True, max_cells: int = 200_000):
+                       progress=True, max_cells: int = 200_000,
+                       _affine=None, _model=None, _transform=None):
     """Cells of an XGBoost model (see the module docstring and :func:`partition_boosted`)."""
     return partition_boosted(model, read_xgboost(model), domain=domain, data=data, cells=cells,
                              progress=progress, tol=tol, max_cells=max_cells,
-                             reader=read_xgboost)
+                             reader=read_xgboost, pipeline=None if _affine is None else
+                             (_model, _affine, _transform))
