@@ -224,3 +224,20 @@ def test_a_continuous_target_gets_its_mean_and_spread_per_cell(tmp_path):
     cellgeom.write_report(part, path, data=X, labels=y)
     page = path.read_text()
     assert "target variance within cells" in page and "target_mean" in page
+
+
+def test_data_frame_columns_are_matched_to_the_models_names():
+    """Oracle: the same frame in the model's order (cell_statistics counted the swapped
+    columns as they stood: 37 of 200 points in cells)."""
+    from sklearn.datasets import make_moons
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = make_moons(200, noise=0.1, random_state=0)
+    X[:, 1] *= 10
+    frame = pd.DataFrame(X, columns=["a", "b"])
+    tree = DecisionTreeClassifier(max_depth=4, random_state=0).fit(frame, y)
+    cx = cellgeom.build_complex(cellgeom.partition(tree, data=frame, progress=False))
+    ordered = cell_statistics(cx, frame, labels=y)
+    swapped = cell_statistics(cx, frame[["b", "a"]], labels=y)
+    pd.testing.assert_frame_equal(swapped, ordered)
+    assert ordered["count"].sum() == len(X)

@@ -188,3 +188,29 @@ def test_colour_bar_labels_stay_clear_of_the_next_subplot():
     right = axes[1].yaxis.label.get_window_extent(renderer)
     assert left.x1 < right.x0
     plt.close(fig)
+
+
+def test_own_figure_keeps_the_colour_bar_and_the_axis_labels_inside():
+    """Oracle: the rendered bounding boxes within the figure (the default 6x5 figure cut the
+    colour bar's name and tick labels off on the right)."""
+    arr = cellgeom.HyperplaneArrangement([[1, 0], [0, 1], [1, 1]], [-0.3, -0.6, -1.0])
+    part = cellgeom.partition(arr, domain=([0, 0], [2, 1]), cells="all", progress=False)
+    ax = cellgeom.plot_partition(part, color_by="volume")
+    fig = ax.figure
+    fig.canvas.draw()
+    box = ax.get_tightbbox(fig.canvas.get_renderer())  # the inset colour bar included
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width
+    assert box.y0 >= 0 and box.y1 <= fig.bbox.height
+    plt.close(fig)
+
+
+def test_data_frame_columns_are_drawn_in_the_models_order():
+    from sklearn.tree import DecisionTreeClassifier
+
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [0.0, 10.0, 0.0, 10.0]})
+    tree = DecisionTreeClassifier(random_state=0).fit(X, [0, 0, 1, 1])
+    part = cellgeom.partition(tree, data=X, progress=False)
+    ax = cellgeom.plot_partition(part, data=X[["b", "a"]])
+    drawn = np.vstack([c.get_offsets() for c in ax.collections if len(c.get_offsets()) == 4])
+    np.testing.assert_array_equal(drawn, X.to_numpy())
+    plt.close(ax.figure)

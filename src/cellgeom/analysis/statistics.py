@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..core import check_data
 from ._deprecation import renamed_keywords
 
 __all__ = ["cell_counts", "cell_density", "cell_statistics", "edge_density", "edge_statistics"]
@@ -83,7 +82,7 @@ def cell_counts(obj, data=None, sample_weight=None) -> tuple[np.ndarray, float]:
                 "pass data=X."
             )
         return counts, total
-    X = check_data(data, part.dim, name="data")
+    X = part.points(data, name="data", allow_empty=False)
     if sample_weight is None:
         w = np.ones(X.shape[0])
     else:
@@ -243,7 +242,7 @@ def cell_statistics(obj, data=None, labels=None, sample_weight=None) -> pd.DataF
         return table
     if data is None:
         raise ValueError("labels need the data points they belong to: pass data= too.")
-    X = check_data(data, part.dim, name="data")
+    X = part.points(data, name="data", allow_empty=False)
     lab = np.asarray(labels)
     if lab.shape != (X.shape[0],):
         raise ValueError(

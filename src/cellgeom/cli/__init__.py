@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,41 @@ def _output(label: str, path: str | None, suffixes=None, what: str = "") -> Path
     if suffixes and p.suffix.lower() not in suffixes:
         raise UsageError(f"{label} {path!r}: {what}; give a name ending in "
                          f"{' or '.join(suffixes)}.")
+    try:  # before the run, not after it (os.access says yes to root on read-only mounts)
+        with tempfile.TemporaryFile(dir=p.parent):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{label} {path!r}: cannot write in {str(p.parent)!r} "
+                         f"({exc.strerror or exc}).") from None
     return p
+
+
+def _distinct_paths(**paths) -> None:
+    """Refuse an output that is an input or the other output: it would be overwritten."""
+    seen: dict = {}
+    for label, path in paths.items():
+        if path is None:
+            continue
+        key = Path(path).resolve()
+        if key in seen:
+            raise UsageError(f"{label} {str(path)!r} is the same file as {seen[key]}; "
+                             "give another name (it would be overwritten).")
+        seen[key] = label
+
+
+def _check_labels(model, labels) -> None:
+    """Refuse labels of another kind (numbers / strings) than the classifier's classes,
+    before the partition is built: scikit-learn's score fails on them after it."""
+    final = getattr(model, "steps", [[0, model]])[-1][1]
+    classes = getattr(final, "classes_", None)
+    if labels is None or classes is None or isinstance(classes, list):
+        return
+    numeric = np.asarray(classes).dtype.kind in "biuf"
+    if numeric != (np.asarray(labels).dtype.kind in "biuf"):
+        raise UsageError(
+            f"--labels are {'strings' if numeric else 'numbers'} (e.g. {str(labels[0])!r}), but "
+            f"the model's classes are {'numbers' if numeric else 'strings'} "
+            f"({', '.join(map(str, classes[:5]))}{', ...' if len(classes) > 5 else ''}).")
 
 
 # -- output that survives a closed pipe ---------------------------------------------------------
@@ -151,10 +186,15 @@ def cmd_analyze(args) -> int:
     out = _output("--out", args.out, REPORT_SUFFIXES,
                   "the report is one self-contained HTML file")
     save = _output("--save", args.save)
+    _distinct_paths(MODEL=model_path, DATA=data_path, **{"--out": out, "--save": save})
+    labels_file = None if args.labels is None else Path(args.labels)
+    if labels_file is not None and labels_file.is_file():
+        _distinct_paths(**{"--labels": labels_file, "--out": out, "--save": save})
     model = load_model(model_path, allow_pickle=args.allow_pickle)
     table = load_data(data_path, header=args.header, labels=args.labels)
     X = table.X
     _check_feature_count(model, model_path, X, data_path)
+    _check_labels(model, table.labels)
     from ..complex import build_complex
     from ..complex.dual import buildable_rule
     from ..geometry import Box
@@ -183,13 +223,24 @@ def cmd_analyze(args) -> int:
     # the high-dimensional route has facets only: its facet nerve, which the summary
     # labels (rule, and what its Betti numbers count), not a warning
     cx = build_complex(part, rule=buildable_rule(part), progress=progress)
-    metrics = {} if table.labels is None else _score(model, X, table.labels)
+    if table.columns is not None:  # named columns in the model's order, as partition read them
+        import pandas as pd
+
+        X = part.points(data, name="DATA")
+        names = part.feature_names
+        scored = X if names is None else pd.DataFrame(X, columns=names)
+    else:
+        scored = X
+    metrics = {} if table.labels is None else _score(model, scored, table.labels)
     read = ""
     if table.header is not None:
         read = (f" (header row: {', '.join(table.columns)})" if table.header
                 else " (no header row)")
     _say(f"{model_path.name} on {data_path.name}{read}: {X.shape[0]} points")
     print_summary(cx, metrics=metrics)
+    if table.labels is not None and not metrics:
+        _say(f"  (no score: a {type(model).__name__} has no scikit-learn score or class "
+             "outputs; --labels are used for the per-cell label counts)")
     if out is not None:
         write_report(cx, out, title=f"cellgeom: {model_path.name}", data=X,
                      labels=table.labels, metrics=metrics, progress=progress)

@@ -253,17 +253,44 @@ class Partition:
         return common_piece([self.halfspaces(c) for c in cell_ids], tol=tol, volume=volume)
 
     # -- point location -----------------------------------------------------------------
+    @property
+    def feature_names(self) -> list[str] | None:
+        """The input feature names the model was fitted with, or None: scikit-learn's
+        ``feature_names_in_``, else ``info["model_feature_names"]`` (CatBoost's and the
+        boosters' own names, and those of a loaded partition)."""
+        names = getattr(self.model, "feature_names_in_", None)
+        if names is None:
+            names = self.info.get("model_feature_names")
+        return None if names is None else [str(n) for n in names]
+
+    def points(self, X, name: str = "X", allow_empty: bool = True) -> np.ndarray:
+        """``X`` as a float array (N, dim) in the model's feature order.
+
+        A DataFrame is matched to :attr:`feature_names` by column name (reordered when only
+        the order differs, refused when a name is missing), as the model itself reads it;
+        every function that places points in cells reads them through here.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from sklearn.tree import DecisionTreeClassifier
+        >>> import cellgeom
+        >>> X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [0.0, 10.0, 0.0, 10.0]})
+        >>> tree = DecisionTreeClassifier().fit(X, [0, 0, 1, 1])
+        >>> part = cellgeom.partition(tree, data=X, progress=False)
+        >>> part.points(X[["b", "a"]])[1].tolist()
+        [1.0, 10.0]
+        """
+        return check_data(X, self.dim, name=name, allow_empty=allow_empty,
+                          feature_names=self.feature_names)
+
     def locate(self, X) -> np.ndarray:
         """Index of the cell holding each row of ``X``; -1 outside the domain or
         outside every cell of the partition (e.g. a cell without data).
 
         A DataFrame is matched by column name to the names the model was fitted with
-        (``feature_names_in_``, or ``info["model_feature_names"]``: CatBoost's and the
-        boosters' own names)."""
-        names = getattr(self.model, "feature_names_in_", None)
-        if names is None:  # CatBoost, XGBoost / LightGBM Boosters, a loaded partition
-            names = self.info.get("model_feature_names")
-        X = check_data(X, self.dim, name="X", allow_empty=True, feature_names=names)
+        (:meth:`points`)."""
+        X = self.points(X, name="X")
         if X.shape[0] == 0:
             return np.zeros(0, dtype=np.int64)
         if self._locator is not None:

@@ -237,25 +237,21 @@ class NetworkCells:
         labels_all = np.arange(self.n_units)
         for start in range(0, len(keys), _KEY_CHUNK):
             chunk = list(keys[start:start + _KEY_CHUNK])
-            # one thread: the worker processes of the cells' geometry start meanwhile, and
-            # torch's threads waiting for their busy cores made this 3x slower (1.7 s
-            # against 0.6 s for the 1,797 digits cells)
+            # one thread: the cells' worker processes start meanwhile (3x slower otherwise)
             with one_torch_thread():
                 A, c = self.layer_maps(chunk, origin)
             for j, key in enumerate(chunk):
                 on = np.frombuffer(key.encode(), dtype=np.uint8) == ord("1")
                 s = np.where(on, -1.0, 1.0)
                 G, h = s[:, None] * A[j], -s * c[j]
-                norms = np.linalg.norm(G, axis=1)
-                # rounding level of the cell's rows, whatever the input units
+                norms = np.linalg.norm(G, axis=1)  # live: above the rounding of the cell's rows
                 live = norms > 1e-12 * norms.max(initial=0.0)
                 # a unit constant on the cell: no facet; if its sign contradicts the key the
-                # cell is empty, kept as the infeasible row 0 x <= h < 0. "On" is z > 0, so a
-                # unit that is 0 on the whole cell (all its inputs off, no bias) is off: with
-                # the closed rows alone both keys would hold the cell, twice
+                # cell is empty (the row 0 x <= -1). "On" is z > 0: a unit that is 0 on the
+                # whole cell (inputs off, no bias) is off, else both keys would hold the cell
                 bad = ~live & ((h < 0) | (on & (h == 0)))
                 keep = live | bad
-                h = np.where(bad, np.minimum(h, -1.0), h)  # 0 x <= -1: infeasible at any scale
+                h = np.where(bad, np.minimum(h, -1.0), h)
                 out.append((np.where(bad[:, None], 0.0, G)[keep], h[keep], labels_all[keep]))
         return out
 

@@ -267,9 +267,7 @@ def write_report(complex_or_partition, path, title: str = "cellgeom report", dat
         part, cx = _split(complex_or_partition, progress)
         names = axis_names(part, feature_names)
         if data is not None:
-            from ..core import check_data
-
-            data = check_data(data, part.dim, name="data")
+            data = part.points(data, name="data", allow_empty=False)
         if labels is not None:
             if data is None:
                 raise ValueError("labels need the data they label: pass data=X with labels=y.")
@@ -324,7 +322,12 @@ def _build_page(cx, title: str, figs, names, data, labels, metrics, feature_name
     sections.append(_extremes(shown, cells))
     sections.append(("cells", "Cells", _html.table_html(shown, max_rows=_MAX_TABLE_ROWS)))
     if len(cx.edges):
-        sections.append(("edges", "Edges of the nerve (shared faces)",
+        fans = int((cx.edges["face_volume"].to_numpy(dtype=float) == 0).sum()) \
+            if "face_volume" in cx.edges else 0
+        heading = "Edges of the complex (cells sharing a face)" if not fans else (
+            f"Edges of the complex: cells sharing a face, and {fans} edges (face_volume 0) "
+            "between cells meeting only in a lower-dimensional face")
+        sections.append(("edges", heading,
                          _html.table_html(cx.edges, max_rows=_MAX_TABLE_ROWS)))
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     from .._version import __version__

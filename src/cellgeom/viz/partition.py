@@ -187,7 +187,8 @@ def plot_partition(
     part, cx = _split(partition_or_complex)
     polys = cell_polygons(part)
     names = axis_names(part, feature_names)
-    if ax is None:
+    own_figure = ax is None
+    if own_figure:
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(6, 5))
@@ -220,9 +221,7 @@ def plot_partition(
         handles += [Patch(color=colors[j], label=str(c)) for j, c in enumerate(cats)]
     ax.add_collection(coll)
     if data is not None:
-        from ..core import check_data
-
-        X = check_data(data, 2, name="data")
+        X = part.points(data, name="data", allow_empty=False)
         handles += _draw_data(ax, X, data_color)
     if show_nerve or edge_color_by is not None:
         if cx is None:
@@ -237,6 +236,8 @@ def plot_partition(
         ax.legend(handles=handles, title=title, loc="best", fontsize="small", framealpha=0.85)
     ax.set_xlabel(_axis_label(names[0]))
     ax.set_ylabel(_axis_label(names[1]))
+    if own_figure:  # the colour bars sit right of the axes: keep them and their labels in
+        ax.figure.tight_layout()
     return ax
 
 
