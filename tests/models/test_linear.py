@@ -47,3 +47,20 @@ def test_linear_partition_pickles_and_locates_as_before(n_classes):
     np.testing.assert_array_equal(cell, p.locate(Xt))
     assert np.all(cell >= 0)
     np.testing.assert_array_equal(q.cells["prediction"].to_numpy()[cell], clf.predict(Xt))
+
+
+def test_a_class_with_the_scores_of_an_earlier_class_has_no_cell():
+    """Oracle: predict (argmax takes the first of tied classes) and the box volume (the
+    copy came back as a second cell: volumes summed to 1.3x the domain)."""
+    from sklearn.datasets import make_blobs
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = make_blobs(200, centers=4, random_state=0)
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    model.coef_[3], model.intercept_[3] = model.coef_[2], model.intercept_[2]
+    part = cellgeom.partition(model, data=X, cells="all", progress=False)
+    assert sorted(part.cells["prediction"]) == [0, 1, 2]
+    assert part.volumes.sum() == pytest.approx(part.domain.volume, rel=1e-9)
+    U = part.domain.lo + np.random.default_rng(0).random((5000, 2)) * part.domain.widths
+    np.testing.assert_array_equal(part.cells["prediction"].to_numpy()[part.locate(U)],
+                                  model.predict(U))

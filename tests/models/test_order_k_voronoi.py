@@ -302,3 +302,20 @@ def test_scaled_30d_pipeline_on_features_of_very_different_widths():
     d = rng.standard_normal((part.n_cells, 30))
     ball = part.centers + 0.9 * r[:, None] * d / np.linalg.norm(d, axis=1)[:, None]
     np.testing.assert_array_equal(_kneighbors_keys(pipe, ball), part.keys)
+
+
+@pytest.mark.parametrize("gap", [0.0, 1e-12, 1e-9])
+def test_nearly_equal_training_points_are_refused_by_name(gap):
+    """Twins closer than the tolerance gave merged facets and wrong keys ('1,1'), volumes
+    up to 200x the domain; 1e-6 apart they are built, and tile the box."""
+    rng = np.random.default_rng(0)
+    P = rng.normal(size=(10, 2))
+    twin = np.nextafter(P[:1], 1) if gap == 0 else P[:1] + [gap, 0.0]
+    y = np.r_[rng.integers(0, 2, 10), 0]
+    model = KNeighborsClassifier(2).fit(np.vstack([P, twin]), y)
+    with pytest.raises(ValueError, match="training points 0 and 10 are"):
+        cellgeom.partition(model, domain=([-3, -3], [3, 3]), cells="all", progress=False)
+    model.fit(np.vstack([P, P[:1] + [1e-6, 0.0]]), y)
+    part = cellgeom.partition(model, domain=([-3, -3], [3, 3]), cells="all", progress=False)
+    assert part.volumes.sum() == pytest.approx(36.0, rel=1e-9)
+    assert all(len(set(key.split(","))) == 2 for key in part.keys)

@@ -176,3 +176,84 @@ def test_float32_kmeans_keys_equal_predict_of_float32_points(pipeline):
     Xt = part.domain.lo + np.random.default_rng(1).random((1000, 2)) * part.domain.widths
     assert violations(part, Xt, lambda Z: m.predict(Z.astype(np.float32)).astype(str),
                       rel=1e-6) == []
+
+
+def test_points_on_a_bisector_get_the_models_own_site():
+    """Oracle: predict at integer points, many on bisectors of integer training points
+    (1-NN and NearestCentroid were located by a k-d tree, whose tie-break differs: 11 of
+    121 points in a cell predicting another label)."""
+    from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
+
+    rng = np.random.default_rng(0)
+    G = np.array([[i, j] for i in range(11) for j in range(11)], float)
+    idx = rng.choice(len(G), 30, replace=False)
+    labels = rng.integers(0, 3, 30)
+    for model in (KNeighborsClassifier(1).fit(G[idx], labels),
+                  NearestCentroid().fit(G[idx], labels)):
+        part = cellgeom.partition(model, data=G, cells="data", progress=False)
+        np.testing.assert_array_equal(part.cells["prediction"].to_numpy()[part.locate(G)],
+                                      model.predict(G))
+        assert part.cells["n_points"].sum() == len(G)
+
+
+def test_nearest_centroid_with_priors_is_refused_by_name():
+    from sklearn.datasets import make_blobs
+    from sklearn.neighbors import NearestCentroid
+
+    X, y = make_blobs([200, 20], centers=[[0, 0], [3, 0]], cluster_std=[2.0, 0.5],
+                      random_state=0)
+    with pytest.raises(ValueError, match="non-uniform priors"):
+        cellgeom.partition(NearestCentroid(priors="empirical").fit(X, y), data=X,
+                           progress=False)
+    uniform = NearestCentroid(priors="uniform").fit(X, y)
+    assert cellgeom.partition(uniform, data=X, progress=False).n_cells == 2
+
+
+def test_structured_sites_are_not_assumed_in_general_position():
+    """Oracle: theory (a tiling of a box is contractible). Eight cospherical centres in 7-D
+    gave b_3 = 1 and chi = 0 from the facet nerve without a warning."""
+    from sklearn.cluster import KMeans
+
+    C = np.vstack([np.eye(7)[:4], -np.eye(7)[:4]])
+    km = KMeans(8, n_init=1, max_iter=1).fit(C)
+    km.cluster_centers_ = C.copy()
+    part = cellgeom.partition(km, domain=([-1] * 7, [1] * 7), cells="all", progress=False)
+    assert part.info["general_position"] is False
+    with pytest.warns(UserWarning):
+        cellgeom.build_complex(part, progress=False)
+    rng = np.random.default_rng(0)
+    km.cluster_centers_ = rng.normal(size=(8, 7))
+    part = cellgeom.partition(km, domain=([-3] * 7, [3] * 7), cells="all", progress=False)
+    assert part.info["general_position"] is True
+
+
+def test_all_data_outside_the_domain_is_named():
+    from sklearn.cluster import KMeans
+
+    X = np.random.default_rng(0).normal(size=(60, 2))
+    km = KMeans(3, n_init=1, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="No data point lies inside the domain"):
+        cellgeom.partition(km, domain=([5, 5], [6, 6]), data=X, progress=False)
+    part = cellgeom.partition(km, domain=([5, 5], [6, 6]), data=X, cells="all",
+                              progress=False)
+    assert part.cells["n_points"].sum() == 0
+
+
+@pytest.mark.parametrize("offset", [1e8, 1e12])
+def test_one_nearest_neighbour_far_from_the_origin(offset):
+    """Oracle: predict at random points and the box volume. Qhull's Delaunay neighbours of
+    uncentred sites 1e8 from 0 missed true neighbours: volumes summed to 34x the box and
+    a third of the box predicted the wrong label. A brute-force search (expanded distances)
+    cannot tell the sites apart there, and is refused by name."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 2)) + offset, rng.integers(0, 2, 40)
+    model = KNeighborsClassifier(1, algorithm="kd_tree").fit(X, y)
+    part = cellgeom.partition(model, data=X, cells="all", progress=False)
+    assert part.volumes.sum() == pytest.approx(part.domain.volume, rel=1e-6)
+    U = part.domain.lo + rng.random((3000, 2)) * part.domain.widths
+    np.testing.assert_array_equal(part.cells["prediction"].to_numpy()[part.locate(U)],
+                                  model.predict(U))
+    for k in (1, 3):
+        brute = KNeighborsClassifier(k, algorithm="brute").fit(X, y)
+        with pytest.raises(ValueError, match="algorithm='kd_tree'"):
+            cellgeom.partition(brute, data=X, cells="all", progress=False)

@@ -44,8 +44,9 @@ facet set of both routes equals that of one relaxed LP per row (checked in the t
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import lu_factor, lu_solve
+from scipy.linalg import lu_solve
 from scipy.linalg.lapack import dgecon as _gecon
+from scipy.linalg.lapack import dgetrf as _getrf
 
 from .lp import quiet_highs
 
@@ -372,7 +373,11 @@ def _vertex_basis(active_rows):
     """
     n = active_rows.shape[0]
     M = np.ascontiguousarray(active_rows.T)
-    lu, piv = lu_factor(M, check_finite=False)
+    # LAPACK's getrf directly: lu_factor warns (LinAlgWarning) on the singular factors
+    # that this function exists to detect
+    lu, piv, info = _getrf(M)
+    if info != 0:
+        return None
     rcond, info = _gecon(lu, np.abs(M).sum(axis=0).max(), norm="1")
     if info != 0 or not rcond > n * np.finfo(float).eps:
         return None

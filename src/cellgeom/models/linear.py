@@ -71,7 +71,12 @@ def _partition_linear(model, *, domain, data, cells, progress=True, tol=None, n_
                 out.append((sign * W, np.array([-sign * s0[0]]), np.array([1 - k])))
             else:
                 j = np.delete(np.arange(n_classes), k)
-                out.append((W[j] - W[k], s0[k] - s0[j], j))
+                A, rhs = W[j] - W[k], s0[k] - s0[j]
+                # a class whose scores repeat an earlier class's exactly never wins: argmax
+                # takes the first; its rows 0 x <= 0 would hold everywhere (a second copy of
+                # the cell), so it gets the infeasible 0 x <= -1
+                tied = (j < k) & ~A.any(axis=1) & (rhs == 0)
+                out.append((A, np.where(tied, -1.0, rhs), j))
         return out
 
     part, cls = integer_keyed_partition(

@@ -72,7 +72,7 @@ from ._sklearn import (
 )
 from .polytopes import attach_data, build_polytope_partition, data_volumes, seed_keys
 from .registry import register_adapter
-from .voronoi import _partition_voronoi
+from .voronoi import _partition_voronoi, check_label_resolution
 
 __all__ = ["knn_training_points", "KNearestKeys", "OrderKCells", "MAX_ALL_ROWS"]
 
@@ -372,7 +372,7 @@ def _delaunay_adjacency(U: np.ndarray):
         indptr = np.searchsorted(pairs[:, 0], np.arange(K + 1))
         return indptr.astype(np.int64), pairs[:, 1].astype(np.int64)
     try:
-        tri = Delaunay(U)
+        tri = Delaunay(U - U.mean(axis=0))  # centred, as in voronoi.delaunay_neighbors
     except (QhullError, ValueError):
         return None
     indptr, indices = tri.vertex_neighbor_vertices
@@ -409,6 +409,9 @@ def _partition_order_k(model, *, domain, data, cells, progress=True, tol=None, n
             f"would take all k (N - k) = {k * (diagram.K - 1)} bisector rows (more than "
             f"{MAX_ALL_ROWS}). Reduce the dimension (e.g. a PCA step in a pipeline), pass "
             "exact_dim >= the dimension, or use fewer training points.")
+    _check_twins(diagram, name, 1e-9 * domain.scale if tol is None else float(tol))
+    check_label_resolution(model, diagram.U, diagram.members[diagram.start],
+                           T @ domain.center + c, np.abs(T) @ (domain.widths / 2))
     keys_of = diagram.key_function(model, _transform)
     conflict = diagram.conflicting(getattr(model, "_y", None))
     keys, counts, expand, data_keys, n_outside = seed_keys(
@@ -441,6 +444,29 @@ def _partition_order_k(model, *, domain, data, cells, progress=True, tol=None, n
         data_volumes(part, len(data_keys))
     add_predictions(part.cells, record, domain.dim)
     return part
+
+
+def _check_twins(diagram: OrderKCells, name: str, tol: float) -> None:
+    """Refuse two distinct training points closer than the partition's tolerance.
+
+    Their bisector bounds order-k cells thinner than ``tol``; the rows of the two points
+    against a third then coincide within ``tol`` and are merged, and the keys across the
+    merged facets are wrong (volumes summed to 1.6-200x the domain). Exact copies are
+    handled (they share their cells); the 1-NN route screens such twins itself.
+    """
+    if diagram.K < 2:
+        return
+    dist, nearest = diagram.tree.query(diagram.U, k=2)
+    i = int(np.argmin(dist[:, 1]))
+    # distances in the model's input z = T x + c; the tolerance is in x
+    reach = 16 * tol * max(float(np.linalg.norm(np.atleast_2d(diagram.T), 2)), 1e-300)
+    if dist[i, 1] < reach:
+        a, b = (int(diagram.members[diagram.start[g]]) for g in (i, int(nearest[i, 1])))
+        raise ValueError(
+            f"{name}: training points {min(a, b)} and {max(a, b)} are {dist[i, 1]:.3g} "
+            f"apart, closer than 16 x the partition's tolerance ({reach:.3g}): the order-k "
+            "cells between them are too thin to build. Merge nearly equal training points "
+            "(e.g. round the data and drop duplicates), or pass a smaller tol.")
 
 
 def _partition_knn(model, *, domain, data, cells, progress=True, tol=None,

@@ -174,7 +174,7 @@ def build_polytope_partition(
     if high:  # screening statistics of the high-dimensional facet detection
         stats = np.array([g.geom.stats for g in geoms]).reshape(-1, 3).sum(axis=0)
         info.update(facet_candidates=int(stats[0]), facet_lp=int(stats[1]),
-                    facet_settled_without_lp=float(1 - stats[1] / max(1, stats[0])))
+                    facet_settled_without_lp=max(0.0, 1 - stats[1] / max(1, stats[0])))
         cells["volume_se"] = np.array([g.geom.volume_se for g in geoms])
         facets["volume_se"] = np.concatenate([g.geom.facet_volume_se for g in geoms]) \
             if geoms else np.zeros(0)
@@ -435,9 +435,9 @@ def integer_keyed_partition(index_of, n_keys: int, domain: Box, data, cells: str
     """
     if cells == "data":
         inside = data[domain.contains(data)]
-        ids, counts = np.unique(index_of(inside), return_counts=True)
-        if ids.size == 0:
+        if len(inside) == 0:  # before the model is asked about no points at all
             raise ValueError("No data point lies inside the domain box.")
+        ids, counts = np.unique(index_of(inside), return_counts=True)
     else:
         ids = np.arange(n_keys) if all_ids is None else np.asarray(all_ids)
         counts = None

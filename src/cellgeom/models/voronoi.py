@@ -38,6 +38,13 @@ def voronoi_sites(model) -> np.ndarray:
         if getattr(model, "metric", "euclidean") != "euclidean":
             raise ValueError(f"NearestCentroid with metric={model.metric!r} is not supported: "
                              "only the Euclidean metric gives Voronoi (polytope) cells.")
+        prior = getattr(model, "class_prior_", None)
+        if prior is not None and not np.isclose(prior, 1 / len(model.classes_)).all():
+            # scikit-learn then scales by the within-class deviations and adds 2 log prior:
+            # a power diagram of other sites, not these centroids' Voronoi cells
+            raise ValueError("NearestCentroid with non-uniform priors (class_prior_ "
+                             f"{np.round(prior, 3).tolist()}) is not supported: its predict "
+                             "is not the nearest centroid. Fit it with priors='uniform'.")
         return np.asarray(model.centroids_, dtype=float)
     if name in ("KNeighborsClassifier", "KNeighborsRegressor"):
         if model.n_neighbors != 1:  # partition() routes these to .order_k_voronoi
@@ -69,7 +76,8 @@ def delaunay_neighbors(sites: np.ndarray) -> list[np.ndarray]:
     if K <= n + 1:
         return everyone
     try:
-        tri = Delaunay(sites)
+        # centred: Qhull's tests lose the sites' spread to an offset far from 0
+        tri = Delaunay(sites - sites.mean(axis=0))
     except (QhullError, ValueError):
         return everyone
     indptr, indices = tri.vertex_neighbor_vertices
@@ -97,7 +105,10 @@ def check_label_resolution(model, S: np.ndarray, site_ids: np.ndarray, z_center:
     from scipy.spatial import cKDTree
 
     name = model_name(model)
-    if name not in _EXPANDED_DISTANCES or S.shape[0] < 2:
+    # a k-NN model's brute-force search uses the same expansion (scikit-learn's
+    # euclidean_distances); its k-d and ball trees subtract coordinates first
+    brute = name.startswith("KNeighbors") and getattr(model, "_fit_method", "") == "brute"
+    if (name not in _EXPANDED_DISTANCES and not brute) or S.shape[0] < 2:
         return
     dist, nearest = cKDTree(S).query(S, k=2)
     i = int(np.argmin(dist[:, 1]))
@@ -112,12 +123,14 @@ def check_label_resolution(model, S: np.ndarray, site_ids: np.ndarray, z_center:
     if delta > max(1e-7, 16 * u) * scale:
         a, b = sorted((int(site_ids[i]), int(site_ids[j])))
         raise ValueError(
-            f"{name} centres {a} and {b} are {d:.3g} apart, in a domain of scale "
-            f"{scale:.3g} with centres up to {M:.3g} from the origin: {name}.predict "
-            f"compares |c|^2 - 2 x.c in {np.dtype(dtype).name}, so within about {delta:.2g} "
-            "of their bisector its labels are rounding noise and no cells can be the "
-            "model's. Merge nearly equal centres (refit with fewer clusters), or centre the "
-            "data (e.g. a StandardScaler in a pipeline).")
+            f"{name} {'training points' if brute else 'centres'} {a} and {b} are {d:.3g} "
+            f"apart, in a domain of scale {scale:.3g} with points up to {M:.3g} from the "
+            f"origin: {name}.predict compares |c|^2 - 2 x.c in {np.dtype(dtype).name}, so "
+            f"within about {delta:.2g} of their bisector its labels are rounding noise and "
+            "no cells can be the model's. "
+            + ("Fit it with algorithm='kd_tree' (it subtracts coordinates first), or "
+               if brute else "Merge nearly equal centres (refit with fewer clusters), or ")
+            + "centre the data (e.g. a StandardScaler in a pipeline).")
 
 
 def _all_candidates_near_twins(S: np.ndarray, cand: list, scale: float) -> None:
@@ -143,15 +156,28 @@ _VORONOI = ["sklearn.cluster._kmeans.KMeans", "sklearn.cluster._kmeans.MiniBatch
             "sklearn.neighbors._nearest_centroid.NearestCentroid"]
 
 
+def _generic_sites(S: np.ndarray) -> bool:
+    """Whether the sites are taken to be in general position: no coordinate value repeats
+    on any axis. Structured sites (integer or binary data, grids, symmetric sets) repeat
+    values and are often cospherical: d + 2 sites equidistant from one point, where more
+    than d + 1 cells meet and the facet nerve misses simplices (a 1-NN model on {0, 1}^7
+    had b_1 = 321). Sites of continuous data have distinct values."""
+    return all(np.unique(S[:, j]).size == S.shape[0] for j in range(S.shape[1]))
+
+
 class NearestSite:
     """The model's site of each point, after an optional input transform (the steps of a
     pipeline in front of the model). A plain object, so partitions pickle.
 
-    With ``model`` (KMeans), the model's own ``predict`` labels; otherwise the index (into
-    ``site_ids``, the model's own numbering) of the nearest site by a k-d tree.
+    With ``model``, the model's own choice, so a point on a bisector gets the site the
+    model gives it: KMeans' ``predict`` labels, NearestCentroid's predicted class (its
+    index in ``classes_``), a 1-NN model's ``kneighbors`` (``first``: each training point's
+    first exact copy, the site kept). Otherwise the index (into ``site_ids``, the model's
+    own numbering) of the nearest site by a k-d tree.
     """
 
-    def __init__(self, sites: np.ndarray, transform=None, site_ids=None, model=None):
+    def __init__(self, sites: np.ndarray, transform=None, site_ids=None, model=None,
+                 first=None):
         from scipy.spatial import cKDTree
 
         self.tree = cKDTree(np.asarray(sites, dtype=float))
@@ -159,12 +185,22 @@ class NearestSite:
         self.site_ids = (np.arange(len(sites)) if site_ids is None
                          else np.asarray(site_ids, dtype=np.int64))
         self.model = model
+        self.first = first
 
     def __call__(self, X) -> np.ndarray:
         Z = np.asarray(X if self.transform is None else self.transform(X), dtype=float)
-        if self.model is not None:
-            return np.asarray(self.model.predict(model_input(self.model, Z)), dtype=np.int64)
-        return self.site_ids[self.tree.query(Z)[1]]
+        if Z.shape[0] == 0:
+            return np.zeros(0, dtype=np.int64)
+        if self.model is None:
+            return self.site_ids[self.tree.query(Z)[1]]
+        Z = model_input(self.model, Z)
+        name = model_name(self.model)
+        if name == "NearestCentroid":
+            return np.searchsorted(self.model.classes_, self.model.predict(Z)).astype(np.int64)
+        if name.startswith("KNeighbors"):
+            near = self.model.kneighbors(Z, 1, return_distance=False)[:, 0]
+            return self.first[near]
+        return np.asarray(self.model.predict(Z), dtype=np.int64)
 
 
 def _partition_voronoi(model, *, domain, data, cells, progress=True, tol=None,
@@ -183,7 +219,7 @@ def _partition_voronoi(model, *, domain, data, cells, progress=True, tol=None,
     data, domain, n_outside = prepare_inputs(record, domain, data, cells)
     sites = voronoi_sites(model)
     # duplicate sites (repeated training points) share one cell: keep the first
-    _, first = np.unique(sites, axis=0, return_index=True)
+    _, first, copy_of = np.unique(sites, axis=0, return_index=True, return_inverse=True)
     site_ids = np.sort(first)
     S = sites[site_ids]
     K, nz = S.shape
@@ -195,9 +231,9 @@ def _partition_voronoi(model, *, domain, data, cells, progress=True, tol=None,
     cand = (delaunay_neighbors(S) if nz <= delaunay_max_dim
             else [np.delete(np.arange(K), i) for i in range(K)])
     _all_candidates_near_twins(S, cand, 2 * float(np.max(np.abs(T) @ (domain.widths / 2))))
-    # KMeans' keys are its own predict labels; other models' the nearest site's index
-    own = model_name(model) in ("KMeans", "MiniBatchKMeans")
-    site_of = NearestSite(S, _transform, site_ids=site_ids, model=model if own else None)
+    # keys are the model's own choice of site, ties on a bisector included
+    site_of = NearestSite(S, _transform, site_ids=site_ids, model=model,
+                          first=first[copy_of.ravel()])
 
     def constraints(keys, origin=None):
         # bisector rows (s_j - s_i) . (z - (s_i + s_j) / 2) <= 0 with z - z_o = T (x - o):
@@ -218,9 +254,10 @@ def _partition_voronoi(model, *, domain, data, cells, progress=True, tol=None,
         site_of, sites.shape[0], domain, data, cells, constraints=constraints, model=record,
         tol=tol, progress=progress, n_jobs=n_jobs, executor=executor, volume=volume,
         exact_dim=exact_dim, all_ids=site_ids,
-        # generic sites: at most k+1 cells at a codimension-k face, so the facet nerve is
-        # the dual complex (build_complex on the high-dimensional route relies on it)
-        info={"n_points_outside": n_outside, "general_position": True})
+        # sites in general position: at most k+1 cells at a codimension-k face, so the
+        # facet nerve is the dual complex (build_complex on the high-dimensional route
+        # relies on it, and warns otherwise)
+        info={"n_points_outside": n_outside, "general_position": _generic_sites(S)})
     part.cells["site"] = site
     for j in range(nz):
         part.cells[f"site_{j}"] = sites[site, j]
