@@ -119,3 +119,29 @@ def test_decision_regions_refuses_multi_output_classifiers_by_name():
     with pytest.raises(ValueError, match="single-output classifier.*2 outputs"):
         cellgeom.decision_regions(DecisionTreeClassifier(max_depth=3).fit(X, Y), data=X,
                                   progress=False)
+
+
+def test_tree_boxes_in_a_pipeline_end_where_the_scaler_and_the_tree_change_side():
+    """Oracle: the model at one float64 step inside each face of every box, data 1e6 from
+    the origin (the exact pull-back (t - shift) / scale missed the scaler's own rounding:
+    18 of 98 such points fell in a neighbouring cell)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.preprocessing import RobustScaler
+
+    X, y = _data(2, 300, 9)
+    X = X + 1e6
+    for final in (RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0),
+                  DecisionTreeClassifier(max_depth=4, random_state=0),
+                  HistGradientBoostingClassifier(max_iter=3, max_depth=3)):
+        for scaler in (StandardScaler(), MinMaxScaler(), RobustScaler()):
+            model = make_pipeline(scaler, final).fit(X, y)
+            part = cellgeom.partition(model, data=X, cells="all", progress=False)
+            middle = (part.lo + part.hi) / 2
+            for j in range(2):
+                for edge, way in ((part.lo[:, j], np.inf), (part.hi[:, j], -np.inf)):
+                    inner = (edge > part.domain.lo[j]) & (edge < part.domain.hi[j])
+                    probe = middle.copy()
+                    probe[:, j] = np.nextafter(edge, way)
+                    np.testing.assert_array_equal(part.locate(probe)[inner],
+                                                  np.flatnonzero(inner))
+            assert abs(part.volumes.sum() / part.domain.volume - 1) < 1e-12

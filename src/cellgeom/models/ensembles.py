@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from ..core import build_box_partition
 from ._sklearn import add_predictions, check_fitted_model, model_name, prepare_inputs
 from .registry import register_adapter
-from .trees import TreeArrays, leaf_boxes
+from .trees import TreeArrays, leaf_boxes, pulled_back
 
 __all__ = ["EnsembleLeaves", "LeafTupleLocator", "TupleLookup", "ensemble_trees",
            "partition_trees", "refine_boxes"]
@@ -181,7 +181,7 @@ _ENSEMBLES = [
 
 def partition_trees(trees, leaves_of, *, domain, data, cells, record, n_outside: int = 0,
                     progress: bool = True, tol=None, max_cells: int = 200_000,
-                    scale=None, shift=None, name: str = "ensemble"):
+                    scale=None, shift=None, name: str = "ensemble", transform=None):
     """Cells of any tree ensemble as a :class:`~cellgeom.models.trees.BoxPartition`.
 
     The one route shared by the scikit-learn ensembles and the boosting libraries.
@@ -203,12 +203,18 @@ def partition_trees(trees, leaves_of, *, domain, data, cells, record, n_outside:
         ``cells="all"`` refuses (ValueError with the estimated count) above this.
     scale, shift : arrays, optional
         A diagonal affine input map ``z = scale * x + shift`` in front of the trees.
+    transform : callable, optional
+        That map as the model computes it (a pipeline's leading steps): the boundaries
+        are moved to where its rounding changes side (:func:`.trees.pulled_back`).
 
     Returns
     -------
     BoxPartition
         Without prediction columns; the caller adds its model's outputs.
     """
+    if scale is not None:  # the trees in raw inputs, once
+        trees = [pulled_back(tree, scale, shift, transform, domain.center) for tree in trees]
+        scale = shift = None
     if cells == "all":
         lo, hi, leaves = refine_boxes(trees, domain, max_cells, scale, shift, progress, name)
         keep = np.all(hi > lo, axis=1)
@@ -276,7 +282,7 @@ def _partition_ensemble(model, *, domain, data, cells, tol=None, n_jobs=None, ex
     part = partition_trees(trees, leaves_of, domain=domain, data=data, cells=cells,
                            record=record, n_outside=n_outside, progress=progress, tol=tol,
                            max_cells=max_cells, scale=scale, shift=shift,
-                           name=model_name(model))
+                           name=model_name(model), transform=_transform)
     add_predictions(part.cells, record, domain.dim)
     return part
 

@@ -211,7 +211,8 @@ def _partition_hist_gradient_boosting(model, *, domain, data, cells, tol=None, n
     leaves_of = HistGradientBoostingLeaves(model, _transform, trees)
     part = partition_trees(trees.trees, leaves_of, domain=domain, data=data, cells=cells,
                            record=record, n_outside=n_outside, progress=progress, tol=tol,
-                           max_cells=max_cells, scale=scale, shift=shift, name=trees.name)
+                           max_cells=max_cells, scale=scale, shift=shift, name=trees.name,
+                           transform=_transform)
     centers = part.cells[vector_columns("center", domain.dim)].to_numpy()
     if len(centers):
         Z = centers if _transform is None else np.asarray(_transform(centers), dtype=float)

@@ -18,7 +18,8 @@ from ..geometry.tree_adjacency import tree_adjacency
 from ._sklearn import add_predictions, check_fitted_model, named_input, prepare_inputs
 from .registry import register_adapter
 
-__all__ = ["BoxPartition", "TreeArrays", "TreeLeafLocator", "TreeLeaves", "leaf_boxes"]
+__all__ = ["BoxPartition", "TreeArrays", "TreeLeafLocator", "TreeLeaves", "leaf_boxes",
+           "pulled_back"]
 
 
 # -- trees as arrays ----------------------------------------------------------------------------
@@ -82,6 +83,60 @@ class TreeArrays:
             node[active] = np.where(go_left, self.left[nd], self.right[nd])
             active = active[self.left[node[active]] >= 0]
         return node
+
+
+def pulled_back(tree: TreeArrays, scale, shift, transform=None, fill=None,
+                window: int = 16) -> TreeArrays:
+    """The tree in raw inputs ``x`` of a diagonal map ``z = scale * x + shift`` (scale > 0).
+
+    Each split's boundary moves to ``x = (e - shift) / scale`` (``e``:
+    :meth:`TreeArrays.boundaries`). That is the boundary of the exact map; the model reads
+    ``transform(x)``, rounded by the scaler's own operations (``(x - mean) / scale``, ...),
+    so its side can change a few float64 steps away. With ``transform``, each boundary is
+    moved to the first ``x`` (within ``window`` steps) the model sends right, found by
+    running the transform on the candidates, one column per feature (the other columns
+    ``fill``). Returns a float64 tree whose thresholds are these boundaries.
+    """
+    f = np.maximum(tree.feature, 0)
+    x = (tree.boundaries() - shift[f]) / scale[f]
+    split = np.flatnonzero(tree.left >= 0)
+    if transform is not None and split.size:
+        x[split] = _snap(x[split], f[split], tree.threshold[split], tree, transform,
+                         np.asarray(fill, dtype=float), window)
+    return TreeArrays(tree.left, tree.right, tree.feature, x, float32=False, strict=False)
+
+
+def _snap(x0, feature, threshold, tree, transform, fill, window):
+    """First candidate ``x`` near ``x0`` that ``transform`` and the split send right."""
+    cand = [x0]
+    for direction in (-np.inf, np.inf):
+        step = x0
+        for _ in range(window):
+            step = np.nextafter(step, direction)
+            cand.append(step)
+    cand = np.stack(cand, axis=1)
+    cand.sort(axis=1)  # (m, 2 window + 1), increasing
+    # one column per feature: the candidates of all splits on feature j share column j
+    rank = np.zeros(len(x0), dtype=np.int64)
+    for j in np.unique(feature):
+        on = np.flatnonzero(feature == j)
+        rank[on] = np.arange(on.size)
+    width = cand.shape[1]
+    rows = (rank.max() + 1) * width
+    M = np.tile(fill, (rows, 1))
+    row = rank[:, None] * width + np.arange(width)
+    M[row, feature[:, None]] = cand
+    Z = np.asarray(transform(M), dtype=np.float64)[row, feature[:, None]]
+    Z = Z.astype(np.float32) if tree.float32 else Z
+    t = threshold[:, None]
+    right = ~(Z < t) if tree.strict else ~(Z <= t)
+    first = np.argmax(right, axis=1)
+    # a clean change of side inside the window; otherwise (no change, or not monotone) x0.
+    # x0 stays where the steps on either side of it already go left and right (as without
+    # a transform: x0 is then as good a boundary as the first step right)
+    ok = right.any(axis=1) & ~right[:, 0] & (right.sum(axis=1) == width - first)
+    moved = ok & ~(~right[:, window - 1] & right[:, window + 1])
+    return np.where(moved, cand[np.arange(len(x0)), first], x0)
 
 
 def leaf_boxes(tree: TreeArrays, domain: Box, scale=None, shift=None):
@@ -154,9 +209,10 @@ def _partition_tree(model, *, domain, data, cells, tol=None, n_jobs=None, execut
     record = model if _model is None else _model
     check_fitted_model(model)
     data, domain, n_outside = prepare_inputs(record, domain, data, cells)
-    scale, shift = _affine if _affine is not None else (None, None)
     tree = TreeArrays.from_sklearn(model)
-    node_lo, node_hi = leaf_boxes(tree, domain, scale, shift)
+    if _affine is not None:  # boundaries where the pipeline's own rounding changes side
+        tree = pulled_back(tree, *_affine, _transform, domain.center)
+    node_lo, node_hi = leaf_boxes(tree, domain)
     leaves = np.flatnonzero(tree.left < 0)
     nonempty = leaves[np.all(node_hi[leaves] > node_lo[leaves], axis=1)]
     leaf_of = TreeLeaves(model, _transform)

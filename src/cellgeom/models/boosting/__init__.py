@@ -168,7 +168,8 @@ def partition_boosted(model, booster: BoostedModel, *, domain, data, cells: str,
     leaves_of = BoosterLeaves(model, reader, booster, transform)
     part = partition_trees(booster.trees, leaves_of, domain=domain, data=data, cells=cells,
                            record=record, n_outside=n_outside, progress=progress, tol=tol,
-                           max_cells=max_cells, scale=scale, shift=shift, name=booster.name)
+                           max_cells=max_cells, scale=scale, shift=shift, name=booster.name,
+                           transform=transform)
     centers = part.cells[vector_columns("center", booster.n_features)].to_numpy()
     if len(centers):
         Z = centers if transform is None else np.asarray(transform(centers), dtype=float)
