@@ -265,3 +265,18 @@ def test_loaded_box_partition_locates_points_on_thresholds_as_the_model(tmp_path
         np.testing.assert_array_equal(loaded.locate(points), part.locate(points))
     np.testing.assert_allclose(loaded.cells["prediction"].to_numpy()[loaded.locate(X)],
                                model.predict(X), rtol=1e-6)
+
+
+def test_categorical_and_nullable_columns_round_trip_exactly(tmp_path):
+    """Ordered categoricals came back unordered with sorted categories; nullable booleans
+    failed with NumPy's 'Object arrays cannot be saved' without naming the column."""
+    arr = cellgeom.HyperplaneArrangement([[1, 0], [0, 1]], [-0.3, -0.6])
+    part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
+    cx = cellgeom.build_complex(part, progress=False)
+    cx.cells["grade"] = pd.Categorical(["b", "a", "b", "a"], categories=["b", "a"],
+                                       ordered=True)
+    cx.cells["code"] = pd.Categorical([3, 1, 3, 2])
+    cx.cells["flag"] = pd.array([True, None, False, True], dtype="boolean")
+    cx.cells["count"] = pd.array([1, None, 3, 4], dtype="Int64")
+    cx.save(tmp_path / "c.npz")
+    pd.testing.assert_frame_equal(cellgeom.load(tmp_path / "c.npz").cells, cx.cells)

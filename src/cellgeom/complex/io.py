@@ -125,7 +125,23 @@ def _table_to_arrays(name: str, table: pd.DataFrame, arrays: dict) -> dict:
         series = table[col]
         dtype = str(series.dtype)
         values = series.to_numpy()
-        if series.dtype.kind in "biuf" and not isinstance(series.dtype, pd.CategoricalDtype):
+        extra = {}
+        if isinstance(series.dtype, pd.CategoricalDtype):  # codes, categories and order
+            categories = series.cat.categories
+            if categories.dtype.kind not in "biuf" and not all(
+                    isinstance(v, str) for v in categories):
+                raise ValueError(f"column {col!r} of the {name} table is categorical with "
+                                 "categories that are neither numbers nor strings; they "
+                                 "cannot be saved without pickle.")
+            values = series.cat.codes.to_numpy()
+            extra = {"categories": categories.tolist(), "ordered": bool(series.cat.ordered)}
+        elif isinstance(series.dtype, pd.api.extensions.ExtensionDtype) and \
+                series.dtype.kind in "biuf":  # nullable: values with NA as 0, and the mask
+            mask = series.isna().to_numpy()
+            values = series.to_numpy(dtype=series.dtype.numpy_dtype, na_value=0)
+            arrays[f"table/{name}/{j}/mask"] = mask
+            extra = {"mask": f"table/{name}/{j}/mask"}
+        elif series.dtype.kind in "biuf":
             values = np.asarray(values)
         elif all(isinstance(v, str) for v in values):
             values = np.asarray(values, dtype=str) if len(values) else np.zeros(0, dtype="<U1")
@@ -137,7 +153,7 @@ def _table_to_arrays(name: str, table: pd.DataFrame, arrays: dict) -> dict:
         key = f"table/{name}/{j}"
         arrays[key] = values
         columns.append({"name": _encode(col, f"{name} column name"), "dtype": dtype,
-                        "array": key})
+                        "array": key, **extra})
     meta = {"columns": columns, "n_rows": len(table)}
     if not (isinstance(table.index, pd.RangeIndex) and table.index.start == 0
             and table.index.step == 1):
@@ -153,7 +169,15 @@ def _table_from_arrays(meta: dict, z) -> pd.DataFrame:
         if len(values) != meta["n_rows"]:
             raise CorruptFileError(f"column {col['name']!r} has {len(values)} rows, expected "
                                    f"{meta['n_rows']}.")
-        data[_decode(col["name"])] = pd.Series(values, dtype=col["dtype"])
+        if "categories" in col:
+            column = pd.Series(pd.Categorical.from_codes(
+                values, categories=col["categories"], ordered=col["ordered"]))
+        elif "mask" in col:
+            column = pd.Series(values).astype(col["dtype"])
+            column[z[col["mask"]]] = pd.NA
+        else:
+            column = pd.Series(values, dtype=col["dtype"])
+        data[_decode(col["name"])] = column
     index = z[meta["index"]] if "index" in meta else pd.RangeIndex(meta["n_rows"])
     table = pd.DataFrame(data, index=index)
     if not data:
