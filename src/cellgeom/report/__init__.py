@@ -48,7 +48,13 @@ def _model_name(part) -> str:
         m = part.model
         return f"{type(m).__module__.split('.')[0]}.{type(m).__name__}" if not type(
             m).__module__.startswith("cellgeom") else repr(m)
-    return getattr(part, "model_description", None) or "unknown (loaded without model)"
+    description = getattr(part, "model_description", None)
+    if not description:
+        return "unknown (loaded without model)"
+    # the saved "package.module.Class", named as above ("package.Class")
+    parts = description.split(".")
+    return f"{parts[0]}.{parts[-1]}" if len(parts) > 2 and " " not in description \
+        else description
 
 
 def domain_text(lo, hi, max_axes: int = _DOMAIN_AXES) -> str:
