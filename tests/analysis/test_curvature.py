@@ -314,6 +314,9 @@ def test_bad_input_raises_clear_errors():
     single = cellgeom.build_complex(_arrangement([[1, 0]], [-5.0]))  # the line misses the box
     with pytest.raises(ValueError, match="no edges"):
         edge_curvature(single, "ollivier", weighting="uniform", progress=False)
+    # vertex curvature of isolated cells is NaN (as the docs say), with or without others
+    with pytest.warns(RuntimeWarning, match="no edges"):
+        assert np.isnan(vertex_curvature(single, "forman", weighting="uniform")).all()
     with pytest.raises(TypeError, match="RiemannianComplex"):
         edge_curvature(single.partition, "forman")
 

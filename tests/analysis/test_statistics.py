@@ -241,3 +241,36 @@ def test_data_frame_columns_are_matched_to_the_models_names():
     swapped = cell_statistics(cx, frame[["b", "a"]], labels=y)
     pd.testing.assert_frame_equal(swapped, ordered)
     assert ordered["count"].sum() == len(X)
+
+
+@pytest.mark.parametrize("kind", ["list", "series", "object", "category"])
+def test_string_labels_in_any_container_give_the_same_table(kind):
+    """pandas Series, object and categorical arrays of strings raised AttributeError."""
+    arr = cellgeom.HyperplaneArrangement([[1, 0]], [-0.5])
+    part = cellgeom.partition(arr, domain=([0, 0], [1, 1]), cells="all", progress=False)
+    X = [[0.2, 0.5], [0.7, 0.5], [0.9, 0.1]]
+    raw = ["a", "a", "b"]
+    labels = {"list": raw, "series": pd.Series(raw), "object": np.array(raw, dtype=object),
+              "category": pd.Series(raw, dtype="category")}[kind]
+    pd.testing.assert_frame_equal(cell_statistics(part, X, labels=labels),
+                                  cell_statistics(part, X, labels=raw))
+
+
+def test_integer_valued_target_of_a_regressor_is_a_target():
+    """Oracle: numpy means per cell. load_diabetes' target has integer values and was read
+    as 214 classes (purity, majority) of a regression tree's cells."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.tree import DecisionTreeRegressor
+
+    X, y = load_diabetes(return_X_y=True)
+    X = X[:, [2, 8]]
+    tree = DecisionTreeRegressor(max_depth=3, random_state=0).fit(X, y)
+    part = cellgeom.partition(tree, data=X, progress=False)
+    table = cell_statistics(part, X, labels=y)
+    cell = part.locate(X)
+    expected = [y[cell == i].mean() for i in range(part.n_cells)]
+    np.testing.assert_allclose(table["target_mean"], expected, rtol=1e-12)
+    assert "purity" not in table
+    assert "purity" in cell_statistics(part, X, labels=y, target="classes")
+    with pytest.raises(ValueError, match="target must be"):
+        cell_statistics(part, X, labels=y, target="regression")

@@ -139,6 +139,11 @@ def vertex_curvature(cx, kind: str = "euler", data=None, *, laziness: float = 0.
         return kappa
     if kind == "angle":
         return _angle_curvature(cx.partition, share)
+    if len(edges) == 0:  # every cell isolated: NaN, as for one isolated cell among others
+        warnings.warn(f"vertex_curvature: the {kind} curvature of every vertex is NaN: the "
+                      "complex has no edges (a single cell, or cells that share no face)",
+                      RuntimeWarning, stacklevel=3)
+        return np.full(n, np.nan)
     edge_kind = "forman" if kind == "forman" else "ollivier"
     ek, cut = _edge_curvature(cx, edge_kind, data, laziness, metric_alpha, weighting, edge_mean,
                               sample_weight, progress, n_jobs)

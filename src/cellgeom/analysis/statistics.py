@@ -192,7 +192,8 @@ def edge_density(density, edges, edge_mean: str = "geometric") -> np.ndarray:
 
 
 @renamed_keywords(weights="sample_weight")
-def cell_statistics(obj, data=None, labels=None, sample_weight=None) -> pd.DataFrame:
+def cell_statistics(obj, data=None, labels=None, sample_weight=None,
+                    target: str = "auto") -> pd.DataFrame:
     """A copy of the ``cells`` table with the data statistics as new columns.
 
     Parameters
@@ -201,10 +202,13 @@ def cell_statistics(obj, data=None, labels=None, sample_weight=None) -> pd.DataF
     data : array of shape (N, n), optional
         Default: the partition's ``n_points`` (then ``labels`` cannot be used).
     labels : array of shape (N,), optional
-        A class label per data point, or a regression target (floats with non-integer
-        values, scikit-learn's "continuous" type).
+        A class label per data point, or a regression target.
     sample_weight : array of shape (N,), optional
         Weight of each data point (default 1).
+    target : {"auto", "classes", "continuous"}
+        How to read ``labels``. "auto": a regression target when the partition's model is
+        a regressor (integer-valued targets such as counts included) or the labels are
+        floats with non-integer values (scikit-learn's "continuous" type), else classes.
 
     Returns
     -------
@@ -252,7 +256,7 @@ def cell_statistics(obj, data=None, labels=None, sample_weight=None) -> pd.DataF
     w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     cell = part.locate(X)
     inside = cell >= 0
-    if _is_continuous(lab):  # a regression target: its weighted mean and spread per cell
+    if _is_continuous(lab, part.model, target):  # its weighted mean and spread per cell
         return _target_statistics(table, counts, cell, inside, lab.astype(float), w)
     classes, code = np.unique(lab, return_inverse=True)
     hist = np.zeros((part.n_cells, classes.size))
@@ -265,16 +269,36 @@ def cell_statistics(obj, data=None, labels=None, sample_weight=None) -> pd.DataF
     has = counts > 0
     table["purity"] = np.where(has, np.nanmax(np.where(has[:, None], frac, 0.0), axis=1), np.nan)
     top = np.argmax(np.where(has[:, None], frac, -1.0), axis=1)
-    table["majority"] = pd.Series([classes[t].item() if h else None for t, h in zip(top, has)],
+    # np.unique of an object array (a pandas Series of strings) gives Python objects
+    table["majority"] = pd.Series([_plain(classes[t]) if h else None for t, h in zip(top, has)],
                                   index=table.index, dtype=object)
     return table
 
 
-def _is_continuous(lab: np.ndarray) -> bool:
-    """A float target with non-integer values (scikit-learn's "continuous" target type)."""
+def _plain(value):
+    """A NumPy scalar as its Python value; any other object as it is."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _is_continuous(lab: np.ndarray, model, target: str) -> bool:
+    """Whether ``lab`` is a regression target (see ``target`` of :func:`cell_statistics`)."""
+    from sklearn.base import is_regressor
     from sklearn.utils.multiclass import type_of_target
 
-    return lab.dtype.kind == "f" and type_of_target(lab) == "continuous"
+    if target not in ("auto", "classes", "continuous"):
+        raise ValueError(f"target must be 'auto', 'classes' or 'continuous', got {target!r}.")
+    if target != "auto":
+        if target == "continuous" and lab.dtype.kind not in "biuf":
+            raise ValueError("target='continuous' needs numeric labels.")
+        return target == "continuous"
+    if lab.dtype.kind not in "biuf":
+        return False
+    final = getattr(model, "steps", [[0, model]])[-1][1]
+    try:
+        regressor = final is not None and is_regressor(final)
+    except Exception:  # noqa: BLE001 - not a scikit-learn-style estimator
+        regressor = False
+    return regressor or (lab.dtype.kind == "f" and type_of_target(lab) == "continuous")
 
 
 def _target_statistics(table, counts, cell, inside, y, w) -> pd.DataFrame:
