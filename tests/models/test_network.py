@@ -346,3 +346,25 @@ def test_concatenation_with_a_branch_without_activation():
     with torch.no_grad():
         label = net(torch.tensor(Q, dtype=torch.float32)).argmax(1).numpy()
     np.testing.assert_array_equal(part.cells["prediction"].to_numpy()[part.locate(Q)], label)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_plane_route_on_an_elongated_box_equals_the_arrangement(seed):
+    """Oracle: one hidden layer is the arrangement of its units. On a 2 x 2e-5 box the edges
+    within 1e3 tol of a long side (tol of the largest side, 10% of the short one) were
+    labelled box sides: 4 interior faces went missing and build_complex failed."""
+    rng = np.random.default_rng(seed)
+    net = nn.Sequential(nn.Linear(2, 6), nn.ReLU(), nn.Linear(6, 1)).double().eval()
+    with torch.no_grad():
+        for layer in (net[0], net[2]):
+            layer.weight.copy_(torch.tensor(rng.normal(size=layer.weight.shape)))
+            layer.bias.copy_(torch.tensor(rng.normal(size=layer.bias.shape) * 0.5))
+        net[0].weight /= torch.tensor([1.0, 1e-5])
+    box = cellgeom.Box([-1, -1e-5], [1, 1e-5])
+    part = cellgeom.partition(net, domain=box, cells="all", progress=False)
+    arr = cellgeom.HyperplaneArrangement(net[0].weight.detach().numpy(),
+                                         net[0].bias.detach().numpy())
+    ref = cellgeom.partition(arr, domain=box, cells="all", progress=False)
+    assert sorted(part.keys) == sorted(ref.keys)
+    assert (part.faces["cell_b"] >= 0).sum() == (ref.faces["cell_b"] >= 0).sum()
+    assert cellgeom.build_complex(part, progress=False).betti_numbers()[:2] == [1, 0]

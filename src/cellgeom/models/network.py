@@ -371,8 +371,7 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     cell = np.repeat(np.arange(len(keys)), counts)
     nxt = np.arange(len(verts)) + 1
     nxt[new_starts[1:] - 1] = new_starts[:-1]
-    p, q = verts - o, verts[nxt] - o
-    box_tol = 1e3 * tol
+    p, q, box_tol = verts - o, verts[nxt] - o, 1e3 * tol
     # an edge within reach of two units' lines (coincident or nearly coincident units, the
     # sides of a sliver between them) cannot be labelled from its endpoints: they are rounded
     # to the float64 step of the domain's coordinates, far from 0 as wide as the sliver (#18)
@@ -380,7 +379,8 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     labels, ambiguous = edge_units(maps, cell, new_starts, p, q, reach, domain)
     for axis in range(2):  # Box.halfspaces order: 2i lower, 2i+1 upper side of axis i
         for side, bound in ((0, domain.lo[axis] - o[axis]), (1, domain.hi[axis] - o[axis])):
-            on = (np.abs(p[:, axis] - bound) <= box_tol) & (np.abs(q[:, axis] - bound) <= box_tol)
+            near = box_tol * w[axis] / w.max()  # per axis: a short side is not 1e3 tol wide
+            on = (np.abs(p[:, axis] - bound) <= near) & (np.abs(q[:, axis] - bound) <= near)
             labels[on] = -1 - (2 * axis + side)
             ambiguous[on] = False
     if ambiguous.any():
