@@ -301,3 +301,19 @@ def test_chebyshev_weights_are_checked():
         chebyshev_centers([(A, b)], weights=[np.ones(3)])
     with pytest.raises(ValueError, match="positive"):
         chebyshev_centers([(A, b)], weights=[np.array([1.0, 0.0, 1.0, 1.0])])
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_hinge_angles_near_0_and_pi_keep_their_digits(dim):
+    """Oracle: the wedge's own angle. Two planes 1e-8 rad apart meet at an interior angle
+    of 1e-8 on one side and pi - 1e-8 on the other; pi - arccos(cosine) gave 0 and pi."""
+    import cellgeom
+
+    W = np.zeros((3, dim))
+    W[0, 0], W[1, 0], W[1, 1], W[2, 1] = 1.0, -1.0, 1e-8, 1.0
+    arr = cellgeom.HyperplaneArrangement(W, [0.0, 0.25e-8, 0.0])
+    part = cellgeom.partition(arr, domain=cellgeom.Box(-np.ones(dim), np.ones(dim)),
+                              cells="all", progress=False)
+    angles = part.hinges["angle"].to_numpy()
+    assert angles.min() == pytest.approx(1e-8, rel=1e-6)
+    assert np.pi - angles.max() == pytest.approx(1e-8, rel=1e-6)

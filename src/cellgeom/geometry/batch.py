@@ -63,7 +63,7 @@ def batch_polytope_geometry(polytopes: Sequence[tuple[np.ndarray, np.ndarray]],
     list of PolytopeGeometry
         One per cell: vertices, n-volume and centroid, facets (rows, unit normals,
         offsets, (n-1)-volumes, centroids), hinges (facet pairs, (n-2)-volumes,
-        centroids, interior dihedral angles ``pi - arccos <nu_i, nu_j>``).
+        centroids, interior dihedral angles ``pi - angle(nu_i, nu_j)``).
 
     Raises
     ------
@@ -113,8 +113,11 @@ def batch_polytope_geometry(polytopes: Sequence[tuple[np.ndarray, np.ndarray]],
     normals, offsets = A_unit[g_rows], b_unit[g_rows]
     h_cell = np.repeat(np.arange(k), np.diff(h_ptr))
     ends = f_ptr[h_cell][:, None] + h_pairs
-    cosines = np.einsum("ij,ij->i", normals[ends[:, 0]], normals[ends[:, 1]])
-    angles = np.pi - np.arccos(np.clip(cosines, -1.0, 1.0))
+    # pi - angle(nu_a, nu_b) by Kahan's half angles, 2 atan2(|nu_a + nu_b|, |nu_a - nu_b|):
+    # exact near 0 and pi, where pi - arccos(cosine) loses every digit
+    nu_a, nu_b = normals[ends[:, 0]], normals[ends[:, 1]]
+    angles = 2 * np.arctan2(np.linalg.norm(nu_a + nu_b, axis=1),
+                            np.linalg.norm(nu_a - nu_b, axis=1))
     vp, fp, hp = v_ptr.tolist(), f_ptr.tolist(), h_ptr.tolist()
     return [PolytopeGeometry(vol, cen, verts[vp[i]:vp[i + 1]], f_rows[fp[i]:fp[i + 1]],
                              normals[fp[i]:fp[i + 1]], offsets[fp[i]:fp[i + 1]],

@@ -51,7 +51,8 @@ class PolytopeGeometry:
         (n-2)-volumes (1 for points, i.e. when n = 2).
     hinge_centroids : ndarray (h, n)
     hinge_angles : ndarray (h,)
-        Interior dihedral angle ``pi - arccos(<nu_i, nu_j>)`` in radians.
+        Interior dihedral angle ``pi - angle(nu_i, nu_j)`` in radians (computed from half
+        angles, accurate near 0 and pi).
     """
 
     volume: float

@@ -388,12 +388,12 @@ def _plane_geometries(model: NetworkCells, domain, tol: float):
     # facets in the order of the H-representation rows (box rows, then units), as the LP
     # route lists them; hinge j of a cell joins its edges j and j + 1 at vertex j + 1
     perm, pairs = facet_order(new_starts, labels)
-    f_normal, f_offset, f_len, f_mid, area, cen, cosang = edge_geometry(p, q, o, new_starts,
+    f_normal, f_offset, f_len, f_mid, area, cen, angle = edge_geometry(p, q, o, new_starts,
                                                                         perm)
     flat = {"starts": new_starts, "verts": verts, "area": area, "centroid": cen,
             "centers": centers, "radii": radii, "f_normal": f_normal, "f_offset": f_offset,
             "f_len": f_len, "f_mid": f_mid, "f_lab": labels[perm], "hinge_pairs": pairs,
-            "hinge_angle": np.pi - np.arccos(cosang), "hinge_centroid": o + q}
+            "hinge_angle": angle, "hinge_centroid": o + q}
     return keys, bits[order], flat
 
 

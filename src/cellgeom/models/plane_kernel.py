@@ -361,8 +361,8 @@ def edge_geometry(p, q, o, starts, perm):
     per polygon its area ``sum(cross) / 2`` and centroid ``o + v + sum((p' + q') cross) /
     (6 area)`` by the shoelace formula in coordinates ``p' = p - v``, ``q' = q - v``
     relative to the polygon's first vertex v (``cross = p'_0 q'_1 - q'_0 p'_1``, summed in
-    edge order); per vertex ``j + 1`` the cosine of the angle between the normals of edges
-    ``j`` and ``j + 1``, clipped to [-1, 1].
+    edge order); per vertex ``j + 1`` the interior angle ``pi - angle(n_j, n_{j+1})`` between
+    edges ``j`` and ``j + 1``, as ``atan2(|n_j x n_{j+1}|, -n_j . n_{j+1})``.
 
     The shoelace terms are taken relative to v, not to o: for a sliver far from o the
     products of its coordinates cancel, and its centroid could land outside it.
@@ -376,7 +376,7 @@ def edge_geometry(p, q, o, starts, perm):
     f_mid = np.empty((E, 2))
     area = np.empty(R)
     cen = np.empty((R, 2))
-    cosang = np.empty(E)
+    angle = np.empty(E)
     for e in range(E):
         ex, ey = q[e, 0] - p[e, 0], q[e, 1] - p[e, 1]
         ln = np.hypot(ex, ey)
@@ -393,10 +393,11 @@ def edge_geometry(p, q, o, starts, perm):
             c0 += (p0 + q0) * cross
             c1 += (p1 + q1) * cross
             f = e + 1 if e + 1 < s1 else s0
-            cs = 0.0
-            cs += normal[e, 0] * normal[f, 0]
-            cs += normal[e, 1] * normal[f, 1]
-            cosang[e] = min(max(cs, -1.0), 1.0)
+            # interior angle pi - angle(n_e, n_f) = atan2(|n_e x n_f|, -n_e . n_f): exact
+            # near 0 and pi, where pi - arccos(cosine) loses every digit
+            dot = normal[e, 0] * normal[f, 0] + normal[e, 1] * normal[f, 1]
+            wedge = abs(normal[e, 0] * normal[f, 1] - normal[e, 1] * normal[f, 0])
+            angle[e] = np.arctan2(wedge, -dot)
         area[r] = 0.5 * a
         cen[r, 0] = o[0] + (v0 + c0 / (6 * area[r]))
         cen[r, 1] = o[1] + (v1 + c1 / (6 * area[r]))
@@ -411,4 +412,4 @@ def edge_geometry(p, q, o, starts, perm):
         f_offset[m] = off
         f_mid[m, 0] = o[0] + 0.5 * (p[e, 0] + q[e, 0])
         f_mid[m, 1] = o[1] + 0.5 * (p[e, 1] + q[e, 1])
-    return f_normal, f_offset, f_len, f_mid, area, cen, cosang
+    return f_normal, f_offset, f_len, f_mid, area, cen, angle

@@ -162,7 +162,7 @@ class UnitFrame:
                 pa, pb = m[a] / s, m[b] / s
                 wedge = _wedge(pa, pb)
                 # the angle between nu_a and nu_b: atan2 keeps it accurate near 0 and pi
-                hinges["angle"] = np.pi - np.arctan2(wedge, np.einsum("ij,ij->i", pa, pb))
+                hinges["angle"] = np.arctan2(wedge, -np.einsum("ij,ij->i", pa, pb))
                 if n >= 3:
                     hinges["volume"] = (hinges["volume"].to_numpy() * det * wedge
                                         / _wedge(m[a], m[b]))
