@@ -158,3 +158,17 @@ def test_arrangement_points_on_negated_copies_are_placed():
             part = cellgeom.partition(arr, domain=box, data=X, cells=cells, progress=False)
         _check_every_point_counted(part, X)
         assert part.info["n_points_on_boundaries"] == 5
+
+
+def test_point_on_a_box_face_that_a_hyperplane_runs_along_is_located():
+    """Oracle: the closure of cell '101' holds the point. Its key is the outside's ('100':
+    z + 1 > 0 fails on z = -1); the step out of the box kept that key, which passed for
+    'a key of its own', so the point was located nowhere and counted in no cell."""
+    arr = cellgeom.HyperplaneArrangement([[1.0, 0.3, 0.0], [0.2, 1.0, 0.5], [0.0, 0.0, 1.0]],
+                                         [0.1, -0.2, 1.0])
+    X = np.array([[0.25, 0.5, -1.0], [0.25, 0.5, 1.0]])
+    part = cellgeom.partition(arr, domain=cellgeom.Box(-np.ones(3), np.ones(3)), data=X,
+                              cells="all", progress=False)
+    cell = part.locate(X)
+    assert [part.keys[c] for c in cell] == ["101", "111"]
+    assert part.cells["n_points"].sum() == 2

@@ -72,13 +72,19 @@ def _n_candidates() -> int:
 def _on_boundary(raw_of, X: np.ndarray, raw0: np.ndarray, domain: Box, tol: float):
     """Points whose key changes both ways at the first step (a point with a key of its own
     on one side lies in a cell with interior), and the keys of the first two candidates."""
-    plus = np.asarray(raw_of(perturbed(X, domain, tol, 0)))
-    boundary = plus != raw0
+    step = perturbed(X, domain, tol, 0)
+    plus = np.asarray(raw_of(step))
+    # a step out of the domain proves nothing: a point on a box face that a hyperplane
+    # also runs along keeps the key of the outside there, a cell the partition has not
+    boundary = (plus != raw0) | ~domain.contains(step)
     # the other side only where this one moved (most points of a cell not built stay)
     minus = np.array(raw0, dtype=object)
     if boundary.any():
-        minus[boundary] = list(raw_of(perturbed(X[boundary], domain, tol, 1)))
-    boundary &= minus != raw0
+        back = perturbed(X[boundary], domain, tol, 1)
+        minus[boundary] = list(raw_of(back))
+        left = np.zeros(len(X), dtype=bool)
+        left[np.flatnonzero(boundary)] = ~domain.contains(back)
+        boundary &= (minus != raw0) | left
     return boundary, (plus, minus)
 
 
