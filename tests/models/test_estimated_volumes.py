@@ -70,3 +70,37 @@ def test_default_skips_volumes_above_16d_with_a_warning():
                                   progress=False)
     assert part.info["volume_method"] == "none"
     assert part.cells["volume"].isna().all() and part.cells["n_facets"].gt(0).all()
+
+
+def test_estimated_geometry_of_a_cell_does_not_depend_on_its_chunk():
+    """Oracle: the same cell alone. Half a box has many Chebyshev centres; a block LP chose
+    one by the cells sharing its block, the chains started there, and n_jobs=2 gave another
+    volume than a serial run (0.5 sigma apart on wine)."""
+    from cellgeom.models.cell_geometry import _geometry_chunk
+
+    n = 8
+    box_A, box_b = np.vstack([np.eye(n), -np.eye(n)]), np.ones(2 * n)
+
+    def cell(w, c):
+        return np.vstack([box_A, w[None]]), np.r_[box_b, c], np.arange(2 * n + 1)
+
+    rng = np.random.default_rng(0)
+    target = cell(np.r_[1.0, np.zeros(n - 1)], 0.0)
+    others = [cell(rng.normal(size=n), 0.3) for _ in range(5)]
+    route = (n, 6, "estimate", "simplex")
+    alone = _geometry_chunk([target], 1e-9, route)[0]
+    shared = _geometry_chunk(others + [target], 1e-9, route)[-1]
+    np.testing.assert_array_equal(alone[1], shared[1])
+    assert alone[0].volume == shared[0].volume
+
+
+def test_exact_route_above_its_reach_is_refused_by_name():
+    """Forced with exact_dim, 62-D crashed the process and 63-D returned volume 0 labelled
+    exact (1 << n overflowed)."""
+    rng = np.random.default_rng(0)
+    d = 40
+    arr = cellgeom.HyperplaneArrangement(rng.normal(size=(2, d)), np.zeros(2))
+    X = rng.uniform(-1, 1, size=(3, d))
+    with pytest.raises(Exception, match="2\\^40 vertices"):
+        cellgeom.partition(arr, domain=(-np.ones(d), np.ones(d)), data=X, progress=False,
+                           volume="exact", exact_dim=d)

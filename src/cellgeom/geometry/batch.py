@@ -35,12 +35,16 @@ from .face_lattice import batch_faces
 from .lp import chebyshev_center
 from .polytope import PolytopeGeometry
 
-__all__ = ["batch_polytope_geometry", "polytope_geometry", "polytope_volume"]
+__all__ = ["batch_polytope_geometry", "polytope_geometry", "polytope_volume", "MAX_EXACT_DIM"]
 
 _UNBOUNDED = ("the polytope is unbounded: add bounding inequalities (a domain box); "
               "volumes of unbounded cells are infinite.")
 #: the start box is grown by this factor for cells still touching it, this many times
 _GROW, _MAX_GROW = 1e4, 4
+
+
+#: above this dimension the exact route is refused: its start box has 2^n vertices
+MAX_EXACT_DIM = 30
 
 
 def batch_polytope_geometry(polytopes: Sequence[tuple[np.ndarray, np.ndarray]],
@@ -68,7 +72,8 @@ def batch_polytope_geometry(polytopes: Sequence[tuple[np.ndarray, np.ndarray]],
     Raises
     ------
     ValueError
-        If a cell is unbounded, or an interior point is not strictly inside its cell.
+        If a cell is unbounded, an interior point is not strictly inside its cell, or the
+        dimension is above ``MAX_EXACT_DIM``.
 
     Examples
     --------
@@ -84,6 +89,12 @@ def batch_polytope_geometry(polytopes: Sequence[tuple[np.ndarray, np.ndarray]],
     if k == 0:
         return []
     n = polys[0][0].shape[1]
+    if n > MAX_EXACT_DIM:  # the start box alone has 2^n vertices (1 << n overflows at 63)
+        raise ValueError(
+            f"exact cell geometry in {n} dimensions: vertex enumeration starts from a box "
+            f"with 2^{n} vertices, beyond any memory above {MAX_EXACT_DIM} dimensions. Use "
+            "volume='auto' or 'estimate' (facets by LP, volumes estimated), or reduce the "
+            "dimension.")
     points = np.ascontiguousarray(np.asarray(interior_points, dtype=float).reshape(k, n))
     A = np.concatenate([A for A, _ in polys])
     b = np.concatenate([b for _, b in polys])

@@ -190,7 +190,9 @@ def _geometry_chunk(polys, tol, route=None):
     merged = [merge_coincident_rows(A, b, labels, tol) for A, b, labels in polys]
     polys = [(A[keep], b[keep]) for (A, b, _), (keep, _) in zip(polys, merged)]
     try:
-        centers, _ = chebyshev_centers(polys, method=facet_method)
+        # above exact_dim one LP per cell: the centre (not unique) starts the volume
+        # chains, and a block LP's choice depends on the cells that share its block
+        centers, _ = chebyshev_centers(polys, method=facet_method, chunk_size=1 if high else 200)
     except (ValueError, RuntimeError) as exc:
         raise _degenerate(polys, exc) from None
     # the LP's centre depends on which cells share its block LP (the chunking of the
