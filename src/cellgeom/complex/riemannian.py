@@ -8,6 +8,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..core import BoxPartition, Partition
+from ..geometry import chebyshev_centers
 from .chains import SimplexIndex, betti_from_boundaries
 from .dual import has_dual_structure
 from .gram import check_metric, gram_matrices, smallest_eigenvalue, warn_if_not_positive_definite
@@ -342,6 +343,8 @@ def build_complex(partition, rule: str = "dual", metric: str = "diagonal",
                 "hyperplanes cross, four cells meet and the cycle around the crossing stays "
                 "unfilled, so b_1 and up count crossings, not holes. Pass rule=\"facet\" "
                 "to build it without this warning.", UserWarning, stacklevel=2)
+    if rule != "facet" and has_dual_structure(partition):
+        _warn_if_thinner_than_merging(partition)
     with stage_bar(progress) as bar:
         simplices, volumes, facets, index = build_nerve(partition, rule=rule,
                                                         max_dim=max_dim, bar=bar)
@@ -349,6 +352,34 @@ def build_complex(partition, rule: str = "dual", metric: str = "diagonal",
         stage(bar, "Gram matrices")
         return RiemannianComplex(partition, simplices, volumes, rule, metric, facets, index,
                                  max_dim=max_dim)
+
+
+def _warn_if_thinner_than_merging(partition) -> None:
+    """Warn when cells are thinner than the radius within which the dual rules merge
+    vertices (``1e3 tol`` in the unit frame): vertices on their two sides become one, and
+    the complex can have the wrong topology (seen: b_1 = 1 for a tiling of a square with a
+    wedge 4e-9 thick, b_1 = 2 for a 4-D network with a unit scaled by 1e6)."""
+    if isinstance(partition, BoxPartition) or "inradius" not in partition.cells:
+        return
+    halves, tol_u = partition.frame_tolerance()
+    # the user's ball of radius r lies in the frame's: r / max(s) bounds its radius below;
+    # the cells that bound leaves in doubt get their frame radius (the Chebyshev LP with
+    # weights |s a_i|: the ball of u = (x - o) / s)
+    radius = partition.cells["inradius"].to_numpy(dtype=float) / float(halves.max())
+    doubt = np.flatnonzero(radius < 1e3 * tol_u)
+    if doubt.size and not np.all(halves == halves[0]):
+        polys = [partition.halfspaces(int(i)) for i in doubt]
+        weights = [np.linalg.norm(A * halves, axis=1) for A, _ in polys]
+        radius[doubt] = chebyshev_centers(polys, weights=weights)[1]
+    thin = int(np.count_nonzero(radius < 1e3 * tol_u))
+    if thin:
+        warnings.warn(
+            f"{thin} cell(s) are thinner than the radius within which the complex merges "
+            f"vertices (1e3 x the partition's tol, {1e3 * tol_u * float(halves.max()):.3g}): "
+            "vertices on their two sides are merged, which can change the complex's "
+            "topology (Betti numbers, Euler characteristic) and its face volumes. Build the "
+            "partition with a smaller tol (the merge radius follows it), or use "
+            "rule=\"facet\".", UserWarning, stacklevel=3)
 
 
 def _check_connected(partition, simplices, max_dim) -> None:
