@@ -293,7 +293,9 @@ def _is_continuous(lab: np.ndarray, model, target: str) -> bool:
         return target == "continuous"
     if lab.dtype.kind not in "biuf":
         return False
-    final = getattr(model, "steps", [[0, model]])[-1][1]
+    from ..models._sklearn import final_estimator
+
+    final = final_estimator(model)
     try:
         regressor = final is not None and is_regressor(final)
     except Exception:  # noqa: BLE001 - not a scikit-learn-style estimator

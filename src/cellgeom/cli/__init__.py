@@ -110,8 +110,9 @@ def _distinct_paths(**paths) -> None:
 def _check_labels(model, labels) -> None:
     """Refuse labels of another kind (numbers / strings) than the classifier's classes,
     before the partition is built: scikit-learn's score fails on them after it."""
-    final = getattr(model, "steps", [[0, model]])[-1][1]
-    classes = getattr(final, "classes_", None)
+    from ..models._sklearn import final_estimator
+
+    classes = getattr(final_estimator(model), "classes_", None)
     if labels is None or classes is None or isinstance(classes, list):
         return
     numeric = np.asarray(classes).dtype.kind in "biuf"

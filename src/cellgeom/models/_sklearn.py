@@ -12,7 +12,8 @@ import pandas as pd
 from ..core import check_data, resolve_domain, vector_columns
 
 __all__ = ["check_fitted_model", "check_model_input", "add_predictions", "model_name",
-           "named_input", "prepare_inputs", "input_dtype", "model_input", "n_features_of"]
+           "named_input", "prepare_inputs", "input_dtype", "model_input", "n_features_of",
+           "final_estimator"]
 
 
 def model_name(model) -> str:
@@ -39,9 +40,7 @@ def input_dtype(model) -> type:
     pipeline ending in one) fitted on float32 data, whose compiled kernels accept only
     points of their centres' dtype ("Buffer dtype mismatch, expected 'const double' but
     got 'float'"); float64 otherwise."""
-    steps = getattr(model, "steps", None)
-    final = steps[-1][1] if steps else model
-    centres = getattr(final, "cluster_centers_", None)
+    centres = getattr(final_estimator(model), "cluster_centers_", None)
     return np.float32 if getattr(centres, "dtype", None) == np.float32 else np.float64
 
 
@@ -141,6 +140,11 @@ def add_predictions(cells: pd.DataFrame, model, dim: int) -> pd.DataFrame:
 
 
 def _final_step_name(model) -> str:
+    return model_name(final_estimator(model))
+
+
+def final_estimator(model):
+    """The last step of a Pipeline; any other model itself."""
     steps = getattr(model, "steps", None)
-    return model_name(steps[-1][1]) if steps else model_name(model)
+    return steps[-1][1] if steps else model
 

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from ..core import build_box_partition
 from ._sklearn import add_predictions, check_fitted_model, model_name, prepare_inputs
+from .pipeline import diagonal_affine
 from .registry import register_adapter
 from .trees import TreeArrays, leaf_boxes, pulled_back
 
@@ -38,8 +39,7 @@ def ensemble_trees(model) -> list[TreeArrays]:
     return [TreeArrays.from_sklearn(t) for t in estimators]
 
 
-def refine_boxes(trees, domain, max_cells: int, scale=None, shift=None, progress=True,
-                 name="ensemble"):
+def refine_boxes(trees, domain, max_cells: int, progress=True, name="ensemble"):
     """All cells of the common refinement: ``(lo, hi, leaves)`` with leaves (m, T).
 
     Each current box descends the next tree level by level; at a node with
@@ -56,13 +56,10 @@ def refine_boxes(trees, domain, max_cells: int, scale=None, shift=None, progress
     n = domain.dim
     lo, hi = domain.lo[None, :].copy(), domain.hi[None, :].copy()
     leaves = np.zeros((1, 0), dtype=np.int64)
-    grid = _grid_bound(trees, domain, scale, shift)
+    grid = _grid_bound(trees, domain)
     bar = tqdm(trees, desc="refining trees", disable=not progress, leave=False)
     for t, tree in enumerate(bar):
         thr = tree.boundaries()  # where the model's own comparison changes side
-        if scale is not None:
-            f0 = np.maximum(tree.feature, 0)
-            thr = (thr - shift[f0]) / scale[f0]
         box = np.arange(lo.shape[0])
         node = np.zeros(box.size, dtype=np.int64)
         blo, bhi = lo.copy(), hi.copy()
@@ -101,7 +98,7 @@ def refine_boxes(trees, domain, max_cells: int, scale=None, shift=None, progress
     return lo, hi, leaves
 
 
-def _grid_bound(trees, domain, scale, shift) -> float:
+def _grid_bound(trees, domain) -> float:
     """prod_f (distinct thresholds strictly inside the domain on axis f, + 1)."""
     total = 0.0
     for f in range(domain.dim):
@@ -109,8 +106,6 @@ def _grid_bound(trees, domain, scale, shift) -> float:
         for tree in trees:
             sel = tree.feature == f
             thr = tree.boundaries()[sel]
-            if scale is not None:
-                thr = (thr - shift[f]) / scale[f]
             vals.append(thr[(thr > domain.lo[f]) & (thr < domain.hi[f])])
         total += np.log(np.unique(np.concatenate(vals)).size + 1) if vals else 0.0
     return float(np.exp(total))
@@ -213,10 +208,9 @@ def partition_trees(trees, leaves_of, *, domain, data, cells, record, n_outside:
         Without prediction columns; the caller adds its model's outputs.
     """
     if scale is not None:  # the trees in raw inputs, once
-        trees = [pulled_back(tree, scale, shift, transform, domain.center) for tree in trees]
-        scale = shift = None
+        trees = pulled_back(trees, scale, shift, transform, domain.center)
     if cells == "all":
-        lo, hi, leaves = refine_boxes(trees, domain, max_cells, scale, shift, progress, name)
+        lo, hi, leaves = refine_boxes(trees, domain, max_cells, progress, name)
         keep = np.all(hi > lo, axis=1)
         n_dropped = int((~keep).sum())
         lo, hi, leaves = lo[keep], hi[keep], leaves[keep]
@@ -235,7 +229,7 @@ def partition_trees(trees, leaves_of, *, domain, data, cells, record, n_outside:
         lo = np.tile(domain.lo, (len(leaves), 1))
         hi = np.tile(domain.hi, (len(leaves), 1))
         for t, tree in enumerate(trees):
-            node_lo, node_hi = leaf_boxes(tree, domain, scale, shift)
+            node_lo, node_hi = leaf_boxes(tree, domain)
             # np.take on rows is about twice as fast as fancy indexing (500-tree boosters)
             np.maximum(lo, np.take(node_lo, leaves[:, t], axis=0), out=lo)
             np.minimum(hi, np.take(node_hi, leaves[:, t], axis=0), out=hi)
@@ -276,7 +270,7 @@ def _partition_ensemble(model, *, domain, data, cells, tol=None, n_jobs=None, ex
     check_fitted_model(model)
     _check_constant_init(model)
     data, domain, n_outside = prepare_inputs(record, domain, data, cells)
-    scale, shift = _affine if _affine is not None else (None, None)
+    scale, shift = diagonal_affine(_affine, model_name(model))
     trees = ensemble_trees(model)
     leaves_of = EnsembleLeaves(trees, _transform)
     part = partition_trees(trees, leaves_of, domain=domain, data=data, cells=cells,

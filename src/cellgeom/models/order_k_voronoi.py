@@ -72,7 +72,7 @@ from ._sklearn import (
 )
 from .polytopes import attach_data, build_polytope_partition, data_volumes, seed_keys
 from .registry import register_adapter
-from .voronoi import _partition_voronoi, check_label_resolution
+from .voronoi import _partition_voronoi, check_label_resolution, closest_pair
 
 __all__ = ["knn_training_points", "KNearestKeys", "OrderKCells", "MAX_ALL_ROWS"]
 
@@ -456,14 +456,13 @@ def _check_twins(diagram: OrderKCells, name: str, tol: float) -> None:
     """
     if diagram.K < 2:
         return
-    dist, nearest = diagram.tree.query(diagram.U, k=2)
-    i = int(np.argmin(dist[:, 1]))
+    i, j, d = closest_pair(diagram.U, diagram.tree)
     # distances in the model's input z = T x + c; the tolerance is in x
     reach = 16 * tol * max(float(np.linalg.norm(np.atleast_2d(diagram.T), 2)), 1e-300)
-    if dist[i, 1] < reach:
-        a, b = (int(diagram.members[diagram.start[g]]) for g in (i, int(nearest[i, 1])))
+    if d < reach:
+        a, b = (int(diagram.members[diagram.start[g]]) for g in (i, j))
         raise ValueError(
-            f"{name}: training points {min(a, b)} and {max(a, b)} are {dist[i, 1]:.3g} "
+            f"{name}: training points {min(a, b)} and {max(a, b)} are {d:.3g} "
             f"apart, closer than 16 x the partition's tolerance ({reach:.3g}): the order-k "
             "cells between them are too thin to build. Merge nearly equal training points "
             "(e.g. round the data and drop duplicates), or pass a smaller tol.")

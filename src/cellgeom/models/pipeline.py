@@ -121,9 +121,7 @@ def _partition_pipeline(model, *, domain, data, cells, tol=None, n_jobs=None, ex
     check_options(adapter, options)
     func = adapter.func
     transform = PrefixTransform(model[:-1])
-    affine = (T, c)
-    if func.__module__.endswith((".trees", ".ensembles")):
-        affine = diagonal_affine(affine, model_name(final))
+    # every adapter reads (T, c) its own way: tree models through diagonal_affine
     return func(final, domain=domain, data=data, cells=cells, tol=tol, n_jobs=n_jobs,
-                executor=executor, progress=progress, _affine=affine, _model=model,
+                executor=executor, progress=progress, _affine=(T, c), _model=model,
                 _transform=transform, **options)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import Partition
+from ._sklearn import final_estimator
 from .registry import partition
 
 __all__ = ["DecisionRegions", "decision_regions"]
@@ -77,11 +78,10 @@ def decision_regions(model, domain=None, data=None, cells: str = "all",
     torch_net = _is_torch_module(model)
     if torch_net:
         kwargs.setdefault("output", "classes")
-    elif not hasattr(model, "classes_") and not hasattr(
-            getattr(model, "steps", [[0, None]])[-1][1], "classes_"):
+    elif not hasattr(final_estimator(model), "classes_"):
         raise ValueError(f"decision_regions needs a classifier (with classes_, or a torch "
                          f"network with one output per class); {type(model).__name__} has none.")
-    final = getattr(model, "steps", [[0, model]])[-1][1]
+    final = final_estimator(model)
     if isinstance(getattr(final, "classes_", None), list):  # scikit-learn's multi-output
         raise ValueError(
             f"decision_regions needs a single-output classifier; this "

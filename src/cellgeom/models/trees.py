@@ -15,7 +15,14 @@ import numpy as np
 from ..core import BoxPartition, build_box_partition
 from ..geometry import Box
 from ..geometry.tree_adjacency import tree_adjacency
-from ._sklearn import add_predictions, check_fitted_model, named_input, prepare_inputs
+from ._sklearn import (
+    add_predictions,
+    check_fitted_model,
+    model_name,
+    named_input,
+    prepare_inputs,
+)
+from .pipeline import diagonal_affine
 from .registry import register_adapter
 
 __all__ = ["BoxPartition", "TreeArrays", "TreeLeafLocator", "TreeLeaves", "leaf_boxes",
@@ -85,29 +92,43 @@ class TreeArrays:
         return node
 
 
-def pulled_back(tree: TreeArrays, scale, shift, transform=None, fill=None,
-                window: int = 16) -> TreeArrays:
-    """The tree in raw inputs ``x`` of a diagonal map ``z = scale * x + shift`` (scale > 0).
+def pulled_back(trees: list[TreeArrays], scale, shift, transform=None, fill=None,
+                window: int = 16) -> list[TreeArrays]:
+    """The trees in raw inputs ``x`` of a diagonal map ``z = scale * x + shift`` (scale > 0).
 
     Each split's boundary moves to ``x = (e - shift) / scale`` (``e``:
     :meth:`TreeArrays.boundaries`). That is the boundary of the exact map; the model reads
     ``transform(x)``, rounded by the scaler's own operations (``(x - mean) / scale``, ...),
     so its side can change a few float64 steps away. With ``transform``, each boundary is
     moved to the first ``x`` (within ``window`` steps) the model sends right, found by
-    running the transform on the candidates, one column per feature (the other columns
-    ``fill``). Returns a float64 tree whose thresholds are these boundaries.
+    running the transform once on the candidates of every split of every tree, one column
+    per feature (the other columns ``fill``). Returns float64 trees whose thresholds are
+    these boundaries.
     """
-    f = np.maximum(tree.feature, 0)
-    x = (tree.boundaries() - shift[f]) / scale[f]
-    split = np.flatnonzero(tree.left >= 0)
-    if transform is not None and split.size:
-        x[split] = _snap(x[split], f[split], tree.threshold[split], tree, transform,
-                         np.asarray(fill, dtype=float), window)
-    return TreeArrays(tree.left, tree.right, tree.feature, x, float32=False, strict=False)
+    scale, shift = np.asarray(scale, dtype=float), np.asarray(shift, dtype=float)
+    xs = []
+    for tree in trees:
+        f = np.maximum(tree.feature, 0)
+        xs.append((tree.boundaries() - shift[f]) / scale[f])
+    if transform is not None and trees:
+        splits = [np.flatnonzero(tree.left >= 0) for tree in trees]
+        cat = np.concatenate
+        snapped = _snap(cat([x[s] for x, s in zip(xs, splits)]),
+                        cat([tree.feature[s] for tree, s in zip(trees, splits)]),
+                        cat([tree.threshold[s] for tree, s in zip(trees, splits)]),
+                        trees[0], transform, np.asarray(fill, dtype=float), window)
+        ends = np.cumsum([0] + [s.size for s in splits])
+        for x, s, a, b in zip(xs, splits, ends[:-1], ends[1:]):
+            x[s] = snapped[a:b]
+    return [TreeArrays(tree.left, tree.right, tree.feature, x, float32=False, strict=False)
+            for tree, x in zip(trees, xs)]
 
 
 def _snap(x0, feature, threshold, tree, transform, fill, window):
-    """First candidate ``x`` near ``x0`` that ``transform`` and the split send right."""
+    """First candidate ``x`` near ``x0`` that ``transform`` and the split send right
+    (``tree``: the comparison of every split, float32 and strict alike in one model)."""
+    if not len(x0):
+        return x0
     cand = [x0]
     for direction in (-np.inf, np.inf):
         step = x0
@@ -139,21 +160,16 @@ def _snap(x0, feature, threshold, tree, transform, fill, window):
     return np.where(moved, cand[np.arange(len(x0)), first], x0)
 
 
-def leaf_boxes(tree: TreeArrays, domain: Box, scale=None, shift=None):
-    """Box ``[lo, hi]`` of every node clipped to ``domain``, level by level.
-
-    With a diagonal affine input map ``z = scale * x + shift`` (scale > 0) the
-    thresholds are pulled back to ``x = (t - shift) / scale``. Thresholds are the
-    split :meth:`TreeArrays.boundaries`, where the model's comparison changes side.
+def leaf_boxes(tree: TreeArrays, domain: Box):
+    """Box ``[lo, hi]`` of every node clipped to ``domain``, level by level. Thresholds are
+    the split :meth:`TreeArrays.boundaries`, where the model's comparison changes side
+    (behind a pipeline's scalers, :func:`pulled_back` trees).
 
     Returns ``(node_lo, node_hi)``, shape (n_nodes, n); an empty node has some
     ``hi <= lo``.
     """
     k, n = tree.left.size, domain.dim
     thr = tree.boundaries()
-    if scale is not None:
-        f = np.maximum(tree.feature, 0)
-        thr = (thr - shift[f]) / scale[f]
     node_lo = np.empty((k, n))
     node_hi = np.empty((k, n))
     node_lo[0], node_hi[0] = domain.lo, domain.hi
@@ -211,7 +227,8 @@ def _partition_tree(model, *, domain, data, cells, tol=None, n_jobs=None, execut
     data, domain, n_outside = prepare_inputs(record, domain, data, cells)
     tree = TreeArrays.from_sklearn(model)
     if _affine is not None:  # boundaries where the pipeline's own rounding changes side
-        tree = pulled_back(tree, *_affine, _transform, domain.center)
+        scale, shift = diagonal_affine(_affine, model_name(model))
+        tree, = pulled_back([tree], scale, shift, _transform, domain.center)
     node_lo, node_hi = leaf_boxes(tree, domain)
     leaves = np.flatnonzero(tree.left < 0)
     nonempty = leaves[np.all(node_hi[leaves] > node_lo[leaves], axis=1)]

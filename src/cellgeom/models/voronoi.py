@@ -26,7 +26,8 @@ from ._sklearn import (
 from .polytopes import integer_keyed_partition
 from .registry import register_adapter
 
-__all__ = ["voronoi_sites", "delaunay_neighbors", "NearestSite", "check_label_resolution"]
+__all__ = ["voronoi_sites", "delaunay_neighbors", "NearestSite", "check_label_resolution",
+           "closest_pair"]
 
 
 def voronoi_sites(model) -> np.ndarray:
@@ -88,6 +89,16 @@ def delaunay_neighbors(sites: np.ndarray) -> list[np.ndarray]:
 _EXPANDED_DISTANCES = ("KMeans", "MiniBatchKMeans", "NearestCentroid")
 
 
+def closest_pair(S: np.ndarray, tree=None) -> tuple[int, int, float]:
+    """``(i, j, d)``: the two rows of ``S`` (at least two) nearest each other, ``d`` apart
+    (``tree``: a ``cKDTree`` of ``S`` if one is at hand)."""
+    from scipy.spatial import cKDTree
+
+    dist, nearest = (cKDTree(S) if tree is None else tree).query(S, k=2)
+    i = int(np.argmin(dist[:, 1]))
+    return i, int(nearest[i, 1]), float(dist[i, 1])
+
+
 def check_label_resolution(model, S: np.ndarray, site_ids: np.ndarray, z_center: np.ndarray,
                            z_half: np.ndarray) -> None:
     """Refuse sites the model's own ``predict`` cannot tell apart at the cells' precision.
@@ -102,18 +113,13 @@ def check_label_resolution(model, S: np.ndarray, site_ids: np.ndarray, z_center:
     spread): a ``ValueError`` names the two centres. (A float32 model's own labels are
     noise within about ``1e-7 M^2 / d`` of a bisector whatever cellgeom does.)
     """
-    from scipy.spatial import cKDTree
-
     name = model_name(model)
     # a k-NN model's brute-force search uses the same expansion (scikit-learn's
     # euclidean_distances); its k-d and ball trees subtract coordinates first
     brute = name.startswith("KNeighbors") and getattr(model, "_fit_method", "") == "brute"
     if (name not in _EXPANDED_DISTANCES and not brute) or S.shape[0] < 2:
         return
-    dist, nearest = cKDTree(S).query(S, k=2)
-    i = int(np.argmin(dist[:, 1]))
-    j = int(nearest[i, 1])
-    d = float(dist[i, 1])
+    i, j, d = closest_pair(S)
     M = max(float(np.linalg.norm(S, axis=1).max()),
             float(np.linalg.norm(np.abs(z_center) + z_half)))
     scale = 2 * float(z_half.max())
@@ -166,33 +172,22 @@ def _generic_sites(S: np.ndarray) -> bool:
 
 
 class NearestSite:
-    """The model's site of each point, after an optional input transform (the steps of a
-    pipeline in front of the model). A plain object, so partitions pickle.
-
-    With ``model``, the model's own choice, so a point on a bisector gets the site the
-    model gives it: KMeans' ``predict`` labels, NearestCentroid's predicted class (its
-    index in ``classes_``), a 1-NN model's ``kneighbors`` (``first``: each training point's
-    first exact copy, the site kept). Otherwise the index (into ``site_ids``, the model's
-    own numbering) of the nearest site by a k-d tree.
+    """The model's own site of each point, after an optional input transform (the steps
+    of a pipeline in front of the model), so a point on a bisector gets the site the model
+    gives it: KMeans' ``predict`` labels, NearestCentroid's predicted class (its index in
+    ``classes_``), a 1-NN model's ``kneighbors`` (``first``: each training point's first
+    exact copy, the site kept). A plain object, so partitions pickle.
     """
 
-    def __init__(self, sites: np.ndarray, transform=None, site_ids=None, model=None,
-                 first=None):
-        from scipy.spatial import cKDTree
-
-        self.tree = cKDTree(np.asarray(sites, dtype=float))
-        self.transform = transform
-        self.site_ids = (np.arange(len(sites)) if site_ids is None
-                         else np.asarray(site_ids, dtype=np.int64))
+    def __init__(self, model, transform=None, first=None):
         self.model = model
+        self.transform = transform
         self.first = first
 
     def __call__(self, X) -> np.ndarray:
         Z = np.asarray(X if self.transform is None else self.transform(X), dtype=float)
         if Z.shape[0] == 0:
             return np.zeros(0, dtype=np.int64)
-        if self.model is None:
-            return self.site_ids[self.tree.query(Z)[1]]
         Z = model_input(self.model, Z)
         name = model_name(self.model)
         if name == "NearestCentroid":
@@ -232,8 +227,7 @@ def _partition_voronoi(model, *, domain, data, cells, progress=True, tol=None,
             else [np.delete(np.arange(K), i) for i in range(K)])
     _all_candidates_near_twins(S, cand, 2 * float(np.max(np.abs(T) @ (domain.widths / 2))))
     # keys are the model's own choice of site, ties on a bisector included
-    site_of = NearestSite(S, _transform, site_ids=site_ids, model=model,
-                          first=first[copy_of.ravel()])
+    site_of = NearestSite(model, _transform, first=first[copy_of.ravel()])
 
     def constraints(keys, origin=None):
         # bisector rows (s_j - s_i) . (z - (s_i + s_j) / 2) <= 0 with z - z_o = T (x - o):
