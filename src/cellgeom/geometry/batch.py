@@ -127,8 +127,9 @@ def batch_polytope_geometry(polytopes: Sequence[tuple[np.ndarray, np.ndarray]],
     # pi - angle(nu_a, nu_b) by Kahan's half angles, 2 atan2(|nu_a + nu_b|, |nu_a - nu_b|):
     # exact near 0 and pi, where pi - arccos(cosine) loses every digit
     nu_a, nu_b = normals[ends[:, 0]], normals[ends[:, 1]]
-    angles = 2 * np.arctan2(np.linalg.norm(nu_a + nu_b, axis=1),
-                            np.linalg.norm(nu_a - nu_b, axis=1))
+    plus, minus = nu_a + nu_b, nu_a - nu_b
+    angles = 2 * np.arctan2(np.sqrt(np.einsum("ij,ij->i", plus, plus)),
+                            np.sqrt(np.einsum("ij,ij->i", minus, minus)))
     vp, fp, hp = v_ptr.tolist(), f_ptr.tolist(), h_ptr.tolist()
     return [PolytopeGeometry(vol, cen, verts[vp[i]:vp[i + 1]], f_rows[fp[i]:fp[i + 1]],
                              normals[fp[i]:fp[i + 1]], offsets[fp[i]:fp[i + 1]],
