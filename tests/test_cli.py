@@ -50,6 +50,13 @@ def files(tmp_path_factory):
     return {"dir": d, "forest": forest, "X": X, "net": net, "Xm": Xm}
 
 
+
+@pytest.fixture(autouse=True)
+def _run_in_a_scratch_directory(tmp_path, monkeypatch):
+    """The CLI writes report.html into the working directory by default: not the repo's."""
+    monkeypatch.chdir(tmp_path)
+
+
 def run(*args):
     return main([str(a) for a in args])
 

@@ -25,6 +25,13 @@ from cellgeom.cli.loading import csv_has_header
 CELLGEOM = shutil.which("cellgeom", path=str(Path(sys.executable).parent)) or "cellgeom"
 
 
+
+@pytest.fixture(autouse=True)
+def _run_in_a_scratch_directory(tmp_path, monkeypatch):
+    """The CLI writes report.html into the working directory by default: not the repo's."""
+    monkeypatch.chdir(tmp_path)
+
+
 def run(*args):
     return main([str(a) for a in args])
 
